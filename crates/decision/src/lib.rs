@@ -1,0 +1,10 @@
+//! The decision path, as pure logic: validate a request against the component's
+//! schema, run the input guardrails, take the model's output, run the output
+//! guardrails, and choose how forcefully the result reaches the user.
+//!
+//! No I/O and no async: the caller (the server, the CLI, a benchmark) runs the
+//! model in between and supplies the clock.
+
+pub mod model;
+
+pub use model::{Model, ModelError, ModelInfo, ModelOutput};

@@ -1,0 +1,346 @@
+//! The validated system: what `rein.toml` declares, once every check passed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where something was written in the system file (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct System {
+    pub name: String,
+    pub description: String,
+    /// The system file this was read from.
+    pub file: PathBuf,
+    pub runtime: RuntimeSettings,
+    pub server: ServerSettings,
+    pub components: Vec<Component>,
+    /// The `[goals]` table as written; measured by the goals layer.
+    pub goals: Option<toml::Value>,
+}
+
+impl System {
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeSettings {
+    /// Path to `libonnxruntime.so`, resolved against the system file's folder.
+    pub onnxruntime: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+    pub unknown_features: UnknownFeatures,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { max_body_bytes: 1024 * 1024, max_batch: 256, unknown_features: UnknownFeatures::Reject }
+    }
+}
+
+/// What to do with a feature the schema does not declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownFeatures {
+    Reject,
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Binary,
+    Multiclass,
+    Regression,
+}
+
+impl Task {
+    pub fn is_classification(self) -> bool {
+        !matches!(self, Task::Regression)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Binary => "binary",
+            Task::Multiclass => "multiclass",
+            Task::Regression => "regression",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub task: Task,
+    /// Class labels in the order the model's probability columns use. Empty for regression.
+    pub labels: Vec<String>,
+    /// Index into `labels` of the positive label (binary only).
+    pub positive: Option<usize>,
+    pub model: ModelSpec,
+    pub features: Vec<Feature>,
+    pub guardrails: Vec<Guardrail>,
+    pub fallback: Option<Fallback>,
+    pub experience: Experience,
+    pub locations: ComponentLocations,
+}
+
+impl Component {
+    pub fn feature_index(&self, name: &str) -> Option<usize> {
+        self.features.iter().position(|f| f.name == name)
+    }
+    pub fn label_index(&self, label: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l == label)
+    }
+}
+
+/// Where parts of a component were written, for checks that can only run once
+/// the model is loaded (labels, feature/input mapping).
+#[derive(Debug, Clone, Default)]
+pub struct ComponentLocations {
+    pub component: Location,
+    pub model: Location,
+    pub labels: Location,
+    pub features: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// The ONNX artifact, resolved against the system file's folder.
+    pub path: PathBuf,
+    pub version: Option<String>,
+    pub timeout: Duration,
+    /// Most inferences of this component allowed in flight at once.
+    pub max_concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub name: String,
+    pub kind: FeatureKind,
+    pub required: bool,
+    pub default: Option<FeatureValue>,
+    pub telemetry: TelemetryPolicy,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureKind {
+    Number { min: Option<f64>, max: Option<f64> },
+    Integer { min: Option<i64>, max: Option<i64> },
+    Boolean,
+    Category { categories: Vec<String> },
+    Text { max_length: usize },
+}
+
+impl FeatureKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            FeatureKind::Number { .. } => "number",
+            FeatureKind::Integer { .. } => "integer",
+            FeatureKind::Boolean => "boolean",
+            FeatureKind::Category { .. } => "category",
+            FeatureKind::Text { .. } => "text",
+        }
+    }
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, FeatureKind::Number { .. } | FeatureKind::Integer { .. } | FeatureKind::Boolean)
+    }
+}
+
+/// One validated feature value. Categories and texts are both strings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureValue {
+    Number(f64),
+    Integer(i64),
+    Boolean(bool),
+    Text(String),
+}
+
+impl FeatureValue {
+    /// The value as a float, for numeric model inputs.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            FeatureValue::Number(v) => Some(*v),
+            FeatureValue::Integer(v) => Some(*v as f64),
+            FeatureValue::Boolean(v) => Some(if *v { 1.0 } else { 0.0 }),
+            FeatureValue::Text(_) => None,
+        }
+    }
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            FeatureValue::Integer(v) => Some(*v),
+            FeatureValue::Boolean(v) => Some(*v as i64),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            FeatureValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            FeatureValue::Number(v) => serde_json::json!(v),
+            FeatureValue::Integer(v) => serde_json::json!(v),
+            FeatureValue::Boolean(v) => serde_json::json!(v),
+            FeatureValue::Text(v) => serde_json::json!(v),
+        }
+    }
+}
+
+/// How a feature is written to telemetry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TelemetryPolicy {
+    #[default]
+    Raw,
+    /// Keyed hash: joins and drift on categories still work, the value does not leak.
+    Hash,
+    Drop,
+    /// Text cut to this many characters.
+    Truncate(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Before the model runs; sees `features` and `context`.
+    Input,
+    /// After the model ran; sees `features`, `context` and `output`.
+    Output,
+}
+
+#[derive(Debug, Clone)]
+pub struct Guardrail {
+    pub name: String,
+    pub stage: Stage,
+    pub condition: Condition,
+    pub action: Action,
+    pub location: Location,
+}
+
+/// A compiled CEL condition and the text it came from.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub source: String,
+    pub program: Arc<cel::Program>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Refuse the request (422), naming the rule.
+    Reject { message: String },
+    /// Bound a numeric output; before and after are recorded.
+    Clamp { min: Option<f64>, max: Option<f64> },
+    /// Replace the output with a declared one. At the input stage the model is not called.
+    Override { output: OutputValue, mode: Option<Mode> },
+    /// Hand the decision to a human.
+    Escalate { to: String },
+    /// Record only.
+    Flag,
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Reject { .. } => "reject",
+            Action::Clamp { .. } => "clamp",
+            Action::Override { .. } => "override",
+            Action::Escalate { .. } => "escalate",
+            Action::Flag => "flag",
+        }
+    }
+}
+
+/// A declared output: a label for classifiers, a value for regressors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputValue {
+    Label(String),
+    Value(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fallback {
+    pub output: OutputValue,
+    pub mode: Mode,
+}
+
+/// How forcefully a prediction reaches the user, most forceful first.
+/// `Escalate` sits outside the order: a human decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    Automate,
+    Prompt,
+    Annotate,
+    None,
+    Escalate,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 5] = [Mode::Automate, Mode::Prompt, Mode::Annotate, Mode::None, Mode::Escalate];
+    /// The modes the experience policy chooses among, most forceful first.
+    pub const BY_FORCE: [Mode; 4] = [Mode::Automate, Mode::Prompt, Mode::Annotate, Mode::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Automate => "automate",
+            Mode::Prompt => "prompt",
+            Mode::Annotate => "annotate",
+            Mode::None => "none",
+            Mode::Escalate => "escalate",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+    /// The next less forceful mode (`None` stays `None`).
+    pub fn downgrade(self) -> Mode {
+        match self {
+            Mode::Automate => Mode::Prompt,
+            Mode::Prompt => Mode::Annotate,
+            Mode::Annotate | Mode::None => Mode::None,
+            Mode::Escalate => Mode::Escalate,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experience {
+    pub policy: Policy,
+    pub caps: Vec<FrequencyCap>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Policy {
+    /// Always the same mode.
+    Fixed(Mode),
+    /// The most forceful mode whose threshold the score reaches.
+    /// Score: positive-class probability (binary), top probability (multiclass), value (regression).
+    Thresholds(Vec<(Mode, f64)>),
+    /// Maximise expected value from declared values of each mode being right or wrong.
+    /// `p` = probability that the prediction acted on is right.
+    ExpectedValue(Vec<ModeValue>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModeValue {
+    pub mode: Mode,
+    /// Value when the prediction acted on is right (e.g. a phishing page blocked).
+    pub right: f64,
+    /// Value when it is wrong (e.g. a legitimate page blocked); usually negative.
+    pub wrong: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrequencyCap {
+    pub mode: Mode,
+    pub max: u32,
+    pub per: Duration,
+}

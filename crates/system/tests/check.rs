@@ -1,0 +1,242 @@
+//! Every kind of mistake in a system file is reported with line, column, what is
+//! wrong and what would be right.
+
+use std::path::Path;
+
+use rein_system::{Diagnostic, Mode, Policy, parse};
+
+const EXAMPLE: &str = include_str!("../../../examples/phishing-warning/rein.toml");
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    match parse(text, Path::new("rein.toml")) {
+        Ok(_) => panic!("expected diagnostics, the file was accepted"),
+        Err(d) => d.0,
+    }
+}
+
+/// The 1-based line and column of the first occurrence of `needle` in `text`.
+fn position_of(text: &str, needle: &str) -> (usize, usize) {
+    let offset = text.find(needle).unwrap_or_else(|| panic!("`{needle}` not in text"));
+    let line = text[..offset].matches('\n').count() + 1;
+    let column = offset - text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, column)
+}
+
+/// Replaces `from` in the example and returns the one diagnostic, checking its position.
+fn one_error(from: &str, to: &str, at: &str) -> Diagnostic {
+    assert!(EXAMPLE.contains(from), "`{from}` not in the example");
+    let text = EXAMPLE.replacen(from, to, 1);
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "expected one diagnostic, got: {found:#?}");
+    let d = found.into_iter().next().unwrap();
+    let (line, column) = position_of(&text, at);
+    assert_eq!((d.location.line, d.location.column), (line, column), "wrong place for {d}");
+    assert_eq!(d.file, Path::new("rein.toml"));
+    d
+}
+
+#[test]
+fn the_example_is_valid_and_understood() {
+    let system = parse(EXAMPLE, Path::new("examples/phishing-warning/rein.toml")).expect("valid");
+    assert_eq!(system.name, "phishing-warning");
+    let c = &system.components[0];
+    assert_eq!(c.features.len(), 9);
+    assert_eq!(c.positive, Some(1));
+    assert_eq!(c.guardrails.len(), 4);
+    assert_eq!(c.model.path, Path::new("examples/phishing-warning/model.onnx"));
+    assert!(matches!(&c.experience.policy, Policy::ExpectedValue(v) if v.len() == 4));
+    assert_eq!(c.experience.caps[0].mode, Mode::Prompt);
+    assert_eq!(c.experience.caps[0].per.as_secs(), 86_400);
+}
+
+#[test]
+fn toml_syntax_error() {
+    let text = EXAMPLE.replacen("name = \"phishing\"\ntask", "name = \"phishing\ntask", 1);
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    // toml finds the string unterminated where the line ends
+    let (line, column) = position_of(&text, "\"phishing\ntask");
+    assert_eq!((found[0].location.line, found[0].location.column), (line, column + "\"phishing".len()));
+    assert!(found[0].message.contains("basic string"), "{}", found[0]);
+}
+
+#[test]
+fn unknown_field_names_the_field() {
+    let d = one_error("positive_label = ", "positive_lable = ", "positive_lable");
+    assert!(d.message.contains("positive_lable"), "{d}");
+    assert!(d.hint.is_some());
+}
+
+#[test]
+fn wrong_value_type() {
+    let d = one_error("timeout_ms = 50", "timeout_ms = \"50\"", "\"50\"");
+    assert!(d.message.contains("invalid type"), "{d}");
+}
+
+#[test]
+fn unknown_task_suggests_the_right_one() {
+    let d = one_error("task = \"binary\"", "task = \"binray\"", "\"binray\"");
+    assert!(d.message.contains("binray"), "{d}");
+    assert!(d.hint.unwrap().contains("did you mean `binary`"));
+}
+
+#[test]
+fn unknown_feature_in_cel_condition() {
+    let d = one_error("features.url_length > 2000", "features.url_lenght > 2000", ".url_lenght");
+    assert!(d.message.contains("unknown feature `url_lenght`"), "{d}");
+    assert!(d.hint.unwrap().contains("did you mean `features.url_length`"));
+}
+
+#[test]
+fn cel_syntax_error_points_into_the_condition() {
+    let d = one_error("features.url_length > 2000 ||", "features.url_length > > 2000 ||", "> 2000 ||");
+    assert!(d.message.contains("not valid CEL"), "{d}");
+}
+
+#[test]
+fn output_read_by_an_input_rule() {
+    let d = one_error(
+        "when = \"features.url_length > 2000",
+        "when = \"output.score > 0.5 || features.url_length > 2000",
+        "output.score > 0.5",
+    );
+    assert!(d.message.contains("cannot read `output`"), "{d}");
+}
+
+#[test]
+fn threshold_outside_unit_interval() {
+    let text = EXAMPLE.replacen(
+        "policy = \"expected_value\"",
+        "policy = \"thresholds\"\nthresholds = { automate = 1.5, prompt = 0.8 }",
+        1,
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].message.contains("outside [0, 1]"), "{}", found[0]);
+    assert!(found[1].message.contains("`values` is not used by the thresholds policy"), "{}", found[1]);
+}
+
+#[test]
+fn threshold_outside_unit_interval_alone() {
+    let start = EXAMPLE.find("[components.experience]").unwrap();
+    let end = EXAMPLE.find("# Warnings lose").unwrap();
+    let text = format!(
+        "{}[components.experience]\npolicy = \"thresholds\"\nthresholds = {{ automate = 1.5, prompt = 0.8 }}\n\n{}",
+        &EXAMPLE[..start],
+        &EXAMPLE[end..]
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let (line, column) = position_of(&text, "1.5");
+    assert_eq!((found[0].location.line, found[0].location.column), (line, column));
+    assert!(found[0].message.contains("outside [0, 1]"), "{}", found[0]);
+}
+
+#[test]
+fn thresholds_out_of_order() {
+    let start = EXAMPLE.find("[components.experience]").unwrap();
+    let end = EXAMPLE.find("# Warnings lose").unwrap();
+    let text = format!(
+        "{}[components.experience]\nthresholds = {{ automate = 0.5, prompt = 0.8 }}\n\n{}",
+        &EXAMPLE[..start],
+        &EXAMPLE[end..]
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].message.contains("above the one for `automate`"), "{}", found[0]);
+}
+
+#[test]
+fn override_with_a_label_the_component_does_not_have() {
+    let d = one_error("output = \"legit\"\nmode = \"none\"", "output = \"safe\"\nmode = \"none\"", "\"safe\"");
+    assert!(d.message.contains("not one of the component's labels"), "{d}");
+    assert!(d.hint.unwrap().contains("legit, phishing"));
+}
+
+#[test]
+fn positive_label_not_in_labels() {
+    let d = one_error("positive_label = \"phishing\"", "positive_label = \"phish\"", "\"phish\"");
+    assert!(d.message.contains("not one of the labels"), "{d}");
+}
+
+#[test]
+fn binary_with_three_labels() {
+    let d = one_error(
+        "labels = [\"legit\", \"phishing\"]",
+        "labels = [\"legit\", \"phishing\", \"spam\"]",
+        "[\"legit\", \"phishing\", \"spam\"]",
+    );
+    assert!(d.message.contains("exactly 2 labels"), "{d}");
+}
+
+#[test]
+fn bounds_reversed_and_default_out_of_bounds() {
+    let text = EXAMPLE.replacen("min = 1\nmax = 4096", "min = 5000\nmax = 4096", 1).replacen(
+        "max = 50\ndefault = 0",
+        "max = 50\ndefault = 99",
+        1,
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].message.contains("min 5000 above max 4096"), "{}", found[0]);
+    assert!(found[1].message.contains("above the maximum 50"), "{}", found[1]);
+    assert_eq!(found[1].location.line, position_of(&text, "default = 99").0);
+}
+
+#[test]
+fn clamp_on_a_classifier_and_unknown_mode() {
+    let text = EXAMPLE.replacen("action = \"flag\"", "action = \"clamp\"\nmax = 1.0", 1).replacen(
+        "mode = \"none\"\n\n# Costs",
+        "mode = \"silent\"\n\n# Costs",
+        1,
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found.iter().any(|d| d.message.contains("only a regression output is numeric")));
+    assert!(found.iter().any(|d| d.message.contains("unknown mode `silent`")));
+}
+
+#[test]
+fn every_mistake_is_reported_not_only_the_first() {
+    let text = EXAMPLE
+        .replacen("task = \"binary\"", "task = \"binray\"", 1)
+        .replacen("features.url_length > 2000", "features.nope > 2000", 1)
+        .replacen("per = \"1d\"", "per = \"daily\"", 1);
+    let found = errors(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    // in file order
+    assert!(found.windows(2).all(|w| w[0].location.line <= w[1].location.line));
+}
+
+#[test]
+fn duplicate_feature_and_category_without_categories() {
+    let text = EXAMPLE.replacen("name = \"num_hyphens\"", "name = \"num_dots\"", 1).replacen(
+        "categories = [\"com\", \"org\", \"net\", \"country\", \"new_gtld\", \"other\"]\n",
+        "",
+        1,
+    );
+    let found = errors(&text);
+    assert!(found.iter().any(|d| d.message.contains("`num_dots` is declared twice")), "{found:#?}");
+    assert!(found.iter().any(|d| d.message.contains("needs `categories`")), "{found:#?}");
+}
+
+#[test]
+fn missing_system_table_and_components() {
+    let found = errors("[server]\nmax_batch = 10\n");
+    assert!(found.iter().any(|d| d.message.contains("`[system]` table is missing")));
+    assert!(found.iter().any(|d| d.message.contains("declares no component")));
+}
+
+#[test]
+fn display_is_file_line_column_message_hint() {
+    let d = one_error("task = \"binary\"", "task = \"binray\"", "\"binray\"");
+    let shown = d.to_string();
+    assert!(shown.starts_with("rein.toml:"), "{shown}");
+    assert!(shown.contains("hint:"), "{shown}");
+}
+
+#[test]
+fn unreadable_file_is_a_diagnostic() {
+    let err = rein_system::load(Path::new("/no/such/rein.toml")).unwrap_err();
+    assert!(err.to_string().contains("cannot read the system file"));
+}
