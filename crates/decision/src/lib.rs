@@ -8,3 +8,14 @@
 pub mod model;
 
 pub use model::{Model, ModelError, ModelInfo, ModelOutput};
+pub mod experience;
+mod guardrails;
+pub mod output;
+mod path;
+pub mod schema;
+
+pub use experience::{CapApplied, Reason, derived_ranges};
+pub use guardrails::ActionTaken;
+pub use output::Output;
+pub use path::{DEFAULT_MAX_TRACKED_UNITS, Decision, DecisionPath, Outcome, Prepared, Refusal};
+pub use schema::FieldError;

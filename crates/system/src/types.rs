@@ -274,7 +274,8 @@ pub struct Fallback {
 
 /// How forcefully a prediction reaches the user, most forceful first.
 /// `Escalate` sits outside the order: a human decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
     Automate,
     Prompt,

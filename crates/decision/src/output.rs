@@ -1,0 +1,89 @@
+//! The output of a component after guardrails: what the product acts on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rein_system::{Component, OutputValue, Task};
+use serde::Serialize;
+
+use crate::model::ModelOutput;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Output {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Positive-class probability (binary), top probability (multiclass), value (regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// One probability per label, in the component's label order.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ordered_map")]
+    pub probabilities: Option<Vec<(String, f64)>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+}
+
+impl Output {
+    pub fn from_model(component: &Component, raw: &ModelOutput) -> Self {
+        match raw {
+            ModelOutput::Class { label, probabilities } => {
+                let score = match component.task {
+                    Task::Binary => component.positive.and_then(|i| probabilities.get(i).copied()),
+                    _ => probabilities.iter().copied().reduce(f64::max),
+                };
+                Output {
+                    label: Some(label.clone()),
+                    score,
+                    probabilities: Some(component.labels.iter().cloned().zip(probabilities.iter().copied()).collect()),
+                    value: None,
+                }
+            }
+            ModelOutput::Value(v) => Output { label: None, score: Some(*v), probabilities: None, value: Some(*v) },
+        }
+    }
+
+    /// A declared output (override, fallback): certain, so its score is 1 for the
+    /// label it names (binary: 1 if it is the positive label, else 0).
+    pub fn declared(component: &Component, declared: &OutputValue) -> Self {
+        match declared {
+            OutputValue::Label(label) => {
+                let score = match component.task {
+                    Task::Binary => Some(if component.positive.and_then(|i| component.labels.get(i)) == Some(label) {
+                        1.0
+                    } else {
+                        0.0
+                    }),
+                    _ => Some(1.0),
+                };
+                Output { label: Some(label.clone()), score, probabilities: None, value: None }
+            }
+            OutputValue::Value(v) => Output { label: None, score: Some(*v), probabilities: None, value: Some(*v) },
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub(crate) fn to_cel(&self) -> cel::Value {
+        let key = |k: &str| cel::objects::Key::String(Arc::new(k.to_string()));
+        let mut m: HashMap<cel::objects::Key, cel::Value> = HashMap::with_capacity(4);
+        m.insert(key("label"), self.label.clone().map(|l| cel::Value::String(Arc::new(l))).unwrap_or(cel::Value::Null));
+        m.insert(key("score"), self.score.map(cel::Value::Float).unwrap_or(cel::Value::Null));
+        m.insert(key("value"), self.value.map(cel::Value::Float).unwrap_or(cel::Value::Null));
+        let probabilities: HashMap<cel::objects::Key, cel::Value> =
+            self.probabilities.iter().flatten().map(|(l, p)| (key(l), cel::Value::Float(*p))).collect();
+        m.insert(key("probabilities"), cel::Value::Map(probabilities.into()));
+        cel::Value::Map(m.into())
+    }
+}
+
+/// Probabilities as a JSON object, keys in the component's label order.
+fn ordered_map<S: serde::Serializer>(v: &Option<Vec<(String, f64)>>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let pairs = v.as_deref().unwrap_or_default();
+    let mut map = s.serialize_map(Some(pairs.len()))?;
+    for (label, p) in pairs {
+        map.serialize_entry(label, p)?;
+    }
+    map.end()
+}

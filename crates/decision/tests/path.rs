@@ -1,0 +1,236 @@
+//! The decision path on the phishing example and on a regression system:
+//! schema, guardrails, fallback and experience, as a product relies on them.
+
+use std::path::Path;
+
+use rein_decision::{DecisionPath, ModelError, ModelOutput, Reason, Refusal};
+use rein_system::{Mode, UnknownFeatures};
+use serde_json::{Map, Value, json};
+
+const EXAMPLE: &str = include_str!("../../../examples/phishing-warning/rein.toml");
+
+fn phishing() -> DecisionPath {
+    let system = rein_system::parse(EXAMPLE, Path::new("rein.toml")).expect("example is valid");
+    DecisionPath::new(system.components.into_iter().next().unwrap(), 1000)
+}
+
+fn features(overrides: Value) -> Map<String, Value> {
+    let mut base = json!({
+        "url_length": 80, "num_dots": 3, "num_hyphens": 1, "has_ip_host": false, "uses_https": true,
+        "domain_age_days": 400, "num_subdomains": 1, "suspicious_words": 0, "tld_category": "com"
+    });
+    for (k, v) in overrides.as_object().unwrap() {
+        if v.is_null() {
+            base.as_object_mut().unwrap().remove(k);
+        } else {
+            base[k] = v.clone();
+        }
+    }
+    base.as_object().unwrap().clone()
+}
+
+fn class(p_phishing: f64) -> Option<Result<ModelOutput, ModelError>> {
+    let label = if p_phishing >= 0.5 { "phishing" } else { "legit" };
+    Some(Ok(ModelOutput::Class { label: label.into(), probabilities: vec![1.0 - p_phishing, p_phishing] }))
+}
+
+#[test]
+fn the_mode_follows_the_expected_value_of_the_stated_costs() {
+    let path = phishing();
+    for (p, mode) in [(0.05, Mode::None), (0.3, Mode::Annotate), (0.8, Mode::Prompt), (0.99, Mode::Automate)] {
+        let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
+        assert!(prepared.needs_model());
+        let outcome = path.finish(prepared, class(p), None, 0).unwrap();
+        assert_eq!(outcome.decision.mode, mode, "p = {p}");
+        assert!(matches!(outcome.decision.reason, Reason::ExpectedValue { .. }));
+        assert_eq!(outcome.output.score, Some(p));
+    }
+}
+
+#[test]
+fn an_allow_listed_domain_is_never_warned_about_and_the_model_is_not_called() {
+    let path = phishing();
+    let prepared =
+        path.prepare(&features(json!({})), &json!({"domain": "bank.example.org"}), UnknownFeatures::Reject).unwrap();
+    assert!(!prepared.needs_model());
+    let outcome = path.finish(prepared, None, Some("u1"), 0).unwrap();
+    assert_eq!(outcome.output.label.as_deref(), Some("legit"));
+    assert_eq!(outcome.decision.mode, Mode::None);
+    assert_eq!(outcome.guardrails[0].rule, "never_warn_allow_listed");
+    assert!(outcome.raw.is_none());
+}
+
+#[test]
+fn out_of_training_range_escalates_to_a_human() {
+    let path = phishing();
+    let prepared = path.prepare(&features(json!({"url_length": 2500})), &Value::Null, UnknownFeatures::Reject).unwrap();
+    let outcome = path.finish(prepared, class(0.99), None, 0).unwrap();
+    assert_eq!(outcome.decision.mode, Mode::Escalate);
+    assert_eq!(outcome.guardrails[0].to.as_deref(), Some("security-team"));
+}
+
+#[test]
+fn an_impossible_feature_vector_is_rejected_naming_the_rule() {
+    let path = phishing();
+    let err = path
+        .prepare(
+            &features(json!({"url_length": 5, "num_dots": 4, "num_hyphens": 4})),
+            &Value::Null,
+            UnknownFeatures::Reject,
+        )
+        .err()
+        .unwrap();
+    assert!(matches!(&err, Refusal::Rejected { rule, .. } if rule == "impossible_url"), "{err:?}");
+}
+
+#[test]
+fn every_offending_field_is_listed() {
+    let path = phishing();
+    let bad = features(json!({
+        "url_length": 99999, "num_dots": "three", "has_ip_host": 1, "tld_category": "xyz",
+        "num_hyphens": 2.5, "uses_https": null, "colour": "red"
+    }));
+    let Err(Refusal::Schema { errors, .. }) = path.prepare(&bad, &Value::Null, UnknownFeatures::Reject) else {
+        panic!("expected schema errors")
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["url_length", "num_dots", "num_hyphens", "has_ip_host", "uses_https", "tld_category", "colour"]
+    );
+    assert!(errors[0].problem.contains("above the maximum 4096"), "{:?}", errors[0]);
+    assert!(errors[1].problem.contains("is a string, expected an integer"), "{:?}", errors[1]);
+    assert!(errors[4].problem.contains("missing"), "{:?}", errors[4]);
+    assert!(errors[5].problem.contains("one of: com, org"), "{:?}", errors[5]);
+    // ignoring unknown features is a choice of the system file
+    let mut ok = features(json!({}));
+    ok.insert("colour".into(), json!("red"));
+    assert!(path.prepare(&ok, &Value::Null, UnknownFeatures::Ignore).is_ok());
+}
+
+#[test]
+fn a_missing_optional_feature_takes_its_default() {
+    let path = phishing();
+    let prepared =
+        path.prepare(&features(json!({"suspicious_words": null})), &Value::Null, UnknownFeatures::Reject).unwrap();
+    assert_eq!(prepared.values[7], rein_system::FeatureValue::Integer(0));
+}
+
+#[test]
+fn a_failing_model_gives_the_declared_fallback() {
+    let path = phishing();
+    let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
+    let outcome = path.finish(prepared, Some(Err(ModelError::Timeout(50))), None, 0).unwrap();
+    assert_eq!(outcome.output.label.as_deref(), Some("legit"));
+    assert_eq!(outcome.decision.mode, Mode::None);
+    assert!(matches!(&outcome.decision.reason, Reason::Fallback { error } if error.contains("50 ms")));
+    assert!(outcome.fallback.is_some());
+}
+
+#[test]
+fn an_old_domain_flagged_as_phishing_is_recorded() {
+    let path = phishing();
+    let prepared =
+        path.prepare(&features(json!({"domain_age_days": 5000})), &Value::Null, UnknownFeatures::Reject).unwrap();
+    let outcome = path.finish(prepared, class(0.9), None, 0).unwrap();
+    assert_eq!(outcome.guardrails.len(), 1);
+    assert_eq!(outcome.guardrails[0].action, "flag");
+    assert_eq!(outcome.decision.mode, Mode::Prompt);
+}
+
+#[test]
+fn a_user_is_prompted_at_most_three_times_a_day() {
+    let path = phishing();
+    let mut modes = Vec::new();
+    for i in 0..5 {
+        let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
+        let outcome = path.finish(prepared, class(0.8), Some("user-42"), 1_000 * i).unwrap();
+        modes.push(outcome.decision.mode);
+        if i == 3 {
+            assert_eq!(outcome.decision.capped[0].from, Mode::Prompt);
+        }
+    }
+    assert_eq!(modes, [Mode::Prompt, Mode::Prompt, Mode::Prompt, Mode::Annotate, Mode::Annotate]);
+}
+
+const TOASTER: &str = r#"
+[system]
+name = "toaster"
+
+[[components]]
+name = "toast-time"
+task = "regression"
+model = { path = "toaster.onnx" }
+
+[[components.features]]
+name = "bread_thickness_mm"
+type = "number"
+min = 1
+max = 60
+
+[[components.features]]
+name = "chamber_temp_c"
+type = "number"
+
+[[components.guardrails]]
+name = "max_toasting_time"
+stage = "output"
+when = "true"
+action = "clamp"
+min = 0.0
+max = 240.0
+
+[[components.guardrails]]
+name = "too_hot_shut_down"
+stage = "output"
+when = "features.chamber_temp_c > 250.0"
+action = "override"
+output = 0
+mode = "automate"
+
+[components.experience]
+policy = "fixed"
+mode = "automate"
+"#;
+
+#[test]
+fn regression_outputs_are_clamped_and_overridden_whatever_the_model_says() {
+    let system = rein_system::parse(TOASTER, Path::new("rein.toml")).unwrap();
+    let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 10);
+    let f = json!({"bread_thickness_mm": 20.0, "chamber_temp_c": 120.0});
+    let prepared = path.prepare(f.as_object().unwrap(), &Value::Null, UnknownFeatures::Reject).unwrap();
+    let outcome = path.finish(prepared, Some(Ok(ModelOutput::Value(900.0))), None, 0).unwrap();
+    assert_eq!(outcome.output.value, Some(240.0));
+    assert_eq!(outcome.raw.as_ref().unwrap().value, Some(900.0));
+    assert_eq!(outcome.guardrails[0].before, Some(json!(900.0)));
+    assert_eq!(outcome.guardrails[0].after, Some(json!(240.0)));
+
+    let f = json!({"bread_thickness_mm": 20.0, "chamber_temp_c": 300.0});
+    let prepared = path.prepare(f.as_object().unwrap(), &Value::Null, UnknownFeatures::Reject).unwrap();
+    let outcome = path.finish(prepared, Some(Ok(ModelOutput::Value(100.0))), None, 0).unwrap();
+    assert_eq!(outcome.output.value, Some(0.0));
+    assert!(matches!(&outcome.decision.reason, Reason::Guardrail { rule, .. } if rule == "too_hot_shut_down"));
+}
+
+#[test]
+fn a_condition_that_cannot_be_evaluated_is_reported_not_fired() {
+    let text = EXAMPLE.replacen("when = \"has(context.domain) && context.domain in", "when = \"context.domain in", 1);
+    let system = rein_system::parse(&text, Path::new("rein.toml")).unwrap();
+    let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 10);
+    let prepared = path.prepare(&features(json!({})), &json!({}), UnknownFeatures::Reject).unwrap();
+    assert!(prepared.needs_model());
+    let outcome = path.finish(prepared, class(0.1), None, 0).unwrap();
+    assert!(outcome.guardrails[0].error.is_some(), "{:?}", outcome.guardrails);
+}
+
+#[test]
+fn the_outcome_serialises_for_the_api() {
+    let path = phishing();
+    let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
+    let outcome = path.finish(prepared, class(0.8), None, 0).unwrap();
+    let json = serde_json::to_value(&outcome).unwrap();
+    assert_eq!(json["decision"]["mode"], "prompt");
+    assert_eq!(json["decision"]["reason"]["kind"], "expected_value");
+    assert!(json["decision"]["reason"]["values"]["automate"].is_number());
+    assert!((json["output"]["probabilities"]["phishing"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+}
