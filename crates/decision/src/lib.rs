@@ -11,6 +11,7 @@ pub use model::{Model, ModelError, ModelInfo, ModelOutput};
 pub mod experience;
 mod guardrails;
 pub mod output;
+pub mod privacy;
 mod path;
 pub mod schema;
 
