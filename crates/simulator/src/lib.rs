@@ -1,0 +1,28 @@
+//! Seeded, deterministic worlds for rein's example systems. A world knows the hidden
+//! truth of every request and how users react to what rein decided; the driver plays a
+//! scenario (drift, broken features, surges) against a running rein over its HTTP API.
+
+pub mod driver;
+mod sample;
+pub mod scenario;
+pub mod world;
+pub mod worlds {
+    pub mod phishing;
+}
+
+use std::sync::Arc;
+
+pub use driver::{RunConfig, SimError, Summary, run};
+pub use scenario::{Change, ChangeKind, Phase, Scenario};
+pub use world::World;
+
+/// The world of each example, by the example's folder name.
+pub fn world(example: &str) -> Option<Arc<dyn World>> {
+    match example {
+        "phishing-warning" => Some(Arc::new(worlds::phishing::Phishing)),
+        _ => None,
+    }
+}
+
+/// Examples that have a world.
+pub const EXAMPLES: [&str; 1] = ["phishing-warning"];
