@@ -1,0 +1,865 @@
+//! [`OnnxModel`]: an ONNX model behind the decision path's [`Model`] trait.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ort::session::{Session, SessionOutputs};
+use ort::value::{DynValue, Outlet, Tensor, TensorElementType, ValueType};
+use rein_decision::{Model, ModelError, ModelInfo, ModelOutput};
+use rein_system::{Component, Feature, FeatureKind, FeatureValue, Task};
+use sha2::{Digest, Sha256};
+
+use crate::raw::{RawData, RawTensor, TensorSpec, oip_datatype, onnx_type_name};
+use crate::{Runtime, RuntimeError, proto};
+
+/// An ONNX model loaded for one component, checked against its schema, labels and task.
+///
+/// Two input layouts are understood, detected at load:
+/// - **single**: one float tensor `[N, k]`, the `k` features (all numeric) in schema order;
+/// - **named**: one input per feature, matched by name (what skl2onnx makes of a
+///   `ColumnTransformer` exported with `initial_types`): `tensor(float|double)` ←
+///   number/integer/boolean, `tensor(int64|int32)` ← integer/boolean, `tensor(bool)` ←
+///   boolean, `tensor(string)` ← category/text; shape `[N, 1]` or `[N]`.
+///
+/// `run` in ort rc.15 takes `&mut Session` (ONNX Runtime's run is not safe to share in
+/// every execution provider), so the model keeps a small pool of sessions, one per core
+/// at most, each behind a mutex, and hands calls round-robin to a free one. Each session
+/// uses one intra-op thread: a call scores a handful of rows, far too little to split
+/// across threads, and the server's parallelism comes from concurrent requests instead.
+pub struct OnnxModel {
+    info: ModelInfo,
+    path: PathBuf,
+    features: Vec<Feature>,
+    layout: Layout,
+    /// `Some(1)` when the model's batch dimension is fixed at 1: rows are run one by one.
+    fixed_batch: Option<usize>,
+    inputs: Vec<TensorSpec>,
+    outputs: Vec<TensorSpec>,
+    output_types: Vec<TensorElementType>,
+    head: Head,
+    model_labels: Option<Vec<String>>,
+    sessions: Box<[Mutex<Session>]>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxModel")
+            .field("info", &self.info)
+            .field("path", &self.path)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .field("sessions", &self.sessions.len())
+            .finish()
+    }
+}
+
+enum Layout {
+    Single { name: String, ty: TensorElementType, width: usize },
+    Named(Vec<NamedInput>),
+}
+
+struct NamedInput {
+    name: String,
+    feature: usize,
+    ty: TensorElementType,
+    rank: usize,
+}
+
+enum Head {
+    Class {
+        /// The label output, if the model has one; otherwise the label is the most probable class.
+        label: Option<String>,
+        probabilities: String,
+        /// Number of probability columns the model gives.
+        width: usize,
+        /// For each declared label (component order), its column in the model's output.
+        order: Vec<usize>,
+        declared: Vec<String>,
+    },
+    Value {
+        output: String,
+    },
+}
+
+impl OnnxModel {
+    /// Loads the component's model and checks it against the component: inputs against
+    /// features, class labels against the declared labels, outputs against the task.
+    pub fn load(component: &Component, runtime: &Runtime) -> Result<OnnxModel, RuntimeError> {
+        let path = component.model.path.clone();
+        let artifact = |reason: String| RuntimeError::Artifact { path: path.clone(), reason };
+        let bytes = std::fs::read(&path).map_err(|e| {
+            artifact(if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file".into()
+            } else {
+                format!("cannot read it: {e}")
+            })
+        })?;
+        let graph = proto::decode(&bytes).map_err(&artifact)?;
+        let model_labels = proto::class_labels(&graph);
+
+        let version = match &component.model.version {
+            Some(v) => v.clone(),
+            None => {
+                let digest = Sha256::digest(&bytes);
+                let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                format!("sha256:{hex}")
+            }
+        };
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| component.name.clone());
+
+        let pool = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(component.model.max_concurrency.max(1));
+        let mut sessions = Vec::with_capacity(pool);
+        for _ in 0..pool {
+            sessions.push(Mutex::new(
+                new_session(runtime, &bytes).map_err(|e| artifact(format!("ONNX Runtime cannot load it: {e}")))?,
+            ));
+        }
+        let first = sessions[0].lock().unwrap_or_else(|p| p.into_inner());
+        let model_inputs = first.inputs();
+        let model_outputs = first.outputs();
+
+        let (layout, fixed_batch) = match_inputs(model_inputs, &component.features)?;
+        let head = match_outputs(model_outputs, component, model_labels.as_deref())?;
+        let (inputs, _) = specs(model_inputs);
+        let (outputs, output_types) = specs(model_outputs);
+        drop(first);
+
+        Ok(OnnxModel {
+            info: ModelInfo { name, version },
+            path,
+            features: component.features.clone(),
+            layout,
+            fixed_batch,
+            inputs,
+            outputs,
+            output_types,
+            head,
+            model_labels,
+            sessions: sessions.into_boxed_slice(),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The class labels the ONNX graph declares, in the model's column order
+    /// (`None` for regressors and classifiers without a classifier node).
+    pub fn model_labels(&self) -> Option<&[String]> {
+        self.model_labels.as_deref()
+    }
+
+    /// The model's inputs, for OIP v2 metadata.
+    pub fn inputs(&self) -> &[TensorSpec] {
+        &self.inputs
+    }
+
+    /// The model's outputs, for OIP v2 metadata.
+    pub fn outputs(&self) -> &[TensorSpec] {
+        &self.outputs
+    }
+
+    /// Runs the model on raw tensors (OIP v2), bypassing the component's schema.
+    /// Every model input must be given once, with the model's datatype and a shape
+    /// that fits the model's; returns every model output, in the model's order.
+    pub fn infer_raw(&self, inputs: Vec<RawTensor>) -> Result<Vec<RawTensor>, ModelError> {
+        let mut values: Vec<(String, DynValue)> = Vec::with_capacity(inputs.len());
+        for tensor in inputs {
+            let Some(i) = self.inputs.iter().position(|s| s.name == tensor.name) else {
+                return Err(ModelError::Input(format!(
+                    "the model has no input `{}`; its inputs are {}",
+                    tensor.name,
+                    describe_specs(&self.inputs)
+                )));
+            };
+            if values.iter().any(|(n, _)| *n == tensor.name) {
+                return Err(ModelError::Input(format!("input `{}` is given twice", tensor.name)));
+            }
+            let spec = &self.inputs[i];
+            if tensor.datatype != spec.datatype {
+                return Err(ModelError::Input(format!(
+                    "input `{}` is {} but the model takes {}",
+                    tensor.name, tensor.datatype, spec.datatype
+                )));
+            }
+            if tensor.data.datatype() != spec.datatype {
+                return Err(ModelError::Input(format!(
+                    "input `{}` declares {} but its data is {}",
+                    tensor.name,
+                    tensor.datatype,
+                    tensor.data.datatype()
+                )));
+            }
+            let fits = tensor.shape.len() == spec.shape.len()
+                && tensor.shape.iter().zip(&spec.shape).all(|(&got, &want)| got >= 0 && (want < 0 || got == want));
+            if !fits {
+                return Err(ModelError::Input(format!(
+                    "input `{}` has shape {:?} but the model takes {:?} (-1: any size)",
+                    tensor.name, tensor.shape, spec.shape
+                )));
+            }
+            let count = tensor.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d as usize));
+            if count != Some(tensor.data.len()) {
+                return Err(ModelError::Input(format!(
+                    "input `{}` has shape {:?} but {} values",
+                    tensor.name,
+                    tensor.shape,
+                    tensor.data.len()
+                )));
+            }
+            let value = raw_to_value(tensor.shape.clone(), tensor.data)
+                .map_err(|e| ModelError::Input(format!("input `{}`: {e}", tensor.name)))?;
+            values.push((tensor.name, value));
+        }
+        let missing: Vec<&str> =
+            self.inputs.iter().filter(|s| !values.iter().any(|(n, _)| *n == s.name)).map(|s| s.name.as_str()).collect();
+        if !missing.is_empty() {
+            return Err(ModelError::Input(format!(
+                "missing input {}; the model's inputs are {}",
+                quote_list(&missing),
+                describe_specs(&self.inputs)
+            )));
+        }
+        self.with_session(|session| {
+            let outputs = session.run(values).map_err(|e| ModelError::Run(e.to_string()))?;
+            let mut out = Vec::with_capacity(self.outputs.len());
+            for (spec, ty) in self.outputs.iter().zip(&self.output_types) {
+                let value = outputs
+                    .get(&spec.name)
+                    .ok_or_else(|| ModelError::Output(format!("the model gave no output `{}`", spec.name)))?;
+                let (shape, data) =
+                    value_to_raw(value, *ty).map_err(|e| ModelError::Output(format!("output `{}`: {e}", spec.name)))?;
+                out.push(RawTensor { name: spec.name.clone(), datatype: spec.datatype.clone(), shape, data });
+            }
+            Ok(out)
+        })
+    }
+
+    fn with_session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let n = self.sessions.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        for k in 0..n {
+            if let Ok(mut session) = self.sessions[(start + k) % n].try_lock() {
+                return f(&mut session);
+            }
+        }
+        let mut session = self.sessions[start].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut session)
+    }
+
+    fn build_inputs(&self, rows: &[&[FeatureValue]]) -> Result<Vec<(String, DynValue)>, ModelError> {
+        let n = rows.len();
+        let run_err = |e: ort::Error| ModelError::Run(e.to_string());
+        match &self.layout {
+            Layout::Single { name, ty, width } => {
+                let mut data = Vec::with_capacity(n * width);
+                for (r, row) in rows.iter().enumerate() {
+                    for (value, feature) in row.iter().zip(&self.features) {
+                        data.push(value.as_f64().ok_or_else(|| value_error(r, feature, value, name, *ty))?);
+                    }
+                }
+                let shape = vec![n as i64, *width as i64];
+                let value = match ty {
+                    TensorElementType::Float64 => Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn(),
+                    _ => Tensor::from_array((shape, data.into_iter().map(|v| v as f32).collect::<Vec<f32>>()))
+                        .map_err(run_err)?
+                        .into_dyn(),
+                };
+                Ok(vec![(name.clone(), value)])
+            }
+            Layout::Named(inputs) => {
+                let mut out = Vec::with_capacity(inputs.len());
+                for input in inputs {
+                    let shape: Vec<i64> = if input.rank == 1 { vec![n as i64] } else { vec![n as i64, 1] };
+                    let feature = &self.features[input.feature];
+                    let cells = rows.iter().map(|row| &row[input.feature]);
+                    let err = |r: usize, v: &FeatureValue| value_error(r, feature, v, &input.name, input.ty);
+                    let value = match input.ty {
+                        TensorElementType::Float32 => {
+                            let data = cells
+                                .enumerate()
+                                .map(|(r, v)| v.as_f64().map(|x| x as f32).ok_or_else(|| err(r, v)))
+                                .collect::<Result<Vec<f32>, _>>()?;
+                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
+                        }
+                        TensorElementType::Float64 => {
+                            let data = cells
+                                .enumerate()
+                                .map(|(r, v)| v.as_f64().ok_or_else(|| err(r, v)))
+                                .collect::<Result<Vec<f64>, _>>()?;
+                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
+                        }
+                        TensorElementType::Int64 => {
+                            let data = cells
+                                .enumerate()
+                                .map(|(r, v)| v.as_i64().ok_or_else(|| err(r, v)))
+                                .collect::<Result<Vec<i64>, _>>()?;
+                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
+                        }
+                        TensorElementType::Int32 => {
+                            let data = cells
+                                .enumerate()
+                                .map(|(r, v)| v.as_i64().and_then(|x| i32::try_from(x).ok()).ok_or_else(|| err(r, v)))
+                                .collect::<Result<Vec<i32>, _>>()?;
+                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
+                        }
+                        TensorElementType::Bool => {
+                            let data = cells
+                                .enumerate()
+                                .map(|(r, v)| match v {
+                                    FeatureValue::Boolean(b) => Ok(*b),
+                                    _ => Err(err(r, v)),
+                                })
+                                .collect::<Result<Vec<bool>, _>>()?;
+                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
+                        }
+                        _ => {
+                            let data = cells
+                                .enumerate()
+                                .map(|(r, v)| v.as_str().map(str::to_owned).ok_or_else(|| err(r, v)))
+                                .collect::<Result<Vec<String>, _>>()?;
+                            Tensor::from_string_array((shape, data.as_slice())).map_err(run_err)?.into_dyn()
+                        }
+                    };
+                    out.push((input.name.clone(), value));
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn infer_batch(&self, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, ModelError> {
+        let inputs = self.build_inputs(rows)?;
+        self.with_session(|session| {
+            let outputs = session.run(inputs).map_err(|e| ModelError::Run(e.to_string()))?;
+            self.read_outputs(&outputs, rows.len())
+        })
+    }
+
+    fn read_outputs(&self, outputs: &SessionOutputs<'_>, n: usize) -> Result<Vec<ModelOutput>, ModelError> {
+        let get = |name: &str| {
+            outputs.get(name).ok_or_else(|| ModelError::Output(format!("the model gave no output `{name}`")))
+        };
+        match &self.head {
+            Head::Value { output } => {
+                let (_, values) =
+                    floats(get(output)?).map_err(|e| ModelError::Output(format!("output `{output}`: {e}")))?;
+                if values.len() != n {
+                    return Err(ModelError::Output(format!(
+                        "output `{output}` has {} values for {n} rows",
+                        values.len()
+                    )));
+                }
+                Ok(values.into_iter().map(ModelOutput::Value).collect())
+            }
+            Head::Class { label, probabilities, width, order, declared } => {
+                let (_, probs) = floats(get(probabilities)?)
+                    .map_err(|e| ModelError::Output(format!("output `{probabilities}`: {e}")))?;
+                if probs.len() != n * width {
+                    return Err(ModelError::Output(format!(
+                        "output `{probabilities}` has {} values for {n} rows of {width} classes",
+                        probs.len()
+                    )));
+                }
+                let labels = match label {
+                    Some(name) => {
+                        let labels =
+                            strings(get(name)?).map_err(|e| ModelError::Output(format!("output `{name}`: {e}")))?;
+                        if labels.len() != n {
+                            return Err(ModelError::Output(format!(
+                                "output `{name}` has {} labels for {n} rows",
+                                labels.len()
+                            )));
+                        }
+                        Some(labels)
+                    }
+                    None => None,
+                };
+                let mut out = Vec::with_capacity(n);
+                for r in 0..n {
+                    let row = &probs[r * width..(r + 1) * width];
+                    let probabilities: Vec<f64> = order.iter().map(|&c| row[c]).collect();
+                    let label = match &labels {
+                        Some(labels) => {
+                            let l = &labels[r];
+                            if !declared.contains(l) {
+                                return Err(ModelError::Output(format!(
+                                    "the model predicted `{l}`, which is not one of the labels {}",
+                                    quote_list(declared)
+                                )));
+                            }
+                            l.clone()
+                        }
+                        None => {
+                            let best = probabilities
+                                .iter()
+                                .enumerate()
+                                .fold(None::<(usize, f64)>, |best, (i, &p)| match best {
+                                    Some((_, bp)) if bp >= p => best,
+                                    _ => Some((i, p)),
+                                })
+                                .map(|(i, _)| i)
+                                .unwrap_or(0);
+                            declared.get(best).cloned().unwrap_or_default()
+                        }
+                    };
+                    out.push(ModelOutput::Class { label, probabilities });
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl Model for OnnxModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn infer(&self, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, ModelError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        for (r, row) in rows.iter().enumerate() {
+            if row.len() != self.features.len() {
+                return Err(ModelError::Input(format!(
+                    "row {r} has {} values but the schema has {} features",
+                    row.len(),
+                    self.features.len()
+                )));
+            }
+        }
+        match self.fixed_batch {
+            Some(b) if b != rows.len() => {
+                let mut out = Vec::with_capacity(rows.len());
+                for chunk in rows.chunks(b) {
+                    out.extend(self.infer_batch(chunk)?);
+                }
+                Ok(out)
+            }
+            _ => self.infer_batch(rows),
+        }
+    }
+}
+
+fn new_session(runtime: &Runtime, bytes: &[u8]) -> Result<Session, String> {
+    let mut builder = Session::builder(runtime.environment()).map_err(|e| e.to_string())?;
+    runtime.append_cpu_provider(&mut builder)?;
+    builder
+        .with_intra_threads(1)
+        .map_err(|e| e.to_string())?
+        .with_inter_threads(1)
+        .map_err(|e| e.to_string())?
+        .commit_from_memory(bytes)
+        .map_err(|e| e.to_string())
+}
+
+fn value_error(row: usize, feature: &Feature, value: &FeatureValue, input: &str, ty: TensorElementType) -> ModelError {
+    let got = match value {
+        FeatureValue::Number(_) => "a number",
+        FeatureValue::Integer(_) => "an integer",
+        FeatureValue::Boolean(_) => "a boolean",
+        FeatureValue::Text(_) => "a string",
+    };
+    ModelError::Input(format!(
+        "row {row}: feature `{}` is {got}, which model input `{input}` (tensor({})) cannot take",
+        feature.name,
+        onnx_type_name(ty)
+    ))
+}
+
+fn specs(outlets: &[Outlet]) -> (Vec<TensorSpec>, Vec<TensorElementType>) {
+    outlets
+        .iter()
+        .filter_map(|o| match o.dtype() {
+            ValueType::Tensor { ty, shape, .. } => Some((
+                TensorSpec {
+                    name: o.name().to_string(),
+                    datatype: oip_datatype(*ty).to_string(),
+                    shape: shape.to_vec(),
+                },
+                *ty,
+            )),
+            _ => None,
+        })
+        .unzip()
+}
+
+fn describe_outlet(o: &Outlet) -> String {
+    match o.dtype() {
+        ValueType::Tensor { ty, shape, .. } => {
+            format!("`{}` tensor({}) {:?}", o.name(), onnx_type_name(*ty), shape.to_vec())
+        }
+        other => format!("`{}` {other}", o.name()),
+    }
+}
+
+fn describe_outlets(outlets: &[Outlet]) -> String {
+    outlets.iter().map(describe_outlet).collect::<Vec<_>>().join(", ")
+}
+
+fn describe_specs(specs: &[TensorSpec]) -> String {
+    specs.iter().map(|s| format!("`{}` {} {:?}", s.name, s.datatype, s.shape)).collect::<Vec<_>>().join(", ")
+}
+
+fn describe_features(features: &[Feature]) -> String {
+    features.iter().map(|f| format!("`{}` {}", f.name, f.kind.type_name())).collect::<Vec<_>>().join(", ")
+}
+
+fn quote_list<S: AsRef<str>>(items: &[S]) -> String {
+    items.iter().map(|s| format!("`{}`", s.as_ref())).collect::<Vec<_>>().join(", ")
+}
+
+/// Which feature kinds an input element type can take.
+fn accepts(ty: TensorElementType, kind: &FeatureKind) -> bool {
+    match ty {
+        TensorElementType::Float32 | TensorElementType::Float64 => kind.is_numeric(),
+        TensorElementType::Int64 | TensorElementType::Int32 => {
+            matches!(kind, FeatureKind::Integer { .. } | FeatureKind::Boolean)
+        }
+        TensorElementType::Bool => matches!(kind, FeatureKind::Boolean),
+        TensorElementType::String => matches!(kind, FeatureKind::Category { .. } | FeatureKind::Text { .. }),
+        _ => false,
+    }
+}
+
+fn what_accepts(ty: TensorElementType) -> &'static str {
+    match ty {
+        TensorElementType::Float32 | TensorElementType::Float64 => "number, integer or boolean",
+        TensorElementType::Int64 | TensorElementType::Int32 => "integer or boolean",
+        TensorElementType::Bool => "boolean",
+        TensorElementType::String => "category or text",
+        _ => "no feature type",
+    }
+}
+
+fn inputs_error(problems: &[String], model_inputs: &[Outlet], features: &[Feature]) -> RuntimeError {
+    let mut message = problems.join("; ");
+    let _ = write!(
+        message,
+        "\n  model inputs: {}\n  schema features: {}",
+        describe_outlets(model_inputs),
+        describe_features(features)
+    );
+    RuntimeError::Inputs(message)
+}
+
+/// The batch dimension: open (-1) is fine, fixed 1 means row by row.
+fn batch_dim(dim: i64) -> Result<Option<usize>, String> {
+    match dim {
+        d if d < 0 => Ok(None),
+        1 => Ok(Some(1)),
+        d => Err(format!("its batch dimension is fixed at {d}; rein needs it open (-1) or 1")),
+    }
+}
+
+fn match_inputs(model_inputs: &[Outlet], features: &[Feature]) -> Result<(Layout, Option<usize>), RuntimeError> {
+    let is_float = |ty: &TensorElementType| matches!(ty, TensorElementType::Float32 | TensorElementType::Float64);
+    let single = match model_inputs {
+        [only] => match only.dtype() {
+            ValueType::Tensor { ty, .. } if is_float(ty) => !(features.len() == 1 && features[0].name == only.name()),
+            _ => false,
+        },
+        _ => false,
+    };
+    if single {
+        let only = &model_inputs[0];
+        let ValueType::Tensor { ty, shape, .. } = only.dtype() else {
+            return Err(inputs_error(&["the model input is not a tensor".into()], model_inputs, features));
+        };
+        let mut problems = Vec::new();
+        let k = features.len();
+        let mut fixed = None;
+        if shape.len() != 2 {
+            problems.push(format!(
+                "model input `{}` has shape {:?}; a single input must be [N, {k}]",
+                only.name(),
+                shape.to_vec()
+            ));
+        } else {
+            match batch_dim(shape[0]) {
+                Ok(b) => fixed = b,
+                Err(e) => problems.push(format!("model input `{}`: {e}", only.name())),
+            }
+            if shape[1] >= 0 && shape[1] as usize != k {
+                problems.push(format!(
+                    "model input `{}` takes {} features (shape {:?}) but the schema has {k}",
+                    only.name(),
+                    shape[1],
+                    shape.to_vec()
+                ));
+            }
+        }
+        for f in features.iter().filter(|f| !f.kind.is_numeric()) {
+            problems.push(format!(
+                "feature `{}` is {} but model input `{}` is tensor({}), which takes only numeric features",
+                f.name,
+                f.kind.type_name(),
+                only.name(),
+                onnx_type_name(*ty)
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(inputs_error(&problems, model_inputs, features));
+        }
+        return Ok((Layout::Single { name: only.name().to_string(), ty: *ty, width: k }, fixed));
+    }
+
+    // One named input per feature.
+    let mut problems = Vec::new();
+    let mut named = Vec::new();
+    let mut fixed = None;
+    for input in model_inputs {
+        let Some(index) = features.iter().position(|f| f.name == input.name()) else {
+            problems.push(format!("model input `{}` has no feature of that name", input.name()));
+            continue;
+        };
+        let feature = &features[index];
+        let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
+            problems.push(format!("model input `{}` is {}, not a tensor", input.name(), input.dtype()));
+            continue;
+        };
+        if !accepts(*ty, &feature.kind) {
+            problems.push(format!(
+                "model input `{}` is tensor({}) but feature `{}` is {} (tensor({}) takes {})",
+                input.name(),
+                onnx_type_name(*ty),
+                feature.name,
+                feature.kind.type_name(),
+                onnx_type_name(*ty),
+                what_accepts(*ty)
+            ));
+            continue;
+        }
+        let shape_ok = match shape.len() {
+            1 => true,
+            2 => shape[1] < 0 || shape[1] == 1,
+            _ => false,
+        };
+        if !shape_ok {
+            problems.push(format!(
+                "model input `{}` has shape {:?}; one input per feature must be [N, 1] or [N]",
+                input.name(),
+                shape.to_vec()
+            ));
+            continue;
+        }
+        match batch_dim(shape[0]) {
+            Ok(b) => fixed = fixed.or(b),
+            Err(e) => {
+                problems.push(format!("model input `{}`: {e}", input.name()));
+                continue;
+            }
+        }
+        named.push(NamedInput { name: input.name().to_string(), feature: index, ty: *ty, rank: shape.len() });
+    }
+    for f in features {
+        if !model_inputs.iter().any(|i| i.name() == f.name) {
+            problems.push(format!("feature `{}` ({}) is not a model input", f.name, f.kind.type_name()));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(inputs_error(&problems, model_inputs, features));
+    }
+    Ok((Layout::Named(named), fixed))
+}
+
+fn match_outputs(
+    model_outputs: &[Outlet],
+    component: &Component,
+    model_labels: Option<&[String]>,
+) -> Result<Head, RuntimeError> {
+    let tensor = |o: &Outlet| match o.dtype() {
+        ValueType::Tensor { ty, shape, .. } => Some((*ty, shape.to_vec())),
+        _ => None,
+    };
+    let is_float = |ty: TensorElementType| matches!(ty, TensorElementType::Float32 | TensorElementType::Float64);
+    let has_non_tensor = model_outputs.iter().any(|o| tensor(o).is_none());
+    let zipmap_hint =
+        if has_non_tensor { "; export classifiers with zipmap=False (skl2onnx options={'zipmap': False})" } else { "" };
+    let outputs_text = describe_outlets(model_outputs);
+
+    match component.task {
+        Task::Regression => {
+            if let Some(labels) = model_labels {
+                return Err(RuntimeError::Outputs(format!(
+                    "the component's task is regression but the model is a classifier (labels {}); outputs: {outputs_text}",
+                    quote_list(labels)
+                )));
+            }
+            let candidates: Vec<&Outlet> =
+                model_outputs.iter().filter(|o| tensor(o).is_some_and(|(ty, _)| is_float(ty))).collect();
+            let chosen = candidates.iter().find(|o| o.name() == "variable").or(candidates.first()).copied();
+            let Some(output) = chosen else {
+                return Err(RuntimeError::Outputs(format!(
+                    "a regressor needs a float output [N, 1]; the model's outputs: {outputs_text}"
+                )));
+            };
+            if let Some((_, shape)) = tensor(output) {
+                let ok = match shape.len() {
+                    1 => true,
+                    2 => shape[1] < 0 || shape[1] == 1,
+                    _ => false,
+                };
+                if !ok {
+                    return Err(RuntimeError::Outputs(format!(
+                        "output `{}` has shape {shape:?}; a regressor needs [N, 1] or [N]",
+                        output.name()
+                    )));
+                }
+            }
+            Ok(Head::Value { output: output.name().to_string() })
+        }
+        Task::Binary | Task::Multiclass => {
+            let declared = component.labels.clone();
+            let probs: Vec<&Outlet> = model_outputs
+                .iter()
+                .filter(|o| tensor(o).is_some_and(|(ty, shape)| is_float(ty) && shape.len() == 2))
+                .collect();
+            let Some(probabilities) = probs.iter().find(|o| o.name() == "probabilities").or(probs.first()).copied()
+            else {
+                return Err(RuntimeError::Outputs(format!(
+                    "a classifier needs a float probabilities output [N, classes]; the model's outputs: {outputs_text}{zipmap_hint}"
+                )));
+            };
+            let label_outputs: Vec<&Outlet> = model_outputs
+                .iter()
+                .filter(|o| {
+                    tensor(o).is_some_and(|(ty, _)| {
+                        matches!(ty, TensorElementType::Int64 | TensorElementType::Int32 | TensorElementType::String)
+                    })
+                })
+                .collect();
+            let label = label_outputs
+                .iter()
+                .find(|o| o.name() == "label")
+                .or(label_outputs.first())
+                .map(|o| o.name().to_string());
+
+            let (order, width) = match model_labels {
+                Some(model) => {
+                    let missing: Vec<&String> = declared.iter().filter(|l| !model.contains(l)).collect();
+                    let extra: Vec<&String> = model.iter().filter(|l| !declared.contains(l)).collect();
+                    if !missing.is_empty() || !extra.is_empty() {
+                        let mut parts = Vec::new();
+                        if !missing.is_empty() {
+                            parts.push(format!(
+                                "the component declares {} but the model does not produce it",
+                                quote_list(&missing)
+                            ));
+                        }
+                        if !extra.is_empty() {
+                            parts.push(format!(
+                                "the model produces {} but the component does not declare it",
+                                quote_list(&extra)
+                            ));
+                        }
+                        return Err(RuntimeError::Labels(format!(
+                            "{}\n  component labels: {}\n  model labels (model order): {}",
+                            parts.join("; "),
+                            quote_list(&declared),
+                            quote_list(model)
+                        )));
+                    }
+                    let order: Vec<usize> = declared.iter().filter_map(|l| model.iter().position(|m| m == l)).collect();
+                    (order, model.len())
+                }
+                None => ((0..declared.len()).collect(), declared.len()),
+            };
+            if let Some((_, shape)) = tensor(probabilities)
+                && shape[1] >= 0
+                && shape[1] as usize != width
+            {
+                let msg = format!(
+                    "output `{}` has {} probability columns but the component declares {} labels ({})",
+                    probabilities.name(),
+                    shape[1],
+                    declared.len(),
+                    quote_list(&declared)
+                );
+                return Err(if model_labels.is_some() {
+                    RuntimeError::Outputs(msg)
+                } else {
+                    RuntimeError::Labels(msg)
+                });
+            }
+            Ok(Head::Class { label, probabilities: probabilities.name().to_string(), width, order, declared })
+        }
+    }
+}
+
+/// A float tensor's shape and values, widened to f64.
+fn floats(value: &DynValue) -> Result<(Vec<i64>, Vec<f64>), String> {
+    if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
+        return Ok((shape.to_vec(), data.iter().map(|&v| f64::from(v)).collect()));
+    }
+    if let Ok((shape, data)) = value.try_extract_tensor::<f64>() {
+        return Ok((shape.to_vec(), data.to_vec()));
+    }
+    Err(format!("expected a float tensor, got {}", value.dtype()))
+}
+
+/// A label tensor (string, int64 or int32) as strings.
+fn strings(value: &DynValue) -> Result<Vec<String>, String> {
+    if let Ok((_, data)) = value.try_extract_tensor::<i64>() {
+        return Ok(data.iter().map(i64::to_string).collect());
+    }
+    if let Ok((_, data)) = value.try_extract_tensor::<i32>() {
+        return Ok(data.iter().map(i32::to_string).collect());
+    }
+    if let Ok((_, data)) = value.try_extract_strings() {
+        return Ok(data);
+    }
+    Err(format!("expected a label tensor (string or integer), got {}", value.dtype()))
+}
+
+fn raw_to_value(shape: Vec<i64>, data: RawData) -> Result<DynValue, String> {
+    let e = |e: ort::Error| e.to_string();
+    Ok(match data {
+        RawData::Fp32(v) => Tensor::from_array((shape, v)).map_err(e)?.into_dyn(),
+        RawData::Fp64(v) => Tensor::from_array((shape, v)).map_err(e)?.into_dyn(),
+        RawData::Int64(v) => Tensor::from_array((shape, v)).map_err(e)?.into_dyn(),
+        RawData::Int32(v) => Tensor::from_array((shape, v)).map_err(e)?.into_dyn(),
+        RawData::Bool(v) => Tensor::from_array((shape, v)).map_err(e)?.into_dyn(),
+        RawData::Bytes(v) => Tensor::from_string_array((shape, v.as_slice())).map_err(e)?.into_dyn(),
+    })
+}
+
+fn value_to_raw(value: &DynValue, ty: TensorElementType) -> Result<(Vec<i64>, RawData), String> {
+    let e = |e: ort::Error| e.to_string();
+    Ok(match ty {
+        TensorElementType::Float32 => {
+            let (s, d) = value.try_extract_tensor::<f32>().map_err(e)?;
+            (s.to_vec(), RawData::Fp32(d.to_vec()))
+        }
+        TensorElementType::Float64 => {
+            let (s, d) = value.try_extract_tensor::<f64>().map_err(e)?;
+            (s.to_vec(), RawData::Fp64(d.to_vec()))
+        }
+        TensorElementType::Int64 => {
+            let (s, d) = value.try_extract_tensor::<i64>().map_err(e)?;
+            (s.to_vec(), RawData::Int64(d.to_vec()))
+        }
+        TensorElementType::Int32 => {
+            let (s, d) = value.try_extract_tensor::<i32>().map_err(e)?;
+            (s.to_vec(), RawData::Int32(d.to_vec()))
+        }
+        TensorElementType::Bool => {
+            let (s, d) = value.try_extract_tensor::<bool>().map_err(e)?;
+            (s.to_vec(), RawData::Bool(d.to_vec()))
+        }
+        TensorElementType::String => {
+            let (s, d) = value.try_extract_strings().map_err(e)?;
+            (s.to_vec(), RawData::Bytes(d))
+        }
+        other => return Err(format!("tensor({}) outputs are not supported", onnx_type_name(other))),
+    })
+}

@@ -1,0 +1,166 @@
+//! Every fixture model gives what Python's onnxruntime 1.22.1 gave.
+
+mod common;
+
+use common::*;
+use rein_decision::{Model, ModelOutput};
+use rein_runtime::OnnxModel;
+use rein_system::FeatureValue;
+
+const TOLERANCE: f64 = 1e-5;
+
+fn check(fixture: &Fixture, declared: Option<Vec<String>>) {
+    let rt = runtime();
+    let model_labels = fixture.labels();
+    let component = fixture.component_with_labels(declared.clone());
+    let model = OnnxModel::load(&component, &rt).unwrap_or_else(|e| panic!("{}: {e}", fixture.model.display()));
+    let rows = fixture.rows();
+    let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
+    let outputs = model.infer(&refs).expect("infer");
+    assert_eq!(outputs.len(), rows.len());
+
+    // One row at a time gives the same as the batch.
+    for (i, row) in refs.iter().enumerate() {
+        let single = model.infer(&[row]).expect("infer one");
+        assert_eq!(single.len(), 1);
+        // Vectorised kernels may round the last float bit differently for a batch.
+        match (&single[0], &outputs[i]) {
+            (ModelOutput::Class { label: a, probabilities: p }, ModelOutput::Class { label: b, probabilities: q }) => {
+                assert_eq!(a, b, "row {i}: batch and single labels differ");
+                assert!(p.iter().zip(q).all(|(x, y)| (x - y).abs() < 1e-6), "row {i}: {p:?} vs {q:?}");
+            }
+            (ModelOutput::Value(a), ModelOutput::Value(b)) => {
+                assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "row {i}")
+            }
+            (a, b) => panic!("row {i}: {a:?} vs {b:?}"),
+        }
+    }
+
+    for (i, (got, want)) in outputs.iter().zip(fixture.expected()).enumerate() {
+        match got {
+            ModelOutput::Class { label, probabilities } => {
+                assert_eq!(label, want["label"].as_str().expect("label"), "row {i} label");
+                let want_probs: Vec<f64> = want["probabilities"]
+                    .as_array()
+                    .expect("probabilities")
+                    .iter()
+                    .map(|p| p.as_f64().expect("p"))
+                    .collect();
+                // The fixture's probabilities are in model order; ours in declared order.
+                for (j, l) in component.labels.iter().enumerate() {
+                    let m = model_labels.iter().position(|x| x == l).expect("label in model");
+                    assert!(
+                        (probabilities[j] - want_probs[m]).abs() < TOLERANCE,
+                        "row {i} label {l}: {} vs {}",
+                        probabilities[j],
+                        want_probs[m]
+                    );
+                }
+            }
+            ModelOutput::Value(v) => {
+                let w = want["value"].as_f64().expect("value");
+                assert!((v - w).abs() < TOLERANCE * w.abs().max(1.0), "row {i}: {v} vs {w}");
+            }
+        }
+    }
+}
+
+#[test]
+fn scaler_logreg() {
+    check(&fixture("scaler_logreg"), None);
+}
+
+#[test]
+fn scaler_logreg_declared_in_another_order() {
+    check(&fixture("scaler_logreg"), Some(vec!["phishing".into(), "legit".into()]));
+}
+
+#[test]
+fn random_forest_int_labels() {
+    check(&fixture("random_forest"), None);
+    check(&fixture("random_forest"), Some(vec!["2".into(), "0".into(), "1".into()]));
+}
+
+#[test]
+fn gradient_boosting() {
+    check(&fixture("gradient_boosting"), None);
+}
+
+#[test]
+fn tree_regressor() {
+    check(&fixture("tree_regressor"), None);
+}
+
+#[test]
+fn gbr_regressor() {
+    check(&fixture("gbr_regressor"), None);
+}
+
+#[test]
+fn column_transformer_named_inputs() {
+    check(&fixture("column_transformer"), None);
+    check(&fixture("column_transformer"), Some(vec!["low".into(), "medium".into(), "high".into()]));
+}
+
+#[test]
+fn text_tfidf() {
+    check(&fixture("text_tfidf"), None);
+}
+
+#[test]
+fn phishing_example_model() {
+    let f = phishing_example();
+    check(&f, None);
+    check(&f, Some(vec!["phishing".into(), "legit".into()]));
+}
+
+#[test]
+fn info_name_and_version() {
+    let rt = runtime();
+    let f = fixture("scaler_logreg");
+    let model = OnnxModel::load(&f.component(), &rt).expect("load");
+    assert_eq!(model.info().name, "scaler_logreg");
+    let v = &model.info().version;
+    assert!(v.starts_with("sha256:") && v.len() == "sha256:".len() + 12, "{v}");
+    let mut c = f.component();
+    c.model.version = Some("2026-11-26".into());
+    let model = OnnxModel::load(&c, &rt).expect("load");
+    assert_eq!(model.info().version, "2026-11-26");
+    assert_eq!(model.model_labels(), Some(&["legit".to_string(), "phishing".to_string()][..]));
+}
+
+#[test]
+fn concurrent_inference_from_many_threads() {
+    let rt = runtime();
+    let f = fixture("random_forest");
+    let model = std::sync::Arc::new(OnnxModel::load(&f.component(), &rt).expect("load"));
+    let rows = f.rows();
+    let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
+    let want = model.infer(&refs).expect("infer");
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            let model = model.clone();
+            let refs = &refs;
+            let want = &want;
+            s.spawn(move || {
+                for _ in 0..50 {
+                    assert_eq!(&model.infer(refs).expect("infer"), want);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn empty_batch_and_wrong_row_length() {
+    let rt = runtime();
+    let f = fixture("scaler_logreg");
+    let model = OnnxModel::load(&f.component(), &rt).expect("load");
+    assert!(model.infer(&[]).expect("empty").is_empty());
+    let short = [FeatureValue::Number(1.0)];
+    let err = model.infer(&[&short]).expect_err("short row").to_string();
+    assert!(err.contains("1 values") && err.contains("6 features"), "{err}");
+    let text = vec![FeatureValue::Text("x".into()); 6];
+    let err = model.infer(&[&text]).expect_err("text in a float input").to_string();
+    assert!(err.contains("f0") && err.contains("string"), "{err}");
+}
