@@ -1,1 +1,238 @@
-fn main() {}
+//! `rein`: serve an ML-enabled system, check its system file, or predict once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use rein_decision::Model;
+use rein_system::{Action, Policy, Stage, System};
+
+#[derive(Parser)]
+#[command(name = "rein", version, about = "Serve, guard and measure an ML-enabled system declared in a rein.toml")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format: text or json.
+    #[arg(long, global = true, default_value = "text", env = "REIN_LOG_FORMAT")]
+    log_format: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the system over HTTP.
+    Serve {
+        system: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080", env = "REIN_ADDR")]
+        addr: SocketAddr,
+        /// Where telemetry and state are kept.
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Validate the system file, load its models, and summarise the system.
+    Check { system: PathBuf },
+    /// Run one prediction through the whole decision path, without a server.
+    Predict {
+        system: PathBuf,
+        component: String,
+        /// The features as a JSON object.
+        #[arg(long)]
+        features: String,
+        /// Request context as a JSON object.
+        #[arg(long, default_value = "{}")]
+        context: String,
+        #[arg(long)]
+        unit: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Reads the system file and loads its models; every problem is a located diagnostic.
+fn load(path: &Path) -> Result<(System, Vec<Arc<rein_runtime::OnnxModel>>), String> {
+    let system = rein_system::load(path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
+    let models = rein_server::app::load_models(&system)
+        .map_err(|d| format!("{d}\n\n{} problem(s) loading the models of {}", d.len(), path.display()))?;
+    Ok((system, models))
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Check { system } => {
+            let (system, models) = load(&system)?;
+            print!("{}", summary(&system, &models));
+            Ok(())
+        }
+        Command::Predict { system, component, features, context, unit } => {
+            let (system, models) = load(&system)?;
+            let features: serde_json::Value =
+                serde_json::from_str(&features).map_err(|e| format!("--features is not valid JSON: {e}"))?;
+            let Some(features) = features.as_object() else {
+                return Err("--features must be a JSON object, e.g. '{\"age\": 42}'".into());
+            };
+            let context: serde_json::Value =
+                serde_json::from_str(&context).map_err(|e| format!("--context is not valid JSON: {e}"))?;
+            let Some(index) = system.components.iter().position(|c| c.name == component) else {
+                let names: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
+                return Err(format!("no component is named `{component}`; the system has: {}", names.join(", ")));
+            };
+            let path = rein_decision::DecisionPath::new(system.components[index].clone(), 1);
+            let prepared =
+                path.prepare(features, &context, system.server.unknown_features).map_err(|r| refusal_text(&r))?;
+            let model = &models[index];
+            let output = prepared.needs_model().then(|| model.infer(&[&prepared.values]).map(|mut o| o.remove(0)));
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let outcome = path.finish(prepared, output, unit.as_deref(), now).map_err(|r| refusal_text(&r))?;
+            let info = model.info();
+            let json = serde_json::json!({
+                "component": component,
+                "model": { "name": info.name, "version": info.version },
+                "raw": outcome.raw, "output": outcome.output, "guardrails": outcome.guardrails,
+                "decision": outcome.decision, "fallback": outcome.fallback,
+            });
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            Ok(())
+        }
+        Command::Serve { system, addr, data_dir } => {
+            let (system, models) = load(&system)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    format!("cannot listen on {addr}: {e} (is another server using it? try --addr 127.0.0.1:0)")
+                })?;
+                let local = listener.local_addr().map_err(|e| e.to_string())?;
+                let _ = data_dir;
+                let names: Vec<String> = system.components.iter().map(|c| c.name.clone()).collect();
+                let app = Arc::new(rein_server::App::new(system, models));
+                tracing::info!(%local, components = ?names, "rein is serving");
+                println!("rein listening on http://{local}");
+                rein_server::serve(listener, app, rein_server::shutdown_signal())
+                    .await
+                    .map_err(|e| format!("server error: {e}"))
+            })
+        }
+    }
+}
+
+fn refusal_text(r: &rein_decision::Refusal) -> String {
+    match r {
+        rein_decision::Refusal::Schema { component, errors } => {
+            let lines: Vec<String> = errors.iter().map(|e| format!("  - `{}` {}", e.field, e.problem)).collect();
+            format!("the features do not fit the schema of component `{component}`:\n{}", lines.join("\n"))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A short description of what the system is.
+fn summary(system: &System, models: &[Arc<rein_runtime::OnnxModel>]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "system `{}`: {}", system.name, system.description);
+    for (c, model) in system.components.iter().zip(models) {
+        let info = model.info();
+        let _ = writeln!(s, "\ncomponent `{}` ({})", c.name, c.task.as_str());
+        if !c.labels.is_empty() {
+            let positive = c.positive.map(|i| format!(", positive `{}`", c.labels[i])).unwrap_or_default();
+            let _ = writeln!(s, "  labels: {}{positive}", c.labels.join(", "));
+        }
+        let _ = writeln!(
+            s,
+            "  model: {} version {} ({}), timeout {} ms",
+            info.name,
+            info.version,
+            c.model.path.display(),
+            c.model.timeout.as_millis()
+        );
+        let features: Vec<String> = c.features.iter().map(|f| format!("{} ({})", f.name, f.kind.type_name())).collect();
+        let _ = writeln!(s, "  features ({}): {}", c.features.len(), features.join(", "));
+        for stage in [Stage::Input, Stage::Output] {
+            let rules: Vec<String> = c
+                .guardrails
+                .iter()
+                .filter(|g| g.stage == stage)
+                .map(|g| match &g.action {
+                    Action::Escalate { to } => format!("{} → escalate to {to}", g.name),
+                    a => format!("{} → {}", g.name, a.kind()),
+                })
+                .collect();
+            if !rules.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  {} guardrails: {}",
+                    if stage == Stage::Input { "input" } else { "output" },
+                    rules.join("; ")
+                );
+            }
+        }
+        if let Some(fb) = &c.fallback {
+            let output = match &fb.output {
+                rein_system::OutputValue::Label(l) => format!("`{l}`"),
+                rein_system::OutputValue::Value(v) => v.to_string(),
+            };
+            let _ = writeln!(s, "  fallback when the model fails: {output}, shown as {}", fb.mode.as_str());
+        }
+        match &c.experience.policy {
+            Policy::Fixed(mode) => {
+                let _ = writeln!(s, "  experience: always {}", mode.as_str());
+            }
+            Policy::Thresholds(t) => {
+                let parts: Vec<String> = t.iter().map(|(m, v)| format!("{} from {v}", m.as_str())).collect();
+                let _ = writeln!(s, "  experience by thresholds: {}; below: none", parts.join(", "));
+            }
+            Policy::ExpectedValue(values) => {
+                let ranges = rein_decision::derived_ranges(values);
+                let parts: Vec<String> = ranges
+                    .iter()
+                    .rev()
+                    .map(|(m, lo, hi)| match (*lo, *hi) {
+                        (lo, hi) if lo <= 0.0 && hi >= 1.0 => format!("{} always", m.as_str()),
+                        (lo, _) if lo <= 0.0 => format!("{} below {hi:.3}", m.as_str()),
+                        (_, hi) if hi >= 1.0 => format!("{} from {lo:.3}", m.as_str()),
+                        _ => format!("{} from {lo:.3} to {hi:.3}", m.as_str()),
+                    })
+                    .collect();
+                let _ = writeln!(s, "  experience by expected value; derived thresholds on p: {}", parts.join(", "));
+            }
+        }
+        for cap in &c.experience.caps {
+            let _ = writeln!(
+                s,
+                "  cap: at most {} × {} per unit per {}s, then {}",
+                cap.max,
+                cap.mode.as_str(),
+                cap.per.as_secs(),
+                cap.mode.downgrade().as_str()
+            );
+        }
+    }
+    s
+}

@@ -1,1 +1,83 @@
+//! The HTTP edge of rein: its own API (`/v1`), the Open Inference Protocol v2
+//! (`/v2`) and Prometheus metrics. Errors from the libraries are mapped to HTTP
+//! statuses here, once, in [`error`].
 
+pub mod app;
+pub mod error;
+pub mod metrics;
+mod oip;
+mod predict;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+
+pub use app::App;
+pub use error::ApiError;
+
+pub fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
+    let max_body = app.system.server.max_body_bytes;
+    Router::new()
+        .route("/v1/components/{name}/predict", post(predict::predict))
+        .route("/v2", get(oip::server_metadata))
+        .route("/v2/health/live", get(oip::live))
+        .route("/v2/health/ready", get(oip::ready))
+        .route("/v2/models/{name}", get(oip::model_metadata))
+        .route("/v2/models/{name}/ready", get(oip::model_ready))
+        .route("/v2/models/{name}/infer", post(oip::infer))
+        .route("/v2/models/{name}/versions/{version}/infer", post(oip::infer_versioned))
+        .route("/metrics", get(render_metrics).with_state(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(app)
+}
+
+async fn render_metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path())).with_details(
+        serde_json::json!({"routes": ["POST /v1/components/{name}/predict", "GET /v2/health/ready", "POST /v2/models/{name}/infer", "GET /metrics"]}),
+    )
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and finishes requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = metrics::install();
+    axum::serve(listener, router(app, handle)).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+}

@@ -1,0 +1,122 @@
+//! The running system: every component's decision path and loaded model.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rein_decision::{DecisionPath, Model, ModelError, ModelInfo, ModelOutput};
+use rein_runtime::{OnnxModel, Runtime, RuntimeError};
+use rein_system::{Diagnostic, Diagnostics, FeatureValue, System};
+use tokio::sync::Semaphore;
+
+pub struct App {
+    pub system: Arc<System>,
+    components: HashMap<String, Arc<ComponentRuntime>>,
+    names: Vec<String>,
+}
+
+pub struct ComponentRuntime {
+    pub name: String,
+    pub path: DecisionPath,
+    pub model: Arc<OnnxModel>,
+    /// Bounds inferences in flight: past it, a request gets the fallback, not a queue.
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+}
+
+impl App {
+    /// Builds the app from a validated system and its loaded models (same order as components).
+    pub fn new(system: System, models: Vec<Arc<OnnxModel>>) -> Self {
+        let system = Arc::new(system);
+        let mut components = HashMap::new();
+        let mut names = Vec::new();
+        for (component, model) in system.components.iter().zip(models) {
+            let max_in_flight = component.model.max_concurrency;
+            names.push(component.name.clone());
+            components.insert(
+                component.name.clone(),
+                Arc::new(ComponentRuntime {
+                    name: component.name.clone(),
+                    path: DecisionPath::new(component.clone(), rein_decision::DEFAULT_MAX_TRACKED_UNITS),
+                    model,
+                    in_flight: Arc::new(Semaphore::new(max_in_flight)),
+                    max_in_flight,
+                }),
+            );
+        }
+        Self { system, components, names }
+    }
+
+    pub fn component(&self, name: &str) -> Option<&Arc<ComponentRuntime>> {
+        self.components.get(name)
+    }
+
+    pub fn component_names(&self) -> Vec<&str> {
+        self.names.iter().map(String::as_str).collect()
+    }
+}
+
+impl ComponentRuntime {
+    pub fn model_info(&self) -> &ModelInfo {
+        self.model.info()
+    }
+
+    /// Runs the model on rows of features in schema order.
+    pub async fn infer(&self, rows: Vec<Vec<FeatureValue>>) -> Result<Vec<ModelOutput>, ModelError> {
+        self.bounded(move |model| {
+            let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
+            model.infer(&refs)
+        })
+        .await
+    }
+
+    /// Runs `work` on the model on the blocking pool, bounded in concurrency and time.
+    /// Work that overruns its deadline keeps its permit until it really finishes,
+    /// so a hung model cannot pile up threads.
+    pub async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&OnnxModel) -> Result<T, ModelError> + Send + 'static,
+    ) -> Result<T, ModelError> {
+        let permit =
+            self.in_flight.clone().try_acquire_owned().map_err(|_| ModelError::Overloaded(self.max_in_flight))?;
+        let model = self.model.clone();
+        let timeout = self.path.component().model.timeout;
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(&model)
+        });
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(ModelError::Run(format!("the inference task failed: {join}"))),
+            Err(_) => Err(ModelError::Timeout(timeout.as_millis() as u64)),
+        }
+    }
+}
+
+/// Loads ONNX Runtime and every component's model, in component order. Each problem
+/// becomes a diagnostic at the place in the system file it is about.
+pub fn load_models(system: &System) -> Result<Vec<Arc<OnnxModel>>, Diagnostics> {
+    let runtime = Runtime::for_system(system).map_err(|e| {
+        rein_system::whole_file(&system.file, e.to_string(), Some("rein loads ONNX Runtime at start-up".into()))
+    })?;
+    let mut models = Vec::new();
+    let mut problems = Vec::new();
+    for component in &system.components {
+        match OnnxModel::load(component, &runtime) {
+            Ok(model) => models.push(Arc::new(model)),
+            Err(e) => {
+                let location = match &e {
+                    RuntimeError::Inputs(_) => component.locations.features,
+                    RuntimeError::Labels(_) => component.locations.labels,
+                    _ => component.locations.model,
+                };
+                problems.push(Diagnostic {
+                    file: system.file.clone(),
+                    location,
+                    message: format!("component `{}`: {e}", component.name),
+                    hint: None,
+                });
+            }
+        }
+    }
+    if problems.is_empty() { Ok(models) } else { Err(Diagnostics(problems)) }
+}

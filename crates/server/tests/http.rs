@@ -1,0 +1,349 @@
+//! The real server on an ephemeral port, with the phishing example's real ONNX model:
+//! what a client sends, good or bad, and what it gets back.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/phishing-warning");
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+    client: reqwest::Client,
+}
+
+impl Server {
+    async fn start(edit: impl Fn(String) -> String) -> Server {
+        let file = Path::new(EXAMPLE_DIR).join("rein.toml");
+        let text = edit(std::fs::read_to_string(&file).unwrap());
+        let system = rein_system::parse(&text, &file).unwrap_or_else(|d| panic!("{d}"));
+        let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
+        let app = Arc::new(rein_server::App::new(system, models));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(rein_server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Server { addr, stop: Some(stop), done, client: reqwest::Client::new() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn predict(&self, body: Value) -> (u16, Value) {
+        self.post("/v1/components/phishing/predict", body.to_string()).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.done.await.unwrap().unwrap();
+    }
+}
+
+fn page() -> Value {
+    json!({
+        "url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": true, "uses_https": false,
+        "domain_age_days": 3, "num_subdomains": 4, "suspicious_words": 3, "tld_category": "new_gtld"
+    })
+}
+
+fn benign() -> Value {
+    json!({
+        "url_length": 40, "num_dots": 2, "num_hyphens": 0, "has_ip_host": false, "uses_https": true,
+        "domain_age_days": 5000, "num_subdomains": 1, "suspicious_words": 0, "tld_category": "com"
+    })
+}
+
+fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body:#}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body:#}");
+}
+
+#[tokio::test]
+async fn a_prediction_carries_id_model_output_guardrails_and_decision() {
+    let server = Server::start(|t| t).await;
+    let (status, body) = server.predict(json!({"unit": "user-1", "features": page()})).await;
+    assert_eq!(status, 200, "{body:#}");
+    let id = uuid::Uuid::parse_str(body["prediction_id"].as_str().unwrap()).unwrap();
+    assert_eq!(id.get_version_num(), 7);
+    assert_eq!(body["model"]["name"], "model");
+    assert!(body["model"]["version"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(body["output"]["label"], "phishing");
+    let score = body["output"]["score"].as_f64().unwrap();
+    assert!(score > 0.5, "{body:#}");
+    assert!(body["decision"]["mode"].is_string());
+    assert_eq!(body["decision"]["reason"]["kind"], "expected_value");
+    assert!(body["server_time_us"].as_u64().is_some());
+
+    let (_, body) = server.predict(json!({"features": benign()})).await;
+    assert_eq!(body["output"]["label"], "legit", "{body:#}");
+    assert_eq!(body["decision"]["mode"], "none");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn guardrails_act_through_the_api() {
+    let server = Server::start(|t| t).await;
+    let (status, body) = server.predict(json!({"features": page(), "context": {"domain": "bank.example.org"}})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["output"]["label"], "legit");
+    assert_eq!(body["decision"]["reason"]["rule"], "never_warn_allow_listed");
+    assert!(body["raw"].is_null());
+
+    let mut f = page();
+    f["url_length"] = json!(3000);
+    let (_, body) = server.predict(json!({"features": f})).await;
+    assert_eq!(body["decision"]["mode"], "escalate");
+
+    let mut f = page();
+    f["url_length"] = json!(5);
+    f["num_dots"] = json!(5);
+    let (status, body) = server.predict(json!({"features": f})).await;
+    assert_eq!(status, 422);
+    assert_error(&body, "rejected_by_guardrail");
+    assert_eq!(body["error"]["details"]["rule"], "impossible_url");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_right_status_and_a_useful_message() {
+    let server = Server::start(|t| t).await;
+
+    let (status, body) = server.post("/v1/components/phishing/predict", "{\"features\": {").await;
+    assert_eq!(status, 400);
+    assert_error(&body, "malformed_json");
+
+    for literal in ["NaN", "Infinity", "1e999"] {
+        let raw = format!("{{\"features\": {{\"url_length\": {literal}}}}}");
+        let (status, body) = server.post("/v1/components/phishing/predict", raw).await;
+        assert_eq!(status, 400, "{literal}: {body:#}");
+        assert_error(&body, "malformed_json");
+    }
+
+    let (status, body) = server.post("/v1/components/nope/predict", page().to_string()).await;
+    assert_eq!(status, 404);
+    assert_error(&body, "unknown_component");
+    assert_eq!(body["error"]["details"]["components"], json!(["phishing"]));
+
+    let mut f = page();
+    f["url_length"] = json!("long");
+    f["num_dots"] = json!(-1);
+    f.as_object_mut().unwrap().remove("uses_https");
+    f["colour"] = json!("red");
+    f["tld_category"] = json!("museum");
+    let (status, body) = server.predict(json!({"features": f})).await;
+    assert_eq!(status, 422);
+    assert_error(&body, "invalid_features");
+    let fields: Vec<&str> =
+        body["error"]["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["url_length", "num_dots", "uses_https", "tld_category", "colour"], "{body:#}");
+
+    let (status, body) = server.predict(json!({"feature": page()})).await;
+    assert_eq!(status, 422);
+    assert_error(&body, "bad_request_shape");
+
+    let (status, body) = server.predict(json!([1, 2, 3])).await;
+    assert_eq!(status, 422);
+    assert_error(&body, "bad_request_shape");
+
+    let (status, body) = server.get("/v1/nothing-here").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("not_found"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_with_413() {
+    let server =
+        Server::start(|t| t.replacen("[[components]]", "[server]\nmax_body_bytes = 2048\n\n[[components]]", 1)).await;
+    let big = json!({"features": page(), "context": {"padding": "x".repeat(10_000)}});
+    let (status, body) = server.predict(big).await;
+    assert_eq!(status, 413);
+    assert_error(&body, "body_too_large");
+    let (status, _) = server.predict(json!({"features": page()})).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_features_may_be_ignored_when_the_system_says_so() {
+    let server =
+        Server::start(|t| t.replacen("[[components]]", "[server]\nunknown_features = \"ignore\"\n\n[[components]]", 1))
+            .await;
+    let mut f = page();
+    f["colour"] = json!("red");
+    let (status, _) = server.predict(json!({"features": f})).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_answers_one_result_per_instance_in_order() {
+    let server = Server::start(|t| t.replacen("[[components]]", "[server]\nmax_batch = 4\n\n[[components]]", 1)).await;
+    let mut bad = page();
+    bad["url_length"] = json!(-3);
+    let (status, body) = server
+        .predict(json!({"instances": [
+            {"features": page()}, {"features": bad}, {"features": benign(), "unit": "u"}, {"nonsense": 1}
+        ]}))
+        .await;
+    assert_eq!(status, 200, "{body:#}");
+    let p = body["predictions"].as_array().unwrap();
+    assert_eq!(p.len(), 4);
+    assert_eq!(p[0]["output"]["label"], "phishing");
+    assert_error(&p[1], "invalid_features");
+    assert_eq!(p[2]["output"]["label"], "legit");
+    assert_eq!(p[2]["unit"], "u");
+    assert_error(&p[3], "bad_request_shape");
+
+    let five: Vec<Value> = (0..5).map(|_| json!({"features": page()})).collect();
+    let (status, body) = server.predict(json!({ "instances": five })).await;
+    assert_eq!(status, 422);
+    assert_error(&body, "bad_batch");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn open_inference_protocol_v2() {
+    let server = Server::start(|t| t).await;
+    let (status, body) = server.get("/v2/health/live").await;
+    assert_eq!((status, body.contains("true")), (200, true));
+    let (status, body) = server.get("/v2/health/ready").await;
+    assert_eq!((status, body.contains("true")), (200, true));
+    let (status, body) = server.get("/v2/models/phishing/ready").await;
+    assert_eq!((status, body.contains("true")), (200, true));
+
+    let (status, meta) = server.get("/v2/models/phishing").await;
+    assert_eq!(status, 200);
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    let inputs = meta["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 9, "{meta:#}");
+
+    // Build an OIP request from the metadata: one row, each input of its own type.
+    let f = page();
+    let tensors: Vec<Value> = inputs
+        .iter()
+        .map(|i| {
+            let name = i["name"].as_str().unwrap();
+            let v = &f[name];
+            let data = match i["datatype"].as_str().unwrap() {
+                "FP32" | "FP64" => json!([v.as_f64().unwrap_or(if v.as_bool() == Some(true) { 1.0 } else { 0.0 })]),
+                "INT64" => json!([v.as_i64().unwrap_or(if v.as_bool() == Some(true) { 1 } else { 0 })]),
+                "BOOL" => json!([v.as_bool().unwrap()]),
+                _ => json!([v.as_str().unwrap()]),
+            };
+            json!({"name": name, "shape": [1, 1], "datatype": i["datatype"], "data": data})
+        })
+        .collect();
+    let (status, body) =
+        server.post("/v2/models/phishing/infer", json!({"id": "r1", "inputs": tensors}).to_string()).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["id"], "r1");
+    let outputs = body["outputs"].as_array().unwrap();
+    let label = outputs.iter().find(|o| o["name"] == "label").expect("a label output");
+    assert_eq!(label["data"][0], "phishing");
+
+    let (status, body) = server
+        .post(
+            "/v2/models/phishing/infer",
+            json!({"inputs": [{"name": "nope", "shape": [1, 1], "datatype": "FP32", "data": [1.0]}]}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 400, "{body:#}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("nope"), "{body:#}");
+
+    let (status, _) = server.post("/v2/models/nope/infer", "{}").await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_component_version_mode_and_status() {
+    let server = Server::start(|t| t).await;
+    server.predict(json!({"features": page()})).await;
+    server.predict(json!({"features": {"url_length": "x"}})).await;
+    let (status, text) = server.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(text.contains("rein_requests_total{component=\"phishing\""), "{text}");
+    assert!(text.contains("status=\"422\""), "{text}");
+    assert!(text.contains("rein_request_duration_seconds_bucket{"), "{text}");
+    assert!(text.contains("le=\"0.001\""), "{text}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_requests_in_flight() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let server = Server::start(|t| t).await;
+    let url = server.url("/v1/components/phishing/predict");
+    let ok = Arc::new(AtomicUsize::new(0));
+    let stopping = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, ok, stopping) = (url.clone(), ok.clone(), stopping.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut broken = Vec::new();
+                while !stopping.load(Ordering::Relaxed) || ok.load(Ordering::Relaxed) == 0 {
+                    let sent = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(json!({"features": page()}).to_string())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            match r.json::<Value>().await {
+                                Ok(body) if status == 200 && body["decision"].is_object() => {
+                                    ok.fetch_add(1, Ordering::Relaxed);
+                                }
+                                other => broken.push(format!("{status}: {other:?}")),
+                            }
+                        }
+                        // The server stopped accepting: refused or closed before the request was read.
+                        Err(_) => break,
+                    }
+                }
+                broken
+            })
+        })
+        .collect();
+    while ok.load(Ordering::Relaxed) < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let addr = server.addr;
+    stopping.store(true, Ordering::Relaxed);
+    server.stop().await;
+    for c in clients {
+        let broken = c.await.unwrap();
+        assert!(broken.is_empty(), "a started request got a broken answer: {broken:?}");
+    }
+    // after shutdown nothing listens
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
