@@ -45,7 +45,7 @@ max_rate() {
 
 # oha at a fixed rate: prints "<p50 ms> <p99 ms>"
 at_rate() {
-  "$oha" --no-tui -j -z "${duration}s" -c 32 -q "$2" --latency-correction -m POST \
+  "$oha" --no-tui --output-format json -z "${duration}s" -c 32 -q "$2" --latency-correction -m POST \
     -H 'content-type: application/json' -d "$body" "http://$1/v1/components/phishing/predict" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; print("%.3f %.3f %d" % (p["p50"]*1000, p["p99"]*1000, sum(v for k,v in d["statusCodeDistribution"].items() if k != "200")))'
 }

@@ -141,9 +141,11 @@ impl FrequencyLimiter {
         if !units.contains_key(unit) && units.len() >= self.max_units_per_shard {
             self.evict(&mut units, now_ms);
         }
-        let history = units
-            .entry(unit.to_string())
-            .or_insert_with(|| UnitHistory { shown: vec![VecDeque::new(); self.caps.len()], last_seen_ms: now_ms });
+        if !units.contains_key(unit) {
+            let fresh = UnitHistory { shown: vec![VecDeque::new(); self.caps.len()], last_seen_ms: now_ms };
+            units.insert(unit.to_string(), fresh);
+        }
+        let Some(history) = units.get_mut(unit) else { return (mode, applied) };
         history.last_seen_ms = now_ms;
         loop {
             let Some(i) = self.caps.iter().position(|c| c.mode == mode) else { break };

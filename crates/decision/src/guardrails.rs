@@ -51,18 +51,42 @@ pub(crate) struct Variables {
 }
 
 impl Variables {
-    pub(crate) fn new(component: &Component, values: &[FeatureValue], context: &serde_json::Value) -> Self {
-        let features: HashMap<cel::objects::Key, cel::Value> = component
-            .features
-            .iter()
-            .zip(values)
-            .map(|(f, v)| (cel::objects::Key::String(Arc::new(f.name.clone())), feature_value(v)))
-            .collect();
+    /// `keys` are the component's feature names as CEL keys, in schema order.
+    pub(crate) fn new(keys: &[cel::objects::Key], values: &[FeatureValue], context: &serde_json::Value) -> Self {
+        let features: HashMap<cel::objects::Key, cel::Value> =
+            keys.iter().cloned().zip(values.iter().map(feature_value)).collect();
         let context = match context {
             serde_json::Value::Null => cel::Value::Map(HashMap::<cel::objects::Key, cel::Value>::new().into()),
-            other => cel::to_value(other).unwrap_or(cel::Value::Null),
+            other => json_to_cel(other),
         };
         Self { features: cel::Value::Map(features.into()), context }
+    }
+}
+
+/// The feature names of a component as CEL map keys, built once.
+pub(crate) fn feature_keys(component: &Component) -> Vec<cel::objects::Key> {
+    component.features.iter().map(|f| cel::objects::Key::String(Arc::new(f.name.clone()))).collect()
+}
+
+/// JSON to CEL directly: integers stay integers, everything else as CEL reads JSON.
+fn json_to_cel(v: &serde_json::Value) -> cel::Value {
+    match v {
+        serde_json::Value::Null => cel::Value::Null,
+        serde_json::Value::Bool(b) => cel::Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => cel::Value::Int(i),
+            None => match n.as_u64() {
+                Some(u) => cel::Value::UInt(u),
+                None => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+        },
+        serde_json::Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(json_to_cel).collect())),
+        serde_json::Value::Object(map) => {
+            let m: HashMap<cel::objects::Key, cel::Value> =
+                map.iter().map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), json_to_cel(v))).collect();
+            cel::Value::Map(m.into())
+        }
     }
 }
 
@@ -75,20 +99,39 @@ fn feature_value(v: &FeatureValue) -> cel::Value {
     }
 }
 
-/// Evaluates `rule`'s condition. `Err` carries why it could not be evaluated.
-pub(crate) fn fires(rule: &Guardrail, vars: &Variables, output: Option<&Output>) -> Result<bool, String> {
-    ROOT.with(|root| {
-        let mut scope = root.new_inner_scope();
-        scope.add_variable_from_value("features", vars.features.clone());
-        scope.add_variable_from_value("context", vars.context.clone());
-        if let Some(output) = output {
-            scope.add_variable_from_value("output", output.to_cel());
-        }
-        match rule.condition.program.execute(&scope) {
+/// The variables of one stage, bound once and shared by every rule of the stage
+/// (binding converts the maps, which costs more than evaluating a simple rule).
+pub(crate) struct Scope<'a, 'b> {
+    context: cel::Context<'a, 'b>,
+}
+
+impl Scope<'_, '_> {
+    /// Rebinds `output` after a rule changed it, so later rules see the change.
+    pub(crate) fn set_output(&mut self, output: &Output) {
+        self.context.add_variable_from_value("output", output.to_cel());
+    }
+
+    /// Evaluates `rule`'s condition. `Err` carries why it could not be evaluated.
+    pub(crate) fn fires(&self, rule: &Guardrail) -> Result<bool, String> {
+        match rule.condition.program.execute(&self.context) {
             Ok(cel::Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!("the condition gave {other:?}, not true or false")),
             Err(e) => Err(e.to_string()),
         }
+    }
+}
+
+/// Runs `stage` with `features`, `context` and (if given) `output` bound.
+pub(crate) fn with_scope<R>(vars: &Variables, output: Option<&Output>, stage: impl FnOnce(&mut Scope) -> R) -> R {
+    ROOT.with(|root| {
+        let mut context = root.new_inner_scope();
+        context.add_variable_from_value("features", vars.features.clone());
+        context.add_variable_from_value("context", vars.context.clone());
+        let mut scope = Scope { context };
+        if let Some(output) = output {
+            scope.set_output(output);
+        }
+        stage(&mut scope)
     })
 }
 

@@ -11,8 +11,8 @@ pub use model::{Model, ModelError, ModelInfo, ModelOutput};
 pub mod experience;
 mod guardrails;
 pub mod output;
-pub mod privacy;
 mod path;
+pub mod privacy;
 pub mod schema;
 
 pub use experience::{CapApplied, Reason, derived_ranges};

@@ -66,13 +66,14 @@ impl Output {
 
     pub(crate) fn to_cel(&self) -> cel::Value {
         let key = |k: &str| cel::objects::Key::String(Arc::new(k.to_string()));
+        let [label, score, value, probabilities_key] = OUTPUT_KEYS.with(|k| k.clone());
         let mut m: HashMap<cel::objects::Key, cel::Value> = HashMap::with_capacity(4);
-        m.insert(key("label"), self.label.clone().map(|l| cel::Value::String(Arc::new(l))).unwrap_or(cel::Value::Null));
-        m.insert(key("score"), self.score.map(cel::Value::Float).unwrap_or(cel::Value::Null));
-        m.insert(key("value"), self.value.map(cel::Value::Float).unwrap_or(cel::Value::Null));
+        m.insert(label, self.label.clone().map(|l| cel::Value::String(Arc::new(l))).unwrap_or(cel::Value::Null));
+        m.insert(score, self.score.map(cel::Value::Float).unwrap_or(cel::Value::Null));
+        m.insert(value, self.value.map(cel::Value::Float).unwrap_or(cel::Value::Null));
         let probabilities: HashMap<cel::objects::Key, cel::Value> =
             self.probabilities.iter().flatten().map(|(l, p)| (key(l), cel::Value::Float(*p))).collect();
-        m.insert(key("probabilities"), cel::Value::Map(probabilities.into()));
+        m.insert(probabilities_key, cel::Value::Map(probabilities.into()));
         cel::Value::Map(m.into())
     }
 }
@@ -86,4 +87,9 @@ fn ordered_map<S: serde::Serializer>(v: &Option<Vec<(String, f64)>>, s: S) -> Re
         map.serialize_entry(label, p)?;
     }
     map.end()
+}
+
+thread_local! {
+    static OUTPUT_KEYS: [cel::objects::Key; 4] =
+        ["label", "score", "value", "probabilities"].map(|k| cel::objects::Key::String(Arc::new(k.to_string())));
 }

@@ -18,6 +18,7 @@ pub struct DecisionPath {
     limiter: FrequencyLimiter,
     has_input_rules: bool,
     has_output_rules: bool,
+    feature_keys: Vec<cel::objects::Key>,
 }
 
 /// Why a request gets no decision.
@@ -74,7 +75,8 @@ impl DecisionPath {
         let limiter = FrequencyLimiter::new(&component.experience, max_tracked_units);
         let has_input_rules = component.guardrails.iter().any(|g| g.stage == Stage::Input);
         let has_output_rules = component.guardrails.iter().any(|g| g.stage == Stage::Output);
-        Self { component, limiter, has_input_rules, has_output_rules }
+        let feature_keys = guardrails::feature_keys(&component);
+        Self { component, limiter, has_input_rules, has_output_rules, feature_keys }
     }
 
     pub fn component(&self) -> &Component {
@@ -92,36 +94,41 @@ impl DecisionPath {
             .map_err(|errors| Refusal::Schema { component: self.component.name.clone(), errors })?;
         let mut prepared = Prepared { values, vars: None, actions: Vec::new(), input_override: None, escalation: None };
         if self.has_input_rules || self.has_output_rules {
-            prepared.vars = Some(Variables::new(&self.component, &prepared.values, context));
+            prepared.vars = Some(Variables::new(&self.feature_keys, &prepared.values, context));
         }
         if !self.has_input_rules {
             return Ok(prepared);
         }
-        let vars = prepared.vars.as_ref().expect("built above");
-        for rule in self.component.guardrails.iter().filter(|g| g.stage == Stage::Input) {
-            let mut taken = ActionTaken::new(rule);
-            match guardrails::fires(rule, vars, None) {
-                Ok(false) => continue,
-                Err(error) => taken.error = Some(error),
-                Ok(true) => match &rule.action {
-                    Action::Reject { message } => {
-                        return Err(Refusal::Rejected { rule: rule.name.clone(), message: message.clone() });
-                    }
-                    Action::Override { output, mode } => {
-                        taken.after = Some(Output::declared(&self.component, output).to_json());
-                        if prepared.input_override.is_none() {
-                            prepared.input_override = Some((rule.name.clone(), output.clone(), *mode));
+        let vars = prepared.vars.take().expect("built above");
+        let c = &self.component;
+        guardrails::with_scope(&vars, None, |scope| {
+            for rule in c.guardrails.iter().filter(|g| g.stage == Stage::Input) {
+                let mut taken = ActionTaken::new(rule);
+                match scope.fires(rule) {
+                    Ok(false) => continue,
+                    Err(error) => taken.error = Some(error),
+                    Ok(true) => match &rule.action {
+                        Action::Reject { message } => {
+                            return Err(Refusal::Rejected { rule: rule.name.clone(), message: message.clone() });
                         }
-                    }
-                    Action::Escalate { to } => {
-                        taken.to = Some(to.clone());
-                        prepared.escalation.get_or_insert_with(|| rule.name.clone());
-                    }
-                    Action::Flag | Action::Clamp { .. } => {}
-                },
+                        Action::Override { output, mode } => {
+                            taken.after = Some(Output::declared(c, output).to_json());
+                            if prepared.input_override.is_none() {
+                                prepared.input_override = Some((rule.name.clone(), output.clone(), *mode));
+                            }
+                        }
+                        Action::Escalate { to } => {
+                            taken.to = Some(to.clone());
+                            prepared.escalation.get_or_insert_with(|| rule.name.clone());
+                        }
+                        Action::Flag | Action::Clamp { .. } => {}
+                    },
+                }
+                prepared.actions.push(taken);
             }
-            prepared.actions.push(taken);
-        }
+            Ok(())
+        })?;
+        prepared.vars = Some(vars);
         Ok(prepared)
     }
 
@@ -167,44 +174,50 @@ impl DecisionPath {
 
         if self.has_output_rules {
             let vars = vars.as_ref().expect("built in prepare when rules exist");
-            for rule in c.guardrails.iter().filter(|g| g.stage == Stage::Output) {
-                let mut taken = ActionTaken::new(rule);
-                match guardrails::fires(rule, vars, Some(&output)) {
-                    Ok(false) => continue,
-                    Err(error) => taken.error = Some(error),
-                    Ok(true) => match &rule.action {
-                        Action::Reject { message } => {
-                            return Err(Refusal::Rejected { rule: rule.name.clone(), message: message.clone() });
-                        }
-                        Action::Clamp { min, max } => {
-                            if let Some(v) = output.value {
-                                let clamped = v.max(min.unwrap_or(f64::NEG_INFINITY)).min(max.unwrap_or(f64::INFINITY));
-                                taken.before = Some(serde_json::json!(v));
-                                taken.after = Some(serde_json::json!(clamped));
-                                output.value = Some(clamped);
-                                output.score = Some(clamped);
+            guardrails::with_scope(vars, Some(&output.clone()), |scope| {
+                for rule in c.guardrails.iter().filter(|g| g.stage == Stage::Output) {
+                    let mut taken = ActionTaken::new(rule);
+                    match scope.fires(rule) {
+                        Ok(false) => continue,
+                        Err(error) => taken.error = Some(error),
+                        Ok(true) => match &rule.action {
+                            Action::Reject { message } => {
+                                return Err(Refusal::Rejected { rule: rule.name.clone(), message: message.clone() });
                             }
-                        }
-                        Action::Override { output: declared, mode } => {
-                            taken.before = Some(output.to_json());
-                            output = Output::declared(c, declared);
-                            taken.after = Some(output.to_json());
-                            if let Some(mode) = mode {
-                                forced = Some((
-                                    *mode,
-                                    Reason::Guardrail { rule: rule.name.clone(), action: "override".into() },
-                                ));
+                            Action::Clamp { min, max } => {
+                                if let Some(v) = output.value {
+                                    let clamped =
+                                        v.max(min.unwrap_or(f64::NEG_INFINITY)).min(max.unwrap_or(f64::INFINITY));
+                                    taken.before = Some(serde_json::json!(v));
+                                    taken.after = Some(serde_json::json!(clamped));
+                                    output.value = Some(clamped);
+                                    output.score = Some(clamped);
+                                    scope.set_output(&output);
+                                }
                             }
-                        }
-                        Action::Escalate { to } => {
-                            taken.to = Some(to.clone());
-                            escalation.get_or_insert_with(|| rule.name.clone());
-                        }
-                        Action::Flag => {}
-                    },
+                            Action::Override { output: declared, mode } => {
+                                taken.before = Some(output.to_json());
+                                output = Output::declared(c, declared);
+                                taken.after = Some(output.to_json());
+                                scope.set_output(&output);
+                                if let Some(mode) = mode {
+                                    forced = Some((
+                                        *mode,
+                                        Reason::Guardrail { rule: rule.name.clone(), action: "override".into() },
+                                    ));
+                                }
+                            }
+                            Action::Escalate { to } => {
+                                taken.to = Some(to.clone());
+                                escalation.get_or_insert_with(|| rule.name.clone());
+                            }
+                            Action::Flag => {}
+                        },
+                    }
+                    actions.push(taken);
                 }
-                actions.push(taken);
-            }
+                Ok(())
+            })?;
         }
 
         let decision = if let Some(rule) = escalation {

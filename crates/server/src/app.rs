@@ -2,30 +2,44 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rein_decision::{DecisionPath, Model, ModelError, ModelInfo, ModelOutput};
 use rein_runtime::{OnnxModel, Runtime, RuntimeError};
 use rein_system::{Diagnostic, Diagnostics, FeatureValue, System};
 use tokio::sync::Semaphore;
 
+use crate::metrics::ComponentMetrics;
+
 pub struct App {
     pub system: Arc<System>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     components: HashMap<String, Arc<ComponentRuntime>>,
     names: Vec<String>,
 }
 
 pub struct ComponentRuntime {
     pub name: String,
+    pub metrics: ComponentMetrics,
     pub path: DecisionPath,
     pub model: Arc<OnnxModel>,
     /// Bounds inferences in flight: past it, a request gets the fallback, not a queue.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
+    /// Moving average of inference time, in µs: decides inline or blocking-pool execution.
+    typical_us: AtomicU64,
 }
+
+/// Models typically faster than this run inline on the async worker: handing a 10 µs
+/// inference to the blocking pool costs more than the inference. Slower ones move to the
+/// blocking pool, where they cannot stall other requests and their deadline is enforced.
+const INLINE_BELOW_US: u64 = 200;
 
 impl App {
     /// Builds the app from a validated system and its loaded models (same order as components).
     pub fn new(system: System, models: Vec<Arc<OnnxModel>>) -> Self {
+        let metrics = crate::metrics::install();
         let system = Arc::new(system);
         let mut components = HashMap::new();
         let mut names = Vec::new();
@@ -36,14 +50,16 @@ impl App {
                 component.name.clone(),
                 Arc::new(ComponentRuntime {
                     name: component.name.clone(),
+                    metrics: ComponentMetrics::new(component, &model.info().version),
                     path: DecisionPath::new(component.clone(), rein_decision::DEFAULT_MAX_TRACKED_UNITS),
                     model,
                     in_flight: Arc::new(Semaphore::new(max_in_flight)),
                     max_in_flight,
+                    typical_us: AtomicU64::new(0),
                 }),
             );
         }
-        Self { system, components, names }
+        Self { system, metrics, components, names }
     }
 
     pub fn component(&self, name: &str) -> Option<&Arc<ComponentRuntime>> {
@@ -69,26 +85,53 @@ impl ComponentRuntime {
         .await
     }
 
-    /// Runs `work` on the model on the blocking pool, bounded in concurrency and time.
-    /// Work that overruns its deadline keeps its permit until it really finishes,
-    /// so a hung model cannot pile up threads.
+    /// Runs `work` on the model, bounded in concurrency (no queue: past the bound the
+    /// caller gets `Overloaded`) and in time (past the deadline, `Timeout`).
+    ///
+    /// Fast models run inline and their deadline is checked on the answer; slow ones run
+    /// on the blocking pool under a timer. Work that overruns its deadline keeps its
+    /// permit until it really finishes, so a hung model cannot pile up threads.
     pub async fn bounded<T: Send + 'static>(
         &self,
         work: impl FnOnce(&OnnxModel) -> Result<T, ModelError> + Send + 'static,
     ) -> Result<T, ModelError> {
         let permit =
             self.in_flight.clone().try_acquire_owned().map_err(|_| ModelError::Overloaded(self.max_in_flight))?;
-        let model = self.model.clone();
         let timeout = self.path.component().model.timeout;
+        let timed_out = || ModelError::Timeout(timeout.as_millis() as u64);
+        let started = Instant::now();
+        if self.typical_us.load(Ordering::Relaxed) < INLINE_BELOW_US {
+            let result = work(&self.model);
+            drop(permit);
+            let took = started.elapsed();
+            self.observe(took);
+            return if took > timeout { Err(timed_out()) } else { result };
+        }
+        let model = self.model.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            work(&model)
+            let result = work(&model);
+            (result, started.elapsed())
         });
         match tokio::time::timeout(timeout, task).await {
-            Ok(Ok(result)) => result,
+            Ok(Ok((result, took))) => {
+                self.observe(took);
+                result
+            }
             Ok(Err(join)) => Err(ModelError::Run(format!("the inference task failed: {join}"))),
-            Err(_) => Err(ModelError::Timeout(timeout.as_millis() as u64)),
+            Err(_) => {
+                self.observe(timeout);
+                Err(timed_out())
+            }
         }
+    }
+
+    fn observe(&self, took: Duration) {
+        let sample = took.as_micros().min(u64::MAX as u128) as u64;
+        let old = self.typical_us.load(Ordering::Relaxed);
+        // exponential moving average, weight 1/8; races only lose a sample
+        let new = if old == 0 { sample } else { old - old / 8 + sample / 8 };
+        self.typical_us.store(new.max(1), Ordering::Relaxed);
     }
 }
 

@@ -22,7 +22,8 @@ use tokio::net::TcpListener;
 pub use app::App;
 pub use error::ApiError;
 
-pub fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
+pub fn router(app: Arc<App>) -> Router {
+    let metrics = app.metrics.clone();
     let max_body = app.system.server.max_body_bytes;
     Router::new()
         .route("/v1/components/{name}/predict", post(predict::predict))
@@ -55,8 +56,7 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let handle = metrics::install();
-    axum::serve(listener, router(app, handle)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

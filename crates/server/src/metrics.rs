@@ -1,10 +1,14 @@
 //! Prometheus metrics: rendered from our own `/metrics` route. Label values are
-//! bounded: component and rule names come from the system file, never from a request.
+//! bounded: component, version and rule names come from the system file, modes and
+//! statuses from fixed sets — never from a request.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use rein_system::{Component, Mode};
 
 pub const REQUESTS: &str = "rein_requests_total";
 pub const REQUEST_DURATION: &str = "rein_request_duration_seconds";
@@ -44,4 +48,95 @@ pub fn install() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// Statuses the predict route answers with; others are registered on first use.
+const STATUSES: [u16; 6] = [200, 400, 404, 413, 422, 503];
+const MODEL_ERROR_KINDS: [&str; 5] = ["input", "run", "output", "timeout", "overloaded"];
+
+/// One component's metric handles, registered once so the request path only bumps atomics.
+pub struct ComponentMetrics {
+    component: String,
+    version: String,
+    requests: HashMap<(&'static str, u16), (Counter, Histogram)>,
+    guardrails: HashMap<String, Vec<(&'static str, Counter)>>,
+    model_errors: HashMap<&'static str, Counter>,
+    pub model_duration: Histogram,
+    pub fallbacks: Counter,
+}
+
+impl ComponentMetrics {
+    /// Call after [`install`], or the handles record nowhere.
+    pub fn new(component: &Component, version: &str) -> Self {
+        let name = component.name.clone();
+        let mut requests = HashMap::new();
+        for mode in Mode::ALL {
+            requests.insert((mode.as_str(), 200), request_handles(&name, version, mode.as_str(), 200));
+        }
+        for status in STATUSES.into_iter().filter(|s| *s != 200) {
+            requests.insert(("none", status), request_handles(&name, version, "none", status));
+        }
+        let mut guardrails = HashMap::new();
+        for rule in &component.guardrails {
+            let handles = [rule.action.kind(), "error"]
+                .into_iter()
+                .map(|action| {
+                    let labels =
+                        [("component", name.clone()), ("rule", rule.name.clone()), ("action", action.to_string())];
+                    (action, metrics::counter!(GUARDRAIL_ACTIONS, &labels))
+                })
+                .collect();
+            guardrails.insert(rule.name.clone(), handles);
+        }
+        let model_errors = MODEL_ERROR_KINDS
+            .into_iter()
+            .map(|kind| (kind, metrics::counter!(MODEL_ERRORS, "component" => name.clone(), "kind" => kind)))
+            .collect();
+        Self {
+            model_duration: metrics::histogram!(MODEL_DURATION, "component" => name.clone()),
+            fallbacks: metrics::counter!(FALLBACKS, "component" => name.clone()),
+            component: name,
+            version: version.to_string(),
+            requests,
+            guardrails,
+            model_errors,
+        }
+    }
+
+    pub fn request(&self, mode: &'static str, status: u16, took: Duration) {
+        match self.requests.get(&(mode, status)) {
+            Some((count, duration)) => {
+                count.increment(1);
+                duration.record(took);
+            }
+            None => {
+                let (count, duration) = request_handles(&self.component, &self.version, mode, status);
+                count.increment(1);
+                duration.record(took);
+            }
+        }
+    }
+
+    pub fn guardrail(&self, rule: &str, action: &'static str) {
+        let handles = self.guardrails.get(rule).into_iter().flatten();
+        if let Some((_, c)) = handles.into_iter().find(|(a, _)| *a == action) {
+            c.increment(1);
+        }
+    }
+
+    pub fn model_error(&self, kind: &'static str) {
+        if let Some(c) = self.model_errors.get(kind) {
+            c.increment(1);
+        }
+    }
+}
+
+fn request_handles(component: &str, version: &str, mode: &'static str, status: u16) -> (Counter, Histogram) {
+    let labels = [
+        ("component", component.to_string()),
+        ("model_version", version.to_string()),
+        ("mode", mode.to_string()),
+        ("status", status.to_string()),
+    ];
+    (metrics::counter!(REQUESTS, &labels), metrics::histogram!(REQUEST_DURATION, &labels))
 }

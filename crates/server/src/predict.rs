@@ -6,19 +6,34 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rein_decision::{ModelError, ModelOutput, Outcome, Prepared, Refusal};
-use serde::Deserialize;
+use rein_decision::{ActionTaken, Decision, ModelError, ModelOutput, Outcome, Output, Prepared, Refusal};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::app::{App, ComponentRuntime};
 use crate::error::ApiError;
-use crate::metrics as m;
+
+/// A request body: one instance, or a batch under `instances`. Parsed in one pass.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    #[serde(default)]
+    instances: Option<Vec<Value>>,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    features: Option<Map<String, Value>>,
+    #[serde(default)]
+    context: Value,
+    /// Event time in unix milliseconds, for simulations and backfills; default: now.
+    #[serde(default)]
+    time_ms: Option<u64>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,13 +43,29 @@ struct Instance {
     features: Map<String, Value>,
     #[serde(default)]
     context: Value,
+    #[serde(default)]
+    time_ms: Option<u64>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum PredictBody {
-    Batch { instances: Vec<Value> },
-    One(Value),
+/// What the client gets for one instance.
+#[derive(Serialize)]
+struct Prediction<'a> {
+    prediction_id: String,
+    component: &'a str,
+    unit: Option<&'a str>,
+    model: ModelRef<'a>,
+    raw: &'a Option<Output>,
+    output: &'a Output,
+    guardrails: &'a [ActionTaken],
+    decision: &'a Decision,
+    fallback: &'a Option<String>,
+    server_time_us: u64,
+}
+
+#[derive(Serialize)]
+struct ModelRef<'a> {
+    name: &'a str,
+    version: &'a str,
 }
 
 pub async fn predict(
@@ -46,162 +77,191 @@ pub async fn predict(
     let Some(component) = app.component(&name) else {
         return ApiError::unknown_component(&name, &app.component_names()).into_response();
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(r) => return ApiError::from(r).into_response(),
-    };
-    let parsed: PredictBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return ApiError::malformed_json(&e).into_response(),
-    };
-    match parsed {
-        PredictBody::One(value) => {
-            let result = match parse_instance(value) {
-                Ok(instance) => predict_many(&app, component, vec![instance], started).await.pop(),
-                Err(e) => Some(Err(e)),
-            };
-            match result {
-                Some(Ok(body)) => (StatusCode::OK, Json(body)).into_response(),
-                Some(Err(e)) => {
-                    record_request(component, "none", e.status, started);
-                    e.into_response()
+    let response = match parse(&app, body) {
+        Err(e) => Err(e),
+        Ok(Parsed::One(instance)) => {
+            let mut results = decide(&app, component, vec![instance], started).await;
+            match results.pop() {
+                Some(Ok((instance, outcome))) => {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    let body = serde_json::to_vec(&prediction(component, &id, &instance, &outcome, started));
+                    body.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
                 }
-                None => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no result").into_response(),
+                Some(Err(e)) => Err(e),
+                None => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no result")),
             }
         }
-        PredictBody::Batch { instances } => {
-            if instances.is_empty() || instances.len() > app.system.server.max_batch {
-                return ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_batch",
-                    format!(
-                        "a batch holds 1 to {} instances, this one {}",
-                        app.system.server.max_batch,
-                        instances.len()
-                    ),
-                )
-                .with_details(json!({"hint": "split the batch, or raise `server.max_batch` in the system file"}))
-                .into_response();
-            }
-            let mut parsed = Vec::with_capacity(instances.len());
-            let mut slots: Vec<Option<ApiError>> = Vec::with_capacity(instances.len());
-            for v in instances {
-                match parse_instance(v) {
-                    Ok(i) => {
-                        parsed.push(i);
-                        slots.push(None);
-                    }
-                    Err(e) => slots.push(Some(e)),
+        Ok(Parsed::Batch(slots)) => {
+            let (parsed, errors): (Vec<_>, Vec<_>) = slots.into_iter().enumerate().partition(|(_, s)| s.is_ok());
+            let mut answers: Vec<Value> = vec![Value::Null; parsed.len() + errors.len()];
+            for (i, e) in errors {
+                if let Err(e) = e {
+                    component.metrics.request("none", e.status.as_u16(), started.elapsed());
+                    answers[i] = e.body();
                 }
             }
-            let mut results = predict_many(&app, component, parsed, started).await.into_iter();
-            let predictions: Vec<Value> = slots
-                .into_iter()
-                .map(|slot| match slot {
-                    Some(e) => e.body(),
-                    None => match results.next() {
-                        Some(Ok(v)) => v,
-                        Some(Err(e)) => {
-                            record_request(component, "none", e.status, started);
-                            e.body()
-                        }
-                        None => json!({"error": {"code": "internal", "message": "no result"}}),
-                    },
-                })
-                .collect();
-            (StatusCode::OK, Json(json!({ "predictions": predictions }))).into_response()
+            let positions: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
+            let instances: Vec<Instance> = parsed.into_iter().filter_map(|(_, s)| s.ok()).collect();
+            for (i, result) in positions.into_iter().zip(decide(&app, component, instances, started).await) {
+                answers[i] = match result {
+                    Ok((instance, outcome)) => {
+                        let id = uuid::Uuid::now_v7().to_string();
+                        serde_json::to_value(prediction(component, &id, &instance, &outcome, started))
+                            .unwrap_or(Value::Null)
+                    }
+                    Err(e) => {
+                        component.metrics.request("none", e.status.as_u16(), started.elapsed());
+                        e.body()
+                    }
+                };
+            }
+            serde_json::to_vec(&json!({ "predictions": answers }))
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+        }
+    };
+    match response {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => {
+            component.metrics.request("none", e.status.as_u16(), started.elapsed());
+            e.into_response()
         }
     }
 }
 
-fn parse_instance(value: Value) -> Result<Instance, ApiError> {
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::new(
+enum Parsed {
+    One(Instance),
+    Batch(Vec<Result<Instance, ApiError>>),
+}
+
+fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiError> {
+    let body = body?;
+    let parsed: Body = serde_json::from_slice(&body)
+        .map_err(|e| if e.is_syntax() || e.is_eof() { ApiError::malformed_json(&e) } else { shape_error(&e) })?;
+    match (parsed.instances, parsed.features) {
+        (Some(instances), None) => {
+            let max = app.system.server.max_batch;
+            if instances.is_empty() || instances.len() > max {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_batch",
+                    format!("a batch holds 1 to {max} instances, this one {}", instances.len()),
+                )
+                .with_details(json!({"hint": "split the batch, or raise `server.max_batch` in the system file"})));
+            }
+            Ok(Parsed::Batch(
+                instances
+                    .into_iter()
+                    .map(|v| serde_json::from_value::<Instance>(v).map_err(|e| shape_error(&e)))
+                    .collect(),
+            ))
+        }
+        (None, Some(features)) => {
+            Ok(Parsed::One(Instance { unit: parsed.unit, features, context: parsed.context, time_ms: parsed.time_ms }))
+        }
+        (Some(_), Some(_)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_request_shape",
-            format!("the request does not have the expected shape: {e}"),
-        )
-        .with_details(
-            json!({"expected": {"unit": "string (optional)", "features": "object", "context": "object (optional)"}}),
-        )
-    })
+            "send either `features` (one instance) or `instances` (a batch), not both",
+        )),
+        (None, None) => {
+            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_request_shape", "the request has no `features`")
+                .with_details(expected_shape()))
+        }
+    }
+}
+
+fn shape_error(e: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_request_shape",
+        format!("the request does not have the expected shape: {e}"),
+    )
+    .with_details(expected_shape())
+}
+
+fn expected_shape() -> Value {
+    json!({"expected": {"unit": "string (optional)", "features": "object", "context": "object (optional)", "time_ms": "unix milliseconds (optional)"},
+           "or": {"instances": "array of the above"}})
 }
 
 /// Runs the decision path for instances of one component; one result per instance, in order.
-async fn predict_many(
+async fn decide(
     app: &App,
-    component: &Arc<ComponentRuntime>,
+    component: &ComponentRuntime,
     instances: Vec<Instance>,
     started: Instant,
-) -> Vec<Result<Value, ApiError>> {
+) -> Vec<Result<(Instance, Outcome), ApiError>> {
     let unknown = app.system.server.unknown_features;
     // 1. schema and input guardrails
     let prepared: Vec<Result<Prepared, Refusal>> =
         instances.iter().map(|i| component.path.prepare(&i.features, &i.context, unknown)).collect();
 
     // 2. the model, once for every instance that needs it
-    let rows: Vec<&[rein_system::FeatureValue]> = prepared
-        .iter()
-        .filter_map(|p| p.as_ref().ok().filter(|p| p.needs_model()).map(|p| p.values.as_slice()))
-        .collect();
-    let model_started = Instant::now();
-    let mut outputs: std::vec::IntoIter<Result<ModelOutput, ModelError>> = if rows.is_empty() {
+    let rows: Vec<Vec<rein_system::FeatureValue>> =
+        prepared.iter().filter_map(|p| p.as_ref().ok().filter(|p| p.needs_model()).map(|p| p.values.clone())).collect();
+    let n = rows.len();
+    let mut outputs: std::vec::IntoIter<Result<ModelOutput, ModelError>> = if n == 0 {
         Vec::new().into_iter()
     } else {
-        let owned: Vec<Vec<rein_system::FeatureValue>> = rows.iter().map(|r| r.to_vec()).collect();
-        let n = owned.len();
-        match component.infer(owned).await {
+        let model_started = Instant::now();
+        let result = component.infer(rows).await;
+        component.metrics.model_duration.record(model_started.elapsed());
+        match result {
             Ok(outs) => outs.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
             Err(e) => {
-                metrics::counter!(m::MODEL_ERRORS, "component" => component.name.clone(), "kind" => error_kind(&e))
-                    .increment(1);
+                component.metrics.model_error(error_kind(&e));
                 vec![Err(e); n].into_iter()
             }
         }
     };
-    if !rows.is_empty() {
-        metrics::histogram!(m::MODEL_DURATION, "component" => component.name.clone()).record(model_started.elapsed());
-    }
 
     // 3. output guardrails and experience
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let mut results = Vec::with_capacity(instances.len());
-    for (instance, prepared) in instances.iter().zip(prepared) {
+    for (instance, prepared) in instances.into_iter().zip(prepared) {
         let result = prepared.and_then(|p| {
             let model = if p.needs_model() { outputs.next() } else { None };
-            component.path.finish(p, model, instance.unit.as_deref(), now_ms)
+            component.path.finish(p, model, instance.unit.as_deref(), instance.time_ms.unwrap_or(now_ms))
         });
         results.push(match result {
-            Ok(outcome) => Ok(respond(component, instance, outcome, started)),
+            Ok(outcome) => {
+                for action in &outcome.guardrails {
+                    component
+                        .metrics
+                        .guardrail(&action.rule, if action.error.is_some() { "error" } else { action.action });
+                }
+                if outcome.fallback.is_some() {
+                    component.metrics.fallbacks.increment(1);
+                }
+                component.metrics.request(outcome.decision.mode.as_str(), 200, started.elapsed());
+                Ok((instance, outcome))
+            }
             Err(refusal) => Err(refused(component, refusal)),
         });
     }
     results
 }
 
-fn respond(component: &ComponentRuntime, instance: &Instance, outcome: Outcome, started: Instant) -> Value {
-    let id = uuid::Uuid::now_v7();
-    for action in &outcome.guardrails {
-        metrics::counter!(m::GUARDRAIL_ACTIONS, "component" => component.name.clone(), "rule" => action.rule.clone(), "action" => action.action).increment(1);
-    }
-    if outcome.fallback.is_some() {
-        metrics::counter!(m::FALLBACKS, "component" => component.name.clone()).increment(1);
-    }
-    let mode = outcome.decision.mode.as_str();
-    record_request(component, mode, StatusCode::OK, started);
+fn prediction<'a>(
+    component: &'a ComponentRuntime,
+    id: &str,
+    instance: &'a Instance,
+    outcome: &'a Outcome,
+    started: Instant,
+) -> Prediction<'a> {
     let info = component.model_info();
-    json!({
-        "prediction_id": id.to_string(),
-        "component": component.name,
-        "unit": instance.unit,
-        "model": { "name": info.name, "version": info.version },
-        "raw": outcome.raw,
-        "output": outcome.output,
-        "guardrails": outcome.guardrails,
-        "decision": outcome.decision,
-        "fallback": outcome.fallback,
-        "server_time_us": started.elapsed().as_micros() as u64,
-    })
+    Prediction {
+        prediction_id: id.to_string(),
+        component: &component.name,
+        unit: instance.unit.as_deref(),
+        model: ModelRef { name: &info.name, version: &info.version },
+        raw: &outcome.raw,
+        output: &outcome.output,
+        guardrails: &outcome.guardrails,
+        decision: &outcome.decision,
+        fallback: &outcome.fallback,
+        server_time_us: started.elapsed().as_micros() as u64,
+    }
 }
 
 fn refused(component: &ComponentRuntime, refusal: Refusal) -> ApiError {
@@ -213,7 +273,7 @@ fn refused(component: &ComponentRuntime, refusal: Refusal) -> ApiError {
         )
         .with_details(json!({ "fields": errors })),
         Refusal::Rejected { rule, message } => {
-            metrics::counter!(m::GUARDRAIL_ACTIONS, "component" => component.name.clone(), "rule" => rule.clone(), "action" => "reject").increment(1);
+            component.metrics.guardrail(&rule, "reject");
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected_by_guardrail", message)
                 .with_details(json!({ "rule": rule }))
         }
@@ -236,11 +296,4 @@ fn error_kind(e: &ModelError) -> &'static str {
         ModelError::Timeout(_) => "timeout",
         ModelError::Overloaded(_) => "overloaded",
     }
-}
-
-fn record_request(component: &ComponentRuntime, mode: &'static str, status: StatusCode, started: Instant) {
-    let status = status.as_str().to_string();
-    let version = component.model_info().version.clone();
-    metrics::counter!(m::REQUESTS, "component" => component.name.clone(), "model_version" => version.clone(), "mode" => mode, "status" => status.clone()).increment(1);
-    metrics::histogram!(m::REQUEST_DURATION, "component" => component.name.clone(), "model_version" => version, "mode" => mode, "status" => status).record(started.elapsed());
 }
