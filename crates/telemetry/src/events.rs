@@ -1,0 +1,373 @@
+//! The three event kinds rein records: predictions, feedback about them and
+//! outcomes observed in the world. They are plain data: the server maps its
+//! own types into them, and they serialize to JSON for the spill file and the
+//! HTTP API.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Longest feedback comment accepted by [`FeedbackEvent::validate`], in characters.
+pub const MAX_COMMENT_CHARS: usize = 2000;
+/// Longest idempotency key accepted by [`FeedbackEvent::validate`], in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
+/// Longest label accepted by [`FeedbackEvent::validate`], in bytes.
+pub const MAX_LABEL_BYTES: usize = 1000;
+
+/// The default traffic variant.
+pub const DEFAULT_VARIANT: &str = "main";
+
+/// Current time as unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A new time-ordered prediction id (UUIDv7, hyphenated lower case).
+pub fn new_prediction_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn default_variant() -> String {
+    DEFAULT_VARIANT.to_owned()
+}
+
+/// One prediction served by rein, as it was served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionEvent {
+    /// UUIDv7 (time-ordered), see [`new_prediction_id`].
+    pub id: String,
+    /// Unix milliseconds.
+    pub time_ms: i64,
+    pub system: String,
+    pub component: String,
+    /// The unit (user, account, ...) the prediction is about, if known.
+    #[serde(default)]
+    pub unit: Option<String>,
+    pub model_name: String,
+    pub model_version: String,
+    /// Traffic variant (room for rollouts and experiments); `"main"` by default.
+    #[serde(default = "default_variant")]
+    pub variant: String,
+    /// Features as the model saw them, after the privacy policy (a JSON object).
+    pub features: serde_json::Value,
+    /// The model's raw output.
+    pub raw_output: serde_json::Value,
+    /// Guardrail actions taken (a JSON array).
+    pub guardrails: serde_json::Value,
+    /// The final output returned to the caller.
+    pub output: serde_json::Value,
+    /// Decision mode (e.g. `automatic`, `suggest`, `abstain`).
+    pub mode: String,
+    /// Why that mode was chosen.
+    pub reason: String,
+    /// Whether a fallback produced the output.
+    pub fallback: bool,
+    /// End-to-end latency of the prediction, microseconds.
+    pub latency_us: u64,
+}
+
+/// What a feedback says about a prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKind {
+    /// The prediction was right.
+    Correct,
+    /// The prediction was wrong (the true label may be given).
+    Incorrect,
+    /// The true label or value is given.
+    Label,
+}
+
+impl FeedbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Correct => "correct",
+            FeedbackKind::Incorrect => "incorrect",
+            FeedbackKind::Label => "label",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "correct" => Some(FeedbackKind::Correct),
+            "incorrect" => Some(FeedbackKind::Incorrect),
+            "label" => Some(FeedbackKind::Label),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FeedbackKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who reported a feedback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackSource {
+    #[default]
+    User,
+    Expert,
+    System,
+}
+
+impl FeedbackSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackSource::User => "user",
+            FeedbackSource::Expert => "expert",
+            FeedbackSource::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(FeedbackSource::User),
+            "expert" => Some(FeedbackSource::Expert),
+            "system" => Some(FeedbackSource::System),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FeedbackSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the world said back about one prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackEvent {
+    pub prediction_id: String,
+    /// Unix milliseconds.
+    pub time_ms: i64,
+    pub kind: FeedbackKind,
+    /// The true label (classification).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The true value (regression).
+    #[serde(default)]
+    pub value: Option<f64>,
+    /// Who reported it.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Free text, at most [`MAX_COMMENT_CHARS`] characters.
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub source: FeedbackSource,
+    /// Client-supplied key: a second feedback with the same key is a no-op.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Why a feedback is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeedbackInvalid {
+    #[error("feedback comment has {0} characters, at most {MAX_COMMENT_CHARS} are accepted")]
+    CommentTooLong(usize),
+    #[error("feedback idempotency key has {0} bytes, at most {MAX_IDEMPOTENCY_KEY_BYTES} are accepted")]
+    KeyTooLong(usize),
+    #[error("feedback idempotency key is empty")]
+    KeyEmpty,
+    #[error("feedback label has {0} bytes, at most {MAX_LABEL_BYTES} are accepted")]
+    LabelTooLong(usize),
+    #[error("feedback of kind `label` needs a `label` or a `value`")]
+    LabelMissing,
+    #[error("feedback value is not a finite number")]
+    ValueNotFinite,
+    #[error("feedback prediction_id is empty")]
+    PredictionIdEmpty,
+}
+
+impl FeedbackEvent {
+    /// Checks the bounds the HTTP edge enforces (comment length, key length,
+    /// a `label` feedback carrying a label or value). Whether the prediction
+    /// exists is checked against the store ([`crate::Store::prediction_exists`]).
+    pub fn validate(&self) -> Result<(), FeedbackInvalid> {
+        if self.prediction_id.is_empty() {
+            return Err(FeedbackInvalid::PredictionIdEmpty);
+        }
+        if let Some(c) = &self.comment {
+            let n = c.chars().count();
+            if n > MAX_COMMENT_CHARS {
+                return Err(FeedbackInvalid::CommentTooLong(n));
+            }
+        }
+        if let Some(k) = &self.idempotency_key {
+            if k.is_empty() {
+                return Err(FeedbackInvalid::KeyEmpty);
+            }
+            if k.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+                return Err(FeedbackInvalid::KeyTooLong(k.len()));
+            }
+        }
+        if let Some(l) = &self.label
+            && l.len() > MAX_LABEL_BYTES
+        {
+            return Err(FeedbackInvalid::LabelTooLong(l.len()));
+        }
+        if let Some(v) = self.value
+            && !v.is_finite()
+        {
+            return Err(FeedbackInvalid::ValueNotFinite);
+        }
+        if self.kind == FeedbackKind::Label && self.label.is_none() && self.value.is_none() {
+            return Err(FeedbackInvalid::LabelMissing);
+        }
+        Ok(())
+    }
+}
+
+/// Something that happened in the world, maybe caused by a prediction
+/// (e.g. `left_page`, `purchase` with a value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeEvent {
+    /// Unix milliseconds.
+    pub time_ms: i64,
+    #[serde(default)]
+    pub unit: Option<String>,
+    #[serde(default)]
+    pub prediction_id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<f64>,
+}
+
+/// Which table an event goes to; also the unit of retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Prediction,
+    Feedback,
+    Outcome,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Prediction => "prediction",
+            EventKind::Feedback => "feedback",
+            EventKind::Outcome => "outcome",
+        }
+    }
+}
+
+/// Any event, as queued by the writer and stored in the spill file
+/// (one JSON object per line, tagged by `"type"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Prediction(PredictionEvent),
+    Feedback(FeedbackEvent),
+    Outcome(OutcomeEvent),
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Prediction(_) => EventKind::Prediction,
+            Event::Feedback(_) => EventKind::Feedback,
+            Event::Outcome(_) => EventKind::Outcome,
+        }
+    }
+
+    pub fn time_ms(&self) -> i64 {
+        match self {
+            Event::Prediction(p) => p.time_ms,
+            Event::Feedback(f) => f.time_ms,
+            Event::Outcome(o) => o.time_ms,
+        }
+    }
+}
+
+impl From<PredictionEvent> for Event {
+    fn from(e: PredictionEvent) -> Self {
+        Event::Prediction(e)
+    }
+}
+
+impl From<FeedbackEvent> for Event {
+    fn from(e: FeedbackEvent) -> Self {
+        Event::Feedback(e)
+    }
+}
+
+impl From<OutcomeEvent> for Event {
+    fn from(e: OutcomeEvent) -> Self {
+        Event::Outcome(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn feedback() -> FeedbackEvent {
+        FeedbackEvent {
+            prediction_id: new_prediction_id(),
+            time_ms: 1,
+            kind: FeedbackKind::Label,
+            label: Some("spam".into()),
+            value: None,
+            unit: Some("u1".into()),
+            comment: None,
+            source: FeedbackSource::Expert,
+            idempotency_key: Some("k".into()),
+        }
+    }
+
+    #[test]
+    fn event_json_is_tagged_and_round_trips() {
+        let e = Event::Feedback(feedback());
+        let s = serde_json::to_string(&e).unwrap();
+        assert!(s.contains(r#""type":"feedback""#), "{s}");
+        assert!(s.contains(r#""kind":"label""#), "{s}");
+        assert!(s.contains(r#""source":"expert""#), "{s}");
+        let back: Event = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn prediction_variant_defaults_to_main() {
+        let v = json!({"type":"prediction","id":"x","time_ms":1,"system":"s","component":"c","model_name":"m",
+            "model_version":"1","features":{},"raw_output":null,"guardrails":[],"output":1,"mode":"auto",
+            "reason":"r","fallback":false,"latency_us":3});
+        let Event::Prediction(p) = serde_json::from_value::<Event>(v).unwrap() else { panic!() };
+        assert_eq!(p.variant, "main");
+        assert_eq!(p.unit, None);
+    }
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let a = new_prediction_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_prediction_id();
+        assert!(a < b);
+        assert_eq!(uuid::Uuid::parse_str(&a).unwrap().get_version_num(), 7);
+    }
+
+    #[test]
+    fn feedback_validation() {
+        assert_eq!(feedback().validate(), Ok(()));
+        let mut f = feedback();
+        f.comment = Some("é".repeat(MAX_COMMENT_CHARS + 1));
+        assert_eq!(f.validate(), Err(FeedbackInvalid::CommentTooLong(MAX_COMMENT_CHARS + 1)));
+        let mut f = feedback();
+        f.label = None;
+        assert_eq!(f.validate(), Err(FeedbackInvalid::LabelMissing));
+        f.value = Some(f64::NAN);
+        assert_eq!(f.validate(), Err(FeedbackInvalid::ValueNotFinite));
+        let mut f = feedback();
+        f.idempotency_key = Some("x".repeat(201));
+        assert_eq!(f.validate(), Err(FeedbackInvalid::KeyTooLong(201)));
+        let mut f = feedback();
+        f.kind = FeedbackKind::Correct;
+        f.label = None;
+        assert_eq!(f.validate(), Ok(()));
+    }
+}

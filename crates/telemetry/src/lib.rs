@@ -1,0 +1,27 @@
+//! rein's telemetry: every prediction, the feedback and outcomes that come
+//! back, in one store that monitoring, experiments, goals and retraining read.
+//!
+//! * [`events`]: the plain-data events ([`PredictionEvent`], [`FeedbackEvent`], [`OutcomeEvent`]).
+//! * [`Store`]: the storage trait; [`SqliteStore`] is the embedded default.
+//! * [`Writer`]: the one asynchronous batching writer (bounded queue, group
+//!   commit, backpressure, spill file, counters).
+//! * [`retention`]: periodic pruning; [`export`]: labeled examples as jsonl, csv or parquet.
+
+pub mod error;
+pub mod events;
+pub mod export;
+pub mod retention;
+pub mod sqlite;
+pub mod store;
+pub mod writer;
+
+pub use error::{RecordError, StoreError};
+pub use events::{
+    Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionEvent, new_prediction_id,
+    now_ms,
+};
+pub use export::{ExportError, ExportFormat, export};
+pub use retention::{PruneReport, Retention, prune_once, spawn_pruner};
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+pub use store::{Counts, ExampleQuery, LabeledExample, Order, Page, PredictionRecord, ScanQuery, Store, WriteReport};
+pub use writer::{Durability, Writer, WriterConfig, WriterStats};

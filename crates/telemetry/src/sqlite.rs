@@ -1,0 +1,614 @@
+//! The embedded SQLite store (the default), one file `rein.db` in the data
+//! directory.
+//!
+//! Durability: the database runs in WAL mode. With `synchronous=FULL` (the
+//! default, [`Synchronous::Full`]) the WAL is fsynced at every commit, so a
+//! committed batch survives a process crash *and* a power loss or OS crash;
+//! group commit makes many events share one fsync. With
+//! [`Synchronous::Normal`] a commit survives a process crash (`kill -9`) but
+//! the last commits before a power loss may roll back; it saves the fsync.
+//!
+//! Writes use one dedicated connection (the writer thread is its only
+//! regular user; pruning borrows it chunk by chunk). Reads use a small pool
+//! of separate connections, which WAL lets run alongside the writer.
+
+use crate::StoreError;
+use crate::events::{Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionEvent};
+use crate::store::{
+    Counts, Cursor, ExampleQuery, ExampleVisitor, LabeledExample, Order, Page, PredictionRecord, ScanQuery, Store,
+    WriteReport,
+};
+use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "rein.db";
+
+/// Versioned migrations, applied in order, each in its own transaction and
+/// recorded in `schema_migrations(version, applied_at)`. Append only: never
+/// edit a released migration.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE predictions (
+        id TEXT NOT NULL PRIMARY KEY,
+        time_ms INTEGER NOT NULL,
+        system TEXT NOT NULL,
+        component TEXT NOT NULL,
+        unit TEXT,
+        model_name TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        variant TEXT NOT NULL DEFAULT 'main',
+        features TEXT NOT NULL,
+        raw_output TEXT NOT NULL,
+        guardrails TEXT NOT NULL,
+        output TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        fallback INTEGER NOT NULL,
+        latency_us INTEGER NOT NULL
+    );
+    CREATE INDEX predictions_component_time ON predictions (component, time_ms, id);
+    CREATE INDEX predictions_time ON predictions (time_ms, id);
+    CREATE TABLE feedback (
+        seq INTEGER PRIMARY KEY,
+        prediction_id TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        label TEXT,
+        value REAL,
+        unit TEXT,
+        comment TEXT,
+        source TEXT NOT NULL,
+        idempotency_key TEXT UNIQUE
+    );
+    CREATE INDEX feedback_prediction ON feedback (prediction_id);
+    CREATE INDEX feedback_time ON feedback (time_ms);
+    CREATE TABLE outcomes (
+        seq INTEGER PRIMARY KEY,
+        time_ms INTEGER NOT NULL,
+        unit TEXT,
+        prediction_id TEXT,
+        name TEXT NOT NULL,
+        value REAL
+    );
+    CREATE INDEX outcomes_prediction ON outcomes (prediction_id);
+    CREATE INDEX outcomes_time ON outcomes (time_ms);",
+)];
+
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// SQLite's `synchronous` pragma for the write connection (WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync the WAL at every commit: a commit survives power loss.
+    #[default]
+    Full,
+    /// No fsync at commit: a commit survives a process crash, not a power loss.
+    Normal,
+}
+
+/// Options of [`SqliteStore::open_with`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// How long a statement waits for a lock held by another connection.
+    pub busy_timeout: Duration,
+    /// Read connections kept open between reads.
+    pub max_idle_readers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { synchronous: Synchronous::Full, busy_timeout: Duration::from_secs(5), max_idle_readers: 4 }
+    }
+}
+
+/// Telemetry in an embedded SQLite database.
+pub struct SqliteStore {
+    path: PathBuf,
+    options: SqliteOptions,
+    write: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).field("options", &self.options).finish()
+    }
+}
+
+const INSERT_PREDICTION: &str = "INSERT INTO predictions (id, time_ms, system, component, unit, model_name,
+    model_version, variant, features, raw_output, guardrails, output, mode, reason, fallback, latency_us)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT (id) DO NOTHING";
+const INSERT_FEEDBACK: &str = "INSERT INTO feedback (prediction_id, time_ms, kind, label, value, unit, comment,
+    source, idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (idempotency_key) DO NOTHING";
+const INSERT_OUTCOME: &str =
+    "INSERT INTO outcomes (time_ms, unit, prediction_id, name, value) VALUES (?1, ?2, ?3, ?4, ?5)";
+const PREDICTION_COLUMNS: &str = "p.id, p.time_ms, p.system, p.component, p.unit, p.model_name, p.model_version,
+    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.reason, p.fallback, p.latency_us";
+const N_PREDICTION_COLUMNS: usize = 16;
+const FEEDBACK_COLUMNS: &str =
+    "f.prediction_id, f.time_ms, f.kind, f.label, f.value, f.unit, f.comment, f.source, f.idempotency_key";
+const PRUNE_CHUNK: i64 = 5000;
+
+impl SqliteStore {
+    /// Opens (creating if needed) `data_dir/rein.db` with default options.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, SqliteOptions::default())
+    }
+
+    /// Opens (creating if needed) `data_dir/rein.db`: creates the directory,
+    /// switches to WAL, applies pending migrations, and refuses a database
+    /// written by a newer schema version.
+    pub fn open_with(data_dir: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_owned(),
+            op: "create data directory",
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let err = |op| {
+            let path = path.clone();
+            move |source| StoreError::Sqlite { path, op, source }
+        };
+        let mut conn = Connection::open(&path).map_err(err("open"))?;
+        conn.busy_timeout(options.busy_timeout).map_err(err("set busy timeout"))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(err("enable WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "telemetry store {}: could not enable WAL (journal_mode is {mode})",
+                path.display()
+            )));
+        }
+        let sync = match options.synchronous {
+            Synchronous::Full => "PRAGMA synchronous = FULL",
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+        };
+        conn.execute_batch(sync).map_err(err("set synchronous"))?;
+        conn.set_prepared_statement_cache_capacity(32);
+        migrate(&mut conn, &path)?;
+        Ok(SqliteStore { path, options, write: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read("read schema version", |c| {
+            c.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+                .map_err(self.err("read schema version"))
+        })
+    }
+
+    fn err(&self, op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite { path: self.path.clone(), op, source }
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(self.err("open read connection"))?;
+        conn.busy_timeout(self.options.busy_timeout).map_err(self.err("set busy timeout"))?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    /// Runs `f` on a pooled read connection.
+    fn read<T>(
+        &self,
+        _op: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < self.options.max_idle_readers {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn write_conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.write.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn prediction_from_row(&self, r: &Row<'_>, at: usize) -> Result<PredictionEvent, StoreError> {
+        let get = |r: &Row<'_>| -> rusqlite::Result<_> {
+            Ok((
+                r.get::<_, String>(at)?,
+                r.get::<_, i64>(at + 1)?,
+                r.get::<_, String>(at + 2)?,
+                r.get::<_, String>(at + 3)?,
+                r.get::<_, Option<String>>(at + 4)?,
+                r.get::<_, String>(at + 5)?,
+                r.get::<_, String>(at + 6)?,
+                r.get::<_, String>(at + 7)?,
+                [
+                    r.get::<_, String>(at + 8)?,
+                    r.get::<_, String>(at + 9)?,
+                    r.get::<_, String>(at + 10)?,
+                    r.get::<_, String>(at + 11)?,
+                ],
+                r.get::<_, String>(at + 12)?,
+                r.get::<_, String>(at + 13)?,
+                r.get::<_, bool>(at + 14)?,
+                r.get::<_, i64>(at + 15)?,
+            ))
+        };
+        let (
+            id,
+            time_ms,
+            system,
+            component,
+            unit,
+            model_name,
+            model_version,
+            variant,
+            json,
+            mode,
+            reason,
+            fallback,
+            lat,
+        ) = get(r).map_err(self.err("read prediction row"))?;
+        let [features, raw_output, guardrails, output] = json.map(|s| {
+            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                what: "prediction JSON column",
+                detail: format!("prediction {id}: {e}"),
+            })
+        });
+        Ok(PredictionEvent {
+            time_ms,
+            system,
+            component,
+            unit,
+            model_name,
+            model_version,
+            variant,
+            features: features?,
+            raw_output: raw_output?,
+            guardrails: guardrails?,
+            output: output?,
+            mode,
+            reason,
+            fallback,
+            latency_us: lat.max(0) as u64,
+            id,
+        })
+    }
+
+    fn feedback_from_row(&self, r: &Row<'_>, at: usize) -> Result<FeedbackEvent, StoreError> {
+        let get = |r: &Row<'_>| -> rusqlite::Result<_> {
+            Ok((
+                r.get::<_, String>(at)?,
+                r.get::<_, i64>(at + 1)?,
+                r.get::<_, String>(at + 2)?,
+                r.get::<_, Option<String>>(at + 3)?,
+                r.get::<_, Option<f64>>(at + 4)?,
+                r.get::<_, Option<String>>(at + 5)?,
+                r.get::<_, Option<String>>(at + 6)?,
+                r.get::<_, String>(at + 7)?,
+                r.get::<_, Option<String>>(at + 8)?,
+            ))
+        };
+        let (prediction_id, time_ms, kind, label, value, unit, comment, source, idempotency_key) =
+            get(r).map_err(self.err("read feedback row"))?;
+        let corrupt = |what, v: &str| StoreError::Corrupt {
+            path: self.path.clone(),
+            what,
+            detail: format!("`{v}` for prediction {prediction_id}"),
+        };
+        let kind = FeedbackKind::parse(&kind).ok_or_else(|| corrupt("feedback kind", &kind))?;
+        let source = FeedbackSource::parse(&source).ok_or_else(|| corrupt("feedback source", &source))?;
+        Ok(FeedbackEvent { prediction_id, time_ms, kind, label, value, unit, comment, source, idempotency_key })
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |op| move |source| StoreError::Sqlite { path: path.to_owned(), op, source };
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(err("create schema_migrations"))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("begin migration"))?;
+    let found: i64 = tx
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(err("read schema version"))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
+        tracing::info!(path = %path.display(), version, "applying telemetry schema migration");
+        tx.execute_batch(sql).map_err(err("apply migration"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, crate::events::now_ms()],
+        )
+        .map_err(err("record migration"))?;
+    }
+    tx.commit().map_err(err("commit migration"))
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    // Serializing a Value cannot fail (its keys are strings).
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+impl Store for SqliteStore {
+    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
+        let mut report = WriteReport::default();
+        if events.is_empty() {
+            return Ok(report);
+        }
+        let mut conn = self.write_conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.err("begin write"))?;
+        {
+            let mut pred = None;
+            let mut fb = None;
+            let mut out = None;
+            for e in events {
+                match e {
+                    Event::Prediction(p) => {
+                        if pred.is_none() {
+                            pred = Some(tx.prepare_cached(INSERT_PREDICTION).map_err(self.err("prepare insert"))?);
+                        }
+                        let n = pred
+                            .as_mut()
+                            .expect("prepared")
+                            .execute(params![
+                                p.id,
+                                p.time_ms,
+                                p.system,
+                                p.component,
+                                p.unit,
+                                p.model_name,
+                                p.model_version,
+                                p.variant,
+                                json_text(&p.features),
+                                json_text(&p.raw_output),
+                                json_text(&p.guardrails),
+                                json_text(&p.output),
+                                p.mode,
+                                p.reason,
+                                p.fallback,
+                                i64::try_from(p.latency_us).unwrap_or(i64::MAX),
+                            ])
+                            .map_err(self.err("insert prediction"))?;
+                        if n == 0 { report.duplicates += 1 } else { report.predictions += 1 }
+                    }
+                    Event::Feedback(f) => {
+                        if fb.is_none() {
+                            fb = Some(tx.prepare_cached(INSERT_FEEDBACK).map_err(self.err("prepare insert"))?);
+                        }
+                        let n = fb
+                            .as_mut()
+                            .expect("prepared")
+                            .execute(params![
+                                f.prediction_id,
+                                f.time_ms,
+                                f.kind.as_str(),
+                                f.label,
+                                f.value,
+                                f.unit,
+                                f.comment,
+                                f.source.as_str(),
+                                f.idempotency_key,
+                            ])
+                            .map_err(self.err("insert feedback"))?;
+                        if n == 0 { report.duplicates += 1 } else { report.feedback += 1 }
+                    }
+                    Event::Outcome(o) => {
+                        if out.is_none() {
+                            out = Some(tx.prepare_cached(INSERT_OUTCOME).map_err(self.err("prepare insert"))?);
+                        }
+                        out.as_mut()
+                            .expect("prepared")
+                            .execute(params![o.time_ms, o.unit, o.prediction_id, o.name, o.value])
+                            .map_err(self.err("insert outcome"))?;
+                        report.outcomes += 1;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(self.err("commit"))?;
+        Ok(report)
+    }
+
+    fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>, StoreError> {
+        self.read("read prediction", |c| {
+            let sql = format!("SELECT {PREDICTION_COLUMNS} FROM predictions p WHERE p.id = ?1");
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare read"))?;
+            let mut rows = st.query([id]).map_err(self.err("read prediction"))?;
+            let Some(row) = rows.next().map_err(self.err("read prediction"))? else { return Ok(None) };
+            let prediction = self.prediction_from_row(row, 0)?;
+            drop(rows);
+            let sql = format!(
+                "SELECT {FEEDBACK_COLUMNS} FROM feedback f WHERE f.prediction_id = ?1 ORDER BY f.time_ms, f.seq"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare read"))?;
+            let mut rows = st.query([id]).map_err(self.err("read feedback"))?;
+            let mut feedback = Vec::new();
+            while let Some(r) = rows.next().map_err(self.err("read feedback"))? {
+                feedback.push(self.feedback_from_row(r, 0)?);
+            }
+            let mut st = c
+                .prepare_cached(
+                    "SELECT time_ms, unit, prediction_id, name, value FROM outcomes WHERE prediction_id = ?1
+                     ORDER BY time_ms, seq",
+                )
+                .map_err(self.err("prepare read"))?;
+            let outcomes = st
+                .query_map([id], |r| {
+                    Ok(OutcomeEvent {
+                        time_ms: r.get(0)?,
+                        unit: r.get(1)?,
+                        prediction_id: r.get(2)?,
+                        name: r.get(3)?,
+                        value: r.get(4)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(self.err("read outcomes"))?;
+            Ok(Some(PredictionRecord { prediction, feedback, outcomes }))
+        })
+    }
+
+    fn prediction_exists(&self, id: &str) -> Result<bool, StoreError> {
+        self.read("read prediction", |c| {
+            let mut st =
+                c.prepare_cached("SELECT 1 FROM predictions WHERE id = ?1").map_err(self.err("prepare read"))?;
+            st.exists([id]).map_err(self.err("read prediction"))
+        })
+    }
+
+    fn feedback_by_key(&self, key: &str) -> Result<Option<FeedbackEvent>, StoreError> {
+        self.read("read feedback", |c| {
+            let sql = format!("SELECT {FEEDBACK_COLUMNS} FROM feedback f WHERE f.idempotency_key = ?1");
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare read"))?;
+            let mut rows = st.query([key]).map_err(self.err("read feedback"))?;
+            match rows.next().map_err(self.err("read feedback"))? {
+                Some(r) => Ok(Some(self.feedback_from_row(r, 0)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn scan(&self, q: &ScanQuery) -> Result<Page, StoreError> {
+        let limit = q.effective_limit();
+        let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let mut lo = q.since_ms.unwrap_or(i64::MIN);
+        let mut hi = q.until_ms.unwrap_or(i64::MAX); // exclusive
+        let (after, dir) = match q.order {
+            Order::Ascending => ("(p.time_ms > ?3 OR (p.time_ms = ?3 AND p.id > ?4))", "ASC"),
+            Order::Descending => ("(p.time_ms < ?3 OR (p.time_ms = ?3 AND p.id < ?4))", "DESC"),
+        };
+        // Narrow the index range to the cursor's side.
+        let (ct, cid, after) = match &cursor {
+            Some(c) => {
+                match q.order {
+                    Order::Ascending => lo = lo.max(c.time_ms),
+                    Order::Descending => hi = hi.min(c.time_ms.saturating_add(1)),
+                }
+                (c.time_ms, c.id.as_str(), after)
+            }
+            None => (0, "", "?3 IS NOT NULL AND ?4 IS NOT NULL"),
+        };
+        let component = if q.component.is_some() { "p.component = ?5 AND" } else { "(?5 IS NULL) AND" };
+        let sql = format!(
+            "SELECT {PREDICTION_COLUMNS} FROM predictions p
+             WHERE {component} p.time_ms >= ?1 AND p.time_ms < ?2 AND {after}
+             ORDER BY p.time_ms {dir}, p.id {dir} LIMIT ?6"
+        );
+        self.read("scan predictions", |c| {
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare scan"))?;
+            let mut rows = st
+                .query(params![lo, hi, ct, cid, q.component, (limit + 1) as i64])
+                .map_err(self.err("scan predictions"))?;
+            let mut items = Vec::with_capacity(limit.min(1024));
+            let mut more = false;
+            while let Some(r) = rows.next().map_err(self.err("scan predictions"))? {
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(self.prediction_from_row(r, 0)?);
+            }
+            let next_cursor = if more {
+                items.last().map(|p| Cursor { time_ms: p.time_ms, id: p.id.clone() }.encode())
+            } else {
+                None
+            };
+            Ok(Page { items, next_cursor })
+        })
+    }
+
+    fn labeled_examples(&self, q: &ExampleQuery, visit: &mut ExampleVisitor<'_>) -> Result<u64, StoreError> {
+        let component = if q.component.is_some() { "p.component = ?3 AND" } else { "(?3 IS NULL) AND" };
+        let sql = format!(
+            "SELECT {PREDICTION_COLUMNS}, {FEEDBACK_COLUMNS} FROM predictions p
+             JOIN feedback f ON f.prediction_id = p.id
+             WHERE {component} p.time_ms >= ?1 AND p.time_ms < ?2
+             ORDER BY p.time_ms, p.id, f.time_ms, f.seq"
+        );
+        let lo = q.since_ms.unwrap_or(i64::MIN);
+        let hi = q.until_ms.unwrap_or(i64::MAX);
+        self.read("read labeled examples", |c| {
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare export"))?;
+            let mut rows = st.query(params![lo, hi, q.component]).map_err(self.err("read labeled examples"))?;
+            let mut current: Option<LabeledExample> = None;
+            let mut n = 0u64;
+            while let Some(r) = rows.next().map_err(self.err("read labeled examples"))? {
+                let id: String = r.get(0).map_err(self.err("read labeled examples"))?;
+                let fb = self.feedback_from_row(r, N_PREDICTION_COLUMNS)?;
+                match &mut current {
+                    Some(ex) if ex.prediction.id == id => ex.feedback.push(fb),
+                    _ => {
+                        if let Some(done) = current.take() {
+                            n += 1;
+                            visit(done)?;
+                        }
+                        current =
+                            Some(LabeledExample { prediction: self.prediction_from_row(r, 0)?, feedback: vec![fb] });
+                    }
+                }
+            }
+            if let Some(done) = current.take() {
+                n += 1;
+                visit(done)?;
+            }
+            Ok(n)
+        })
+    }
+
+    fn prune(&self, kind: EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
+        let table = match kind {
+            EventKind::Prediction => "predictions",
+            EventKind::Feedback => "feedback",
+            EventKind::Outcome => "outcomes",
+        };
+        let sql = format!(
+            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE time_ms < ?1 LIMIT {PRUNE_CHUNK})"
+        );
+        let mut total = 0u64;
+        loop {
+            // One chunk per lock: the writer thread gets the connection between chunks.
+            let n = {
+                let conn = self.write_conn();
+                let mut st = conn.prepare_cached(&sql).map_err(self.err("prepare prune"))?;
+                st.execute([older_than_ms]).map_err(self.err("prune"))?
+            };
+            total += n as u64;
+            if (n as i64) < PRUNE_CHUNK {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn counts(&self) -> Result<Counts, StoreError> {
+        self.read("count rows", |c| {
+            c.query_row(
+                "SELECT (SELECT COUNT(*) FROM predictions), (SELECT COUNT(*) FROM feedback),
+                        (SELECT COUNT(*) FROM outcomes)",
+                [],
+                |r| {
+                    let n = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+                    Ok(Counts { predictions: n(0)?, feedback: n(1)?, outcomes: n(2)? })
+                },
+            )
+            .map_err(self.err("count rows"))
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}

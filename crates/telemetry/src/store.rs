@@ -1,0 +1,201 @@
+//! The storage trait. Everything that reads or writes telemetry goes through
+//! [`Store`]; the embedded SQLite store ([`crate::SqliteStore`]) is the
+//! default. The trait speaks only plain data (unix milliseconds, JSON values,
+//! opaque cursors) so that a PostgreSQL implementation can follow without
+//! changing callers.
+//!
+//! Methods are synchronous: they run on the writer's own thread or inside
+//! `tokio::task::spawn_blocking`, never on an async worker.
+
+use crate::events::{EventKind, FeedbackEvent, OutcomeEvent, PredictionEvent};
+use crate::{Event, StoreError};
+
+/// What one [`Store::write_batch`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    pub predictions: u64,
+    pub feedback: u64,
+    pub outcomes: u64,
+    /// Events that were already stored and so written no row: a feedback
+    /// whose idempotency key exists, or a prediction whose id exists (a replay).
+    pub duplicates: u64,
+}
+
+impl WriteReport {
+    /// Events of the batch that are now in the store (new rows plus duplicates).
+    pub fn total(&self) -> u64 {
+        self.predictions + self.feedback + self.outcomes + self.duplicates
+    }
+}
+
+/// A prediction with everything the world said back about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionRecord {
+    pub prediction: PredictionEvent,
+    /// Oldest first.
+    pub feedback: Vec<FeedbackEvent>,
+    /// Outcomes that name this prediction, oldest first.
+    pub outcomes: Vec<OutcomeEvent>,
+}
+
+/// Page order of [`Store::scan`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first.
+    #[default]
+    Ascending,
+    /// Newest first.
+    Descending,
+}
+
+/// A paged listing of predictions: `since_ms <= time_ms < until_ms`,
+/// optionally for one component, ordered by `(time_ms, id)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanQuery {
+    pub component: Option<String>,
+    /// Inclusive lower bound, unix ms.
+    pub since_ms: Option<i64>,
+    /// Exclusive upper bound, unix ms.
+    pub until_ms: Option<i64>,
+    /// Page size; 0 means [`ScanQuery::DEFAULT_LIMIT`], larger than
+    /// [`ScanQuery::MAX_LIMIT`] is clamped.
+    pub limit: usize,
+    /// The `next_cursor` of the previous page; must come from a query with
+    /// the same order.
+    pub cursor: Option<String>,
+    pub order: Order,
+}
+
+impl ScanQuery {
+    pub const DEFAULT_LIMIT: usize = 100;
+    pub const MAX_LIMIT: usize = 10_000;
+
+    /// The page size actually used.
+    pub fn effective_limit(&self) -> usize {
+        match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+/// One page of a scan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub items: Vec<PredictionEvent>,
+    /// Present when more rows may follow: pass it as `cursor` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Keyset cursor: the `(time_ms, id)` of the last row of a page. Opaque to
+/// callers; it is the same text for every store implementation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub time_ms: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.time_ms, self.id)
+    }
+
+    pub fn decode(s: &str) -> Result<Self, StoreError> {
+        let bad = || StoreError::InvalidCursor(s.to_owned());
+        let (t, id) = s.split_once('_').ok_or_else(bad)?;
+        let time_ms = t.parse().map_err(|_| bad())?;
+        if id.is_empty() {
+            return Err(bad());
+        }
+        Ok(Cursor { time_ms, id: id.to_owned() })
+    }
+}
+
+/// A prediction with its feedback, for export of labeled examples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabeledExample {
+    pub prediction: PredictionEvent,
+    /// Oldest first; never empty.
+    pub feedback: Vec<FeedbackEvent>,
+}
+
+/// Which predictions [`Store::labeled_examples`] visits: those of `component`
+/// with `since_ms <= time_ms < until_ms` that have at least one feedback,
+/// ordered by `(time_ms, id)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExampleQuery {
+    pub component: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+/// Row counts, for tests and health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub predictions: u64,
+    pub feedback: u64,
+    pub outcomes: u64,
+}
+
+/// Callback of [`Store::labeled_examples`]; return an error to stop.
+pub type ExampleVisitor<'a> = dyn FnMut(LabeledExample) -> Result<(), StoreError> + 'a;
+
+/// The telemetry store.
+pub trait Store: Send + Sync + 'static {
+    /// Writes all events in one transaction: all or none are stored.
+    /// A feedback whose idempotency key already exists, or a prediction whose
+    /// id already exists, is a no-op counted in [`WriteReport::duplicates`].
+    /// The store does not check that a feedback's prediction exists (the HTTP
+    /// edge does, with [`Store::prediction_exists`]).
+    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError>;
+
+    /// A prediction with its feedback and outcomes joined.
+    fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>, StoreError>;
+
+    /// Whether a prediction with that id is stored.
+    fn prediction_exists(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// The feedback stored under an idempotency key.
+    fn feedback_by_key(&self, key: &str) -> Result<Option<FeedbackEvent>, StoreError>;
+
+    /// One page of predictions (keyset pagination on `(time_ms, id)`: stable
+    /// under concurrent inserts of newer rows, every row exactly once).
+    fn scan(&self, query: &ScanQuery) -> Result<Page, StoreError>;
+
+    /// Visits every prediction that has feedback in the window, with its
+    /// feedback, streaming (memory does not grow with the window). Returns
+    /// how many were visited.
+    fn labeled_examples(&self, query: &ExampleQuery, visit: &mut ExampleVisitor<'_>) -> Result<u64, StoreError>;
+
+    /// Deletes events of one kind older than `older_than_ms` (by their
+    /// `time_ms`); returns how many rows were deleted.
+    fn prune(&self, kind: EventKind, older_than_ms: i64) -> Result<u64, StoreError>;
+
+    /// Row counts.
+    fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// A short description for logs and errors (e.g. the database path).
+    fn describe(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_rejects_garbage() {
+        let c = Cursor { time_ms: -5, id: "0190-ab_cd".into() };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        for bad in ["", "x", "12", "12_", "a_b"] {
+            assert!(matches!(Cursor::decode(bad), Err(StoreError::InvalidCursor(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limit_is_clamped() {
+        let mut q = ScanQuery::default();
+        assert_eq!(q.effective_limit(), 100);
+        q.limit = 1_000_000;
+        assert_eq!(q.effective_limit(), ScanQuery::MAX_LIMIT);
+    }
+}

@@ -1,0 +1,632 @@
+//! The asynchronous batching writer: one dedicated OS thread owns the write
+//! side of the store; async callers hand it events through a bounded queue.
+//!
+//! * Group commit: the thread takes everything queued (up to `max_batch`),
+//!   optionally lingers up to `max_delay` for more, writes one transaction
+//!   and then answers every durable waiter of that batch. Events that arrive
+//!   while a commit runs form the next batch, so under load batches grow and
+//!   commits (and their fsyncs) are shared.
+//! * Backpressure: when the queue is full, `record` waits up to
+//!   `enqueue_timeout`; then it appends the event to the spill file if one
+//!   is configured, or fails with [`RecordError::Overloaded`] (HTTP 503).
+//!   Memory is bounded by `capacity` events.
+//! * Spill file: append-only JSON lines, replayed into the store on start and
+//!   whenever the queue is idle, then truncated.
+//! * Nothing is dropped silently: a failing store write answers durable
+//!   waiters with an error, spills the batch (or keeps it in memory and
+//!   retries with back-off, which fills the queue and turns into 503s). An
+//!   event counts as `dropped` only when a shutdown gives up retrying a
+//!   failing store with no usable spill file, or a corrupt spill line is
+//!   found on replay; both are logged at error level.
+//!
+//! Loss window of [`Durability::Buffered`]: an event answered as buffered is
+//! in memory until its batch commits, normally within a few milliseconds
+//! (the writer's lag). A process crash loses at most the queued events
+//! (`capacity`) plus the batch being written (`max_batch`); a graceful
+//! [`Writer::shutdown`] (or dropping every handle) writes them all.
+
+use crate::events::Event;
+use crate::store::Store;
+use crate::{RecordError, StoreError};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::error::{SendTimeoutError, TrySendError};
+use tokio::sync::{mpsc, oneshot};
+
+/// When a request may be answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Answer only after the event is committed (to the store, or fsynced to
+    /// the spill file when the queue is full).
+    #[default]
+    Durable,
+    /// Answer once queued; the event is written shortly after.
+    Buffered,
+}
+
+/// Configuration of the [`Writer`].
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Bounded queue length, in events.
+    pub capacity: usize,
+    /// Most events per transaction.
+    pub max_batch: usize,
+    /// How long the writer lingers for more events once a batch has started
+    /// and is not full. Zero: no lingering, batches form from whatever queued
+    /// while the previous commit ran (lowest latency).
+    pub max_delay: Duration,
+    /// Bounded wait for room in a full queue before spilling or failing.
+    pub enqueue_timeout: Duration,
+    /// Append-only overflow file, replayed on start.
+    pub spill: Option<PathBuf>,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            capacity: 8192,
+            max_batch: 512,
+            max_delay: Duration::ZERO,
+            enqueue_timeout: Duration::from_millis(100),
+            spill: None,
+        }
+    }
+}
+
+/// Counters of the writer (also exported as `rein_telemetry_events_total{state}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Events accepted into the queue.
+    pub queued: u64,
+    /// Events from the queue now in the store (including duplicates).
+    pub written: u64,
+    /// Events appended to the spill file (queue full, or store write failed).
+    pub spilled: u64,
+    /// Events replayed from the spill file into the store.
+    pub replayed: u64,
+    /// Events lost (logged at error level). Should always be 0.
+    pub dropped: u64,
+    /// Events that were already stored (idempotent feedback key, replayed prediction).
+    pub duplicates: u64,
+    /// Committed transactions.
+    pub batches: u64,
+    /// Failed store writes.
+    pub failed_batches: u64,
+    /// Events in the queue now.
+    pub queue_depth: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    queued: AtomicU64,
+    written: AtomicU64,
+    spilled: AtomicU64,
+    replayed: AtomicU64,
+    dropped: AtomicU64,
+    duplicates: AtomicU64,
+    batches: AtomicU64,
+    failed_batches: AtomicU64,
+    depth: AtomicI64,
+}
+
+struct Metrics {
+    queued: metrics::Counter,
+    written: metrics::Counter,
+    spilled: metrics::Counter,
+    replayed: metrics::Counter,
+    dropped: metrics::Counter,
+    depth: metrics::Gauge,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        metrics::describe_counter!(
+            "rein_telemetry_events_total",
+            "Telemetry events by state: queued, written, spilled, replayed, dropped"
+        );
+        metrics::describe_gauge!("rein_telemetry_queue_depth", "Telemetry events waiting in the write queue");
+        let c = |state: &'static str| metrics::counter!("rein_telemetry_events_total", "state" => state);
+        Metrics {
+            queued: c("queued"),
+            written: c("written"),
+            spilled: c("spilled"),
+            replayed: c("replayed"),
+            dropped: c("dropped"),
+            depth: metrics::gauge!("rein_telemetry_queue_depth"),
+        }
+    }
+}
+
+struct Shared {
+    counters: Counters,
+    metrics: Metrics,
+    spill: Option<Spill>,
+    closing: AtomicBool,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Shared {
+    fn add(&self, state: State, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let (a, m) = match state {
+            State::Queued => (&self.counters.queued, &self.metrics.queued),
+            State::Written => (&self.counters.written, &self.metrics.written),
+            State::Spilled => (&self.counters.spilled, &self.metrics.spilled),
+            State::Replayed => (&self.counters.replayed, &self.metrics.replayed),
+            State::Dropped => (&self.counters.dropped, &self.metrics.dropped),
+        };
+        a.fetch_add(n, Ordering::Relaxed);
+        m.increment(n);
+    }
+
+    fn depth_add(&self, n: i64) {
+        let d = self.counters.depth.fetch_add(n, Ordering::Relaxed) + n;
+        self.metrics.depth.set(d.max(0) as f64);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    Queued,
+    Written,
+    Spilled,
+    Replayed,
+    Dropped,
+}
+
+type Ack = oneshot::Sender<Result<(), RecordError>>;
+
+enum Job {
+    Event(Event, Option<Ack>),
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The append-only spill file.
+struct Spill {
+    path: PathBuf,
+    file: Mutex<File>,
+    pending: AtomicU64,
+}
+
+impl Spill {
+    fn open(path: &Path) -> Result<Spill, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_owned(),
+                op: "create spill directory",
+                source,
+            })?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)
+            .map_err(|source| StoreError::Io { path: path.to_owned(), op: "open spill file", source })?;
+        Ok(Spill { path: path.to_owned(), file: Mutex::new(file), pending: AtomicU64::new(0) })
+    }
+
+    /// Appends events as JSON lines in one write; fsyncs when `sync`. On a
+    /// failed write the file is cut back so no torn line remains.
+    fn append<'a>(&self, events: impl IntoIterator<Item = &'a Event>, sync: bool) -> std::io::Result<u64> {
+        let mut buf = Vec::with_capacity(1024);
+        let mut n = 0;
+        for e in events {
+            serde_json::to_writer(&mut buf, e)?;
+            buf.push(b'\n');
+            n += 1;
+        }
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let len = file.metadata()?.len();
+        let res = file.write_all(&buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        if let Err(e) = res {
+            let _ = file.set_len(len);
+            return Err(e);
+        }
+        self.pending.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Writes every spilled event into the store in batches, then truncates
+    /// the file. Holds the file lock throughout, so appends wait. Returns
+    /// (replayed, corrupt lines).
+    fn replay(&self, store: &dyn Store, max_batch: usize) -> Result<(u64, u64), StoreError> {
+        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let io = |op| {
+            let path = self.path.clone();
+            move |source| StoreError::Io { path, op, source }
+        };
+        if file.metadata().map_err(io("stat spill file"))?.len() == 0 {
+            self.pending.store(0, Ordering::Relaxed);
+            return Ok((0, 0));
+        }
+        let reader = BufReader::new(File::open(&self.path).map_err(io("open spill file for replay"))?);
+        let mut batch = Vec::with_capacity(max_batch);
+        let (mut replayed, mut corrupt) = (0u64, 0u64);
+        let mut rejected: Option<File> = None;
+        let rejected_path = self.path.with_extension("rejected");
+        for (i, line) in reader.split(b'\n').enumerate() {
+            let line = line.map_err(io("read spill file"))?;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Event>(&line) {
+                Ok(e) => batch.push(e),
+                Err(err) => {
+                    corrupt += 1;
+                    tracing::error!(
+                        spill = %self.path.display(), line = i + 1, error = %err, kept_in = %rejected_path.display(),
+                        "telemetry: corrupt spill line (torn write?); event dropped from replay"
+                    );
+                    if rejected.is_none() {
+                        rejected = OpenOptions::new().create(true).append(true).open(&rejected_path).ok();
+                    }
+                    if let Some(f) = rejected.as_mut() {
+                        let _ = f.write_all(&line).and_then(|()| f.write_all(b"\n"));
+                    }
+                }
+            }
+            if batch.len() >= max_batch {
+                replayed += store.write_batch(&batch)?.total();
+                batch.clear();
+            }
+        }
+        if !batch.is_empty() {
+            replayed += store.write_batch(&batch)?.total();
+        }
+        file.set_len(0).map_err(io("truncate spill file"))?;
+        file.sync_all().map_err(io("sync spill file"))?;
+        self.pending.store(0, Ordering::Relaxed);
+        Ok((replayed, corrupt))
+    }
+}
+
+/// Async handle to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+    capacity: usize,
+    enqueue_timeout: Duration,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("capacity", &self.capacity).field("stats", &self.stats()).finish()
+    }
+}
+
+impl Writer {
+    /// Opens the spill file (if any), replays it into the store (blocking:
+    /// call at start-up, before serving), and starts the writer thread.
+    /// Install the metrics recorder before calling this.
+    pub fn start(store: Arc<dyn Store>, config: WriterConfig) -> Result<Writer, StoreError> {
+        let capacity = config.capacity.max(1);
+        let max_batch = config.max_batch.max(1);
+        let spill = config.spill.as_deref().map(Spill::open).transpose()?;
+        let shared = Arc::new(Shared {
+            counters: Counters::default(),
+            metrics: Metrics::new(),
+            spill,
+            closing: AtomicBool::new(false),
+            thread: Mutex::new(None),
+        });
+        if let Some(spill) = &shared.spill {
+            let (replayed, corrupt) = spill.replay(store.as_ref(), max_batch)?;
+            shared.add(State::Replayed, replayed);
+            shared.add(State::Dropped, corrupt);
+            if replayed > 0 {
+                tracing::info!(spill = %spill.path.display(), replayed, "telemetry: replayed spill file");
+            }
+        }
+        let (tx, rx) = mpsc::channel(capacity);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|source| {
+            StoreError::Io { path: PathBuf::from(store.describe()), op: "start writer runtime", source }
+        })?;
+        let mut worker = Worker { rx, store, shared: shared.clone(), max_batch, max_delay: config.max_delay, rt };
+        let handle = std::thread::Builder::new()
+            .name("rein-telemetry-writer".into())
+            .spawn(move || worker.run())
+            .map_err(|source| StoreError::Io { path: PathBuf::new(), op: "spawn writer thread", source })?;
+        *shared.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(Writer { tx, shared, capacity, enqueue_timeout: config.enqueue_timeout })
+    }
+
+    /// Records one event. `Durable`: resolves after the batch holding it is
+    /// committed. `Buffered`: resolves once it is queued. When the queue is
+    /// full, waits up to `enqueue_timeout`, then spills or fails with
+    /// [`RecordError::Overloaded`].
+    pub async fn record(&self, event: Event, durability: Durability) -> Result<(), RecordError> {
+        let (ack, done) = match durability {
+            Durability::Durable => {
+                let (t, r) = oneshot::channel();
+                (Some(t), Some(r))
+            }
+            Durability::Buffered => (None, None),
+        };
+        self.shared.depth_add(1);
+        let sent = match self.tx.try_send(Job::Event(event, ack)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Closed(_)) => Err(None),
+            Err(TrySendError::Full(job)) => match self.tx.send_timeout(job, self.enqueue_timeout).await {
+                Ok(()) => Ok(()),
+                Err(SendTimeoutError::Closed(_)) => Err(None),
+                Err(SendTimeoutError::Timeout(job)) => Err(Some(job)),
+            },
+        };
+        match sent {
+            Ok(()) => self.shared.add(State::Queued, 1),
+            Err(job) => {
+                self.shared.depth_add(-1);
+                return match job {
+                    None => Err(RecordError::Closed),
+                    Some(Job::Event(event, _)) => self.overflow(event, durability).await,
+                    Some(_) => unreachable!("only events are sent here"),
+                };
+            }
+        }
+        match done {
+            None => Ok(()),
+            Some(done) => done.await.unwrap_or(Err(RecordError::Closed)),
+        }
+    }
+
+    /// The queue stayed full: spill (off the async runtime) or refuse.
+    async fn overflow(&self, event: Event, durability: Durability) -> Result<(), RecordError> {
+        if self.shared.spill.is_none() {
+            return Err(RecordError::Overloaded { capacity: self.capacity, waited: self.enqueue_timeout });
+        }
+        let shared = self.shared.clone();
+        let sync = durability == Durability::Durable;
+        let res = tokio::task::spawn_blocking(move || {
+            let spill = shared.spill.as_ref().expect("checked above");
+            spill.append([&event], sync).map_err(|e| (spill.path.clone(), e))
+        })
+        .await;
+        match res {
+            Ok(Ok(n)) => {
+                self.shared.add(State::Spilled, n);
+                Ok(())
+            }
+            Ok(Err((path, e))) => {
+                tracing::error!(spill = %path.display(), error = %e, "telemetry: queue full and spill failed");
+                Err(RecordError::Spill { path, source: Arc::new(e) })
+            }
+            Err(_) => Err(RecordError::Closed),
+        }
+    }
+
+    /// Resolves once every event queued before this call is committed.
+    pub async fn flush(&self) -> Result<(), RecordError> {
+        let (t, r) = oneshot::channel();
+        self.tx.send(Job::Flush(t)).await.map_err(|_| RecordError::Closed)?;
+        r.await.map_err(|_| RecordError::Closed)
+    }
+
+    /// Writes everything queued, then stops the writer thread and waits for
+    /// it. Other handles get [`RecordError::Closed`] afterwards.
+    pub async fn shutdown(self) {
+        self.shared.closing.store(true, Ordering::Relaxed);
+        let (t, r) = oneshot::channel();
+        if self.tx.send(Job::Shutdown(t)).await.is_ok() {
+            let _ = r.await;
+        }
+        let handle = self.shared.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.shared.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        WriterStats {
+            queued: l(&c.queued),
+            written: l(&c.written),
+            spilled: l(&c.spilled),
+            replayed: l(&c.replayed),
+            dropped: l(&c.dropped),
+            duplicates: l(&c.duplicates),
+            batches: l(&c.batches),
+            failed_batches: l(&c.failed_batches),
+            queue_depth: c.depth.load(Ordering::Relaxed).max(0) as u64,
+        }
+    }
+
+    /// The spill file, if configured.
+    pub fn spill_path(&self) -> Option<&Path> {
+        self.shared.spill.as_ref().map(|s| s.path.as_path())
+    }
+}
+
+struct Worker {
+    rx: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    max_batch: usize,
+    max_delay: Duration,
+    rt: tokio::runtime::Runtime,
+}
+
+const RETRY_MIN: Duration = Duration::from_millis(10);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+const SHUTDOWN_RETRIES: u32 = 5;
+const SPILL_RETRY_EVERY: Duration = Duration::from_secs(1);
+
+impl Worker {
+    fn run(&mut self) {
+        let mut jobs = Vec::with_capacity(self.max_batch);
+        let mut last_replay_failure: Option<Instant> = None;
+        loop {
+            jobs.clear();
+            let (rx, max_batch, max_delay) = (&mut self.rx, self.max_batch, self.max_delay);
+            let n = self.rt.block_on(async {
+                let n = rx.recv_many(&mut jobs, max_batch).await;
+                if n > 0 && !max_delay.is_zero() && jobs.len() < max_batch {
+                    let deadline = tokio::time::Instant::now() + max_delay;
+                    while jobs.len() < max_batch {
+                        let want = max_batch - jobs.len();
+                        match tokio::time::timeout_at(deadline, rx.recv_many(&mut jobs, want)).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                    }
+                }
+                n
+            });
+            if n == 0 {
+                // Every handle is gone: everything queued has been written.
+                return;
+            }
+            let shutdown = self.process(&mut jobs);
+            if let Some(done) = shutdown {
+                self.rx.close();
+                loop {
+                    jobs.clear();
+                    let rx = &mut self.rx;
+                    if self.rt.block_on(rx.recv_many(&mut jobs, max_batch)) == 0 {
+                        break;
+                    }
+                    self.process(&mut jobs);
+                }
+                let _ = done.send(());
+                return;
+            }
+            if self.rx.is_empty()
+                && let Some(spill) = &self.shared.spill
+                && spill.pending.load(Ordering::Relaxed) > 0
+                && last_replay_failure.is_none_or(|t| t.elapsed() >= SPILL_RETRY_EVERY)
+            {
+                match spill.replay(self.store.as_ref(), self.max_batch) {
+                    Ok((replayed, corrupt)) => {
+                        self.shared.add(State::Replayed, replayed);
+                        self.shared.add(State::Dropped, corrupt);
+                        last_replay_failure = None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "telemetry: replaying the spill file failed; will retry");
+                        last_replay_failure = Some(Instant::now());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commits the events of `jobs`, then answers their waiters and flushes.
+    /// Returns the shutdown acknowledgement if one was among them.
+    fn process(&mut self, jobs: &mut Vec<Job>) -> Option<oneshot::Sender<()>> {
+        let mut events = Vec::with_capacity(jobs.len());
+        let mut acks = Vec::new();
+        let mut flushes = Vec::new();
+        let mut shutdown = None;
+        for job in jobs.drain(..) {
+            match job {
+                Job::Event(e, ack) => {
+                    events.push(e);
+                    if let Some(a) = ack {
+                        acks.push(a);
+                    }
+                }
+                Job::Flush(f) => flushes.push(f),
+                Job::Shutdown(s) => shutdown = Some(s),
+            }
+        }
+        self.shared.depth_add(-(events.len() as i64));
+        if !events.is_empty() {
+            self.commit(events, acks);
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+        shutdown
+    }
+
+    fn commit(&mut self, events: Vec<Event>, acks: Vec<Ack>) {
+        let err = match self.try_write(&events) {
+            Ok(()) => {
+                for a in acks {
+                    let _ = a.send(Ok(()));
+                }
+                return;
+            }
+            Err(e) => Arc::new(e),
+        };
+        tracing::error!(store = %self.store.describe(), events = events.len(), error = %err, "telemetry: store write failed");
+        // Durable waiters learn of the failure now (the edge answers 503)...
+        let spilled = self.try_spill(&events);
+        for a in acks {
+            let _ = a.send(Err(RecordError::Store { source: err.clone(), spilled: spilled.clone() }));
+        }
+        if spilled.is_some() {
+            return;
+        }
+        // ...and the events are kept and retried; meanwhile the queue fills up
+        // and new records meet backpressure.
+        let mut delay = RETRY_MIN;
+        let mut attempts = 0u32;
+        loop {
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(RETRY_MAX);
+            match self.try_write(&events) {
+                Ok(()) => {
+                    tracing::info!(events = events.len(), attempts, "telemetry: store write succeeded after retry");
+                    return;
+                }
+                Err(e) => {
+                    attempts += 1;
+                    if self.try_spill(&events).is_some() {
+                        return;
+                    }
+                    if self.shared.closing.load(Ordering::Relaxed) && attempts >= SHUTDOWN_RETRIES {
+                        self.shared.add(State::Dropped, events.len() as u64);
+                        tracing::error!(
+                            store = %self.store.describe(), events = events.len(), error = %e,
+                            "telemetry: DROPPED events: the store keeps failing at shutdown and no spill file is usable"
+                        );
+                        return;
+                    }
+                    tracing::warn!(error = %e, attempts, "telemetry: store write still failing; retrying");
+                }
+            }
+        }
+    }
+
+    fn try_write(&self, events: &[Event]) -> Result<(), StoreError> {
+        match self.store.write_batch(events) {
+            Ok(report) => {
+                self.shared.add(State::Written, report.total());
+                self.shared.counters.duplicates.fetch_add(report.duplicates, Ordering::Relaxed);
+                self.shared.counters.batches.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.shared.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    fn try_spill(&self, events: &[Event]) -> Option<PathBuf> {
+        let spill = self.shared.spill.as_ref()?;
+        match spill.append(events, true) {
+            Ok(n) => {
+                self.shared.add(State::Spilled, n);
+                tracing::warn!(spill = %spill.path.display(), events = n, "telemetry: batch spilled after a failed write");
+                Some(spill.path.clone())
+            }
+            Err(e) => {
+                tracing::error!(spill = %spill.path.display(), error = %e, "telemetry: spilling a failed batch failed");
+                None
+            }
+        }
+    }
+}
