@@ -98,11 +98,19 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Read connections kept open between reads.
     pub max_idle_readers: usize,
+    /// A quota on the database file (SQLite `max_page_count`): past it,
+    /// writes fail with `database or disk is full`, as on a full disk.
+    pub max_db_bytes: Option<u64>,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { synchronous: Synchronous::Full, busy_timeout: Duration::from_secs(5), max_idle_readers: 4 }
+        SqliteOptions {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+            max_idle_readers: 4,
+            max_db_bytes: None,
+        }
     }
 }
 
@@ -170,6 +178,13 @@ impl SqliteStore {
         conn.execute_batch(sync).map_err(err("set synchronous"))?;
         conn.set_prepared_statement_cache_capacity(32);
         migrate(&mut conn, &path)?;
+        if let Some(bytes) = options.max_db_bytes {
+            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(err("read page size"))?;
+            let pages = (bytes / page.max(512) as u64).max(1);
+            let _: i64 = conn
+                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))
+                .map_err(err("set max_page_count"))?;
+        }
         Ok(SqliteStore { path, options, write: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
     }
 

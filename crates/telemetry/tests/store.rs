@@ -1,0 +1,220 @@
+mod common;
+
+use common::*;
+use rein_telemetry::*;
+use serde_json::json;
+
+#[test]
+fn each_event_kind_round_trips_and_joins() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let p = prediction("fraud", 1_000);
+    let mut p2 = prediction("fraud", 1_001);
+    p2.unit = None;
+    p2.variant = "canary".into();
+    p2.fallback = true;
+    p2.latency_us = u64::MAX;
+    let f1 = feedback(&p.id, FeedbackKind::Incorrect, Some("legit"), Some("k1"));
+    let mut f2 = feedback(&p.id, FeedbackKind::Label, None, None);
+    f2.value = Some(3.25);
+    f2.source = FeedbackSource::System;
+    f2.comment = None;
+    f2.time_ms = f1.time_ms + 1;
+    let o1 = OutcomeEvent {
+        time_ms: 2_000,
+        unit: Some("user-1".into()),
+        prediction_id: Some(p.id.clone()),
+        name: "left_page".into(),
+        value: None,
+    };
+    let o2 =
+        OutcomeEvent { time_ms: 2_001, unit: None, prediction_id: None, name: "purchase".into(), value: Some(9.5) };
+    let report = store
+        .write_batch(&[
+            p.clone().into(),
+            p2.clone().into(),
+            f1.clone().into(),
+            f2.clone().into(),
+            o1.clone().into(),
+            o2.into(),
+        ])
+        .unwrap();
+    assert_eq!(report, WriteReport { predictions: 2, feedback: 2, outcomes: 2, duplicates: 0 });
+
+    let rec = store.prediction(&p.id).unwrap().unwrap();
+    assert_eq!(rec.prediction, p);
+    assert_eq!(rec.feedback, vec![f1, f2]);
+    assert_eq!(rec.outcomes, vec![o1]);
+    let rec2 = store.prediction(&p2.id).unwrap().unwrap();
+    assert_eq!(rec2.prediction.latency_us, i64::MAX as u64, "latency saturates at i64::MAX");
+    assert_eq!(rec2.prediction.variant, "canary");
+    assert!(rec2.feedback.is_empty() && rec2.outcomes.is_empty());
+    assert!(store.prediction("nope").unwrap().is_none());
+    assert!(store.prediction_exists(&p.id).unwrap());
+    assert!(!store.prediction_exists("nope").unwrap());
+    assert_eq!(store.counts().unwrap(), Counts { predictions: 2, feedback: 2, outcomes: 2 });
+}
+
+#[test]
+fn feedback_idempotency_key_and_replayed_prediction_are_no_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let p = prediction("fraud", 5);
+    let f = feedback(&p.id, FeedbackKind::Correct, None, Some("client-key-1"));
+    let mut again = f.clone();
+    again.comment = Some("second try".into());
+    let r = store.write_batch(&[p.clone().into(), f.clone().into(), again.into()]).unwrap();
+    assert_eq!((r.predictions, r.feedback, r.duplicates), (1, 1, 1));
+    let r = store.write_batch(&[p.clone().into(), f.clone().into()]).unwrap();
+    assert_eq!((r.predictions, r.feedback, r.duplicates), (0, 0, 2));
+    assert_eq!(store.feedback_by_key("client-key-1").unwrap(), Some(f));
+    assert_eq!(store.feedback_by_key("other").unwrap(), None);
+    // Feedback without a key is never deduplicated.
+    let k = feedback(&p.id, FeedbackKind::Correct, None, None);
+    store.write_batch(&[k.clone().into(), k.into()]).unwrap();
+    assert_eq!(store.counts().unwrap().feedback, 3);
+}
+
+fn all_pages(store: &SqliteStore, mut q: ScanQuery) -> (Vec<PredictionEvent>, usize) {
+    let mut out = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.scan(&q).unwrap();
+        pages += 1;
+        assert!(page.items.len() <= q.effective_limit());
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return (out, pages),
+        }
+    }
+}
+
+#[test]
+fn pagination_returns_every_row_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut events = Vec::new();
+    let mut expected = Vec::new();
+    // Many rows share a time_ms: the id breaks ties.
+    for i in 0..257 {
+        let mut p = prediction(if i % 3 == 0 { "other" } else { "fraud" }, 1_000 + i / 10);
+        p.id = format!("id-{:04}", (i * 7919) % 1000);
+        if p.component == "fraud" && (1_003..1_020).contains(&p.time_ms) {
+            expected.push((p.time_ms, p.id.clone()));
+        }
+        events.push(Event::from(p));
+    }
+    store.write_batch(&events).unwrap();
+    expected.sort();
+
+    let q = ScanQuery {
+        component: Some("fraud".into()),
+        since_ms: Some(1_003),
+        until_ms: Some(1_020),
+        limit: 7,
+        ..Default::default()
+    };
+    let (rows, pages) = all_pages(&store, q.clone());
+    let got: Vec<_> = rows.iter().map(|p| (p.time_ms, p.id.clone())).collect();
+    assert_eq!(got, expected);
+    assert_eq!(pages, expected.len().div_ceil(7).max(1) + usize::from(expected.len() % 7 == 0));
+    assert!(rows.iter().all(|p| p.component == "fraud"));
+
+    let (rows, _) = all_pages(&store, ScanQuery { order: Order::Descending, ..q });
+    let mut got: Vec<_> = rows.iter().map(|p| (p.time_ms, p.id.clone())).collect();
+    got.reverse();
+    assert_eq!(got, expected);
+
+    // No component, no window: everything.
+    let (rows, _) = all_pages(&store, ScanQuery { limit: 50, ..Default::default() });
+    assert_eq!(rows.len(), 257);
+    assert!(rows.windows(2).all(|w| (w[0].time_ms, &w[0].id) < (w[1].time_ms, &w[1].id)));
+
+    let bad = store.scan(&ScanQuery { cursor: Some("garbage".into()), ..Default::default() });
+    assert!(matches!(bad, Err(StoreError::InvalidCursor(_))));
+}
+
+#[test]
+fn migrations_are_versioned_and_a_newer_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), rein_telemetry::sqlite::SCHEMA_VERSION);
+    store.write_batch(&[prediction("c", 1).into()]).unwrap();
+    drop(store);
+    // Opening again applies nothing and keeps the data.
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.counts().unwrap().predictions, 1);
+    drop(store);
+
+    let conn = rusqlite_conn(&dir.path().join("rein.db"));
+    conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)", []).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 999, .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("rein.db") && msg.contains("999") && msg.contains("newer"), "{msg}");
+}
+
+fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+#[test]
+fn full_disk_and_bad_path_errors_name_the_path_and_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SqliteOptions { max_db_bytes: Some(256 * 1024), ..Default::default() };
+    let store = SqliteStore::open_with(dir.path(), opts).unwrap();
+    let mut err = None;
+    for _ in 0..200 {
+        let batch: Vec<Event> = (0..50)
+            .map(|i| {
+                let mut p = prediction("c", i);
+                p.features = json!({"blob": "x".repeat(500)});
+                p.into()
+            })
+            .collect();
+        if let Err(e) = store.write_batch(&batch) {
+            err = Some(e);
+            break;
+        }
+    }
+    let msg = err.expect("the quota is reached").to_string();
+    assert!(msg.contains(&dir.path().join("rein.db").display().to_string()), "{msg}");
+    assert!(msg.contains("full"), "{msg}");
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let msg = SqliteStore::open(&file).unwrap_err().to_string();
+    assert!(msg.contains("a-file") && msg.contains("create data directory"), "{msg}");
+}
+
+#[test]
+fn prune_deletes_old_rows_per_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let day = 86_400_000i64;
+    let now = 100 * day;
+    let mut events = Vec::new();
+    for i in 0..12_000i64 {
+        // half older than 30 days
+        let t = if i % 2 == 0 { now - 40 * day + i } else { now - day + i };
+        events.push(Event::from(prediction("c", t)));
+    }
+    let p = prediction("c", now - 40 * day);
+    let mut f = feedback(&p.id, FeedbackKind::Correct, None, None);
+    f.time_ms = now - 40 * day;
+    events.push(f.into());
+    events.push(
+        OutcomeEvent { time_ms: now - 2 * day, unit: None, prediction_id: None, name: "x".into(), value: None }.into(),
+    );
+    store.write_batch(&events).unwrap();
+    let r = prune_once(
+        store.as_ref(),
+        &Retention { predictions_days: Some(30), feedback_days: Some(90), outcomes_days: Some(1) },
+        now,
+    )
+    .unwrap();
+    assert_eq!(r, PruneReport { predictions: 6_000, feedback: 0, outcomes: 1 });
+    assert_eq!(store.counts().unwrap(), Counts { predictions: 6_000, feedback: 1, outcomes: 0 });
+}

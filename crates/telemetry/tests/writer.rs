@@ -1,0 +1,264 @@
+mod common;
+
+use common::*;
+use rein_telemetry::*;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+fn config() -> WriterConfig {
+    WriterConfig::default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_record_is_committed_when_it_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Writer::start(open(dir.path()), config()).unwrap();
+    for i in 0..20 {
+        let p = prediction("fraud", i);
+        writer.record(p.clone().into(), Durability::Durable).await.unwrap();
+        // A brand-new connection sees it at once.
+        let other = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(other.prediction(&p.id).unwrap().unwrap().prediction, p);
+    }
+    let stats = writer.stats();
+    assert_eq!((stats.queued, stats.written, stats.dropped), (20, 20, 0));
+    writer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_shares_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let writer =
+        Writer::start(store.clone(), WriterConfig { max_delay: Duration::from_millis(2), ..config() }).unwrap();
+    let n = 2_000;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let w = writer.clone();
+            tokio::spawn(async move { w.record(prediction("c", i).into(), Durability::Durable).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let stats = writer.stats();
+    assert_eq!(stats.written, n as u64);
+    assert!(stats.batches < n as u64 / 10, "{} transactions for {n} records", stats.batches);
+    assert_eq!(store.counts().unwrap().predictions, n as u64);
+    assert_eq!(stats.dropped, 0);
+    writer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn natural_group_commit_without_linger() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let writer = Writer::start(store.clone(), config()).unwrap();
+    let tasks: Vec<_> = (0..1_000)
+        .map(|i| {
+            let w = writer.clone();
+            tokio::spawn(async move { w.record(prediction("c", i).into(), Durability::Durable).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let stats = writer.stats();
+    assert_eq!(stats.written, 1_000);
+    assert!(stats.batches < 1_000, "{} transactions", stats.batches);
+    assert_eq!(stats.dropped, 0);
+    writer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_events_are_flushed_by_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let writer = Writer::start(store.clone(), config()).unwrap();
+    for i in 0..5_000 {
+        writer.record(prediction("c", i).into(), Durability::Buffered).await.unwrap();
+    }
+    let other = writer.clone();
+    writer.shutdown().await;
+    assert_eq!(store.counts().unwrap().predictions, 5_000);
+    assert!(matches!(other.record(prediction("c", 0).into(), Durability::Buffered).await, Err(RecordError::Closed)));
+    assert_eq!(other.stats().dropped, 0);
+    assert_eq!(other.stats().queue_depth, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_without_spill_fails_after_the_bounded_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
+    gated.close_gate();
+    let timeout = Duration::from_millis(30);
+    let capacity = 4;
+    let writer =
+        Writer::start(gated.clone(), WriterConfig { capacity, max_batch: 2, enqueue_timeout: timeout, ..config() })
+            .unwrap();
+    let mut accepted = 0u64;
+    let mut overloaded = 0;
+    for i in 0..20 {
+        let start = Instant::now();
+        match writer.record(prediction("c", i).into(), Durability::Buffered).await {
+            Ok(()) => accepted += 1,
+            Err(e @ RecordError::Overloaded { .. }) => {
+                overloaded += 1;
+                assert!(start.elapsed() >= timeout, "waited {:?}", start.elapsed());
+                assert!(e.to_string().contains("overloaded"), "{e}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(writer.stats().queue_depth <= capacity as u64, "memory stays bounded");
+    }
+    // The writer holds at most one batch (2) and the queue at most 4.
+    assert!(accepted <= 2 + capacity as u64 + 1, "accepted {accepted}");
+    assert_eq!(overloaded, 20 - accepted);
+    gated.open_gate();
+    writer.flush().await.unwrap();
+    assert_eq!(gated.counts().unwrap().predictions, accepted);
+    let stats = writer.stats();
+    assert_eq!((stats.written, stats.dropped, stats.spilled), (accepted, 0, 0));
+    writer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_spills_and_everything_is_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = dir.path().join("spill").join("telemetry.jsonl");
+    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
+    gated.close_gate();
+    let cfg = WriterConfig {
+        capacity: 8,
+        max_batch: 4,
+        enqueue_timeout: Duration::from_millis(5),
+        spill: Some(spill.clone()),
+        ..config()
+    };
+    let writer = Writer::start(gated.clone(), cfg.clone()).unwrap();
+    let n = 100u64;
+    let mut ids = Vec::new();
+    for i in 0..n as i64 {
+        let p = prediction("c", i);
+        ids.push(p.id.clone());
+        let d = if i % 2 == 0 { Durability::Buffered } else { Durability::Durable };
+        // Once the writer is stuck and the queue full, nothing drains it:
+        // a durable record then resolves once fsynced to the spill file.
+        if d == Durability::Durable && gated.entered.load(Ordering::SeqCst) > 0 && writer.stats().queue_depth == 8 {
+            writer.record(p.into(), d).await.unwrap();
+        } else {
+            writer.record(p.into(), Durability::Buffered).await.unwrap();
+        }
+    }
+    let s1 = writer.stats();
+    assert!(s1.spilled >= n - 4 - 8 - 1, "{s1:?}");
+    let lines = std::fs::read_to_string(&spill).unwrap().lines().count() as u64;
+    assert_eq!(lines, s1.spilled);
+    gated.open_gate();
+    let handle = writer.clone();
+    writer.shutdown().await;
+    let s1 = handle.stats();
+    let s1 = {
+        let w = Writer::start(gated.clone(), WriterConfig { spill: Some(spill.clone()), ..config() }).unwrap();
+        let s2 = w.stats();
+        w.shutdown().await;
+        (s1, s2)
+    };
+    let (first, restart) = s1;
+    // Everything is in the store, whether replayed while idle or on restart.
+    assert_eq!(gated.counts().unwrap().predictions, n);
+    for id in &ids {
+        assert!(gated.prediction_exists(id).unwrap());
+    }
+    assert_eq!(first.written + first.spilled, n);
+    assert_eq!(first.replayed + restart.replayed, first.spilled);
+    assert_eq!(std::fs::metadata(&spill).unwrap().len(), 0, "spill file truncated after replay");
+    assert_eq!(first.dropped + restart.dropped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spill_file_is_replayed_on_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = dir.path().join("telemetry.spill");
+    let events: Vec<Event> = (0..1_234).map(|i| prediction("c", i).into()).collect();
+    let mut text = String::new();
+    for e in &events {
+        text.push_str(&serde_json::to_string(e).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(&spill, text).unwrap();
+    let store = open(dir.path());
+    let writer = Writer::start(store.clone(), WriterConfig { spill: Some(spill.clone()), ..config() }).unwrap();
+    let stats = writer.stats();
+    assert_eq!((stats.replayed, stats.dropped), (1_234, 0));
+    assert_eq!(store.counts().unwrap().predictions, 1_234);
+    assert_eq!(std::fs::metadata(&spill).unwrap().len(), 0);
+    writer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_store_write_errors_durable_waiters_and_spills() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = dir.path().join("telemetry.spill");
+    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
+    let writer = Writer::start(gated.clone(), WriterConfig { spill: Some(spill.clone()), ..config() }).unwrap();
+    gated.fail.store(true, Ordering::SeqCst);
+    let p = prediction("c", 1);
+    let err = writer.record(p.clone().into(), Durability::Durable).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, RecordError::Store { spilled: Some(_), .. }), "{msg}");
+    assert!(msg.contains("rein.db") && msg.contains("injected") && msg.contains("spill"), "{msg}");
+    writer.record(prediction("c", 2).into(), Durability::Buffered).await.unwrap();
+    writer.flush().await.unwrap();
+    assert_eq!(writer.stats().spilled, 2);
+    assert_eq!(std::fs::read_to_string(&spill).unwrap().lines().count(), 2);
+    gated.fail.store(false, Ordering::SeqCst);
+    let first = writer.stats();
+    writer.shutdown().await;
+    let w = Writer::start(gated.clone(), WriterConfig { spill: Some(spill.clone()), ..config() }).unwrap();
+    assert_eq!(first.replayed + w.stats().replayed, 2);
+    assert!(gated.prediction_exists(&p.id).unwrap());
+    assert_eq!(first.dropped + w.stats().dropped, 0);
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_store_write_without_spill_is_retried_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
+    let writer = Writer::start(gated.clone(), config()).unwrap();
+    gated.fail.store(true, Ordering::SeqCst);
+    let p = prediction("c", 1);
+    let err = writer.record(p.clone().into(), Durability::Durable).await.unwrap_err();
+    assert!(matches!(err, RecordError::Store { spilled: None, .. }), "{err}");
+    assert!(err.to_string().contains("retried"), "{err}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gated.fail.store(false, Ordering::SeqCst);
+    writer.flush().await.unwrap();
+    assert!(gated.prediction_exists(&p.id).unwrap());
+    let stats = writer.stats();
+    assert!(stats.failed_batches >= 1);
+    assert_eq!((stats.written, stats.dropped), (1, 0));
+    writer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_and_outcomes_flow_through_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<SqliteStore> = open(dir.path());
+    let writer = Writer::start(store.clone(), config()).unwrap();
+    let p = prediction("c", 1);
+    writer.record(p.clone().into(), Durability::Durable).await.unwrap();
+    let f = feedback(&p.id, FeedbackKind::Correct, None, Some("key"));
+    writer.record(f.clone().into(), Durability::Durable).await.unwrap();
+    writer.record(f.clone().into(), Durability::Durable).await.unwrap();
+    let o =
+        OutcomeEvent { time_ms: 3, unit: None, prediction_id: Some(p.id.clone()), name: "clicked".into(), value: None };
+    writer.record(o.clone().into(), Durability::Durable).await.unwrap();
+    let rec = store.prediction(&p.id).unwrap().unwrap();
+    assert_eq!((rec.feedback, rec.outcomes), (vec![f], vec![o]));
+    let stats = writer.stats();
+    assert_eq!((stats.written, stats.duplicates, stats.dropped), (4, 1, 0));
+    writer.shutdown().await;
+}
