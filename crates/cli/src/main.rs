@@ -7,7 +7,19 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rein_decision::Model;
+use rein_server::TelemetryMode;
 use rein_system::{Action, Policy, Stage, System};
+
+mod demo;
+
+fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
+    match s {
+        "off" => Ok(TelemetryMode::Off),
+        "durable" => Ok(TelemetryMode::Durable),
+        "buffered" => Ok(TelemetryMode::Buffered),
+        other => Err(format!("`{other}` is not a telemetry mode: use off, durable or buffered")),
+    }
+}
 
 #[derive(Parser)]
 #[command(name = "rein", version, about = "Serve, guard and measure an ML-enabled system declared in a rein.toml")]
@@ -29,6 +41,46 @@ enum Command {
         /// Where telemetry and state are kept.
         #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
         data_dir: PathBuf,
+        /// Override the system file's telemetry: off, durable or buffered.
+        #[arg(long, value_parser = parse_telemetry_mode)]
+        telemetry: Option<TelemetryMode>,
+    },
+    /// Write labeled examples (features + joined truth) for data scientists.
+    Export {
+        system: PathBuf,
+        #[arg(long)]
+        component: String,
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Unix milliseconds or RFC 3339 (inclusive).
+        #[arg(long)]
+        since: Option<String>,
+        /// Unix milliseconds or RFC 3339 (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// jsonl, csv or parquet.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Output file; standard output when absent.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Serve an example system and play its simulated world against it, live.
+    Demo {
+        /// One of the examples with a world (default: phishing-warning).
+        #[arg(default_value = "phishing-warning")]
+        example: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Scale the scenario's users and requests (0.1 = a tenth).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Where the demo's store goes (default .rein/demo/<example>, cleared first).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Keep serving after the scenario, to look at the data over HTTP.
+        #[arg(long)]
+        keep_serving: bool,
     },
     /// Validate the system file, load its models, and summarise the system.
     Check { system: PathBuf },
@@ -71,7 +123,7 @@ fn init_logging(format: &str) {
 }
 
 /// Reads the system file and loads its models; every problem is a located diagnostic.
-fn load(path: &Path) -> Result<(System, Vec<Arc<rein_runtime::OnnxModel>>), String> {
+pub(crate) fn load(path: &Path) -> Result<(System, Vec<Arc<rein_runtime::OnnxModel>>), String> {
     let system = rein_system::load(path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
     let models = rein_server::app::load_models(&system)
         .map_err(|d| format!("{d}\n\n{} problem(s) loading the models of {}", d.len(), path.display()))?;
@@ -118,28 +170,72 @@ fn run(command: Command) -> Result<(), String> {
             println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
             Ok(())
         }
-        Command::Serve { system, addr, data_dir } => {
+        Command::Serve { system, addr, data_dir, telemetry } => {
             let (system, models) = load(&system)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-            runtime.block_on(async move {
+            runtime()?.block_on(async move {
+                let telemetry = rein_server::Telemetry::open(&system, &data_dir, telemetry)?;
+                let recording = match &telemetry {
+                    Some(t) => format!("recording to {} ({:?})", t.data_dir.display(), t.durability),
+                    None => "telemetry off".to_string(),
+                };
                 let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
                     format!("cannot listen on {addr}: {e} (is another server using it? try --addr 127.0.0.1:0)")
                 })?;
                 let local = listener.local_addr().map_err(|e| e.to_string())?;
-                let _ = data_dir;
                 let names: Vec<String> = system.components.iter().map(|c| c.name.clone()).collect();
-                let app = Arc::new(rein_server::App::new(system, models));
+                let app = Arc::new(rein_server::App::new(system, models, telemetry));
                 tracing::info!(%local, components = ?names, "rein is serving");
-                println!("rein listening on http://{local}");
-                rein_server::serve(listener, app, rein_server::shutdown_signal())
-                    .await
-                    .map_err(|e| format!("server error: {e}"))
+                println!("rein listening on http://{local}, {recording}");
+                let served = rein_server::serve(listener, app.clone(), rein_server::shutdown_signal()).await;
+                rein_server::finish(&app).await;
+                served.map_err(|e| format!("server error: {e}"))
             })
         }
+        Command::Export { system, component, data_dir, since, until, format, output } => {
+            let system = rein_system::load(&system).map_err(|d| d.to_string())?;
+            if system.component(&component).is_none() {
+                let names: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
+                return Err(format!("no component is named `{component}`; the system has: {}", names.join(", ")));
+            }
+            let format: rein_telemetry::ExportFormat = format.parse()?;
+            let time = |what: &str, v: Option<String>| -> Result<Option<i64>, String> {
+                v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.message)).transpose()
+            };
+            let (since, until) = (time("since", since)?, time("until", until)?);
+            if !data_dir.join("rein.db").is_file() {
+                return Err(format!(
+                    "no telemetry store in {}: serve the system with --data-dir {} first (or pass the right --data-dir)",
+                    data_dir.display(),
+                    data_dir.display()
+                ));
+            }
+            let store = rein_telemetry::SqliteStore::open(&data_dir).map_err(|e| e.to_string())?;
+            let rows = match &output {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                    rein_telemetry::export(&store, &component, since, until, format, file)
+                }
+                None => rein_telemetry::export(&store, &component, since, until, format, std::io::stdout()),
+            }
+            .map_err(|e| e.to_string())?;
+            eprintln!("exported {rows} labeled example(s) of `{component}`");
+            Ok(())
+        }
+        Command::Demo { example, seed, scale, data_dir, keep_serving } => {
+            if !(scale > 0.0 && scale <= 100.0) {
+                return Err(format!("--scale must be in (0, 100], not {scale}"));
+            }
+            demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving })
+        }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 fn refusal_text(r: &rein_decision::Refusal) -> String {

@@ -29,6 +29,8 @@ fn bench(c: &mut Criterion) {
     });
     let prepared = path.prepare(&features, &context, unknown).unwrap();
     group.bench_function("onnx inference (1 row)", |b| b.iter(|| model.infer(&[&prepared.values]).unwrap()));
+    let sixteen: Vec<&[rein_system::FeatureValue]> = (0..16).map(|_| prepared.values.as_slice()).collect();
+    group.bench_function("onnx inference (16 rows, one call)", |b| b.iter(|| model.infer(&sixteen).unwrap()));
     let mut i = 0u64;
     group.bench_function("whole decision path", |b| {
         b.iter(|| {

@@ -11,12 +11,14 @@ use rein_system::{Diagnostic, Diagnostics, FeatureValue, System};
 use tokio::sync::Semaphore;
 
 use crate::metrics::ComponentMetrics;
+use crate::telemetry::Telemetry;
 
 pub struct App {
     pub system: Arc<System>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     components: HashMap<String, Arc<ComponentRuntime>>,
     names: Vec<String>,
+    pub telemetry: Option<Telemetry>,
 }
 
 pub struct ComponentRuntime {
@@ -38,7 +40,7 @@ const INLINE_BELOW_US: u64 = 200;
 
 impl App {
     /// Builds the app from a validated system and its loaded models (same order as components).
-    pub fn new(system: System, models: Vec<Arc<OnnxModel>>) -> Self {
+    pub fn new(system: System, models: Vec<Arc<OnnxModel>>, telemetry: Option<Telemetry>) -> Self {
         let metrics = crate::metrics::install();
         let system = Arc::new(system);
         let mut components = HashMap::new();
@@ -59,7 +61,7 @@ impl App {
                 }),
             );
         }
-        Self { system, metrics, components, names }
+        Self { system, metrics, components, names, telemetry }
     }
 
     pub fn component(&self, name: &str) -> Option<&Arc<ComponentRuntime>> {

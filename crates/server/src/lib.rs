@@ -7,6 +7,8 @@ pub mod error;
 pub mod metrics;
 mod oip;
 mod predict;
+mod records;
+pub mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,12 +23,18 @@ use tokio::net::TcpListener;
 
 pub use app::App;
 pub use error::ApiError;
+pub use records::parse_time;
+pub use telemetry::{Telemetry, TelemetryMode};
 
 pub fn router(app: Arc<App>) -> Router {
     let metrics = app.metrics.clone();
     let max_body = app.system.server.max_body_bytes;
     Router::new()
         .route("/v1/components/{name}/predict", post(predict::predict))
+        .route("/v1/feedback", post(records::feedback))
+        .route("/v1/outcomes", post(records::outcome))
+        .route("/v1/predictions", get(records::list))
+        .route("/v1/predictions/{id}", get(records::prediction))
         .route("/v2", get(oip::server_metadata))
         .route("/v2/health/live", get(oip::live))
         .route("/v2/health/ready", get(oip::ready))
@@ -80,4 +88,43 @@ pub async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: no new connections, finishing requests in flight");
+}
+
+/// Flushes and stops telemetry after the server stopped: nothing queued is lost.
+pub async fn finish(app: &App) {
+    if let Some(t) = &app.telemetry {
+        t.writer.clone().shutdown().await;
+        let stats = t.writer.stats();
+        tracing::info!(?stats, "telemetry flushed");
+    }
+}
+
+/// A server running in this process on its own task (for `rein demo` and tests).
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub async fn start(app: Arc<App>, addr: std::net::SocketAddr) -> std::io::Result<Running> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(serve(listener, app.clone(), async {
+            let _ = stopped.await;
+        }));
+        Ok(Running { addr, app, stop: Some(stop), done })
+    }
+
+    /// Stops accepting, finishes requests in flight, then flushes telemetry.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let served = self.done.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        finish(&self.app).await;
+        served
+    }
 }

@@ -80,11 +80,10 @@ pub async fn predict(
     let response = match parse(&app, body) {
         Err(e) => Err(e),
         Ok(Parsed::One(instance)) => {
-            let mut results = decide(&app, component, vec![instance], started).await;
-            match results.pop() {
-                Some(Ok((instance, outcome))) => {
-                    let id = uuid::Uuid::now_v7().to_string();
-                    let body = serde_json::to_vec(&prediction(component, &id, &instance, &outcome, started));
+            let decided = decide(&app, component, vec![instance], started).await;
+            match record(&app, component, decided, started).await.pop() {
+                Some(Ok(d)) => {
+                    let body = serde_json::to_vec(&prediction(component, &d, started));
                     body.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
                 }
                 Some(Err(e)) => Err(e),
@@ -102,13 +101,10 @@ pub async fn predict(
             }
             let positions: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
             let instances: Vec<Instance> = parsed.into_iter().filter_map(|(_, s)| s.ok()).collect();
-            for (i, result) in positions.into_iter().zip(decide(&app, component, instances, started).await) {
+            let decided = decide(&app, component, instances, started).await;
+            for (i, result) in positions.into_iter().zip(record(&app, component, decided, started).await) {
                 answers[i] = match result {
-                    Ok((instance, outcome)) => {
-                        let id = uuid::Uuid::now_v7().to_string();
-                        serde_json::to_value(prediction(component, &id, &instance, &outcome, started))
-                            .unwrap_or(Value::Null)
-                    }
+                    Ok(d) => serde_json::to_value(prediction(component, &d, started)).unwrap_or(Value::Null),
                     Err(e) => {
                         component.metrics.request("none", e.status.as_u16(), started.elapsed());
                         e.body()
@@ -184,13 +180,22 @@ fn expected_shape() -> Value {
            "or": {"instances": "array of the above"}})
 }
 
+/// One decided instance, with its id and what telemetry may see of its features.
+struct Decided {
+    id: String,
+    instance: Instance,
+    outcome: Outcome,
+    seen_features: Option<Map<String, Value>>,
+    time_ms: u64,
+}
+
 /// Runs the decision path for instances of one component; one result per instance, in order.
 async fn decide(
     app: &App,
     component: &ComponentRuntime,
     instances: Vec<Instance>,
     started: Instant,
-) -> Vec<Result<(Instance, Outcome), ApiError>> {
+) -> Vec<Result<Decided, ApiError>> {
     let unknown = app.system.server.unknown_features;
     // 1. schema and input guardrails
     let prepared: Vec<Result<Prepared, Refusal>> =
@@ -219,9 +224,15 @@ async fn decide(
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let mut results = Vec::with_capacity(instances.len());
     for (instance, prepared) in instances.into_iter().zip(prepared) {
+        let time_ms = instance.time_ms.unwrap_or(now_ms);
+        let mut seen_features = None;
         let result = prepared.and_then(|p| {
+            if let Some(t) = &app.telemetry {
+                seen_features =
+                    Some(rein_decision::privacy::telemetry_features(component.path.component(), &p.values, &t.key));
+            }
             let model = if p.needs_model() { outputs.next() } else { None };
-            component.path.finish(p, model, instance.unit.as_deref(), instance.time_ms.unwrap_or(now_ms))
+            component.path.finish(p, model, instance.unit.as_deref(), time_ms)
         });
         results.push(match result {
             Ok(outcome) => {
@@ -234,7 +245,7 @@ async fn decide(
                     component.metrics.fallbacks.increment(1);
                 }
                 component.metrics.request(outcome.decision.mode.as_str(), 200, started.elapsed());
-                Ok((instance, outcome))
+                Ok(Decided { id: uuid::Uuid::now_v7().to_string(), instance, outcome, seen_features, time_ms })
             }
             Err(refusal) => Err(refused(component, refusal)),
         });
@@ -242,14 +253,45 @@ async fn decide(
     results
 }
 
-fn prediction<'a>(
-    component: &'a ComponentRuntime,
-    id: &str,
-    instance: &'a Instance,
-    outcome: &'a Outcome,
+/// Records the prediction events; with durable telemetry, returns once they are committed.
+/// A decision whose event cannot be kept is not answered as a success: nothing is lost silently.
+async fn record(
+    app: &App,
+    component: &ComponentRuntime,
+    decided: Vec<Result<Decided, ApiError>>,
     started: Instant,
-) -> Prediction<'a> {
+) -> Vec<Result<Decided, ApiError>> {
+    let Some(telemetry) = &app.telemetry else { return decided };
     let info = component.model_info();
+    let pending = decided.into_iter().map(|d| async move {
+        let d = d?;
+        let event = crate::telemetry::prediction_event(
+            &d.id,
+            d.time_ms as i64,
+            &app.system.name,
+            &component.name,
+            d.instance.unit.as_deref(),
+            info,
+            d.seen_features.clone().unwrap_or_default(),
+            &d.outcome,
+            started.elapsed().as_micros() as u64,
+        );
+        match telemetry.writer.record(event.into(), telemetry.durability).await {
+            Ok(()) => Ok(d),
+            Err(e) => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "telemetry_unavailable",
+                format!("the prediction was made but could not be recorded, so it is not returned: {e}"),
+            )
+            .with_details(json!({"hint": "retry later; see rein_telemetry_events_total and the server log"}))),
+        }
+    });
+    futures_util::future::join_all(pending).await
+}
+
+fn prediction<'a>(component: &'a ComponentRuntime, d: &'a Decided, started: Instant) -> Prediction<'a> {
+    let info = component.model_info();
+    let (id, instance, outcome) = (&d.id, &d.instance, &d.outcome);
     Prediction {
         prediction_id: id.to_string(),
         component: &component.name,

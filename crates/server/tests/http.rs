@@ -23,7 +23,7 @@ impl Server {
         let text = edit(std::fs::read_to_string(&file).unwrap());
         let system = rein_system::parse(&text, &file).unwrap_or_else(|d| panic!("{d}"));
         let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
-        let app = Arc::new(rein_server::App::new(system, models));
+        let app = Arc::new(rein_server::App::new(system, models, None));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

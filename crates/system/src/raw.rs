@@ -14,6 +14,8 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub server: RawServer,
     #[serde(default)]
+    pub telemetry: RawTelemetry,
+    #[serde(default)]
     pub components: Vec<Spanned<RawComponent>>,
     /// Declared goals; read and kept for the goals layer, not interpreted yet.
     #[serde(default)]
@@ -40,6 +42,25 @@ pub(crate) struct RawServer {
     pub max_body_bytes: Option<Spanned<i64>>,
     pub max_batch: Option<Spanned<i64>>,
     pub unknown_features: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTelemetry {
+    pub enabled: Option<bool>,
+    pub durability: Option<Spanned<String>>,
+    pub queue_capacity: Option<Spanned<i64>>,
+    pub spill: Option<bool>,
+    #[serde(default)]
+    pub retention_days: RawRetention,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetention {
+    pub predictions: Option<Spanned<i64>>,
+    pub feedback: Option<Spanned<i64>>,
+    pub outcomes: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

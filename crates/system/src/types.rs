@@ -19,6 +19,7 @@ pub struct System {
     pub file: PathBuf,
     pub runtime: RuntimeSettings,
     pub server: ServerSettings,
+    pub telemetry: TelemetrySettings,
     pub components: Vec<Component>,
     /// The `[goals]` table as written; measured by the goals layer.
     pub goals: Option<toml::Value>,
@@ -47,6 +48,47 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self { max_body_bytes: 1024 * 1024, max_batch: 256, unknown_features: UnknownFeatures::Reject }
     }
+}
+
+/// How predictions, feedback and outcomes are recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetrySettings {
+    pub enabled: bool,
+    pub durability: Durability,
+    /// Bounded queue of events waiting for the store.
+    pub queue_capacity: usize,
+    /// Overflow to an append-only file in the data directory, replayed on start.
+    pub spill: bool,
+    pub retention: RetentionDays,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            durability: Durability::Durable,
+            queue_capacity: 8192,
+            spill: true,
+            retention: RetentionDays::default(),
+        }
+    }
+}
+
+/// When a request may be answered, relative to its prediction being stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Only after the prediction is committed (group commit).
+    Durable,
+    /// At once; the prediction is written a few milliseconds later.
+    Buffered,
+}
+
+/// Days each kind of event is kept; `None` keeps it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionDays {
+    pub predictions: Option<u32>,
+    pub feedback: Option<u32>,
+    pub outcomes: Option<u32>,
 }
 
 /// What to do with a feature the schema does not declare.

@@ -55,6 +55,7 @@ pub(crate) fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<Sy
 
     let runtime = RuntimeSettings { onnxruntime: raw.runtime.onnxruntime.as_ref().map(|p| base.join(p.get_ref())) };
     let server = server_settings(&raw.server, r);
+    let telemetry = telemetry_settings(&raw.telemetry, r);
 
     if raw.components.is_empty() {
         r.at(
@@ -78,7 +79,16 @@ pub(crate) fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<Sy
             components.push(component);
         }
     }
-    Some(System { name, description, file: file.to_path_buf(), runtime, server, components, goals: raw.goals })
+    Some(System {
+        name,
+        description,
+        file: file.to_path_buf(),
+        runtime,
+        server,
+        telemetry,
+        components,
+        goals: raw.goals,
+    })
 }
 
 const IDENT_HINT: &str = "use letters, digits, `-` and `_`, starting with a letter (it appears in URLs and metrics)";
@@ -132,6 +142,37 @@ fn server_settings(raw: &RawServer, r: &mut Reporter) -> ServerSettings {
         }
     }
     s
+}
+
+fn telemetry_settings(raw: &RawTelemetry, r: &mut Reporter) -> TelemetrySettings {
+    let mut t = TelemetrySettings::default();
+    if let Some(enabled) = raw.enabled {
+        t.enabled = enabled;
+    }
+    if let Some(spill) = raw.spill {
+        t.spill = spill;
+    }
+    if let Some(d) = &raw.durability {
+        match one_of(r, d, "durability", &["durable", "buffered"]) {
+            Some("buffered") => t.durability = Durability::Buffered,
+            Some(_) => t.durability = Durability::Durable,
+            None => {}
+        }
+    }
+    if let Some(c) = &raw.queue_capacity
+        && let Some(c) = positive(r, c, "`queue_capacity`", 10_000_000)
+    {
+        t.queue_capacity = c as usize;
+    }
+    let days = |r: &mut Reporter, v: &Option<Spanned<i64>>, what: &str| {
+        v.as_ref().and_then(|d| positive(r, d, what, 365_000)).map(|d| d as u32)
+    };
+    t.retention = RetentionDays {
+        predictions: days(r, &raw.retention_days.predictions, "`retention_days.predictions`"),
+        feedback: days(r, &raw.retention_days.feedback, "`retention_days.feedback`"),
+        outcomes: days(r, &raw.retention_days.outcomes, "`retention_days.outcomes`"),
+    };
+    t
 }
 
 fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter) -> Option<Component> {

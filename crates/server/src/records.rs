@@ -1,0 +1,336 @@
+//! What the world says back, and reading it: `POST /v1/feedback`, `POST /v1/outcomes`,
+//! `GET /v1/predictions/{id}` (joined with its feedback and outcomes), `GET /v1/predictions`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rein_system::Task;
+use rein_telemetry::{FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, ScanQuery, Store};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::telemetry::Telemetry;
+
+fn telemetry(app: &App) -> Result<&Telemetry, ApiError> {
+    app.telemetry.as_ref().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "telemetry_off", "telemetry is off on this server, so nothing is recorded")
+            .with_details(json!({"hint": "set `[telemetry] enabled = true` in the system file, or serve without `--telemetry off`"}))
+    })
+}
+
+fn store_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("the telemetry store failed: {e}"))
+}
+
+/// Runs a store read on the blocking pool.
+async fn read<T: Send + 'static>(
+    t: &Telemetry,
+    f: impl FnOnce(&dyn Store) -> Result<T, rein_telemetry::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = t.store.clone();
+    match tokio::task::spawn_blocking(move || f(&*store)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(rein_telemetry::StoreError::InvalidCursor(c))) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_cursor",
+            format!("`{c}` is not a cursor of this listing: pass the `next_cursor` of the previous page unchanged"),
+        )),
+        Ok(Err(e)) => Err(store_error(e)),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// The prediction with this id. A buffered prediction may still be on its way to the
+/// store: one flush of the writer before answering that it does not exist.
+async fn find_prediction(t: &Telemetry, id: &str) -> Result<PredictionRecord, ApiError> {
+    for attempt in 0..2 {
+        let key = id.to_string();
+        if let Some(record) = read(t, move |s| s.prediction(&key)).await? {
+            return Ok(record);
+        }
+        if attempt == 0 {
+            t.writer.flush().await.map_err(store_error)?;
+        }
+    }
+    Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_prediction", format!("no prediction has the id `{id}`"))
+        .with_details(json!({"hint": "use the `prediction_id` a predict call answered with"})))
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(
+    body: Result<Bytes, BytesRejection>,
+    expected: Value,
+) -> Result<T, ApiError> {
+    let body = body?;
+    serde_json::from_slice(&body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::malformed_json(&e)
+        } else {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_request_shape",
+                format!("the request does not have the expected shape: {e}"),
+            )
+            .with_details(json!({ "expected": expected }))
+        }
+    })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackBody {
+    prediction_id: String,
+    kind: String,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    /// Idempotency key: the same key twice records the feedback once.
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    time_ms: Option<u64>,
+}
+
+pub async fn feedback(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) -> Response {
+    match post_feedback(&app, body).await {
+        Ok(v) => (StatusCode::ACCEPTED, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let t = telemetry(app)?;
+    let b: FeedbackBody = parse_body(
+        body,
+        json!({"prediction_id": "string", "kind": "correct | incorrect | label", "label": "string (classifiers)",
+               "value": "number (regressors)", "unit": "string", "comment": "string", "source": "user | expert | system", "key": "string"}),
+    )?;
+    let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_feedback", message);
+    let kind = FeedbackKind::parse(&b.kind)
+        .ok_or_else(|| invalid(format!("`kind` is `{}`, expected one of: correct, incorrect, label", b.kind)))?;
+    let source = match &b.source {
+        None => FeedbackSource::default(),
+        Some(s) => FeedbackSource::parse(s)
+            .ok_or_else(|| invalid(format!("`source` is `{s}`, expected one of: user, expert, system")))?,
+    };
+    let event = FeedbackEvent {
+        prediction_id: b.prediction_id.clone(),
+        time_ms: b.time_ms.unwrap_or_else(now_ms) as i64,
+        kind,
+        label: b.label.clone(),
+        value: b.value,
+        unit: b.unit,
+        comment: b.comment,
+        source,
+        idempotency_key: b.key.clone(),
+    };
+    event.validate().map_err(|e| invalid(e.to_string()))?;
+
+    if let Some(key) = b.key.clone()
+        && let Some(existing) = read(t, move |s| s.feedback_by_key(&key)).await?
+    {
+        if existing.prediction_id != event.prediction_id {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "key_reused",
+                format!(
+                    "the key `{}` was already used for feedback on prediction `{}`",
+                    b.key.unwrap_or_default(),
+                    existing.prediction_id
+                ),
+            ));
+        }
+        return Ok(json!({"accepted": true, "duplicate": true, "prediction_id": event.prediction_id}));
+    }
+
+    let record = find_prediction(t, &event.prediction_id).await?;
+    check_truth(app, &record, &event).map_err(invalid)?;
+    t.writer.record(event.into(), t.durability).await.map_err(store_error)?;
+    Ok(json!({"accepted": true, "duplicate": false, "prediction_id": b.prediction_id}))
+}
+
+/// A label must be one the component has; a value needs a regressor, a label a classifier.
+fn check_truth(app: &App, record: &PredictionRecord, event: &FeedbackEvent) -> Result<(), String> {
+    let Some(component) = app.system.component(&record.prediction.component) else {
+        return Ok(()); // a component no longer served: keep what the world says
+    };
+    match component.task {
+        Task::Regression => {
+            if event.label.is_some() {
+                return Err(format!(
+                    "component `{}` is a regressor: give the true `value`, not a `label`",
+                    component.name
+                ));
+            }
+        }
+        _ => {
+            if event.value.is_some() {
+                return Err(format!(
+                    "component `{}` is a classifier: give the true `label`, not a `value`",
+                    component.name
+                ));
+            }
+            if let Some(label) = &event.label
+                && component.label_index(label).is_none()
+            {
+                return Err(format!(
+                    "label `{label}` is not one of component `{}`'s labels: {}",
+                    component.name,
+                    component.labels.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeBody {
+    name: String,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    prediction_id: Option<String>,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default)]
+    time_ms: Option<u64>,
+}
+
+pub async fn outcome(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) -> Response {
+    match post_outcome(&app, body).await {
+        Ok(v) => (StatusCode::ACCEPTED, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let t = telemetry(app)?;
+    let b: OutcomeBody = parse_body(
+        body,
+        json!({"name": "snake_case name, e.g. left_page", "unit": "string", "prediction_id": "string", "value": "number"}),
+    )?;
+    let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_outcome", message);
+    let valid_name = b.name.len() <= 64
+        && b.name.starts_with(|c: char| c.is_ascii_lowercase())
+        && b.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid_name {
+        return Err(invalid(format!(
+            "outcome name `{}` is not valid: use 1 to 64 lower-case letters, digits and `_`, starting with a letter (e.g. `left_page`)",
+            b.name.chars().take(80).collect::<String>()
+        )));
+    }
+    if b.value.is_some_and(|v| !v.is_finite()) {
+        return Err(invalid("outcome `value` must be a finite number".into()));
+    }
+    if b.unit.as_ref().is_some_and(|u| u.len() > 200) {
+        return Err(invalid("outcome `unit` is longer than 200 bytes".into()));
+    }
+    if let Some(id) = &b.prediction_id {
+        find_prediction(t, id).await?;
+    }
+    let event = OutcomeEvent {
+        time_ms: b.time_ms.unwrap_or_else(now_ms) as i64,
+        unit: b.unit,
+        prediction_id: b.prediction_id,
+        name: b.name.clone(),
+        value: b.value,
+    };
+    t.writer.record(event.into(), t.durability).await.map_err(store_error)?;
+    Ok(json!({"accepted": true, "name": b.name}))
+}
+
+pub async fn prediction(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let result = async {
+        let t = telemetry(&app)?;
+        let record = find_prediction(t, &id).await?;
+        Ok::<_, ApiError>(json!({
+            "prediction": record.prediction,
+            "feedback": record.feedback,
+            "outcomes": record.outcomes,
+        }))
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    component: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+pub async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, QueryRejection>) -> Response {
+    let result = async {
+        let t = telemetry(&app)?;
+        let Query(q) = query.map_err(|e| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_query", e.body_text()).with_details(
+                json!({"expected": "?component=&since=&until=&limit=&cursor= (times as unix ms or RFC 3339)"}),
+            )
+        })?;
+        if let Some(c) = &q.component
+            && app.component(c).is_none()
+        {
+            return Err(ApiError::unknown_component(c, &app.component_names()));
+        }
+        let scan = ScanQuery {
+            component: q.component,
+            since_ms: q.since.as_deref().map(|s| parse_time("since", s)).transpose()?,
+            until_ms: q.until.as_deref().map(|s| parse_time("until", s)).transpose()?,
+            limit: q.limit.unwrap_or(0),
+            cursor: q.cursor,
+            order: Default::default(),
+        };
+        let page = read(t, move |s| s.scan(&scan)).await?;
+        Ok::<_, ApiError>(json!({ "predictions": page.items, "next_cursor": page.next_cursor }))
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Unix milliseconds, or an RFC 3339 time.
+pub fn parse_time(what: &str, s: &str) -> Result<i64, ApiError> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    humantime::parse_rfc3339_weak(s)
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_query",
+                format!("`{what}` is `{s}`: give unix milliseconds or an RFC 3339 time such as 2026-11-26T10:00:00Z"),
+            )
+        })
+}

@@ -1,0 +1,131 @@
+//! The server's side of telemetry: opening the store and writer for a data directory,
+//! turning decisions into events, and the keyed-hash secret of the privacy policy.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rein_decision::{ModelInfo, Outcome};
+use rein_system::System;
+use rein_telemetry::{Durability, PredictionEvent, Retention, SqliteStore, Store, Writer, WriterConfig};
+
+/// Telemetry of a running system: where events go and how durably.
+pub struct Telemetry {
+    pub writer: Writer,
+    pub store: Arc<dyn Store>,
+    pub durability: Durability,
+    /// Secret of the keyed hash applied to `telemetry = "hash"` features.
+    pub key: Vec<u8>,
+    pub data_dir: PathBuf,
+}
+
+/// How the command line may override the system file's telemetry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetryMode {
+    Off,
+    Durable,
+    Buffered,
+}
+
+impl Telemetry {
+    /// Opens the SQLite store in `data_dir` and starts the writer (replaying any spill file).
+    /// `None` when telemetry is off. Must run inside a tokio runtime (for the pruner).
+    pub fn open(system: &System, data_dir: &Path, mode: Option<TelemetryMode>) -> Result<Option<Telemetry>, String> {
+        let settings = &system.telemetry;
+        let durability = match mode {
+            Some(TelemetryMode::Off) => return Ok(None),
+            None if !settings.enabled => return Ok(None),
+            Some(TelemetryMode::Durable) => Durability::Durable,
+            Some(TelemetryMode::Buffered) => Durability::Buffered,
+            None => match settings.durability {
+                rein_system::Durability::Durable => Durability::Durable,
+                rein_system::Durability::Buffered => Durability::Buffered,
+            },
+        };
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir).map_err(|e| e.to_string())?);
+        Self::start(store, system, data_dir, durability)
+    }
+
+    /// Starts the writer over any store (tests pass a wrapped one).
+    pub fn start(
+        store: Arc<dyn Store>,
+        system: &System,
+        data_dir: &Path,
+        durability: Durability,
+    ) -> Result<Option<Telemetry>, String> {
+        let settings = &system.telemetry;
+        let config = WriterConfig {
+            capacity: settings.queue_capacity,
+            spill: settings.spill.then(|| data_dir.join("spill.jsonl")),
+            ..WriterConfig::default()
+        };
+        let writer = Writer::start(store.clone(), config).map_err(|e| e.to_string())?;
+        let retention = Retention {
+            predictions_days: settings.retention.predictions,
+            feedback_days: settings.retention.feedback,
+            outcomes_days: settings.retention.outcomes,
+        };
+        if retention != Retention::default() {
+            rein_telemetry::spawn_pruner(store.clone(), retention, Duration::from_secs(3600));
+        }
+        let key = hash_key(data_dir)?;
+        Ok(Some(Telemetry { writer, store, durability, key, data_dir: data_dir.to_path_buf() }))
+    }
+}
+
+/// The keyed-hash secret: made once per data directory, kept beside the data, so hashes
+/// stay comparable across restarts and differ between deployments.
+fn hash_key(data_dir: &Path) -> Result<Vec<u8>, String> {
+    let path = data_dir.join("telemetry.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().as_bytes().to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            std::fs::write(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+            }
+            Ok(key.into_bytes())
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// The prediction event for one decision.
+#[allow(clippy::too_many_arguments)]
+pub fn prediction_event(
+    id: &str,
+    time_ms: i64,
+    system: &str,
+    component: &str,
+    unit: Option<&str>,
+    model: &ModelInfo,
+    features: serde_json::Map<String, serde_json::Value>,
+    outcome: &Outcome,
+    latency_us: u64,
+) -> PredictionEvent {
+    PredictionEvent {
+        id: id.to_string(),
+        time_ms,
+        system: system.to_string(),
+        component: component.to_string(),
+        unit: unit.map(str::to_string),
+        model_name: model.name.clone(),
+        model_version: model.version.clone(),
+        variant: rein_telemetry::events::DEFAULT_VARIANT.to_string(),
+        features: serde_json::Value::Object(features),
+        raw_output: json(&outcome.raw),
+        guardrails: json(&outcome.guardrails),
+        output: json(&outcome.output),
+        mode: outcome.decision.mode.as_str().to_string(),
+        reason: serde_json::to_string(&outcome.decision).unwrap_or_default(),
+        fallback: outcome.fallback.is_some(),
+        latency_us,
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
