@@ -260,6 +260,7 @@ impl EventKind {
 /// (one JSON object per line, tagged by `"type"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // plain data; predictions dominate anyway
 pub enum Event {
     Prediction(PredictionEvent),
     Feedback(FeedbackEvent),

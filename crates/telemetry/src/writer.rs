@@ -183,6 +183,7 @@ enum State {
 
 type Ack = oneshot::Sender<Result<(), RecordError>>;
 
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Event(Event, Option<Ack>),
     Flush(oneshot::Sender<()>),
