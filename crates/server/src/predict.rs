@@ -276,14 +276,23 @@ async fn record(
             &d.outcome,
             started.elapsed().as_micros() as u64,
         );
-        match telemetry.writer.record(event.into(), telemetry.durability).await {
-            Ok(()) => Ok(d),
-            Err(e) => Err(ApiError::new(
+        let unavailable = |why: String| {
+            ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "telemetry_unavailable",
-                format!("the prediction was made but could not be recorded, so it is not returned: {e}"),
+                format!("the prediction was made but could not be recorded, so it is not returned: {why}"),
             )
-            .with_details(json!({"hint": "retry later; see rein_telemetry_events_total and the server log"}))),
+            .with_details(json!({"hint": "retry later; see rein_telemetry_events_total and the server log"}))
+        };
+        let wait = app.system.telemetry.commit_timeout;
+        match tokio::time::timeout(wait, telemetry.writer.record(event.into(), telemetry.durability)).await {
+            Ok(Ok(())) => Ok(d),
+            Ok(Err(e)) => Err(unavailable(e.to_string())),
+            // Still queued: it will be written when the store recovers, but it is not committed now.
+            Err(_) => Err(unavailable(format!(
+                "the telemetry store did not commit within {} ms (stalled or too slow); the event stays queued",
+                wait.as_millis()
+            ))),
         }
     });
     futures_util::future::join_all(pending).await

@@ -1,88 +1,12 @@
 //! The real server on an ephemeral port, with the phishing example's real ONNX model:
 //! what a client sends, good or bad, and what it gets back.
 
-use std::net::SocketAddr;
-use std::path::Path;
+mod common;
+
 use std::sync::Arc;
 
+use common::*;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-
-const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/phishing-warning");
-
-struct Server {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<std::io::Result<()>>,
-    client: reqwest::Client,
-}
-
-impl Server {
-    async fn start(edit: impl Fn(String) -> String) -> Server {
-        let file = Path::new(EXAMPLE_DIR).join("rein.toml");
-        let text = edit(std::fs::read_to_string(&file).unwrap());
-        let system = rein_system::parse(&text, &file).unwrap_or_else(|d| panic!("{d}"));
-        let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
-        let app = Arc::new(rein_server::App::new(system, models, None));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(rein_server::serve(listener, app, async {
-            let _ = stopped.await;
-        }));
-        Server { addr, stop: Some(stop), done, client: reqwest::Client::new() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let r = self
-            .client
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn predict(&self, body: Value) -> (u16, Value) {
-        self.post("/v1/components/phishing/predict", body.to_string()).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let r = self.client.get(self.url(path)).send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.done.await.unwrap().unwrap();
-    }
-}
-
-fn page() -> Value {
-    json!({
-        "url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": true, "uses_https": false,
-        "domain_age_days": 3, "num_subdomains": 4, "suspicious_words": 3, "tld_category": "new_gtld"
-    })
-}
-
-fn benign() -> Value {
-    json!({
-        "url_length": 40, "num_dots": 2, "num_hyphens": 0, "has_ip_host": false, "uses_https": true,
-        "domain_age_days": 5000, "num_subdomains": 1, "suspicious_words": 0, "tld_category": "com"
-    })
-}
-
-fn assert_error(body: &Value, code: &str) {
-    assert_eq!(body["error"]["code"], code, "{body:#}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body:#}");
-}
 
 #[tokio::test]
 async fn a_prediction_carries_id_model_output_guardrails_and_decision() {

@@ -50,6 +50,7 @@ pub(crate) struct RawTelemetry {
     pub enabled: Option<bool>,
     pub durability: Option<Spanned<String>>,
     pub queue_capacity: Option<Spanned<i64>>,
+    pub commit_timeout_ms: Option<Spanned<i64>>,
     pub spill: Option<bool>,
     #[serde(default)]
     pub retention_days: RawRetention,

@@ -57,6 +57,8 @@ pub struct TelemetrySettings {
     pub durability: Durability,
     /// Bounded queue of events waiting for the store.
     pub queue_capacity: usize,
+    /// Longest a durable request waits for its commit before it is answered 503.
+    pub commit_timeout: std::time::Duration,
     /// Overflow to an append-only file in the data directory, replayed on start.
     pub spill: bool,
     pub retention: RetentionDays,
@@ -68,6 +70,7 @@ impl Default for TelemetrySettings {
             enabled: true,
             durability: Durability::Durable,
             queue_capacity: 8192,
+            commit_timeout: std::time::Duration::from_secs(2),
             spill: true,
             retention: RetentionDays::default(),
         }

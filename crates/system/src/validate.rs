@@ -164,6 +164,11 @@ fn telemetry_settings(raw: &RawTelemetry, r: &mut Reporter) -> TelemetrySettings
     {
         t.queue_capacity = c as usize;
     }
+    if let Some(c) = &raw.commit_timeout_ms
+        && let Some(c) = positive(r, c, "`commit_timeout_ms`", 600_000)
+    {
+        t.commit_timeout = Duration::from_millis(c as u64);
+    }
     let days = |r: &mut Reporter, v: &Option<Spanned<i64>>, what: &str| {
         v.as_ref().and_then(|d| positive(r, d, what, 365_000)).map(|d| d as u32)
     };

@@ -1,0 +1,105 @@
+#![allow(dead_code)]
+//! A real rein server on an ephemeral port, serving the phishing example's real model.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rein_telemetry::{Durability, Store};
+use serde_json::{Value, json};
+
+pub const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/phishing-warning");
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub running: Option<rein_server::Running>,
+    pub client: reqwest::Client,
+}
+
+/// The example's system file, edited.
+pub fn system(edit: impl Fn(String) -> String) -> rein_system::System {
+    let file = Path::new(EXAMPLE_DIR).join("rein.toml");
+    let text = edit(std::fs::read_to_string(&file).unwrap());
+    rein_system::parse(&text, &file).unwrap_or_else(|d| panic!("{d}"))
+}
+
+impl Server {
+    /// Without telemetry.
+    pub async fn start(edit: impl Fn(String) -> String) -> Server {
+        Self::with(system(edit), None).await
+    }
+
+    /// With telemetry in `data_dir` over `store` (the real SQLite store, maybe wrapped).
+    pub async fn recording(
+        edit: impl Fn(String) -> String,
+        store: Arc<dyn Store>,
+        data_dir: &Path,
+        durability: Durability,
+    ) -> Server {
+        let system = system(edit);
+        let telemetry = rein_server::Telemetry::start(store, &system, data_dir, durability).unwrap();
+        Self::with(system, telemetry).await
+    }
+
+    pub async fn with(system: rein_system::System, telemetry: Option<rein_server::Telemetry>) -> Server {
+        let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
+        let app = Arc::new(rein_server::App::new(system, models, telemetry));
+        let running = rein_server::Running::start(app, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        Server { addr: running.addr, running: Some(running), client: reqwest::Client::new() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn predict(&self, body: Value) -> (u16, Value) {
+        self.post("/v1/components/phishing/predict", body.to_string()).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let (status, text) = self.get(path).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Stops accepting, finishes requests in flight, flushes telemetry.
+    pub async fn stop(mut self) {
+        self.running.take().unwrap().stop().await.unwrap();
+    }
+}
+
+pub fn page() -> Value {
+    json!({
+        "url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": true, "uses_https": false,
+        "domain_age_days": 3, "num_subdomains": 4, "suspicious_words": 3, "tld_category": "new_gtld"
+    })
+}
+
+pub fn benign() -> Value {
+    json!({
+        "url_length": 40, "num_dots": 2, "num_hyphens": 0, "has_ip_host": false, "uses_https": true,
+        "domain_age_days": 5000, "num_subdomains": 1, "suspicious_words": 0, "tld_category": "com"
+    })
+}
+
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body:#}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body:#}");
+}

@@ -1,0 +1,321 @@
+//! Telemetry through the real server: every prediction recorded, feedback and outcomes
+//! joined to it, bad feedback refused clearly, and a stalled store never losing anything.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use common::*;
+use rein_telemetry::{Durability, Event, SqliteStore, Store, StoreError, WriteReport};
+use serde_json::{Value, json};
+
+fn sqlite(dir: &std::path::Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(dir).unwrap())
+}
+
+async fn predict_id(server: &Server, unit: &str) -> String {
+    let (status, body) = server.predict(json!({"unit": unit, "features": page()})).await;
+    assert_eq!(status, 200, "{body:#}");
+    body["prediction_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn the_feedback_loop_joins_what_the_world_says_to_the_prediction() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Durable).await;
+    let id = predict_id(&server, "user-7").await;
+
+    // durable: the prediction is in the store when the answer arrives
+    let (status, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(status, 200, "{record:#}");
+    assert_eq!(record["prediction"]["unit"], "user-7");
+    assert_eq!(record["prediction"]["component"], "phishing");
+    // the privacy policy: tld_category is hashed, the rest raw
+    let features = &record["prediction"]["features"];
+    assert_eq!(features["url_length"], 142);
+    assert!(features["tld_category"].as_str().unwrap().starts_with("h:"), "{features}");
+
+    let (status, body) = server
+        .post(
+            "/v1/feedback",
+            json!({"prediction_id": id, "kind": "incorrect", "label": "legit", "unit": "user-7",
+                   "comment": "Report incorrect phishing warning: this is my bank", "source": "user", "key": "r-1"})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, 202, "{body:#}");
+    assert_eq!(body["duplicate"], false);
+    // the same key again is recorded once
+    let (status, body) = server
+        .post(
+            "/v1/feedback",
+            json!({"prediction_id": id, "kind": "incorrect", "label": "legit", "key": "r-1"}).to_string(),
+        )
+        .await;
+    assert_eq!((status, body["duplicate"].clone()), (202, json!(true)));
+
+    let (status, _) = server
+        .post("/v1/outcomes", json!({"unit": "user-7", "prediction_id": id, "name": "left_page"}).to_string())
+        .await;
+    assert_eq!(status, 202);
+    let (status, _) = server
+        .post("/v1/outcomes", json!({"unit": "user-7", "name": "bought_audit_support", "value": 49.0}).to_string())
+        .await;
+    assert_eq!(status, 202);
+
+    let (_, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(record["feedback"].as_array().unwrap().len(), 1, "{record:#}");
+    assert_eq!(record["feedback"][0]["label"], "legit");
+    assert_eq!(record["outcomes"][0]["name"], "left_page");
+    server.stop().await;
+
+    // the export sees the labeled example
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut out = Vec::new();
+    let rows =
+        rein_telemetry::export(&store, "phishing", None, None, rein_telemetry::ExportFormat::Jsonl, &mut out).unwrap();
+    assert_eq!(rows, 1);
+    let line: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["prediction_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn bad_feedback_and_outcomes_get_the_right_status_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Durable).await;
+    let id = predict_id(&server, "u").await;
+
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let (status, body) =
+        server.post("/v1/feedback", json!({"prediction_id": unknown, "kind": "correct"}).to_string()).await;
+    assert_eq!(status, 404);
+    assert_error(&body, "unknown_prediction");
+    assert!(body["error"]["message"].as_str().unwrap().contains(&unknown));
+
+    let (status, body) =
+        server.post("/v1/feedback", json!({"prediction_id": id, "kind": "label", "label": "spam"}).to_string()).await;
+    assert_eq!(status, 422);
+    assert_error(&body, "invalid_feedback");
+    assert!(body["error"]["message"].as_str().unwrap().contains("legit, phishing"), "{body:#}");
+
+    let (status, body) = server.post("/v1/feedback", json!({"prediction_id": id, "kind": "maybe"}).to_string()).await;
+    assert_eq!(status, 422);
+    assert!(body["error"]["message"].as_str().unwrap().contains("correct, incorrect, label"));
+
+    let (status, body) = server
+        .post("/v1/feedback", json!({"prediction_id": id, "kind": "correct", "comment": "x".repeat(5000)}).to_string())
+        .await;
+    assert_eq!(status, 422, "{body:#}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("at most 2000"), "{body:#}");
+
+    // a 1 MB comment is over the body limit
+    let (status, body) = server
+        .post(
+            "/v1/feedback",
+            json!({"prediction_id": id, "kind": "correct", "comment": "x".repeat(1 << 20)}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 413);
+    assert_error(&body, "body_too_large");
+
+    // a key reused for another prediction is a conflict, not a silent no-op
+    let other = predict_id(&server, "u").await;
+    server.post("/v1/feedback", json!({"prediction_id": id, "kind": "correct", "key": "k"}).to_string()).await;
+    let (status, body) =
+        server.post("/v1/feedback", json!({"prediction_id": other, "kind": "correct", "key": "k"}).to_string()).await;
+    assert_eq!(status, 409);
+    assert_error(&body, "key_reused");
+
+    for (bad, code) in [
+        (json!({"name": "Left Page"}), "invalid_outcome"),
+        (json!({"name": "left_page", "value": "high"}), "bad_request_shape"),
+        (json!({"name": "left_page", "prediction_id": unknown}), "unknown_prediction"),
+    ] {
+        let (status, body) = server.post("/v1/outcomes", bad.to_string()).await;
+        assert!(status == 422 || status == 404, "{bad}: {status} {body:#}");
+        assert_error(&body, code);
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn predictions_are_listed_in_pages_without_loss_or_repetition() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Buffered).await;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        ids.push(predict_id(&server, &format!("u{i}")).await);
+    }
+    // buffered: a feedback right away still finds its prediction (the writer is flushed first)
+    let (status, _) =
+        server.post("/v1/feedback", json!({"prediction_id": ids[24], "kind": "correct"}).to_string()).await;
+    assert_eq!(status, 202);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/predictions?component=phishing&limit=10&cursor={c}"),
+            None => "/v1/predictions?component=phishing&limit=10".to_string(),
+        };
+        let (status, page) = server.get_json(&path).await;
+        assert_eq!(status, 200, "{page:#}");
+        seen.extend(page["predictions"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+
+    let (status, body) = server.get_json("/v1/predictions?component=nope").await;
+    assert_eq!(status, 404);
+    assert_error(&body, "unknown_component");
+    let (status, body) = server.get_json("/v1/predictions?since=yesterday").await;
+    assert_eq!(status, 422);
+    assert_error(&body, "bad_query");
+    let (status, body) = server.get_json("/v1/predictions?cursor=garbage").await;
+    assert_eq!(status, 422);
+    assert_error(&body, "bad_cursor");
+    server.stop().await;
+}
+
+/// The real SQLite store behind a gate: while closed, writes block, as on a stalled disk.
+struct StalledStore {
+    inner: SqliteStore,
+    open: Mutex<bool>,
+    opened: Condvar,
+    stalled_once: AtomicBool,
+}
+
+impl StalledStore {
+    fn new(inner: SqliteStore) -> Arc<Self> {
+        Arc::new(Self { inner, open: Mutex::new(false), opened: Condvar::new(), stalled_once: AtomicBool::new(false) })
+    }
+    fn release(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+impl Store for StalledStore {
+    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            self.stalled_once.store(true, Ordering::Relaxed);
+            open = self.opened.wait(open).unwrap();
+        }
+        drop(open);
+        self.inner.write_batch(events)
+    }
+    fn prediction(&self, id: &str) -> Result<Option<rein_telemetry::PredictionRecord>, StoreError> {
+        self.inner.prediction(id)
+    }
+    fn prediction_exists(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.prediction_exists(id)
+    }
+    fn feedback_by_key(&self, key: &str) -> Result<Option<rein_telemetry::FeedbackEvent>, StoreError> {
+        self.inner.feedback_by_key(key)
+    }
+    fn scan(&self, query: &rein_telemetry::ScanQuery) -> Result<rein_telemetry::Page, StoreError> {
+        self.inner.scan(query)
+    }
+    fn labeled_examples(
+        &self,
+        query: &rein_telemetry::ExampleQuery,
+        visit: &mut rein_telemetry::store::ExampleVisitor<'_>,
+    ) -> Result<u64, StoreError> {
+        self.inner.labeled_examples(query, visit)
+    }
+    fn prune(&self, kind: rein_telemetry::EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
+        self.inner.prune(kind, older_than_ms)
+    }
+    fn counts(&self) -> Result<rein_telemetry::Counts, StoreError> {
+        self.inner.counts()
+    }
+    fn describe(&self) -> String {
+        format!("stalled {}", self.inner.describe())
+    }
+}
+
+async fn predict_many(server: &Server, n: usize) -> Vec<(u16, Value)> {
+    let requests =
+        (0..n).map(|i| async move { server.predict(json!({"unit": format!("u{i}"), "features": page()})).await });
+    futures_util::future::join_all(requests).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_store_spills_to_disk_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let edit = |t: String| {
+        t.replacen("[[components]]", "[telemetry]\nqueue_capacity = 16\ncommit_timeout_ms = 500\n\n[[components]]", 1)
+    };
+    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
+
+    let answers =
+        tokio::time::timeout(std::time::Duration::from_secs(60), predict_many(&server, 200)).await.expect("no hang");
+    assert!(stalled.stalled_once.load(Ordering::Relaxed));
+    // Past the queue, events spill to disk and are answered; those stuck in the stalled
+    // commit are answered 503 after the commit timeout. Never a hang, never a silent loss.
+    let mut ids = Vec::new();
+    for (status, body) in &answers {
+        match status {
+            200 => ids.push(body["prediction_id"].as_str().unwrap().to_string()),
+            503 => assert_error(body, "telemetry_unavailable"),
+            other => panic!("unexpected {other}: {body:#}"),
+        }
+    }
+    assert!(ids.len() >= 100, "most requests are answered from the spill file: {}", ids.len());
+    let stats = server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer.stats();
+    assert!(stats.spilled > 0, "{stats:?}");
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+
+    // the disk comes back; shutdown flushes the queue
+    stalled.release();
+    server.stop().await;
+
+    // a restart replays the spill file: every answered prediction is in the store
+    let system = system(edit);
+    let store = sqlite(dir.path());
+    let telemetry =
+        rein_server::Telemetry::start(store.clone(), &system, dir.path(), Durability::Durable).unwrap().unwrap();
+    telemetry.writer.clone().shutdown().await;
+    assert_eq!(telemetry.writer.stats().dropped, 0);
+    for id in &ids {
+        assert!(store.prediction_exists(id).unwrap(), "prediction {id} was lost");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_spill_file_a_stalled_store_gets_a_clear_503_never_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let edit =
+        |t: String| t.replacen("[[components]]", "[telemetry]\nqueue_capacity = 8\nspill = false\n\n[[components]]", 1);
+    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Buffered).await;
+
+    let answers =
+        tokio::time::timeout(std::time::Duration::from_secs(60), predict_many(&server, 100)).await.expect("no hang");
+    let refused: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 503).map(|(_, b)| b).collect();
+    assert!(!refused.is_empty(), "the queue of 8 must fill while the store is stalled");
+    for body in &refused {
+        assert_error(body, "telemetry_unavailable");
+        assert!(body["error"]["message"].as_str().unwrap().contains("overloaded"), "{body:#}");
+    }
+    let answered: Vec<String> = answers
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b["prediction_id"].as_str().unwrap().to_string())
+        .collect();
+    stalled.release();
+    let stats = server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer.stats();
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    server.stop().await;
+    // every prediction that was answered is in the store
+    let store = SqliteStore::open(dir.path()).unwrap();
+    for id in &answered {
+        assert!(store.prediction_exists(id).unwrap(), "prediction {id} was lost");
+    }
+}
