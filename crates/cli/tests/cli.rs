@@ -1,0 +1,84 @@
+//! The `rein` command as a user runs it.
+
+use std::path::Path;
+use std::process::Command;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+
+fn rein(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rein")).args(args).output().expect("rein runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn every_example_system_passes_check() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(EXAMPLES).unwrap() {
+        let dir = entry.unwrap().path();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            let name = file.file_name().unwrap().to_string_lossy().to_string();
+            if !(name.starts_with("rein") && name.ends_with(".toml")) {
+                continue;
+            }
+            let (ok, stdout, stderr) = rein(&["check", file.to_str().unwrap()]);
+            assert!(ok, "{}: {stderr}", file.display());
+            assert!(stdout.contains("component `"), "{stdout}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} system files found");
+}
+
+#[test]
+fn check_prints_the_derived_thresholds() {
+    let file = Path::new(EXAMPLES).join("phishing-warning/rein.toml");
+    let (ok, stdout, _) = rein(&["check", file.to_str().unwrap()]);
+    assert!(ok);
+    assert!(stdout.contains("automate from 0.949"), "{stdout}");
+    assert!(stdout.contains("none below 0.154"), "{stdout}");
+}
+
+#[test]
+fn check_reports_mistakes_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(Path::new(EXAMPLES).join("phishing-warning/rein.toml")).unwrap();
+    let broken = source.replacen("features.url_length > 2000", "features.url_lenght > 2000", 1);
+    let file = dir.path().join("rein.toml");
+    std::fs::write(&file, &broken).unwrap();
+    let (ok, _, stderr) = rein(&["check", file.to_str().unwrap()]);
+    assert!(!ok);
+    let line = broken.lines().position(|l| l.contains("url_lenght")).unwrap() + 1;
+    assert!(stderr.contains(&format!("rein.toml:{line}:")), "{stderr}");
+    assert!(stderr.contains("unknown feature `url_lenght`"), "{stderr}");
+    assert!(stderr.contains("did you mean `features.url_length`"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
+
+#[test]
+fn a_broken_model_artifact_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(Path::new(EXAMPLES).join("phishing-warning/rein.toml")).unwrap();
+    std::fs::write(dir.path().join("rein.toml"), &source).unwrap();
+    std::fs::write(dir.path().join("model.onnx"), b"this is not a model").unwrap();
+    let (ok, _, stderr) = rein(&["check", dir.path().join("rein.toml").to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains("model.onnx"), "{stderr}");
+    assert!(stderr.contains("rein.toml:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn predict_runs_the_whole_decision_path_without_a_server() {
+    let file = Path::new(EXAMPLES).join("phishing-warning/rein.toml");
+    let features = r#"{"url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": true, "uses_https": false,
+        "domain_age_days": 3, "num_subdomains": 4, "suspicious_words": 3, "tld_category": "new_gtld"}"#;
+    let (ok, stdout, stderr) = rein(&["predict", file.to_str().unwrap(), "phishing", "--features", features]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["output"]["label"], "phishing");
+    let (ok, _, stderr) =
+        rein(&["predict", file.to_str().unwrap(), "phishing", "--features", r#"{"url_length": "x"}"#]);
+    assert!(!ok);
+    assert!(stderr.contains("`url_length` is a string, expected an integer"), "{stderr}");
+}
