@@ -52,14 +52,20 @@ at_rate() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+data=$(mktemp -d)
 start ceiling 127.0.0.1:18090 ./target/release/rein-bench-ceiling 127.0.0.1:18090
-start rein 127.0.0.1:18080 ./target/release/rein serve examples/phishing-warning/rein.toml --addr 127.0.0.1:18080 --data-dir "$(mktemp -d)"
+start rein-off 127.0.0.1:18081 ./target/release/rein serve examples/phishing-warning/rein.toml --addr 127.0.0.1:18081 --telemetry off --data-dir "$data/off"
+start rein-durable 127.0.0.1:18082 ./target/release/rein serve examples/phishing-warning/rein.toml --addr 127.0.0.1:18082 --telemetry durable --data-dir "$data/durable"
+start rein-buffered 127.0.0.1:18083 ./target/release/rein serve examples/phishing-warning/rein.toml --addr 127.0.0.1:18083 --telemetry buffered --data-dir "$data/buffered"
 
 # sanity: rein answers with a decision
-curl -sf "http://127.0.0.1:18080/v1/components/phishing/predict" -H 'content-type: application/json' -d "$body" | grep -q '"decision"'
+for port in 18081 18082 18083; do
+  curl -sf "http://127.0.0.1:$port/v1/components/phishing/predict" -H 'content-type: application/json' -d "$body" | grep -q '"decision"'
+done
 
-declare -A rps p50 p99
-for target in ceiling:127.0.0.1:18090 rein:127.0.0.1:18080; do
+targets="ceiling:127.0.0.1:18090 rein-off:127.0.0.1:18081 rein-durable:127.0.0.1:18082 rein-buffered:127.0.0.1:18083"
+declare -A rps p50 p99 hp50 hp99 herr
+for target in $targets; do
   name=${target%%:*}; addr=${target#*:}
   : > "/tmp/rein-bench-$name.runs"
   for _ in $(seq "$runs"); do max_rate "$addr" >> "/tmp/rein-bench-$name.runs"; done
@@ -68,20 +74,26 @@ for target in ceiling:127.0.0.1:18090 rein:127.0.0.1:18080; do
   p99[$name]=$(cut -d' ' -f3 "/tmp/rein-bench-$name.runs" | median)
 done
 
-half=$(( ${rps[rein]} / 2 ))
-read -r half_p50 half_p99 half_errors < <(at_rate 127.0.0.1:18080 "$half")
-read -r chalf_p50 chalf_p99 _ < <(at_rate 127.0.0.1:18090 "$half")
+# latency at half of rein's maximum rate (telemetry off), the same rate for every target
+half=$(( ${rps[rein-off]} / 2 ))
+for target in $targets; do
+  name=${target%%:*}; addr=${target#*:}
+  read -r hp50[$name] hp99[$name] herr[$name] < <(at_rate "$addr" "$half")
+done
 
-ratio=$(python3 -c "print(f'{${rps[rein]}/${rps[ceiling]}:.0%}')")
+ratio() { python3 -c "print(f'{$1/$2:.0%}')"; }
 mkdir -p bench/results
 out="bench/results/load-$(date -u +%Y-%m-%d).md"
 {
-  echo "Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t1 -c32 -d${duration}s, median of $runs runs; load generator on the same machine."
+  echo "Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t1 -c32 -d${duration}s, median of $runs runs; oha at a fixed ${half} req/s for ${duration}s; load generator on the same machine."
   echo
-  echo "| target | max req/s | p50 ms | p99 ms | p50 ms at ${half} req/s | p99 ms at ${half} req/s |"
-  echo "|---|---|---|---|---|---|"
-  echo "| bare axum, constant JSON (ceiling) | ${rps[ceiling]} | ${p50[ceiling]} | ${p99[ceiling]} | $chalf_p50 | $chalf_p99 |"
-  echo "| rein predict, phishing example | ${rps[rein]} | ${p50[rein]} | ${p99[rein]} | $half_p50 | $half_p99 |"
+  echo "| target | max req/s | vs ceiling | p50 ms | p99 ms | p50 ms at ${half} req/s | p99 ms at ${half} req/s | non-200 at ${half} req/s |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for target in $targets; do
+    name=${target%%:*}
+    echo "| $name | ${rps[$name]} | $(ratio "${rps[$name]}" "${rps[ceiling]}") | ${p50[$name]} | ${p99[$name]} | ${hp50[$name]} | ${hp99[$name]} | ${herr[$name]} |"
+  done
   echo
-  echo "rein reaches $ratio of the ceiling's throughput; non-200 answers at the fixed rate: $half_errors."
+  echo "ceiling: bare axum handler returning constant JSON. rein-*: POST /v1/components/phishing/predict on examples/phishing-warning (schema, 4 guardrails, expected-value policy, frequency cap) with telemetry off, durable (answered after group commit, synchronous=FULL) or buffered."
+  echo "Telemetry cost: durable keeps $(ratio "${rps[rein-durable]}" "${rps[rein-off]}") of the telemetry-off throughput, buffered $(ratio "${rps[rein-buffered]}" "${rps[rein-off]}")."
 } | tee "$out"

@@ -104,7 +104,14 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
             data_dir.display()
         );
         if options.keep_serving {
-            println!("  curl -s '{base_url}/v1/predictions?component={}&limit=5'", world.component());
+            let component = world.component();
+            let sample = sample_request(&*world, options.seed);
+            println!("  curl -s '{base_url}/v1/predictions?component={component}&limit=5'");
+            println!("\nPredict, then report what happened (use the prediction_id it answers):");
+            println!("  curl -s {base_url}/v1/components/{component}/predict -H 'content-type: application/json' -d '{sample}'");
+            println!("  curl -s {base_url}/v1/feedback -H 'content-type: application/json' -d '{{\"prediction_id\": \"ID\", \"kind\": \"incorrect\", \"comment\": \"wrong\"}}'");
+            println!("  curl -s {base_url}/v1/outcomes -H 'content-type: application/json' -d '{{\"prediction_id\": \"ID\", \"unit\": \"user-1\", \"name\": \"left_page\"}}'");
+            println!("  curl -s {base_url}/v1/predictions/ID");
             println!("\nStill serving on {base_url}; stop with Ctrl-C.");
             rein_server::shutdown_signal().await;
         } else {
@@ -150,4 +157,14 @@ fn report(s: &Summary, took: Duration) -> String {
         let _ = writeln!(out, "  {phase:<40} {:>5.1}% of {total}", 100.0 * *right as f64 / (*total).max(1) as f64);
     }
     out
+}
+
+/// A request the world would send, as JSON for a curl line.
+fn sample_request(world: &dyn rein_simulator::World, seed: u64) -> String {
+    use rand::SeedableRng;
+    let scenario = world.scenario();
+    let slot = scenario.schedule(seed).into_iter().next().expect("a scenario has requests");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let request = world.request(&mut rng, &slot);
+    serde_json::json!({"unit": slot.unit, "features": request.features, "context": request.context}).to_string()
 }
