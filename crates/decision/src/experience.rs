@@ -147,8 +147,7 @@ impl FrequencyLimiter {
         }
         let Some(history) = units.get_mut(unit) else { return (mode, applied) };
         history.last_seen_ms = now_ms;
-        loop {
-            let Some(i) = self.caps.iter().position(|c| c.mode == mode) else { break };
+        while let Some(i) = self.caps.iter().position(|c| c.mode == mode) {
             let cap = &self.caps[i];
             let per_ms = cap.per.as_millis() as u64;
             let times = &mut history.shown[i];
