@@ -7,7 +7,10 @@ mod sample;
 pub mod scenario;
 pub mod world;
 pub mod worlds {
+    pub mod audit;
+    pub mod legal;
     pub mod phishing;
+    pub mod toaster;
 }
 
 use std::sync::Arc;
@@ -20,9 +23,12 @@ pub use world::World;
 pub fn world(example: &str) -> Option<Arc<dyn World>> {
     match example {
         "phishing-warning" => Some(Arc::new(worlds::phishing::Phishing)),
+        "audit-risk" => Some(Arc::new(worlds::audit::Audit)),
+        "smart-toaster" => Some(Arc::new(worlds::toaster::Toaster)),
+        "legal-triage" => Some(Arc::new(worlds::legal::Legal)),
         _ => None,
     }
 }
 
 /// Examples that have a world.
-pub const EXAMPLES: [&str; 1] = ["phishing-warning"];
+pub const EXAMPLES: [&str; 4] = ["phishing-warning", "audit-risk", "smart-toaster", "legal-triage"];

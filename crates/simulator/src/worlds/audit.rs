@@ -1,0 +1,311 @@
+//! The tax-filing product's world: filers whose returns get an audit-risk meter, some
+//! prompted to buy audit support, and the tax authority's audits coming back months later.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::sample::*;
+use crate::scenario::{Change, ChangeKind, DAY_MS, Scenario, Slot};
+use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
+
+pub struct Audit;
+
+const STATUSES: [&str; 4] = ["single", "married_joint", "married_separate", "head_of_household"];
+/// Prices of the audit-support add-on (basic, plus, premium).
+const PRICES: [f64; 3] = [39.99, 59.99, 89.99];
+
+impl World for Audit {
+    fn example(&self) -> &'static str {
+        "audit-risk"
+    }
+
+    fn component(&self) -> &'static str {
+        "risk"
+    }
+
+    fn scenario(&self) -> Scenario {
+        Scenario {
+            name: "filing-season",
+            description: "A 75-day filing season of 5,000 filers. From day 22 more filers are self-employed \
+                          (gig work: 30% instead of 16%; data drift). From day 38 the tax authority runs an audit \
+                          campaign on home offices, so home-office returns are audited far more often than the \
+                          model learned (concept drift). Days 49–54 an upstream form importer reports income in \
+                          cents (×100, broken feature): incomes above 100k then exceed the schema's 10M and are \
+                          refused (422), the rest look like multi-millionaires and the income_outside_training_range \
+                          guardrail escalates them to a tax professional. Days 66–73: the rush before the filing \
+                          deadline (surge).",
+            users: 5_000,
+            requests: 15_000,
+            days: 75.0,
+            changes: vec![
+                Change { kind: ChangeKind::DataDrift, from: 22.0 / 75.0, until: 1.0 },
+                Change { kind: ChangeKind::ConceptDrift, from: 38.0 / 75.0, until: 1.0 },
+                Change { kind: ChangeKind::BrokenFeature, from: 49.0 / 75.0, until: 54.0 / 75.0 },
+                Change { kind: ChangeKind::Surge, from: 66.0 / 75.0, until: 73.0 / 75.0 },
+            ],
+        }
+    }
+
+    fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {
+        let phase = slot.phase;
+        let status = *choice(rng, &STATUSES, &[0.45, 0.38, 0.05, 0.12]);
+        let mut income = lognormal(rng, 11.0, 0.8);
+        if status == "married_joint" {
+            income *= 1.6;
+        }
+        let income = (income.clamp(0.0, 3_000_000.0) / 10.0).round() * 10.0;
+        let self_employed = bernoulli(rng, if phase.data_drift { 0.30 } else { 0.16 });
+        let home_office = if self_employed { bernoulli(rng, 0.45) } else { bernoulli(rng, 0.03) };
+        let joint = status == "married_joint" || status == "head_of_household";
+        let mut dependents = poisson(rng, if joint { 1.6 } else { 0.3 });
+        if status == "head_of_household" {
+            dependents = dependents.max(1);
+        }
+        let dependents = dependents.clamp(0, 10);
+        let mut deductions_ratio = beta(rng, 2.0, 12.0);
+        if self_employed {
+            deductions_ratio += beta(rng, 2.0, 8.0);
+        }
+        let deductions_ratio = deductions_ratio.clamp(0.0, 0.95);
+        let generous = if bernoulli(rng, 0.05) { 3.0 } else { 1.0 };
+        let mut charitable_ratio = (beta(rng, 1.2, 40.0) * generous).min(deductions_ratio);
+        if bernoulli(rng, 0.45) {
+            charitable_ratio = 0.0; // many filers give nothing
+        }
+        let foreign_accounts = bernoulli(rng, 0.04);
+
+        let log_income = income.max(1000.0).ln();
+        let mut logit = -3.9
+            + 1.4 * f(self_employed)
+            + 1.0 * f(home_office)
+            + 8.0 * (deductions_ratio - 0.25).max(0.0)
+            + 25.0 * (charitable_ratio - 0.05).max(0.0)
+            + 2.4 * f(foreign_accounts)
+            + 0.9 * (log_income - 12.5).max(0.0)
+            + 0.8 * f(income < 25_000.0 && dependents >= 2)
+            + 0.5 * f(status == "married_separate");
+        if phase.concept_drift {
+            // The home-office campaign: such returns are audited far more often.
+            logit += 2.0 * f(home_office);
+        }
+        let audited = bernoulli(rng, 1.0 / (1.0 + (-logit).exp()));
+
+        // The broken importer sends cents; the truth is about the real return.
+        let sent_income = if phase.broken_feature { income * 100.0 } else { income };
+        Request {
+            features: json!({
+                "income": sent_income,
+                "deductions_ratio": round4(deductions_ratio),
+                "self_employed": self_employed,
+                "home_office": home_office,
+                "charitable_ratio": round4(charitable_ratio),
+                "num_dependents": dependents,
+                "foreign_accounts": foreign_accounts,
+                "filing_status": status,
+            }),
+            context: json!({}),
+            truth: Truth::Label(if audited { "audit" } else { "no_audit" }.into()),
+        }
+    }
+
+    fn react(
+        &self,
+        rng: &mut ChaCha8Rng,
+        _slot: &Slot,
+        request: &Request,
+        answer: &Answer,
+        memory: &mut UnitMemory,
+        now_ms: u64,
+    ) -> Vec<Reaction> {
+        let audited = request.truth == Truth::Label("audit".into());
+        let score = answer.score.unwrap_or(0.0);
+        let mut out = Vec::new();
+        let finish = |rng: &mut ChaCha8Rng, out: &mut Vec<Reaction>, p: f64| {
+            let name = if bernoulli(rng, p) { "finished_filing" } else { "abandoned_filing" };
+            out.push(Reaction::Outcome { name, value: None });
+        };
+        match answer.mode.as_str() {
+            "prompt" => {
+                // A filer offered the add-on again and again today grows tired of it.
+                let annoyance = memory.recent_prompts(now_ms, DAY_MS) as f64;
+                memory.prompted.push_back(now_ms);
+                if bernoulli(rng, (0.45 - 0.15 * annoyance).max(0.05)) {
+                    out.push(Reaction::Outcome { name: "opened_add_on_offer", value: None });
+                    if bernoulli(rng, 0.25 + 0.2 * score) {
+                        let price = *choice(rng, &PRICES, &[0.5, 0.35, 0.15]);
+                        out.push(Reaction::Outcome { name: "bought_audit_support", value: Some(price) });
+                    }
+                }
+                finish(rng, &mut out, 0.9 - 0.05 * annoyance);
+            }
+            "annotate" => {
+                if bernoulli(rng, 0.1 + 0.3 * score) {
+                    out.push(Reaction::Outcome { name: "viewed_risk_details", value: None });
+                }
+                finish(rng, &mut out, 0.97);
+            }
+            "escalate" => {
+                // A tax professional reviews the return and labels it.
+                out.push(Reaction::Outcome { name: "consulted_tax_professional", value: None });
+                out.push(Reaction::Feedback {
+                    kind: "label",
+                    label: Some(if audited { "audit" } else { "no_audit" }.into()),
+                    value: None,
+                    source: "expert",
+                    comment: Some("reviewed by a tax professional".into()),
+                });
+                finish(rng, &mut out, 0.95);
+            }
+            _ => finish(rng, &mut out, 0.98),
+        }
+        // Months later the tax authority's letters arrive: audits are known for many
+        // returns, a closed year without an audit for fewer.
+        if answer.mode != "escalate" && bernoulli(rng, if audited { 0.5 } else { 0.15 }) {
+            out.push(Reaction::Feedback {
+                kind: "label",
+                label: Some(if audited { "audit" } else { "no_audit" }.into()),
+                value: None,
+                source: "system",
+                comment: None,
+            });
+        }
+        out
+    }
+}
+
+fn f(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Beta(a, b) as X / (X + Y) of two gamma draws (Marsaglia–Tsang).
+fn beta(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
+    let x = gamma(rng, a);
+    let y = gamma(rng, b);
+    x / (x + y)
+}
+
+fn gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
+    if shape < 1.0 {
+        let u: f64 = 1.0 - rng.random::<f64>();
+        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = normal(rng, 0.0, 1.0);
+        let v = (1.0 + c * x).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u: f64 = 1.0 - rng.random::<f64>();
+        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            return d * v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::World;
+    use rand::SeedableRng;
+
+    fn component() -> rein_system::Component {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/audit-risk/rein.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let system = rein_system::parse(&text, std::path::Path::new(path)).unwrap();
+        system.component(Audit.component()).unwrap().clone()
+    }
+
+    fn answer(mode: &str, label: &str, score: f64) -> Answer {
+        Answer {
+            prediction_id: "p".into(),
+            mode: mode.into(),
+            label: Some(label.into()),
+            value: None,
+            score: Some(score),
+            rules: vec![],
+        }
+    }
+
+    #[test]
+    fn requests_are_deterministic_and_fit_the_schema() {
+        let component = component();
+        let schedule = Audit.scenario().schedule(3);
+        let rng = |i: u64| ChaCha8Rng::seed_from_u64(i);
+        for slot in schedule.iter().step_by(schedule.len() / 600) {
+            let a = Audit.request(&mut rng(slot.index), slot);
+            let b = Audit.request(&mut rng(slot.index), slot);
+            assert_eq!(a.features, b.features);
+            assert_eq!(a.truth, b.truth);
+        }
+        let (mut broken_refused, mut broken) = (0, 0);
+        for slot in &schedule {
+            let r = Audit.request(&mut rng(slot.index), slot);
+            let map = r.features.as_object().unwrap();
+            let ok = rein_decision::schema::validate(&component, map, rein_system::UnknownFeatures::Reject);
+            assert!(map["charitable_ratio"].as_f64() <= map["deductions_ratio"].as_f64());
+            if slot.phase.broken_feature {
+                broken += 1;
+                // Only the documented failure: income in cents above the schema's maximum.
+                if let Err(errors) = ok {
+                    assert!(errors.iter().all(|e| e.field == "income"), "{errors:?}");
+                    broken_refused += 1;
+                }
+            } else {
+                assert!(ok.is_ok(), "{:?} {:?}", r.features, ok.err());
+            }
+        }
+        assert!(broken > 100 && broken_refused > broken / 3 && broken_refused < broken, "{broken_refused}/{broken}");
+    }
+
+    #[test]
+    fn the_audit_rate_matches_training_and_rises_with_the_campaign() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let rate = |rng: &mut ChaCha8Rng, concept: bool| {
+            let mut slot = Audit.scenario().schedule(1)[0].clone();
+            slot.phase.concept_drift = concept;
+            slot.phase.data_drift = false;
+            let n = 20_000;
+            (0..n).filter(|_| Audit.request(rng, &slot).truth == Truth::Label("audit".into())).count() as f64 / n as f64
+        };
+        let before = rate(&mut rng, false);
+        let after = rate(&mut rng, true);
+        assert!((0.06..0.14).contains(&before), "{before}");
+        assert!(after > before + 0.03, "{before} {after}");
+    }
+
+    #[test]
+    fn reactions_use_only_the_components_labels() {
+        let component = component();
+        let slots = Audit.scenario().schedule(5);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut memory = UnitMemory::default();
+        let mut bought = 0;
+        for (i, slot) in slots.iter().take(3000).enumerate() {
+            let request = Audit.request(&mut rng, slot);
+            let mode = ["prompt", "annotate", "escalate", "none"][i % 4];
+            let a = answer(mode, "audit", 0.7);
+            for r in Audit.react(&mut rng, slot, &request, &a, &mut memory, i as u64 * 60_000) {
+                match r {
+                    Reaction::Feedback { label, value, .. } => {
+                        assert!(component.labels.contains(&label.unwrap()));
+                        assert!(value.is_none());
+                    }
+                    Reaction::Outcome { name, value } => {
+                        if name == "bought_audit_support" {
+                            assert!(value.unwrap() > 0.0);
+                            bought += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(bought > 0);
+    }
+}
