@@ -336,13 +336,8 @@ impl World for Legal {
             }
         };
         match answer.mode.as_str() {
-            "escalate" => {
-                if bernoulli(rng, 0.9) {
-                    lawyer(rng, &mut out);
-                } else {
-                    out.push(Reaction::Outcome { name: "left_chat", value: None });
-                }
-            }
+            // Most escalated users take the lawyer's call; the others leave (the last arm).
+            "escalate" if bernoulli(rng, 0.9) => lawyer(rng, &mut out),
             "automate" | "annotate" => {
                 let offered = answer.mode == "annotate";
                 if right && bernoulli(rng, if offered { 0.75 } else { 0.9 }) {
