@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs rein's whole test suite. Installs what it needs when it is missing:
-# the ONNX Runtime library (from the PyPI wheel, into .rein/onnxruntime).
+# the ONNX Runtime library (from the PyPI wheel, into .rein/onnxruntime), and for the
+# protocol check the standard Triton OIP v2 client (into .rein/pylib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,3 +9,18 @@ bash scripts/setup-onnxruntime.sh
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
 
 cargo test --workspace --locked "$@"
+
+# Open Inference Protocol v2: a standard client (tritonclient) against a real rein.
+if [ ! -d .rein/pylib/tritonclient ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --target .rein/pylib "tritonclient[http]" numpy ||
+    { echo "SKIPPED the tritonclient check: pip could not install tritonclient[http]"; exit 0; }
+fi
+cargo build --locked -q -p rein-cli
+log=$(mktemp)
+./target/debug/rein serve examples/phishing-warning/rein.toml --addr 127.0.0.1:0 --telemetry off >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
+addr=$(sed -n 's|.*listening on http://\([^,]*\),.*|\1|p' "$log")
+[ -n "$addr" ] || { cat "$log"; echo "rein did not start for the tritonclient check"; exit 1; }
+PYTHONPATH=.rein/pylib python3 scripts/oip_client_check.py "$addr"

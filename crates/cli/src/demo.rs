@@ -150,6 +150,19 @@ fn report(s: &Summary, took: Duration) -> String {
         took.as_secs_f64(),
         s.requests as f64 / took.as_secs_f64()
     );
+    let modes: Vec<String> = s.by_mode.iter().map(|(m, n)| format!("{m} {n}")).collect();
+    let rules: Vec<String> = s.by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    let refused: Vec<String> = s.refused.iter().map(|(status, n)| format!("{status}: {n}")).collect();
+    let _ = writeln!(out, "decisions by mode: {}", if modes.is_empty() { "-".into() } else { modes.join(", ") });
+    let _ = writeln!(out, "guardrails fired: {}", if rules.is_empty() { "-".into() } else { rules.join(", ") });
+    let _ = writeln!(out, "requests refused: {}", if refused.is_empty() { "none".into() } else { refused.join(", ") });
+    let _ = writeln!(out, "feedback sent: {}", s.feedback);
+    let _ = writeln!(
+        out,
+        "client-side latency: p50 {:.2} ms, p99 {:.2} ms",
+        s.latency_percentile_ms(0.5),
+        s.latency_percentile_ms(0.99)
+    );
     let outcomes: Vec<String> = s.outcomes.iter().map(|(o, n)| format!("{o} {n}")).collect();
     let _ = writeln!(out, "outcomes reported: {}", if outcomes.is_empty() { "-".into() } else { outcomes.join(", ") });
     let _ = writeln!(out, "accuracy against the hidden truth, by phase of the world:");

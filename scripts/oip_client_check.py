@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Calls a running rein through the standard Triton OIP v2 HTTP client (tritonclient).
+
+    pip install "tritonclient[http]"
+    rein serve examples/phishing-warning/rein.toml --addr 127.0.0.1:8080 &
+    python3 scripts/oip_client_check.py 127.0.0.1:8080
+
+Checks liveness, readiness, model metadata, and an inference with JSON tensors
+(binary_data=False: rein does not implement the binary tensor extension).
+"""
+import sys
+
+import numpy as np
+import tritonclient.http as httpclient
+
+url = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8080"
+model = sys.argv[2] if len(sys.argv) > 2 else "phishing"
+client = httpclient.InferenceServerClient(url=url)
+assert client.is_server_live(), "not live"
+assert client.is_server_ready(), "not ready"
+assert client.is_model_ready(model), "model not ready"
+meta = client.get_model_metadata(model)
+print("model", meta["name"], "versions", meta["versions"])
+
+page = {
+    "url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": 1, "uses_https": 0,
+    "domain_age_days": 3, "num_subdomains": 4, "suspicious_words": 3, "tld_category": "new_gtld",
+}
+numpy_types = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_, "BYTES": np.object_}
+inputs = []
+for spec in meta["inputs"]:
+    value = page[spec["name"]]
+    array = np.array([[value]], dtype=numpy_types[spec["datatype"]])
+    tensor = httpclient.InferInput(spec["name"], [1, 1], spec["datatype"])
+    tensor.set_data_from_numpy(array, binary_data=False)
+    inputs.append(tensor)
+outputs = [httpclient.InferRequestedOutput(o["name"], binary_data=False) for o in meta["outputs"]]
+result = client.infer(model, inputs, outputs=outputs)
+label = result.as_numpy("label")
+probabilities = result.as_numpy("probabilities")
+print("label", label, "probabilities", probabilities)
+assert label.reshape(-1)[0] in (b"phishing", "phishing"), label
+print("tritonclient: OK")
