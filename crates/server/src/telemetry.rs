@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use rein_decision::{ModelInfo, Outcome};
 use rein_system::System;
-use rein_telemetry::{Durability, PredictionEvent, Retention, SqliteStore, Store, Writer, WriterConfig};
+use rein_telemetry::{
+    Durability, PredictionEvent, Retention, SqliteOptions, SqliteStore, Store, Synchronous, Writer, WriterConfig,
+};
 
 /// Telemetry of a running system: where events go and how durably.
 pub struct Telemetry {
@@ -42,7 +44,11 @@ impl Telemetry {
                 rein_system::Durability::Buffered => Durability::Buffered,
             },
         };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir).map_err(|e| e.to_string())?);
+        let options = SqliteOptions {
+            synchronous: if settings.fsync { Synchronous::Full } else { Synchronous::Normal },
+            ..SqliteOptions::default()
+        };
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(data_dir, options).map_err(|e| e.to_string())?);
         Self::start(store, system, data_dir, durability)
     }
 

@@ -51,6 +51,7 @@ pub(crate) struct RawTelemetry {
     pub durability: Option<Spanned<String>>,
     pub queue_capacity: Option<Spanned<i64>>,
     pub commit_timeout_ms: Option<Spanned<i64>>,
+    pub fsync: Option<bool>,
     pub spill: Option<bool>,
     #[serde(default)]
     pub retention_days: RawRetention,

@@ -59,6 +59,8 @@ pub struct TelemetrySettings {
     pub queue_capacity: usize,
     /// Longest a durable request waits for its commit before it is answered 503.
     pub commit_timeout: std::time::Duration,
+    /// fsync every commit, so a committed event survives power loss, not only a crash of rein.
+    pub fsync: bool,
     /// Overflow to an append-only file in the data directory, replayed on start.
     pub spill: bool,
     pub retention: RetentionDays,
@@ -71,6 +73,7 @@ impl Default for TelemetrySettings {
             durability: Durability::Durable,
             queue_capacity: 8192,
             commit_timeout: std::time::Duration::from_secs(2),
+            fsync: false,
             spill: true,
             retention: RetentionDays::default(),
         }

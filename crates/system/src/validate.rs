@@ -152,6 +152,9 @@ fn telemetry_settings(raw: &RawTelemetry, r: &mut Reporter) -> TelemetrySettings
     if let Some(spill) = raw.spill {
         t.spill = spill;
     }
+    if let Some(fsync) = raw.fsync {
+        t.fsync = fsync;
+    }
     if let Some(d) = &raw.durability {
         match one_of(r, d, "durability", &["durable", "buffered"]) {
             Some("buffered") => t.durability = Durability::Buffered,
@@ -736,39 +739,38 @@ fn guardrail(
             None
         }
     };
-    let unused = |r: &mut Reporter, span: Option<Range<usize>>, key: &str, action: &str| {
-        if let Some(span) = span {
-            r.at(span, format!("`{key}` does not apply to a `{action}` guardrail (`{name}`)"), None);
+    // Each action takes only its own fields; any other one is a mistake worth naming.
+    if let Some(action) = action {
+        let takes: &[&str] = match action {
+            "reject" => &["message"],
+            "clamp" => &["min", "max"],
+            "override" => &["output", "mode"],
+            "escalate" => &["to"],
+            _ => &[],
+        };
+        let given = [
+            (raw.min.as_ref().map(|s| s.span()), "min"),
+            (raw.max.as_ref().map(|s| s.span()), "max"),
+            (raw.output.as_ref().map(|s| s.span()), "output"),
+            (raw.mode.as_ref().map(|s| s.span()), "mode"),
+            (raw.to.as_ref().map(|s| s.span()), "to"),
+            (raw.message.as_ref().map(|s| s.span()), "message"),
+        ];
+        for (span, key) in given {
+            if let Some(span) = span.filter(|_| !takes.contains(&key)) {
+                r.at(span, format!("`{key}` does not apply to a `{action}` guardrail (`{name}`)"), None);
+            }
         }
-    };
+    }
     let action = match action {
-        Some("reject") => {
-            for (span, key) in [
-                (raw.min.as_ref().map(|s| s.span()), "min"),
-                (raw.max.as_ref().map(|s| s.span()), "max"),
-                (raw.output.as_ref().map(|s| s.span()), "output"),
-                (raw.mode.as_ref().map(|s| s.span()), "mode"),
-                (raw.to.as_ref().map(|s| s.span()), "to"),
-            ] {
-                unused(r, span, key, "reject");
-            }
-            Some(Action::Reject {
-                message: raw
-                    .message
-                    .as_ref()
-                    .map(|m| m.get_ref().clone())
-                    .unwrap_or_else(|| format!("refused by guardrail `{name}`")),
-            })
-        }
+        Some("reject") => Some(Action::Reject {
+            message: raw
+                .message
+                .as_ref()
+                .map(|m| m.get_ref().clone())
+                .unwrap_or_else(|| format!("refused by guardrail `{name}`")),
+        }),
         Some("clamp") => {
-            for (span, key) in [
-                (raw.output.as_ref().map(|s| s.span()), "output"),
-                (raw.mode.as_ref().map(|s| s.span()), "mode"),
-                (raw.to.as_ref().map(|s| s.span()), "to"),
-                (raw.message.as_ref().map(|s| s.span()), "message"),
-            ] {
-                unused(r, span, key, "clamp");
-            }
             let action_span = raw.action.as_ref().map(|a| a.span()).unwrap_or(g.span());
             if stage == Some(Stage::Input) {
                 r.at(
@@ -801,14 +803,6 @@ fn guardrail(
             Some(Action::Clamp { min, max })
         }
         Some("override") => {
-            for (span, key) in [
-                (raw.min.as_ref().map(|s| s.span()), "min"),
-                (raw.max.as_ref().map(|s| s.span()), "max"),
-                (raw.to.as_ref().map(|s| s.span()), "to"),
-                (raw.message.as_ref().map(|s| s.span()), "message"),
-            ] {
-                unused(r, span, key, "override");
-            }
             let output = match &raw.output {
                 Some(o) => outputs.output(o, r),
                 None => {
@@ -822,33 +816,10 @@ fn guardrail(
             };
             output.zip(mode).map(|(output, mode)| Action::Override { output, mode })
         }
-        Some("escalate") => {
-            for (span, key) in [
-                (raw.min.as_ref().map(|s| s.span()), "min"),
-                (raw.max.as_ref().map(|s| s.span()), "max"),
-                (raw.output.as_ref().map(|s| s.span()), "output"),
-                (raw.mode.as_ref().map(|s| s.span()), "mode"),
-                (raw.message.as_ref().map(|s| s.span()), "message"),
-            ] {
-                unused(r, span, key, "escalate");
-            }
-            Some(Action::Escalate {
-                to: raw.to.as_ref().map(|t| t.get_ref().clone()).unwrap_or_else(|| "human".into()),
-            })
-        }
-        Some(_) => {
-            for (span, key) in [
-                (raw.min.as_ref().map(|s| s.span()), "min"),
-                (raw.max.as_ref().map(|s| s.span()), "max"),
-                (raw.output.as_ref().map(|s| s.span()), "output"),
-                (raw.mode.as_ref().map(|s| s.span()), "mode"),
-                (raw.to.as_ref().map(|s| s.span()), "to"),
-                (raw.message.as_ref().map(|s| s.span()), "message"),
-            ] {
-                unused(r, span, key, "flag");
-            }
-            Some(Action::Flag)
-        }
+        Some("escalate") => Some(Action::Escalate {
+            to: raw.to.as_ref().map(|t| t.get_ref().clone()).unwrap_or_else(|| "human".into()),
+        }),
+        Some(_) => Some(Action::Flag),
         None => None,
     };
     if r.found.len() > errors_before {

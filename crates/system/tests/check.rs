@@ -240,3 +240,13 @@ fn unreadable_file_is_a_diagnostic() {
     let err = rein_system::load(Path::new("/no/such/rein.toml")).unwrap_err();
     assert!(err.to_string().contains("cannot read the system file"));
 }
+
+#[test]
+fn a_field_of_another_action_is_named() {
+    let d = one_error(
+        "action = \"escalate\"\nto = \"security-team\"",
+        "action = \"escalate\"\nto = \"security-team\"\nmin = 3.0",
+        "3.0",
+    );
+    assert!(d.message.contains("`min` does not apply to a `escalate` guardrail (`outside_training_range`)"), "{d}");
+}
