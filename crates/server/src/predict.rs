@@ -264,7 +264,7 @@ async fn record(
     let Some(telemetry) = &app.telemetry else { return decided };
     let info = component.model_info();
     let pending = decided.into_iter().map(|d| async move {
-        let d = d?;
+        let mut d = d?;
         let event = crate::telemetry::prediction_event(
             &d.id,
             d.time_ms as i64,
@@ -272,7 +272,7 @@ async fn record(
             &component.name,
             d.instance.unit.as_deref(),
             info,
-            d.seen_features.clone().unwrap_or_default(),
+            d.seen_features.take().unwrap_or_default(),
             &d.outcome,
             started.elapsed().as_micros() as u64,
         );
