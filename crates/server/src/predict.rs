@@ -147,12 +147,13 @@ fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiEr
             Ok(Parsed::Batch(
                 instances
                     .into_iter()
-                    .map(|v| serde_json::from_value::<Instance>(v).map_err(|e| shape_error(&e)))
+                    .map(|v| serde_json::from_value::<Instance>(v).map_err(|e| shape_error(&e)).and_then(checked_unit))
                     .collect(),
             ))
         }
         (None, Some(features)) => {
-            Ok(Parsed::One(Instance { unit: parsed.unit, features, context: parsed.context, time_ms: parsed.time_ms }))
+            let instance = Instance { unit: parsed.unit, features, context: parsed.context, time_ms: parsed.time_ms };
+            Ok(Parsed::One(checked_unit(instance)?))
         }
         (Some(_), Some(_)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -163,6 +164,20 @@ fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiEr
             Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_request_shape", "the request has no `features`")
                 .with_details(expected_shape()))
         }
+    }
+}
+
+/// Longest unit id accepted: units are kept in memory for frequency caps and in telemetry.
+const MAX_UNIT_BYTES: usize = 256;
+
+fn checked_unit(instance: Instance) -> Result<Instance, ApiError> {
+    match &instance.unit {
+        Some(u) if u.len() > MAX_UNIT_BYTES || u.is_empty() => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_unit",
+            format!("`unit` has {} bytes; give a non-empty id of at most {MAX_UNIT_BYTES} bytes", u.len()),
+        )),
+        _ => Ok(instance),
     }
 }
 

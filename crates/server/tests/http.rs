@@ -95,6 +95,10 @@ async fn bad_requests_get_the_right_status_and_a_useful_message() {
     assert_eq!(status, 422);
     assert_error(&body, "bad_request_shape");
 
+    let (status, body) = server.predict(json!({"unit": "u".repeat(300), "features": page()})).await;
+    assert_eq!(status, 422);
+    assert_error(&body, "bad_unit");
+
     let (status, body) = server.get("/v1/nothing-here").await;
     assert_eq!(status, 404);
     assert!(body.contains("not_found"));
