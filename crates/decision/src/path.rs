@@ -37,16 +37,26 @@ pub struct Prepared {
     /// One value per schema feature, in schema order: the model's input.
     pub values: Vec<FeatureValue>,
     vars: Option<Variables>,
-    actions: Vec<ActionTaken>,
-    input_override: Option<(String, OutputValue, Option<Mode>)>,
-    escalation: Option<String>,
+    effects: Effects,
 }
 
 impl Prepared {
     /// False when an input guardrail already decided the output: the model is not called.
     pub fn needs_model(&self) -> bool {
-        self.input_override.is_none()
+        self.effects.input_override.is_none()
     }
+}
+
+/// What the guardrails of both stages did to one request.
+#[derive(Default)]
+struct Effects {
+    actions: Vec<ActionTaken>,
+    /// The first input override: rule, declared output, mode.
+    input_override: Option<(String, OutputValue, Option<Mode>)>,
+    /// The first rule that escalated.
+    escalation: Option<String>,
+    /// A mode an output override chose, with its reason.
+    forced: Option<(Mode, Reason)>,
 }
 
 /// The decision for one request.
@@ -92,44 +102,76 @@ impl DecisionPath {
     ) -> Result<Prepared, Refusal> {
         let values = schema::validate(&self.component, features, unknown)
             .map_err(|errors| Refusal::Schema { component: self.component.name.clone(), errors })?;
-        let mut prepared = Prepared { values, vars: None, actions: Vec::new(), input_override: None, escalation: None };
+        let mut prepared = Prepared { values, vars: None, effects: Effects::default() };
         if self.has_input_rules || self.has_output_rules {
             prepared.vars = Some(Variables::new(&self.feature_keys, &prepared.values, context));
         }
-        if !self.has_input_rules {
-            return Ok(prepared);
+        if self.has_input_rules {
+            let vars = prepared.vars.as_ref().expect("built above");
+            self.run_rules(Stage::Input, vars, None, &mut prepared.effects)?;
         }
-        let vars = prepared.vars.take().expect("built above");
+        Ok(prepared)
+    }
+
+    /// Runs the rules of one stage in the order written. At the input stage there is no
+    /// output yet: an override decides it and the model is skipped. At the output stage
+    /// overrides and clamps change `output`, and later rules see the change.
+    fn run_rules(
+        &self,
+        stage: Stage,
+        vars: &Variables,
+        mut output: Option<&mut Output>,
+        fx: &mut Effects,
+    ) -> Result<(), Refusal> {
         let c = &self.component;
-        guardrails::with_scope(&vars, None, |scope| {
-            for rule in c.guardrails.iter().filter(|g| g.stage == Stage::Input) {
+        let initial = output.as_deref().cloned();
+        guardrails::with_scope(vars, initial.as_ref(), |scope| {
+            for rule in c.guardrails.iter().filter(|g| g.stage == stage) {
                 let mut taken = ActionTaken::new(rule);
                 match scope.fires(rule) {
                     Ok(false) => continue,
                     Err(error) => taken.error = Some(error),
-                    Ok(true) => match &rule.action {
-                        Action::Reject { message } => {
+                    Ok(true) => match (&rule.action, output.as_deref_mut()) {
+                        (Action::Reject { message }, _) => {
                             return Err(Refusal::Rejected { rule: rule.name.clone(), message: message.clone() });
                         }
-                        Action::Override { output, mode } => {
-                            taken.after = Some(Output::declared(c, output).to_json());
-                            if prepared.input_override.is_none() {
-                                prepared.input_override = Some((rule.name.clone(), output.clone(), *mode));
+                        (Action::Override { output: declared, mode }, None) => {
+                            taken.after = Some(Output::declared(c, declared).to_json());
+                            fx.input_override.get_or_insert_with(|| (rule.name.clone(), declared.clone(), *mode));
+                        }
+                        (Action::Override { output: declared, mode }, Some(out)) => {
+                            taken.before = Some(out.to_json());
+                            *out = Output::declared(c, declared);
+                            taken.after = Some(out.to_json());
+                            scope.set_output(out);
+                            if let Some(mode) = mode {
+                                let reason = Reason::Guardrail { rule: rule.name.clone(), action: "override".into() };
+                                fx.forced = Some((*mode, reason));
                             }
                         }
-                        Action::Escalate { to } => {
-                            taken.to = Some(to.clone());
-                            prepared.escalation.get_or_insert_with(|| rule.name.clone());
+                        (Action::Clamp { min, max }, Some(out)) => {
+                            if let Some(v) = out.value {
+                                let clamped = v.max(min.unwrap_or(f64::NEG_INFINITY)).min(max.unwrap_or(f64::INFINITY));
+                                taken.before = Some(serde_json::json!(v));
+                                taken.after = Some(serde_json::json!(clamped));
+                                out.value = Some(clamped);
+                                out.score = Some(clamped);
+                                scope.set_output(out);
+                            }
                         }
-                        Action::Flag | Action::Clamp { .. } => {}
+                        // The system file refuses clamps at the input stage.
+                        (Action::Clamp { .. }, None) => {}
+                        (Action::Escalate { to }, _) => {
+                            taken.to = Some(to.clone());
+                            fx.escalation.get_or_insert_with(|| rule.name.clone());
+                        }
+                        (Action::Flag, _) => {}
                     },
                 }
-                prepared.actions.push(taken);
+                fx.actions.push(taken);
             }
             Ok(())
-        })?;
-        prepared.vars = Some(vars);
-        Ok(prepared)
+        })
     }
 
     /// Output guardrails and the experience policy, given what the model said
@@ -142,15 +184,13 @@ impl DecisionPath {
         now_ms: u64,
     ) -> Result<Outcome, Refusal> {
         let c = &self.component;
-        let Prepared { vars, mut actions, input_override, mut escalation, .. } = prepared;
+        let Prepared { vars, mut effects, .. } = prepared;
         let mut fallback = None;
-        // A guardrail's chosen mode, with the rule that chose it.
-        let mut forced: Option<(Mode, Reason)> = None;
 
-        let (raw, mut output) = match (input_override, model) {
+        let (raw, mut output) = match (effects.input_override.take(), model) {
             (Some((rule, declared, mode)), _) => {
                 if let Some(mode) = mode {
-                    forced = Some((mode, Reason::Guardrail { rule, action: "override".into() }));
+                    effects.forced = Some((mode, Reason::Guardrail { rule, action: "override".into() }));
                 }
                 (None, Output::declared(c, &declared))
             }
@@ -167,59 +207,17 @@ impl DecisionPath {
                     return Err(Refusal::ModelUnavailable { component: c.name.clone(), error });
                 };
                 fallback = Some(error.to_string());
-                forced = Some((fb.mode, Reason::Fallback { error: error.to_string() }));
+                effects.forced = Some((fb.mode, Reason::Fallback { error: error.to_string() }));
                 (None, Output::declared(c, &fb.output))
             }
         };
 
         if self.has_output_rules {
             let vars = vars.as_ref().expect("built in prepare when rules exist");
-            guardrails::with_scope(vars, Some(&output.clone()), |scope| {
-                for rule in c.guardrails.iter().filter(|g| g.stage == Stage::Output) {
-                    let mut taken = ActionTaken::new(rule);
-                    match scope.fires(rule) {
-                        Ok(false) => continue,
-                        Err(error) => taken.error = Some(error),
-                        Ok(true) => match &rule.action {
-                            Action::Reject { message } => {
-                                return Err(Refusal::Rejected { rule: rule.name.clone(), message: message.clone() });
-                            }
-                            Action::Clamp { min, max } => {
-                                if let Some(v) = output.value {
-                                    let clamped =
-                                        v.max(min.unwrap_or(f64::NEG_INFINITY)).min(max.unwrap_or(f64::INFINITY));
-                                    taken.before = Some(serde_json::json!(v));
-                                    taken.after = Some(serde_json::json!(clamped));
-                                    output.value = Some(clamped);
-                                    output.score = Some(clamped);
-                                    scope.set_output(&output);
-                                }
-                            }
-                            Action::Override { output: declared, mode } => {
-                                taken.before = Some(output.to_json());
-                                output = Output::declared(c, declared);
-                                taken.after = Some(output.to_json());
-                                scope.set_output(&output);
-                                if let Some(mode) = mode {
-                                    forced = Some((
-                                        *mode,
-                                        Reason::Guardrail { rule: rule.name.clone(), action: "override".into() },
-                                    ));
-                                }
-                            }
-                            Action::Escalate { to } => {
-                                taken.to = Some(to.clone());
-                                escalation.get_or_insert_with(|| rule.name.clone());
-                            }
-                            Action::Flag => {}
-                        },
-                    }
-                    actions.push(taken);
-                }
-                Ok(())
-            })?;
+            self.run_rules(Stage::Output, vars, Some(&mut output), &mut effects)?;
         }
 
+        let Effects { actions, escalation, forced, .. } = effects;
         let decision = if let Some(rule) = escalation {
             Decision {
                 mode: Mode::Escalate,
