@@ -6,6 +6,7 @@ pub mod app;
 pub mod error;
 pub mod metrics;
 mod oip;
+mod fields;
 mod predict;
 mod records;
 pub mod telemetry;

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::{App, ComponentRuntime};
 use crate::error::ApiError;
+use crate::fields;
 
 /// A request body: one instance, or a batch under `instances`. Parsed in one pass.
 #[derive(Deserialize)]
@@ -167,18 +168,9 @@ fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiEr
     }
 }
 
-/// Longest unit id accepted: units are kept in memory for frequency caps and in telemetry.
-const MAX_UNIT_BYTES: usize = 256;
-
 fn checked_unit(instance: Instance) -> Result<Instance, ApiError> {
-    match &instance.unit {
-        Some(u) if u.len() > MAX_UNIT_BYTES || u.is_empty() => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_unit",
-            format!("`unit` has {} bytes; give a non-empty id of at most {MAX_UNIT_BYTES} bytes", u.len()),
-        )),
-        _ => Ok(instance),
-    }
+    fields::check_unit("unit", instance.unit.as_deref())?;
+    Ok(instance)
 }
 
 fn shape_error(e: &serde_json::Error) -> ApiError {

@@ -1,0 +1,83 @@
+//! Checks shared by every route that takes a unit id or an event time, so each route
+//! accepts and refuses exactly the same values.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::error::ApiError;
+
+/// Longest unit id accepted: units are kept in memory for frequency caps and in telemetry.
+pub const MAX_UNIT_BYTES: usize = 256;
+
+/// Earliest event time accepted: 2000-01-01. Older times are almost always seconds or
+/// microseconds sent as milliseconds, or a zero that meant "now".
+pub const MIN_TIME_MS: u64 = 946_684_800_000;
+
+/// How far in the future an event time may be: simulations run ahead of the clock,
+/// but not by years.
+pub const MAX_FUTURE_MS: u64 = 366 * 86_400_000;
+
+/// A unit id, if given, is non-empty and at most [`MAX_UNIT_BYTES`] long.
+pub fn check_unit(field: &str, unit: Option<&str>) -> Result<(), ApiError> {
+    match unit {
+        Some(u) if u.is_empty() || u.len() > MAX_UNIT_BYTES => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_unit",
+            format!("`{field}` has {} bytes; give a non-empty id of at most {MAX_UNIT_BYTES} bytes", u.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The event time: the given unix milliseconds if they are plausible, else now.
+pub fn event_time(time_ms: Option<u64>, now_ms: u64) -> Result<u64, ApiError> {
+    let Some(t) = time_ms else { return Ok(now_ms) };
+    let latest = now_ms.saturating_add(MAX_FUTURE_MS);
+    if (MIN_TIME_MS..=latest).contains(&t) {
+        return Ok(t);
+    }
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_time",
+        format!("`time_ms` = {t} is not a plausible event time in unix milliseconds"),
+    )
+    .with_details(json!({
+        "earliest": MIN_TIME_MS,
+        "latest": latest,
+        "hint": "send unix milliseconds between 2000-01-01 and a year from now, or leave `time_ms` out for now"
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_790_000_000_000;
+
+    #[test]
+    fn times_are_milliseconds_in_a_sane_window() {
+        assert_eq!(event_time(None, NOW).unwrap(), NOW);
+        assert_eq!(event_time(Some(NOW - 86_400_000), NOW).unwrap(), NOW - 86_400_000);
+        assert_eq!(event_time(Some(NOW + 86_400_000), NOW).unwrap(), NOW + 86_400_000);
+        // seconds sent as milliseconds, zero, and a value that would overflow i64
+        for bad in [1_790_000_000, 0, u64::MAX, i64::MAX as u64 + 1, NOW + 2 * MAX_FUTURE_MS] {
+            let e = event_time(Some(bad), NOW).unwrap_err();
+            assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "bad_time"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn units_are_bounded_and_non_empty() {
+        assert!(check_unit("unit", None).is_ok());
+        assert!(check_unit("unit", Some("user-1")).is_ok());
+        assert!(check_unit("unit", Some(&"x".repeat(MAX_UNIT_BYTES))).is_ok());
+        assert_eq!(check_unit("unit", Some("")).unwrap_err().code, "bad_unit");
+        assert_eq!(check_unit("unit", Some(&"x".repeat(MAX_UNIT_BYTES + 1))).unwrap_err().code, "bad_unit");
+    }
+}
