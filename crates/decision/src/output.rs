@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rein_system::{Component, OutputValue, Task};
 use serde::Serialize;
 
-use crate::model::ModelOutput;
+use crate::model::{ModelError, ModelOutput};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Output {
@@ -23,9 +23,16 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn from_model(component: &Component, raw: &ModelOutput) -> Self {
-        match raw {
+    /// The model's output as the decision path sees it. A non-finite number is a model
+    /// error: NaN compares false everywhere, so it would slip through policies and clamps.
+    pub fn from_model(component: &Component, raw: &ModelOutput) -> Result<Self, ModelError> {
+        let not_finite = |what: String, v: f64| ModelError::Output(format!("{what} is {v}, not a finite number"));
+        Ok(match raw {
             ModelOutput::Class { label, probabilities } => {
+                if let Some((i, p)) = probabilities.iter().enumerate().find(|(_, p)| !p.is_finite()) {
+                    let name = component.labels.get(i).map_or_else(|| format!("#{i}"), |l| format!("`{l}`"));
+                    return Err(not_finite(format!("the probability of label {name}"), *p));
+                }
                 let score = match component.task {
                     Task::Binary => component.positive.and_then(|i| probabilities.get(i).copied()),
                     _ => probabilities.iter().copied().reduce(f64::max),
@@ -37,8 +44,9 @@ impl Output {
                     value: None,
                 }
             }
+            ModelOutput::Value(v) if !v.is_finite() => return Err(not_finite("the regression value".into(), *v)),
             ModelOutput::Value(v) => Output { label: None, score: Some(*v), probabilities: None, value: Some(*v) },
-        }
+        })
     }
 
     /// A declared output (override, fallback): certain, so its score is 1 for the

@@ -187,6 +187,7 @@ impl DecisionPath {
         let Prepared { vars, mut effects, .. } = prepared;
         let mut fallback = None;
 
+        let model = model.map(|result| result.and_then(|raw| Output::from_model(c, &raw)));
         let (raw, mut output) = match (effects.input_override.take(), model) {
             (Some((rule, declared, mode)), _) => {
                 if let Some(mode) = mode {
@@ -194,10 +195,7 @@ impl DecisionPath {
                 }
                 (None, Output::declared(c, &declared))
             }
-            (None, Some(Ok(raw))) => {
-                let out = Output::from_model(c, &raw);
-                (Some(out.clone()), out)
-            }
+            (None, Some(Ok(out))) => (Some(out.clone()), out),
             (None, other) => {
                 let error = match other {
                     Some(Err(e)) => e,

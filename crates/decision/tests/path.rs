@@ -128,6 +128,21 @@ fn a_failing_model_gives_the_declared_fallback() {
 }
 
 #[test]
+fn a_nan_probability_is_a_model_error_and_takes_the_fallback() {
+    let path = phishing();
+    let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
+    let nan = Some(Ok(ModelOutput::Class { label: "phishing".into(), probabilities: vec![0.1, f64::NAN] }));
+    let outcome = path.finish(prepared, nan, Some("u1"), 0).unwrap();
+    // without the check, every expected value is NaN and the policy picks automate
+    assert_eq!(outcome.decision.mode, Mode::None);
+    assert_eq!(outcome.output.label.as_deref(), Some("legit"));
+    assert!(outcome.raw.is_none());
+    let error = outcome.fallback.as_deref().unwrap();
+    assert!(error.contains("probability of label `phishing` is NaN"), "{error}");
+    assert!(matches!(&outcome.decision.reason, Reason::Fallback { error } if error.contains("NaN")));
+}
+
+#[test]
 fn an_old_domain_flagged_as_phishing_is_recorded() {
     let path = phishing();
     let prepared =
@@ -233,4 +248,29 @@ fn the_outcome_serialises_for_the_api() {
     assert_eq!(json["decision"]["reason"]["kind"], "expected_value");
     assert!(json["decision"]["reason"]["values"]["automate"].is_number());
     assert!((json["output"]["probabilities"]["phishing"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+}
+
+#[test]
+fn an_infinite_regression_value_takes_the_fallback_or_refuses_without_one() {
+    let f = json!({"bread_thickness_mm": 20.0, "chamber_temp_c": 120.0});
+    let with_fallback = format!("{TOASTER}\n[components.fallback]\noutput = 90.0\nmode = \"prompt\"\n");
+    for (text, has_fallback) in [(with_fallback.as_str(), true), (TOASTER, false)] {
+        let system = rein_system::parse(text, Path::new("rein.toml")).unwrap();
+        let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 10);
+        let prepared = path.prepare(f.as_object().unwrap(), &Value::Null, UnknownFeatures::Reject).unwrap();
+        let result = path.finish(prepared, Some(Ok(ModelOutput::Value(f64::INFINITY))), None, 0);
+        if has_fallback {
+            // without the check, the clamp turns inf into 240 s and the toaster runs at full time
+            let outcome = result.unwrap();
+            assert_eq!(outcome.output.value, Some(90.0));
+            assert_eq!(outcome.decision.mode, Mode::Prompt);
+            let error = outcome.fallback.as_deref().unwrap();
+            assert!(error.contains("regression value is inf"), "{error}");
+        } else {
+            let Err(Refusal::ModelUnavailable { error: ModelError::Output(error), .. }) = result else {
+                panic!("expected ModelUnavailable, got {result:?}")
+            };
+            assert!(error.contains("regression value is inf"), "{error}");
+        }
+    }
 }
