@@ -4,6 +4,10 @@
 use axum::Router;
 use axum::routing::post;
 
+// The same allocator as `rein`, so that the comparison is like for like.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BODY: &str = r#"{"prediction_id":"0193a0d2-0000-7000-8000-000000000000","output":{"label":"legit","score":0.01},"decision":{"mode":"none"}}"#;
 
 #[tokio::main]
