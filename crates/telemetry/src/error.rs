@@ -54,6 +54,10 @@ pub enum RecordError {
     /// The spill file could not be written.
     #[error("telemetry spill file {}: {source}", path.display())]
     Spill { path: PathBuf, source: Arc<std::io::Error> },
+    /// A feedback with this idempotency key is already stored (or was written
+    /// earlier in the same batch): this one was not written.
+    #[error("a feedback with the idempotency key `{key}` is already stored; this one was not written")]
+    KeyConflict { key: String },
     /// The writer was shut down.
     #[error("telemetry writer is shut down")]
     Closed,

@@ -220,6 +220,12 @@ impl FeedbackEvent {
         }
         Ok(())
     }
+
+    /// Whether `other` reports the same thing: equal in everything but the time,
+    /// which a client's retry usually leaves to the server.
+    pub fn same_report(&self, other: &FeedbackEvent) -> bool {
+        *self == FeedbackEvent { time_ms: self.time_ms, ..other.clone() }
+    }
 }
 
 /// Something that happened in the world, maybe caused by a prediction
@@ -281,6 +287,14 @@ impl Event {
             Event::Prediction(p) => p.time_ms,
             Event::Feedback(f) => f.time_ms,
             Event::Outcome(o) => o.time_ms,
+        }
+    }
+
+    /// The idempotency key of a feedback, if it has one.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Event::Feedback(f) => f.idempotency_key.as_deref(),
+            _ => None,
         }
     }
 }
@@ -350,6 +364,15 @@ mod tests {
         let b = new_prediction_id();
         assert!(a < b);
         assert_eq!(uuid::Uuid::parse_str(&a).unwrap().get_version_num(), 7);
+    }
+
+    #[test]
+    fn the_same_report_ignores_only_the_time() {
+        let f = feedback();
+        assert!(f.same_report(&FeedbackEvent { time_ms: 99, ..f.clone() }));
+        assert!(!f.same_report(&FeedbackEvent { label: Some("ham".into()), ..f.clone() }));
+        assert!(!f.same_report(&FeedbackEvent { prediction_id: "other".into(), ..f.clone() }));
+        assert!(!f.same_report(&FeedbackEvent { comment: Some("x".into()), ..f.clone() }));
     }
 
     #[test]

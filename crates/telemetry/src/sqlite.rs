@@ -370,7 +370,7 @@ impl Store for SqliteStore {
             let mut pred = None;
             let mut fb = None;
             let mut out = None;
-            for e in events {
+            for (i, e) in events.iter().enumerate() {
                 match e {
                     Event::Prediction(p) => {
                         if pred.is_none() {
@@ -419,7 +419,12 @@ impl Store for SqliteStore {
                                 f.idempotency_key,
                             ])
                             .map_err(self.err("insert feedback"))?;
-                        if n == 0 { report.duplicates += 1 } else { report.feedback += 1 }
+                        if n == 0 {
+                            report.duplicates += 1;
+                            report.key_conflicts.push(i);
+                        } else {
+                            report.feedback += 1;
+                        }
                     }
                     Event::Outcome(o) => {
                         if out.is_none() {

@@ -11,7 +11,7 @@ use crate::events::{EventKind, FeedbackEvent, OutcomeEvent, PredictionEvent};
 use crate::{Event, StoreError};
 
 /// What one [`Store::write_batch`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteReport {
     pub predictions: u64,
     pub feedback: u64,
@@ -19,6 +19,11 @@ pub struct WriteReport {
     /// Events that were already stored and so written no row: a feedback
     /// whose idempotency key exists, or a prediction whose id exists (a replay).
     pub duplicates: u64,
+    /// Positions in the batch of the feedback events not written because their
+    /// idempotency key was taken (by an earlier batch or earlier in this one),
+    /// ascending. Their content may differ from the stored one, so the writer
+    /// tells their waiters instead of reporting success.
+    pub key_conflicts: Vec<usize>,
 }
 
 impl WriteReport {
@@ -144,7 +149,8 @@ pub type ExampleVisitor<'a> = dyn FnMut(LabeledExample) -> Result<(), StoreError
 pub trait Store: Send + Sync + 'static {
     /// Writes all events in one transaction: all or none are stored.
     /// A feedback whose idempotency key already exists, or a prediction whose
-    /// id already exists, is a no-op counted in [`WriteReport::duplicates`].
+    /// id already exists, is a no-op counted in [`WriteReport::duplicates`];
+    /// the feedback is also listed in [`WriteReport::key_conflicts`].
     /// The store does not check that a feedback's prediction exists (the HTTP
     /// edge does, with [`Store::prediction_exists`]).
     fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError>;

@@ -12,6 +12,10 @@
 //!   Memory is bounded by `capacity` events.
 //! * Spill file: append-only JSON lines, replayed into the store on start and
 //!   whenever the queue is idle, then truncated.
+//! * Idempotency keys: a feedback with a key is always recorded durably and
+//!   never spilled on a full queue, because only its commit can tell whether
+//!   the key was new; a taken key answers [`RecordError::KeyConflict`] rather
+//!   than a success for an event that was not written.
 //! * Nothing is dropped silently: a failing store write answers durable
 //!   waiters with an error, spills the batch (or keeps it in memory and
 //!   retries with back-off, which fills the queue and turns into 503s). An
@@ -26,7 +30,7 @@
 //! [`Writer::shutdown`] (or dropping every handle) writes them all.
 
 use crate::events::Event;
-use crate::store::Store;
+use crate::store::{Store, WriteReport};
 use crate::{RecordError, StoreError};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -182,6 +186,8 @@ enum State {
 }
 
 type Ack = oneshot::Sender<Result<(), RecordError>>;
+/// A durable waiter and the position of its event in the batch.
+type Waiter = (usize, Ack);
 
 #[allow(clippy::large_enum_variant)]
 enum Job {
@@ -345,7 +351,11 @@ impl Writer {
     /// committed. `Buffered`: resolves once it is queued. When the queue is
     /// full, waits up to `enqueue_timeout`, then spills or fails with
     /// [`RecordError::Overloaded`].
+    ///
+    /// A feedback with an idempotency key is recorded `Durable` whatever is
+    /// asked, and fails with [`RecordError::KeyConflict`] if its key is taken.
     pub async fn record(&self, event: Event, durability: Durability) -> Result<(), RecordError> {
+        let durability = if event.idempotency_key().is_some() { Durability::Durable } else { durability };
         let (ack, done) = match durability {
             Durability::Durable => {
                 let (t, r) = oneshot::channel();
@@ -380,9 +390,10 @@ impl Writer {
         }
     }
 
-    /// The queue stayed full: spill (off the async runtime) or refuse.
+    /// The queue stayed full: spill (off the async runtime) or refuse. A keyed
+    /// feedback is refused: its replay could meet a taken key after a success was answered.
     async fn overflow(&self, event: Event, durability: Durability) -> Result<(), RecordError> {
-        if self.shared.spill.is_none() {
+        if self.shared.spill.is_none() || event.idempotency_key().is_some() {
             return Err(RecordError::Overloaded { capacity: self.capacity, waited: self.enqueue_timeout });
         }
         let shared = self.shared.clone();
@@ -532,10 +543,10 @@ impl Worker {
         for job in jobs.drain(..) {
             match job {
                 Job::Event(e, ack) => {
-                    events.push(e);
                     if let Some(a) = ack {
-                        acks.push(a);
+                        acks.push((events.len(), a));
                     }
+                    events.push(e);
                 }
                 Job::Flush(f) => flushes.push(f),
                 Job::Shutdown(s) => shutdown = Some(s),
@@ -551,11 +562,17 @@ impl Worker {
         shutdown
     }
 
-    fn commit(&mut self, events: Vec<Event>, acks: Vec<Ack>) {
+    fn commit(&mut self, events: Vec<Event>, acks: Vec<Waiter>) {
         let err = match self.try_write(&events) {
-            Ok(()) => {
-                for a in acks {
-                    let _ = a.send(Ok(()));
+            Ok(report) => {
+                for (i, a) in acks {
+                    let answer = match report.key_conflicts.binary_search(&i) {
+                        Ok(_) => Err(RecordError::KeyConflict {
+                            key: events[i].idempotency_key().unwrap_or_default().to_owned(),
+                        }),
+                        Err(_) => Ok(()),
+                    };
+                    let _ = a.send(answer);
                 }
                 return;
             }
@@ -564,7 +581,7 @@ impl Worker {
         tracing::error!(store = %self.store.describe(), events = events.len(), error = %err, "telemetry: store write failed");
         // Durable waiters learn of the failure now (the edge answers 503)...
         let spilled = self.try_spill(&events);
-        for a in acks {
+        for (_, a) in acks {
             let _ = a.send(Err(RecordError::Store { source: err.clone(), spilled: spilled.clone() }));
         }
         if spilled.is_some() {
@@ -578,7 +595,7 @@ impl Worker {
             std::thread::sleep(delay);
             delay = (delay * 2).min(RETRY_MAX);
             match self.try_write(&events) {
-                Ok(()) => {
+                Ok(_) => {
                     tracing::info!(events = events.len(), attempts, "telemetry: store write succeeded after retry");
                     return;
                 }
@@ -601,13 +618,13 @@ impl Worker {
         }
     }
 
-    fn try_write(&self, events: &[Event]) -> Result<(), StoreError> {
+    fn try_write(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
         match self.store.write_batch(events) {
             Ok(report) => {
                 self.shared.add(State::Written, report.total());
                 self.shared.counters.duplicates.fetch_add(report.duplicates, Ordering::Relaxed);
                 self.shared.counters.batches.fetch_add(1, Ordering::Relaxed);
-                Ok(())
+                Ok(report)
             }
             Err(e) => {
                 self.shared.counters.failed_batches.fetch_add(1, Ordering::Relaxed);

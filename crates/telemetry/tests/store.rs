@@ -39,7 +39,7 @@ fn each_event_kind_round_trips_and_joins() {
             o2.into(),
         ])
         .unwrap();
-    assert_eq!(report, WriteReport { predictions: 2, feedback: 2, outcomes: 2, duplicates: 0 });
+    assert_eq!(report, WriteReport { predictions: 2, feedback: 2, outcomes: 2, ..Default::default() });
 
     let rec = store.prediction(&p.id).unwrap().unwrap();
     assert_eq!(rec.prediction, p);
@@ -65,8 +65,11 @@ fn feedback_idempotency_key_and_replayed_prediction_are_no_ops() {
     again.comment = Some("second try".into());
     let r = store.write_batch(&[p.clone().into(), f.clone().into(), again.into()]).unwrap();
     assert_eq!((r.predictions, r.feedback, r.duplicates), (1, 1, 1));
+    // the feedback that lost its key is named, so its waiter is not told it was written
+    assert_eq!(r.key_conflicts, vec![2]);
     let r = store.write_batch(&[p.clone().into(), f.clone().into()]).unwrap();
     assert_eq!((r.predictions, r.feedback, r.duplicates), (0, 0, 2));
+    assert_eq!(r.key_conflicts, vec![1], "a replayed prediction is not a key conflict");
     assert_eq!(store.feedback_by_key("client-key-1").unwrap(), Some(f));
     assert_eq!(store.feedback_by_key("other").unwrap(), None);
     // Feedback without a key is never deduplicated.

@@ -253,7 +253,8 @@ async fn feedback_and_outcomes_flow_through_the_writer() {
     writer.record(p.clone().into(), Durability::Durable).await.unwrap();
     let f = feedback(&p.id, FeedbackKind::Correct, None, Some("key"));
     writer.record(f.clone().into(), Durability::Durable).await.unwrap();
-    writer.record(f.clone().into(), Durability::Durable).await.unwrap();
+    let again = writer.record(f.clone().into(), Durability::Durable).await;
+    assert!(matches!(&again, Err(RecordError::KeyConflict { key }) if key == "key"), "{again:?}");
     let o =
         OutcomeEvent { time_ms: 3, unit: None, prediction_id: Some(p.id.clone()), name: "clicked".into(), value: None };
     writer.record(o.clone().into(), Durability::Durable).await.unwrap();
@@ -261,5 +262,72 @@ async fn feedback_and_outcomes_flow_through_the_writer() {
     assert_eq!((rec.feedback, rec.outcomes), (vec![f], vec![o]));
     let stats = writer.stats();
     assert_eq!((stats.written, stats.duplicates, stats.dropped), (4, 1, 0));
+    writer.shutdown().await;
+}
+
+/// Many posts with one idempotency key at once, even buffered: exactly one is written and
+/// answered Ok; every other is told its key was taken, none is acknowledged and then dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_feedback_with_one_key_is_written_once_and_the_others_are_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let writer =
+        Writer::start(store.clone(), WriterConfig { max_delay: Duration::from_millis(2), ..config() }).unwrap();
+    let p = prediction("c", 1);
+    writer.record(p.clone().into(), Durability::Durable).await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (w, id) = (writer.clone(), p.id.clone());
+            tokio::spawn(async move {
+                let mut f = feedback(&id, FeedbackKind::Correct, None, Some("once"));
+                f.comment = Some(format!("post {i}"));
+                w.record(f.into(), Durability::Buffered).await
+            })
+        })
+        .collect();
+    let mut written = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => written += 1,
+            Err(RecordError::KeyConflict { key }) => assert_eq!(key, "once"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(written, 1);
+    assert_eq!(store.counts().unwrap().feedback, 1);
+    writer.shutdown().await;
+}
+
+/// A keyed feedback is never spilled on a full queue: replayed later, it could meet a
+/// taken key after a success was answered. It is refused instead; others still spill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_feedback_is_refused_not_spilled_when_the_queue_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
+    gated.close_gate();
+    let cfg = WriterConfig {
+        capacity: 2,
+        max_batch: 1,
+        enqueue_timeout: Duration::from_millis(20),
+        spill: Some(dir.path().join("spill.jsonl")),
+        ..config()
+    };
+    let writer = Writer::start(gated.clone(), cfg).unwrap();
+    let p = prediction("c", 1);
+    // one batch stuck in the stalled store, then a full queue
+    writer.record(p.clone().into(), Durability::Buffered).await.unwrap();
+    while gated.entered.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for i in 0..3 {
+        writer.record(prediction("c", i).into(), Durability::Buffered).await.unwrap();
+    }
+    let keyed = feedback(&p.id, FeedbackKind::Correct, None, Some("k"));
+    let refused = writer.record(keyed.into(), Durability::Durable).await;
+    assert!(matches!(refused, Err(RecordError::Overloaded { .. })), "{refused:?}");
+    let plain = feedback(&p.id, FeedbackKind::Correct, None, None);
+    writer.record(plain.into(), Durability::Durable).await.unwrap();
+    assert!(writer.stats().spilled >= 1, "{:?}", writer.stats());
+    gated.open_gate();
     writer.shutdown().await;
 }
