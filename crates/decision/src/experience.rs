@@ -104,6 +104,9 @@ pub struct CapApplied {
 }
 
 /// Per-unit counts of shown modes, bounded in memory, expiring with their window.
+///
+/// Event times may arrive in any order (clients' own times, interleaved requests): a show
+/// is allowed only if no window of `per` holding it would then hold more than `max` shows.
 pub struct FrequencyLimiter {
     caps: Vec<FrequencyCap>,
     shards: Vec<Mutex<HashMap<String, UnitHistory>>>,
@@ -112,12 +115,30 @@ pub struct FrequencyLimiter {
 
 #[derive(Default)]
 struct UnitHistory {
-    /// Times (ms) each capped mode was shown, oldest first; index = position in `caps`.
+    /// Times (ms) each capped mode was shown, sorted; index = position in `caps`.
     shown: Vec<VecDeque<u64>>,
-    last_seen_ms: u64,
+    /// The newest event time seen for this unit: what is kept is measured back from it.
+    newest_ms: u64,
+}
+
+/// A show the limiter counted, so that it can be taken back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shown {
+    cap: usize,
+    time_ms: u64,
 }
 
 const SHARDS: usize = 16;
+
+fn per_ms(cap: &FrequencyCap) -> u64 {
+    u64::try_from(cap.per.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How far back from the newest time shows are kept: two windows, so that an event up to
+/// one window late still sees every show in its own window. Memory stays at most 2 × max.
+fn kept(per_ms: u64) -> u64 {
+    per_ms.saturating_mul(2)
+}
 
 impl FrequencyLimiter {
     pub fn new(experience: &Experience, max_units: usize) -> Self {
@@ -129,34 +150,43 @@ impl FrequencyLimiter {
         }
     }
 
-    /// Applies the caps to `mode` for `unit` at `now_ms` and records what is shown.
-    pub fn apply(&self, unit: Option<&str>, mut mode: Mode, now_ms: u64) -> (Mode, Vec<CapApplied>) {
-        let mut applied = Vec::new();
-        let (Some(unit), false) = (unit, self.caps.is_empty()) else {
-            return (mode, applied);
-        };
-        let shard = &self.shards[shard_of(unit)];
+    fn lock(&self, unit: &str) -> Option<std::sync::MutexGuard<'_, HashMap<String, UnitHistory>>> {
         // A poisoned lock only means another request panicked mid-update; the counts are still usable.
-        let mut units = shard.lock().unwrap_or_else(|e| e.into_inner());
+        self.shards.get(shard_of(unit)).map(|s| s.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Applies the caps to `mode` for `unit` at `time_ms` and records what is shown.
+    /// Returns the mode, the caps that changed it, and the show recorded, if any.
+    pub fn apply(&self, unit: Option<&str>, mut mode: Mode, time_ms: u64) -> (Mode, Vec<CapApplied>, Option<Shown>) {
+        let mut applied = Vec::new();
+        let Some((unit, mut units)) = unit.and_then(|u| Some((u, self.lock(u)?))) else {
+            return (mode, applied, None);
+        };
         if !units.contains_key(unit) && units.len() >= self.max_units_per_shard {
-            self.evict(&mut units, now_ms);
+            self.evict(&mut units, time_ms);
         }
         if !units.contains_key(unit) {
-            let fresh = UnitHistory { shown: vec![VecDeque::new(); self.caps.len()], last_seen_ms: now_ms };
+            let fresh = UnitHistory { shown: vec![VecDeque::new(); self.caps.len()], newest_ms: time_ms };
             units.insert(unit.to_string(), fresh);
         }
-        let Some(history) = units.get_mut(unit) else { return (mode, applied) };
-        history.last_seen_ms = now_ms;
+        let Some(history) = units.get_mut(unit) else { return (mode, applied, None) };
+        history.newest_ms = history.newest_ms.max(time_ms);
+        let newest = history.newest_ms;
         while let Some(i) = self.caps.iter().position(|c| c.mode == mode) {
             let cap = &self.caps[i];
-            let per_ms = cap.per.as_millis() as u64;
+            let per = per_ms(cap);
             let times = &mut history.shown[i];
-            while times.front().is_some_and(|t| t + per_ms <= now_ms) {
+            // differences, not sums: times near u64::MAX must not overflow
+            while times.front().is_some_and(|&t| newest - t >= kept(per)) {
                 times.pop_front();
             }
-            if times.len() < cap.max as usize {
-                times.push_back(now_ms);
-                break;
+            if let Some(at) = room(times, time_ms, cap.max as usize, per) {
+                // a show older than what is kept would be dropped at once: nothing to record
+                if newest - time_ms >= kept(per) {
+                    return (mode, applied, None);
+                }
+                times.insert(at, time_ms);
+                return (mode, applied, Some(Shown { cap: i, time_ms }));
             }
             let to = mode.downgrade();
             applied.push(CapApplied { from: mode, to, max: cap.max, per_seconds: cap.per.as_secs() });
@@ -165,25 +195,52 @@ impl FrequencyLimiter {
             }
             mode = to;
         }
-        (mode, applied)
+        (mode, applied, None)
     }
 
-    /// Drops units whose windows have all expired; if none have, the least recently seen eighth.
+    /// Takes back a show [`Self::apply`] recorded for `unit`; no-op if it is no longer kept.
+    pub fn withdraw(&self, unit: &str, shown: Shown) {
+        let Some(mut units) = self.lock(unit) else { return };
+        let Some(times) = units.get_mut(unit).and_then(|h| h.shown.get_mut(shown.cap)) else { return };
+        if let Ok(at) = times.binary_search(&shown.time_ms) {
+            times.remove(at);
+        }
+    }
+
+    /// Drops units with nothing kept any more; if none, the least recently seen eighth.
     fn evict(&self, units: &mut HashMap<String, UnitHistory>, now_ms: u64) {
-        let longest = self.caps.iter().map(|c| c.per.as_millis() as u64).max().unwrap_or(0);
+        let longest = kept(self.caps.iter().map(per_ms).max().unwrap_or(0));
         let before = units.len();
-        units.retain(|_, h| h.last_seen_ms + longest > now_ms);
+        units.retain(|_, h| now_ms.saturating_sub(h.newest_ms) < longest);
         if units.len() == before {
-            let mut seen: Vec<u64> = units.values().map(|h| h.last_seen_ms).collect();
+            let mut seen: Vec<u64> = units.values().map(|h| h.newest_ms).collect();
             seen.sort_unstable();
             let cutoff = seen[(seen.len() / 8).min(seen.len() - 1)];
-            units.retain(|_, h| h.last_seen_ms > cutoff);
+            units.retain(|_, h| h.newest_ms > cutoff);
         }
     }
 
     pub fn tracked_units(&self) -> usize {
         self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len()).sum()
     }
+}
+
+/// Where `t` goes in the sorted `times` if no window of `per` ms holding it would then hold
+/// more than `max` shows; `None` if one would.
+fn room(times: &VecDeque<u64>, t: u64, max: usize, per: u64) -> Option<usize> {
+    let at = times.partition_point(|&s| s <= t);
+    if times.len() < max {
+        return Some(at);
+    }
+    // With `t` inserted at `at`, every run of max + 1 consecutive shows through it must span
+    // at least `per`: a shorter run fits in one window.
+    let merged = |j: usize| match j.cmp(&at) {
+        std::cmp::Ordering::Less => times[j],
+        std::cmp::Ordering::Equal => t,
+        std::cmp::Ordering::Greater => times[j - 1],
+    };
+    let runs = at.saturating_sub(max)..=at.min(times.len() - max);
+    runs.into_iter().all(|i| merged(i + max) - merged(i) >= per).then_some(at)
 }
 
 fn shard_of(unit: &str) -> usize {
@@ -248,7 +305,8 @@ mod tests {
         for i in 0..3 {
             assert_eq!(limiter.apply(Some("u1"), Mode::Prompt, 1_000 + i).0, Mode::Prompt);
         }
-        let (mode, applied) = limiter.apply(Some("u1"), Mode::Prompt, 2_000);
+        let (mode, applied, shown) = limiter.apply(Some("u1"), Mode::Prompt, 2_000);
+        assert_eq!(shown, None);
         assert_eq!(mode, Mode::Annotate);
         assert_eq!(applied[0].from, Mode::Prompt);
         // another user is not affected
@@ -257,6 +315,83 @@ mod tests {
         assert_eq!(limiter.apply(None, Mode::Prompt, 2_000).0, Mode::Prompt);
         // a day after the first prompts, the user may be prompted again
         assert_eq!(limiter.apply(Some("u1"), Mode::Prompt, 1_000 + day).0, Mode::Prompt);
+    }
+
+    fn prompts(max: u32, per: Duration) -> FrequencyLimiter {
+        let caps = vec![FrequencyCap { mode: Mode::Prompt, max, per }];
+        FrequencyLimiter::new(&Experience { policy: Policy::Fixed(Mode::Prompt), caps }, 1000)
+    }
+
+    #[test]
+    fn late_events_count_the_shows_of_their_own_window() {
+        let limiter = prompts(2, Duration::from_secs(1));
+        let at = |t| limiter.apply(Some("u"), Mode::Prompt, t).0;
+        assert_eq!(at(500), Mode::Prompt);
+        assert_eq!(at(600), Mode::Prompt);
+        assert_eq!(at(1_650), Mode::Prompt);
+        // (400, 1400] already holds 500 and 600, though a newer event moved past them
+        assert_eq!(at(1_400), Mode::Annotate);
+        assert_eq!(at(2_620), Mode::Prompt);
+        // late: (1620, 2620] would hold 1650, 2610 and 2620
+        assert_eq!(at(2_610), Mode::Annotate);
+        assert_eq!(at(2_640), Mode::Annotate);
+        assert_eq!(at(2_650), Mode::Prompt);
+    }
+
+    #[test]
+    fn caps_hold_in_every_window_whatever_the_arrival_order() {
+        let (max, per) = (3usize, 1_000u64);
+        let limiter = prompts(max as u32, Duration::from_millis(per));
+        let mut shown: Vec<u64> = Vec::new();
+        // times drift forward with jitter up to one window back (a small LCG keeps it deterministic)
+        let mut x: u64 = 42;
+        for step in 0..2_000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let t = 10_000 + step * 50 - (x >> 33) % per;
+            let in_window = |s: &u64| s.abs_diff(t) < per;
+            let (mode, _, counted) = limiter.apply(Some("u"), Mode::Prompt, t);
+            // a window (w - per, w] holding t and max others exists iff max others and t span less than per
+            let mut near: Vec<u64> = shown.iter().copied().filter(in_window).collect();
+            near.push(t);
+            near.sort_unstable();
+            let full = near.windows(max + 1).any(|run| run.contains(&t) && run[max] - run[0] < per);
+            assert_eq!(mode == Mode::Annotate, full, "t = {t}, near = {near:?}");
+            assert_eq!(counted.is_some(), !full);
+            if !full {
+                shown.push(t);
+            }
+        }
+    }
+
+    #[test]
+    fn times_near_the_ends_of_u64_do_not_overflow() {
+        let caps = vec![
+            FrequencyCap { mode: Mode::Automate, max: 1, per: Duration::MAX },
+            FrequencyCap { mode: Mode::Prompt, max: 1, per: Duration::from_secs(60) },
+        ];
+        // one unit per shard: every new unit evicts
+        let limiter = FrequencyLimiter::new(&Experience { policy: Policy::Fixed(Mode::Prompt), caps }, 16);
+        for (i, t) in [u64::MAX, u64::MAX - 1, 0, u64::MAX, 1, u64::MAX].into_iter().enumerate() {
+            for unit in ["a", "b", &format!("u{i}")] {
+                limiter.apply(Some(unit), Mode::Automate, t);
+            }
+        }
+        assert_eq!(limiter.apply(Some("z"), Mode::Prompt, u64::MAX).0, Mode::Prompt);
+        assert_eq!(limiter.apply(Some("z"), Mode::Prompt, u64::MAX - 59_999).0, Mode::Annotate);
+        assert_eq!(limiter.apply(Some("z"), Mode::Prompt, u64::MAX - 60_000).0, Mode::Prompt);
+    }
+
+    #[test]
+    fn a_withdrawn_show_no_longer_counts() {
+        let limiter = prompts(1, Duration::from_secs(60));
+        let (_, _, shown) = limiter.apply(Some("u"), Mode::Prompt, 1_000);
+        assert_eq!(limiter.apply(Some("u"), Mode::Prompt, 1_001).0, Mode::Annotate);
+        limiter.withdraw("u", shown.unwrap());
+        assert_eq!(limiter.apply(Some("u"), Mode::Prompt, 1_002).0, Mode::Prompt);
+        // an unknown unit or a show no longer kept: nothing to do
+        limiter.withdraw("v", shown.unwrap());
+        limiter.withdraw("u", shown.unwrap());
+        assert_eq!(limiter.apply(Some("u"), Mode::Prompt, 1_003).0, Mode::Annotate);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use rein_system::{Action, Component, FeatureValue, Mode, OutputValue, Stage, UnknownFeatures};
 use serde::Serialize;
 
-use crate::experience::{self, CapApplied, FrequencyLimiter, Reason};
+use crate::experience::{self, CapApplied, FrequencyLimiter, Reason, Shown};
 use crate::guardrails::{self, ActionTaken, Variables};
 use crate::model::{ModelError, ModelOutput};
 use crate::output::Output;
@@ -70,6 +70,9 @@ pub struct Outcome {
     pub decision: Decision,
     /// Why the fallback was used, if it was.
     pub fallback: Option<String>,
+    /// The show counted against the unit's frequency caps, for [`DecisionPath::withdraw`].
+    #[serde(skip)]
+    shown: Option<Shown>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -216,6 +219,7 @@ impl DecisionPath {
         }
 
         let Effects { actions, escalation, forced, .. } = effects;
+        let mut shown = None;
         let decision = if let Some(rule) = escalation {
             Decision {
                 mode: Mode::Escalate,
@@ -227,9 +231,19 @@ impl DecisionPath {
         } else {
             let score = output.score.unwrap_or(0.0);
             let (mode, reason) = experience::choose(&c.experience.policy, score);
-            let (mode, capped) = self.limiter.apply(unit, mode, now_ms);
+            let (mode, capped, counted) = self.limiter.apply(unit, mode, now_ms);
+            shown = counted;
             Decision { mode, reason, capped }
         };
-        Ok(Outcome { raw, output, guardrails: actions, decision, fallback })
+        Ok(Outcome { raw, output, guardrails: actions, decision, fallback, shown })
+    }
+
+    /// Takes back the show [`Self::finish`] counted against `unit`'s frequency caps for
+    /// `outcome`, for a decision that never reached the user (e.g. it could not be recorded).
+    /// No-op when nothing was counted. Call it at most once per outcome.
+    pub fn withdraw(&self, unit: Option<&str>, outcome: &Outcome) {
+        if let (Some(unit), Some(shown)) = (unit, outcome.shown) {
+            self.limiter.withdraw(unit, shown);
+        }
     }
 }

@@ -168,6 +168,27 @@ fn a_user_is_prompted_at_most_three_times_a_day() {
     assert_eq!(modes, [Mode::Prompt, Mode::Prompt, Mode::Prompt, Mode::Annotate, Mode::Annotate]);
 }
 
+#[test]
+fn a_withdrawn_decision_does_not_spend_the_cap() {
+    let path = phishing();
+    let decide = |t| {
+        let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
+        path.finish(prepared, class(0.8), Some("user-42"), t).unwrap()
+    };
+    assert_eq!(decide(0).decision.mode, Mode::Prompt);
+    assert_eq!(decide(1).decision.mode, Mode::Prompt);
+    let third = decide(2);
+    assert_eq!(third.decision.mode, Mode::Prompt);
+    // the server could not record the third prompt, so the user never saw it
+    path.withdraw(Some("user-42"), &third);
+    assert_eq!(decide(3).decision.mode, Mode::Prompt);
+    let capped = decide(4);
+    assert_eq!(capped.decision.mode, Mode::Annotate);
+    // nothing was counted for a capped decision: withdrawing it frees nothing
+    path.withdraw(Some("user-42"), &capped);
+    assert_eq!(decide(5).decision.mode, Mode::Annotate);
+}
+
 const TOASTER: &str = r#"
 [system]
 name = "toaster"
