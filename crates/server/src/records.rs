@@ -2,7 +2,7 @@
 //! `GET /v1/predictions/{id}` (joined with its feedback and outcomes), `GET /v1/predictions`.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,13 +11,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rein_system::Task;
-use rein_telemetry::{FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, ScanQuery, Store};
+use rein_telemetry::{
+    FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, RecordError, ScanQuery, Store,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::telemetry::Telemetry;
+use crate::fields;
+use crate::telemetry::{CommitError, Telemetry};
 
 fn telemetry(app: &App) -> Result<&Telemetry, ApiError> {
     app.telemetry.as_ref().ok_or_else(|| {
@@ -28,6 +31,16 @@ fn telemetry(app: &App) -> Result<&Telemetry, ApiError> {
 
 fn store_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("the telemetry store failed: {e}"))
+}
+
+/// A write or flush of the writer that failed or did not finish in time: a 503, never a hang.
+fn unavailable(what: String, e: CommitError) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "telemetry_unavailable", format!("{what}: {e}")).with_details(
+        json!({
+            "hint": "retry later (feedback with the same `key`, so it is recorded once); \
+                     see rein_telemetry_events_total and the server log"
+        }),
+    )
 }
 
 /// Runs a store read on the blocking pool.
@@ -57,7 +70,7 @@ async fn find_prediction(t: &Telemetry, id: &str) -> Result<PredictionRecord, Ap
             return Ok(record);
         }
         if attempt == 0 {
-            t.writer.flush().await.map_err(store_error)?;
+            t.flush().await.map_err(|e| unavailable(format!("cannot tell whether prediction `{id}` exists"), e))?;
         }
     }
     Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_prediction", format!("no prediction has the id `{id}`"))
@@ -83,10 +96,6 @@ fn parse_body<T: for<'de> Deserialize<'de>>(
     })
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FeedbackBody {
@@ -102,7 +111,7 @@ struct FeedbackBody {
     comment: Option<String>,
     #[serde(default)]
     source: Option<String>,
-    /// Idempotency key: the same key twice records the feedback once.
+    /// Idempotency key: the same feedback posted twice with it is recorded once.
     #[serde(default)]
     key: Option<String>,
     #[serde(default)]
@@ -121,8 +130,11 @@ async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result
     let b: FeedbackBody = parse_body(
         body,
         json!({"prediction_id": "string", "kind": "correct | incorrect | label", "label": "string (classifiers)",
-               "value": "number (regressors)", "unit": "string", "comment": "string", "source": "user | expert | system", "key": "string"}),
+               "value": "number (regressors)", "unit": "string", "comment": "string", "source": "user | expert | system", "key": "string",
+               "time_ms": "unix milliseconds (default: now)"}),
     )?;
+    fields::check_unit("unit", b.unit.as_deref())?;
+    let time_ms = fields::event_time(b.time_ms, fields::now_ms())?;
     let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_feedback", message);
     let kind = FeedbackKind::parse(&b.kind)
         .ok_or_else(|| invalid(format!("`kind` is `{}`, expected one of: correct, incorrect, label", b.kind)))?;
@@ -132,39 +144,50 @@ async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result
             .ok_or_else(|| invalid(format!("`source` is `{s}`, expected one of: user, expert, system")))?,
     };
     let event = FeedbackEvent {
-        prediction_id: b.prediction_id.clone(),
-        time_ms: b.time_ms.unwrap_or_else(now_ms) as i64,
+        prediction_id: b.prediction_id,
+        time_ms: time_ms as i64,
         kind,
-        label: b.label.clone(),
+        label: b.label,
         value: b.value,
         unit: b.unit,
         comment: b.comment,
         source,
-        idempotency_key: b.key.clone(),
+        idempotency_key: b.key,
     };
     event.validate().map_err(|e| invalid(e.to_string()))?;
 
-    if let Some(key) = b.key.clone()
-        && let Some(existing) = read(t, move |s| s.feedback_by_key(&key)).await?
-    {
-        if existing.prediction_id != event.prediction_id {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "key_reused",
-                format!(
-                    "the key `{}` was already used for feedback on prediction `{}`",
-                    b.key.unwrap_or_default(),
-                    existing.prediction_id
-                ),
-            ));
-        }
-        return Ok(json!({"accepted": true, "duplicate": true, "prediction_id": event.prediction_id}));
-    }
-
     let record = find_prediction(t, &event.prediction_id).await?;
     check_truth(app, &record, &event).map_err(invalid)?;
-    t.writer.record(event.into(), t.durability).await.map_err(store_error)?;
-    Ok(json!({"accepted": true, "duplicate": false, "prediction_id": b.prediction_id}))
+    // The key is checked by the commit itself (a keyed feedback is always committed before
+    // the answer), so a concurrent or still-queued post with the same key cannot slip by.
+    match t.record(event.clone().into()).await {
+        Ok(()) => Ok(json!({"accepted": true, "duplicate": false, "prediction_id": event.prediction_id})),
+        Err(CommitError::Record(RecordError::KeyConflict { key })) => {
+            let stored = read(t, move |s| s.feedback_by_key(&key)).await?;
+            key_taken(&event, stored)
+        }
+        Err(e) => Err(unavailable(format!("the feedback on prediction `{}` was not recorded", event.prediction_id), e)),
+    }
+}
+
+/// A feedback whose key is taken: a retry of the stored feedback is answered as a duplicate
+/// (it is recorded, once); different feedback under that key is a conflict, since it was not written.
+fn key_taken(event: &FeedbackEvent, stored: Option<FeedbackEvent>) -> Result<Value, ApiError> {
+    let key = event.idempotency_key.as_deref().unwrap_or_default();
+    match stored {
+        Some(stored) if stored.same_report(event) => {
+            Ok(json!({"accepted": true, "duplicate": true, "prediction_id": event.prediction_id}))
+        }
+        stored => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "key_reused",
+            format!(
+                "the key `{key}` was already used for other feedback{}; this feedback was not recorded",
+                stored.map(|s| format!(" on prediction `{}`", s.prediction_id)).unwrap_or_default()
+            ),
+        )
+        .with_details(json!({"hint": "a retry must repeat the feedback exactly; give new feedback a new key"}))),
+    }
 }
 
 /// A label must be one the component has; a value needs a regressor, a label a classifier.
@@ -227,8 +250,11 @@ async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<
     let t = telemetry(app)?;
     let b: OutcomeBody = parse_body(
         body,
-        json!({"name": "snake_case name, e.g. left_page", "unit": "string", "prediction_id": "string", "value": "number"}),
+        json!({"name": "snake_case name, e.g. left_page", "unit": "string", "prediction_id": "string", "value": "number",
+               "time_ms": "unix milliseconds (default: now)"}),
     )?;
+    fields::check_unit("unit", b.unit.as_deref())?;
+    let time_ms = fields::event_time(b.time_ms, fields::now_ms())?;
     let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_outcome", message);
     let valid_name = b.name.len() <= 64
         && b.name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -242,20 +268,17 @@ async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<
     if b.value.is_some_and(|v| !v.is_finite()) {
         return Err(invalid("outcome `value` must be a finite number".into()));
     }
-    if b.unit.as_ref().is_some_and(|u| u.len() > 200) {
-        return Err(invalid("outcome `unit` is longer than 200 bytes".into()));
-    }
     if let Some(id) = &b.prediction_id {
         find_prediction(t, id).await?;
     }
     let event = OutcomeEvent {
-        time_ms: b.time_ms.unwrap_or_else(now_ms) as i64,
+        time_ms: time_ms as i64,
         unit: b.unit,
         prediction_id: b.prediction_id,
         name: b.name.clone(),
         value: b.value,
     };
-    t.writer.record(event.into(), t.durability).await.map_err(store_error)?;
+    t.record(event.into()).await.map_err(|e| unavailable(format!("the outcome `{}` was not recorded", b.name), e))?;
     Ok(json!({"accepted": true, "name": b.name}))
 }
 

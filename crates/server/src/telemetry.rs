@@ -1,6 +1,7 @@
 //! The server's side of telemetry: opening the store and writer for a data directory,
 //! turning decisions into events, and the keyed-hash secret of the privacy policy.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,8 @@ use std::time::Duration;
 use rein_decision::{ModelInfo, Outcome};
 use rein_system::System;
 use rein_telemetry::{
-    Durability, PredictionEvent, Retention, SqliteOptions, SqliteStore, Store, Synchronous, Writer, WriterConfig,
+    Durability, Event, PredictionEvent, RecordError, Retention, SqliteOptions, SqliteStore, Store, Synchronous, Writer,
+    WriterConfig,
 };
 
 /// Telemetry of a running system: where events go and how durably.
@@ -19,6 +21,19 @@ pub struct Telemetry {
     /// Secret of the keyed hash applied to `telemetry = "hash"` features.
     pub key: Vec<u8>,
     pub data_dir: PathBuf,
+    /// Longest a request waits for the writer (`telemetry.commit_timeout_ms`).
+    pub commit_timeout: Duration,
+}
+
+/// Why an event was not recorded, or the writer not flushed, in time.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The writer did not answer in time; what was queued stays queued and is written
+    /// when the store recovers.
+    #[error("the telemetry store did not commit within {} ms (stalled or too slow)", .0.as_millis())]
+    TimedOut(Duration),
 }
 
 /// How the command line may override the system file's telemetry.
@@ -75,7 +90,25 @@ impl Telemetry {
             rein_telemetry::spawn_pruner(store.clone(), retention, Duration::from_secs(3600));
         }
         let key = hash_key(data_dir)?;
-        Ok(Some(Telemetry { writer, store, durability, key, data_dir: data_dir.to_path_buf() }))
+        let commit_timeout = settings.commit_timeout;
+        Ok(Some(Telemetry { writer, store, durability, key, data_dir: data_dir.to_path_buf(), commit_timeout }))
+    }
+
+    /// Records one event with the configured durability, waiting at most `commit_timeout`.
+    pub async fn record(&self, event: Event) -> Result<(), CommitError> {
+        self.bounded(self.writer.record(event, self.durability)).await
+    }
+
+    /// Waits until everything queued so far is committed, at most `commit_timeout`.
+    pub async fn flush(&self) -> Result<(), CommitError> {
+        self.bounded(self.writer.flush()).await
+    }
+
+    async fn bounded(&self, wait: impl Future<Output = Result<(), RecordError>>) -> Result<(), CommitError> {
+        match tokio::time::timeout(self.commit_timeout, wait).await {
+            Ok(done) => Ok(done?),
+            Err(_) => Err(CommitError::TimedOut(self.commit_timeout)),
+        }
     }
 }
 

@@ -36,24 +36,23 @@ async fn the_feedback_loop_joins_what_the_world_says_to_the_prediction() {
     assert_eq!(features["url_length"], 142);
     assert!(features["tld_category"].as_str().unwrap().starts_with("h:"), "{features}");
 
-    let (status, body) = server
-        .post(
-            "/v1/feedback",
-            json!({"prediction_id": id, "kind": "incorrect", "label": "legit", "unit": "user-7",
-                   "comment": "Report incorrect phishing warning: this is my bank", "source": "user", "key": "r-1"})
-            .to_string(),
-        )
-        .await;
+    let report = json!({"prediction_id": id, "kind": "incorrect", "label": "legit", "unit": "user-7",
+                        "comment": "Report incorrect phishing warning: this is my bank", "source": "user", "key": "r-1"});
+    let (status, body) = server.post("/v1/feedback", report.to_string()).await;
     assert_eq!(status, 202, "{body:#}");
     assert_eq!(body["duplicate"], false);
-    // the same key again is recorded once
+    // the same feedback again (a retry) is recorded once
+    let (status, body) = server.post("/v1/feedback", report.to_string()).await;
+    assert_eq!((status, body["duplicate"].clone()), (202, json!(true)));
+    // other feedback under that key is not recorded, and says so
     let (status, body) = server
         .post(
             "/v1/feedback",
             json!({"prediction_id": id, "kind": "incorrect", "label": "legit", "key": "r-1"}).to_string(),
         )
         .await;
-    assert_eq!((status, body["duplicate"].clone()), (202, json!(true)));
+    assert_eq!(status, 409, "{body:#}");
+    assert_error(&body, "key_reused");
 
     let (status, _) = server
         .post("/v1/outcomes", json!({"unit": "user-7", "prediction_id": id, "name": "left_page"}).to_string())
@@ -197,6 +196,9 @@ impl StalledStore {
         *self.open.lock().unwrap() = true;
         self.opened.notify_all();
     }
+    fn stall(&self) {
+        *self.open.lock().unwrap() = false;
+    }
 }
 
 impl Store for StalledStore {
@@ -318,4 +320,121 @@ async fn without_a_spill_file_a_stalled_store_gets_a_clear_503_never_a_hang() {
     for id in &answered {
         assert!(store.prediction_exists(id).unwrap(), "prediction {id} was lost");
     }
+}
+
+/// Posts with one key at once, while earlier ones may still be queued or in flight: one
+/// is recorded; retries are told they are duplicates, other feedback under the key gets
+/// 409. Never a 202 for feedback that is then dropped, buffered or durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_feedback_with_one_key_is_recorded_once_and_never_acknowledged_then_dropped() {
+    for durability in [Durability::Buffered, Durability::Durable] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), durability).await;
+        let id = predict_id(&server, "u").await;
+        let post = |body: Value| {
+            let server = &server;
+            async move { server.post("/v1/feedback", body.to_string()).await }
+        };
+
+        // the same feedback posted 16 times at once (a client retrying eagerly)
+        let same = json!({"prediction_id": id, "kind": "correct", "key": "retried"});
+        let answers = futures_util::future::join_all((0..16).map(|_| post(same.clone()))).await;
+        let mut fresh = 0;
+        for (status, body) in &answers {
+            assert_eq!(*status, 202, "{durability:?}: {body:#}");
+            fresh += usize::from(body["duplicate"] == false);
+        }
+        assert_eq!(fresh, 1, "{durability:?}: one post records it, the others are duplicates");
+
+        // 16 different feedbacks under one key: one is recorded, the others are refused
+        let answers = futures_util::future::join_all((0..16).map(|i| {
+            post(json!({"prediction_id": id, "kind": "correct", "comment": format!("post {i}"), "key": "contested"}))
+        }))
+        .await;
+        let accepted: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 202).map(|(_, b)| b).collect();
+        assert_eq!(accepted.len(), 1, "{durability:?}: {answers:#?}");
+        assert_eq!(accepted[0]["duplicate"], false);
+        for (status, body) in answers.iter().filter(|(s, _)| *s != 202) {
+            assert_eq!(*status, 409, "{durability:?}: {body:#}");
+            assert_error(body, "key_reused");
+        }
+
+        server.stop().await;
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.counts().unwrap().feedback, 2, "{durability:?}");
+    }
+}
+
+#[tokio::test]
+async fn feedback_and_outcomes_check_unit_and_time_as_predict_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Durable).await;
+    let id = predict_id(&server, "u").await;
+    let long = "u".repeat(257);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    for (route, body) in [
+        ("/v1/feedback", json!({"prediction_id": id, "kind": "correct"})),
+        ("/v1/outcomes", json!({"prediction_id": id, "name": "left_page"})),
+    ] {
+        let with = |field: &str, value: Value| {
+            let mut b = body.clone();
+            b[field] = value;
+            b.to_string()
+        };
+        for (field, value, code) in [
+            ("unit", json!(""), "bad_unit"),
+            ("unit", json!(long), "bad_unit"),
+            ("time_ms", json!(0), "bad_time"),
+            ("time_ms", json!(now / 1000), "bad_time"), // seconds, not milliseconds
+            ("time_ms", json!(u64::MAX), "bad_time"),   // would wrap to a negative i64
+        ] {
+            let (status, reply) = server.post(route, with(field, value.clone())).await;
+            assert_eq!(status, 422, "{route} {field}={value}: {reply:#}");
+            assert_error(&reply, code);
+        }
+        // the same bounds as predict: 256 bytes is fine, as is a time given in ms
+        let (status, reply) = server.post(route, with("unit", json!("u".repeat(256)))).await;
+        assert_eq!(status, 202, "{route}: {reply:#}");
+        let (status, reply) = server.post(route, with("time_ms", json!(now - 60_000))).await;
+        assert_eq!(status, 202, "{route}: {reply:#}");
+    }
+    server.stop().await;
+}
+
+/// With the store stalled, feedback, outcomes and lookups are answered 503 within the
+/// commit timeout, never left hanging; what was queued is written once the store is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let edit = |t: String| t.replacen("[[components]]", "[telemetry]\ncommit_timeout_ms = 300\n\n[[components]]", 1);
+    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
+    stalled.release();
+    let id = predict_id(&server, "u").await;
+    stalled.stall();
+
+    let feedback = json!({"prediction_id": id, "kind": "correct", "key": "k-1"}).to_string();
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let requests = async {
+        let fb = server.post("/v1/feedback", feedback.clone()).await;
+        let outcome = server.post("/v1/outcomes", json!({"prediction_id": id, "name": "left_page"}).to_string()).await;
+        let lookup = server.get_json(&format!("/v1/predictions/{unknown}")).await;
+        [fb, outcome, lookup]
+    };
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(20), requests).await.expect("no hang");
+    for (status, body) in &answers {
+        assert_eq!(*status, 503, "{body:#}");
+        assert_error(body, "telemetry_unavailable");
+        assert!(body["error"]["message"].as_str().unwrap().contains("300 ms"), "{body:#}");
+        assert!(body["error"]["details"]["hint"].as_str().is_some(), "{body:#}");
+    }
+
+    // the store is back: the queued feedback was written, so its retry is a duplicate
+    stalled.release();
+    let (status, body) = server.post("/v1/feedback", feedback).await;
+    assert_eq!((status, body["duplicate"].clone()), (202, json!(true)), "{body:#}");
+    let (status, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!((record["feedback"].as_array().unwrap().len(), record["outcomes"].as_array().unwrap().len()), (1, 1));
+    server.stop().await;
 }

@@ -159,7 +159,8 @@ pub struct FeedbackEvent {
     pub comment: Option<String>,
     #[serde(default)]
     pub source: FeedbackSource,
-    /// Client-supplied key: a second feedback with the same key is a no-op.
+    /// Client-supplied key: at most one feedback is stored per key; the writer
+    /// answers a later one [`crate::RecordError::KeyConflict`].
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
