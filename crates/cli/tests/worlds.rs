@@ -28,7 +28,7 @@ async fn play(example: &str, seed: u64) -> Played {
     let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
     let dir = tempfile::tempdir().unwrap();
     // One keyed-hash secret for every run, so hashed features compare across runs.
-    std::fs::write(dir.path().join("telemetry.key"), "worlds-test-key").unwrap();
+    std::fs::write(dir.path().join("telemetry.key"), "worlds-test-key-".repeat(4)).unwrap();
     let telemetry = rein_server::Telemetry::open(&system, dir.path(), None).unwrap().expect("telemetry on");
     let app = Arc::new(rein_server::App::new(system, models, Some(telemetry)));
     let server = rein_server::Running::start(app, "127.0.0.1:0".parse().unwrap()).await.unwrap();

@@ -2,6 +2,7 @@
 //! turning decisions into events, and the keyed-hash secret of the privacy policy.
 
 use std::future::Future;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,24 +113,72 @@ impl Telemetry {
     }
 }
 
+/// File of the keyed-hash secret in the data directory.
+pub const KEY_FILE: &str = "telemetry.key";
+
+/// Length of the keyed-hash secret rein makes (64 hex digits); a shorter one is refused.
+pub const KEY_LEN: usize = 64;
+
 /// The keyed-hash secret: made once per data directory, kept beside the data, so hashes
 /// stay comparable across restarts and differ between deployments.
 fn hash_key(data_dir: &Path) -> Result<Vec<u8>, String> {
-    let path = data_dir.join("telemetry.key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(text.trim().as_bytes().to_vec()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-            std::fs::write(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-            }
-            Ok(key.into_bytes())
-        }
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    let path = data_dir.join(KEY_FILE);
+    if let Some(key) = read_key(&path)? {
+        return Ok(key);
     }
+    create_key(&path)?;
+    // Whoever linked first won: everyone uses the key on disk.
+    read_key(&path)?.ok_or_else(|| format!("the telemetry key file {} vanished as it was made", path.display()))
+}
+
+fn read_key(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read the telemetry key file {}: {e}", path.display())),
+    };
+    let key = text.trim();
+    if key.len() < KEY_LEN {
+        return Err(format!(
+            "the telemetry key file {} holds {} bytes, fewer than the {KEY_LEN} of a key: it is empty or truncated. \
+             Restore it from a backup (features hashed with another key no longer match), or, if those hashes \
+             do not matter, delete it and rein makes a new key",
+            path.display(),
+            key.len()
+        ));
+    }
+    Ok(Some(key.as_bytes().to_vec()))
+}
+
+/// Writes a new key to a private temp file (0600 from the start), then hard-links it into
+/// place, which never overwrites: a concurrent start never sees a partial key, and the
+/// first key linked is the one every process uses.
+fn create_key(path: &Path) -> Result<(), String> {
+    let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let tmp = path.with_file_name(format!(".{KEY_FILE}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let linked = write_private(&tmp, key.as_bytes()).and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            // Best effort: keep the new name across a power loss, or later hashes would change.
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("cannot create the telemetry key file {}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// The prediction event for one decision.
@@ -167,4 +216,60 @@ pub fn prediction_event(
 
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_key_is_private_from_the_start_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = hash_key(dir.path()).unwrap();
+        assert_eq!(key.len(), KEY_LEN);
+        assert_eq!(hash_key(dir.path()).unwrap(), key, "the same key on every start");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, [KEY_FILE], "no temp file is left behind");
+    }
+
+    #[test]
+    fn an_empty_or_truncated_key_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        for short in ["", "\n", &"a".repeat(KEY_LEN - 1)] {
+            std::fs::write(&path, short).unwrap();
+            let e = hash_key(dir.path()).unwrap_err();
+            assert!(e.contains(&path.display().to_string()), "{e}");
+            assert!(e.contains("truncated") && e.contains("delete it"), "{e}");
+        }
+        // a key set by an operator, at least as long, is used as it is
+        std::fs::write(&path, format!("{}\n", "k".repeat(KEY_LEN + 8))).unwrap();
+        assert_eq!(hash_key(dir.path()).unwrap(), "k".repeat(KEY_LEN + 8).into_bytes());
+    }
+
+    #[test]
+    fn processes_starting_at_once_agree_on_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let start = std::sync::Barrier::new(8);
+            let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+                let workers: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            hash_key(dir.path()).unwrap()
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().unwrap()).collect()
+            });
+            assert!(keys.iter().all(|k| *k == keys[0]), "every start uses the first key written");
+        }
+    }
 }
