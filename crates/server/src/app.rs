@@ -29,14 +29,19 @@ pub struct ComponentRuntime {
     /// Bounds inferences in flight: past it, a request gets the fallback, not a queue.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
-    /// Moving average of inference time, in µs: decides inline or blocking-pool execution.
-    typical_us: AtomicU64,
+    /// Moving average of inference time per row, in µs (0: not timed yet): decides
+    /// inline or blocking-pool execution.
+    typical_us_per_row: AtomicU64,
 }
 
-/// Models typically faster than this run inline on the async worker: handing a 10 µs
-/// inference to the blocking pool costs more than the inference. Slower ones move to the
-/// blocking pool, where they cannot stall other requests and their deadline is enforced.
+/// Calls to models typically faster than this per row run inline on the async worker:
+/// handing a 10 µs inference to the blocking pool costs more than the inference. Slower
+/// models, a model not yet timed, and large calls go to the blocking pool, where they
+/// cannot stall other requests and their deadline is enforced by a timer.
 const INLINE_BELOW_US: u64 = 200;
+
+/// Largest call (in rows) that may run inline, however fast the model.
+const INLINE_MAX_ROWS: usize = 16;
 
 impl App {
     /// Builds the app from a validated system and its loaded models (same order as components).
@@ -57,7 +62,7 @@ impl App {
                     model,
                     in_flight: Arc::new(Semaphore::new(max_in_flight)),
                     max_in_flight,
-                    typical_us: AtomicU64::new(0),
+                    typical_us_per_row: AtomicU64::new(0),
                 }),
             );
         }
@@ -80,33 +85,36 @@ impl ComponentRuntime {
 
     /// Runs the model on rows of features in schema order.
     pub async fn infer(&self, rows: Vec<Vec<FeatureValue>>) -> Result<Vec<ModelOutput>, ModelError> {
-        self.bounded(move |model| {
+        self.bounded(rows.len(), move |model| {
             let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
             model.infer(&refs)
         })
         .await
     }
 
-    /// Runs `work` on the model, bounded in concurrency (no queue: past the bound the
-    /// caller gets `Overloaded`) and in time (past the deadline, `Timeout`).
+    /// Runs `work` over `rows` rows on the model, bounded in concurrency (no queue: past
+    /// the bound the caller gets `Overloaded`) and in time (past the deadline, `Timeout`).
     ///
-    /// Fast models run inline and their deadline is checked on the answer; slow ones run
-    /// on the blocking pool under a timer. Work that overruns its deadline keeps its
-    /// permit until it really finishes, so a hung model cannot pile up threads.
+    /// Small calls to a model known to be fast run inline and their deadline is checked on
+    /// the answer; everything else runs on the blocking pool under a timer. Work that
+    /// overruns its deadline keeps its permit until it really finishes, so a hung model
+    /// cannot pile up threads.
     pub async fn bounded<T: Send + 'static>(
         &self,
+        rows: usize,
         work: impl FnOnce(&OnnxModel) -> Result<T, ModelError> + Send + 'static,
     ) -> Result<T, ModelError> {
         let permit =
             self.in_flight.clone().try_acquire_owned().map_err(|_| ModelError::Overloaded(self.max_in_flight))?;
         let timeout = self.path.component().model.timeout;
         let timed_out = || ModelError::Timeout(timeout.as_millis() as u64);
+        let rows = rows.max(1);
         let started = Instant::now();
-        if self.typical_us.load(Ordering::Relaxed) < INLINE_BELOW_US {
+        if runs_inline(self.typical_us_per_row.load(Ordering::Relaxed), rows) {
             let result = work(&self.model);
             drop(permit);
             let took = started.elapsed();
-            self.observe(took);
+            self.observe(took, rows);
             return if took > timeout { Err(timed_out()) } else { result };
         }
         let model = self.model.clone();
@@ -117,23 +125,47 @@ impl ComponentRuntime {
         });
         match tokio::time::timeout(timeout, task).await {
             Ok(Ok((result, took))) => {
-                self.observe(took);
+                self.observe(took, rows);
                 result
             }
             Ok(Err(join)) => Err(ModelError::Run(format!("the inference task failed: {join}"))),
             Err(_) => {
-                self.observe(timeout);
+                self.observe(timeout, rows);
                 Err(timed_out())
             }
         }
     }
 
-    fn observe(&self, took: Duration) {
-        let sample = took.as_micros().min(u64::MAX as u128) as u64;
-        let old = self.typical_us.load(Ordering::Relaxed);
+    fn observe(&self, took: Duration, rows: usize) {
+        let sample = (took.as_micros() / rows as u128).min(u64::MAX as u128) as u64;
+        let old = self.typical_us_per_row.load(Ordering::Relaxed);
         // exponential moving average, weight 1/8; races only lose a sample
         let new = if old == 0 { sample } else { old - old / 8 + sample / 8 };
-        self.typical_us.store(new.max(1), Ordering::Relaxed);
+        self.typical_us_per_row.store(new.max(1), Ordering::Relaxed);
+    }
+}
+
+/// Inline only when the model has been timed (the first call may be slow or hang),
+/// is fast per row, and the call is small enough that its total stays short.
+fn runs_inline(typical_us_per_row: u64, rows: usize) -> bool {
+    typical_us_per_row != 0
+        && rows <= INLINE_MAX_ROWS
+        && typical_us_per_row.saturating_mul(rows as u64) < INLINE_BELOW_US
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_small_calls_to_a_timed_fast_model_run_inline() {
+        assert!(!runs_inline(0, 1), "a model never timed goes to the blocking pool");
+        assert!(runs_inline(10, 1));
+        assert!(runs_inline(10, INLINE_MAX_ROWS));
+        assert!(!runs_inline(10, INLINE_MAX_ROWS + 1), "large calls go to the blocking pool");
+        assert!(!runs_inline(INLINE_BELOW_US, 1), "slow models go to the blocking pool");
+        assert!(!runs_inline(50, 8), "8 rows of 50 µs is too long to run inline");
+        assert!(!runs_inline(u64::MAX, 2));
     }
 }
 

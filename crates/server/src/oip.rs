@@ -143,7 +143,9 @@ async fn run_infer(
         })?;
         tensors.push(RawTensor { name: input.name, datatype: input.datatype, shape: input.shape, data });
     }
-    let outputs = c.bounded(move |model| model.infer_raw(tensors)).await.map_err(|e| match e {
+    // rows: the largest leading dimension, so that big tensors never run inline
+    let rows = tensors.iter().filter_map(|t| t.shape.first()).map(|&d| usize::try_from(d).unwrap_or(1)).max();
+    let outputs = c.bounded(rows.unwrap_or(1), move |model| model.infer_raw(tensors)).await.map_err(|e| match e {
         ModelError::Input(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_tensor", m),
         ModelError::Overloaded(_) | ModelError::Timeout(_) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", e.to_string())

@@ -4,7 +4,7 @@
 //! output guardrails + experience → telemetry → response.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -81,7 +81,7 @@ pub async fn predict(
     let response = match parse(&app, body) {
         Err(e) => Err(e),
         Ok(Parsed::One(instance)) => {
-            let decided = decide(&app, component, vec![instance], started).await;
+            let decided = decide(&app, component, vec![instance]).await;
             match record(&app, component, decided, started).await.pop() {
                 Some(Ok(d)) => {
                     let body = serde_json::to_vec(&prediction(component, &d, started));
@@ -102,7 +102,7 @@ pub async fn predict(
             }
             let positions: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
             let instances: Vec<Instance> = parsed.into_iter().filter_map(|(_, s)| s.ok()).collect();
-            let decided = decide(&app, component, instances, started).await;
+            let decided = decide(&app, component, instances).await;
             for (i, result) in positions.into_iter().zip(record(&app, component, decided, started).await) {
                 answers[i] = match result {
                     Ok(d) => serde_json::to_value(prediction(component, &d, started)).unwrap_or(Value::Null),
@@ -132,10 +132,27 @@ enum Parsed {
 
 fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiError> {
     let body = body?;
+    let now_ms = fields::now_ms();
     let parsed: Body = serde_json::from_slice(&body)
         .map_err(|e| if e.is_syntax() || e.is_eof() { ApiError::malformed_json(&e) } else { shape_error(&e) })?;
     match (parsed.instances, parsed.features) {
         (Some(instances), None) => {
+            let stray: Vec<&str> = [
+                ("unit", parsed.unit.is_some()),
+                ("context", !parsed.context.is_null()),
+                ("time_ms", parsed.time_ms.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(name, given)| given.then_some(name))
+            .collect();
+            if !stray.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_request_shape",
+                    format!("a batch takes `{}` inside each instance, not beside `instances`", stray.join("`, `")),
+                )
+                .with_details(expected_shape()));
+            }
             let max = app.system.server.max_batch;
             if instances.is_empty() || instances.len() > max {
                 return Err(ApiError::new(
@@ -148,13 +165,17 @@ fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiEr
             Ok(Parsed::Batch(
                 instances
                     .into_iter()
-                    .map(|v| serde_json::from_value::<Instance>(v).map_err(|e| shape_error(&e)).and_then(checked_unit))
+                    .map(|v| {
+                        serde_json::from_value::<Instance>(v)
+                            .map_err(|e| shape_error(&e))
+                            .and_then(|i| checked(i, now_ms))
+                    })
                     .collect(),
             ))
         }
         (None, Some(features)) => {
             let instance = Instance { unit: parsed.unit, features, context: parsed.context, time_ms: parsed.time_ms };
-            Ok(Parsed::One(checked_unit(instance)?))
+            Ok(Parsed::One(checked(instance, now_ms)?))
         }
         (Some(_), Some(_)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -168,8 +189,10 @@ fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiEr
     }
 }
 
-fn checked_unit(instance: Instance) -> Result<Instance, ApiError> {
+/// The unit and event time of an instance, checked the same way on every route.
+fn checked(mut instance: Instance, now_ms: u64) -> Result<Instance, ApiError> {
     fields::check_unit("unit", instance.unit.as_deref())?;
+    instance.time_ms = Some(fields::event_time(instance.time_ms, now_ms)?);
     Ok(instance)
 }
 
@@ -197,12 +220,7 @@ struct Decided {
 }
 
 /// Runs the decision path for instances of one component; one result per instance, in order.
-async fn decide(
-    app: &App,
-    component: &ComponentRuntime,
-    instances: Vec<Instance>,
-    started: Instant,
-) -> Vec<Result<Decided, ApiError>> {
+async fn decide(app: &App, component: &ComponentRuntime, instances: Vec<Instance>) -> Vec<Result<Decided, ApiError>> {
     let unknown = app.system.server.unknown_features;
     // 1. schema and input guardrails
     let prepared: Vec<Result<Prepared, Refusal>> =
@@ -228,10 +246,9 @@ async fn decide(
     };
 
     // 3. output guardrails and experience
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let mut results = Vec::with_capacity(instances.len());
     for (instance, prepared) in instances.into_iter().zip(prepared) {
-        let time_ms = instance.time_ms.unwrap_or(now_ms);
+        let time_ms = instance.time_ms.unwrap_or_else(fields::now_ms);
         let mut seen_features = None;
         let result = prepared.and_then(|p| {
             if let Some(t) = &app.telemetry {
@@ -251,7 +268,6 @@ async fn decide(
                 if outcome.fallback.is_some() {
                     component.metrics.fallbacks.increment(1);
                 }
-                component.metrics.request(outcome.decision.mode.as_str(), 200, started.elapsed());
                 Ok(Decided { id: uuid::Uuid::now_v7().to_string(), instance, outcome, seen_features, time_ms })
             }
             Err(refusal) => Err(refused(component, refusal)),
@@ -268,7 +284,24 @@ async fn record(
     decided: Vec<Result<Decided, ApiError>>,
     started: Instant,
 ) -> Vec<Result<Decided, ApiError>> {
-    let Some(telemetry) = &app.telemetry else { return decided };
+    let recorded = match &app.telemetry {
+        None => decided,
+        Some(telemetry) => record_events(app, telemetry, component, decided, started).await,
+    };
+    // Counted once the answer is certain: a decision whose event could not be kept is a 503.
+    for d in recorded.iter().flatten() {
+        component.metrics.request(d.outcome.decision.mode.as_str(), 200, started.elapsed());
+    }
+    recorded
+}
+
+async fn record_events(
+    app: &App,
+    telemetry: &crate::telemetry::Telemetry,
+    component: &ComponentRuntime,
+    decided: Vec<Result<Decided, ApiError>>,
+    started: Instant,
+) -> Vec<Result<Decided, ApiError>> {
     let info = component.model_info();
     let pending = decided.into_iter().map(|d| async move {
         let mut d = d?;
@@ -283,23 +316,22 @@ async fn record(
             &d.outcome,
             started.elapsed().as_micros() as u64,
         );
-        let unavailable = |why: String| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "telemetry_unavailable",
-                format!("the prediction was made but could not be recorded, so it is not returned: {why}"),
-            )
-            .with_details(json!({"hint": "retry later; see rein_telemetry_events_total and the server log"}))
-        };
-        let wait = app.system.telemetry.commit_timeout;
-        match tokio::time::timeout(wait, telemetry.writer.record(event.into(), telemetry.durability)).await {
-            Ok(Ok(())) => Ok(d),
-            Ok(Err(e)) => Err(unavailable(e.to_string())),
-            // Still queued: it will be written when the store recovers, but it is not committed now.
-            Err(_) => Err(unavailable(format!(
-                "the telemetry store did not commit within {} ms (stalled or too slow); the event stays queued",
-                wait.as_millis()
-            ))),
+        match telemetry.record(event.into()).await {
+            Ok(()) => Ok(d),
+            Err(e) => {
+                // The user never sees this decision, so it must not spend their frequency cap.
+                component.path.withdraw(d.instance.unit.as_deref(), &d.outcome);
+                let queued = matches!(e, crate::telemetry::CommitError::TimedOut(_));
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "telemetry_unavailable",
+                    format!(
+                        "the prediction was made but could not be recorded, so it is not returned: {e}{}",
+                        if queued { "; the event stays queued" } else { "" }
+                    ),
+                )
+                .with_details(json!({"hint": "retry later; see rein_telemetry_events_total and the server log"})))
+            }
         }
     });
     futures_util::future::join_all(pending).await

@@ -99,6 +99,20 @@ async fn bad_requests_get_the_right_status_and_a_useful_message() {
     assert_eq!(status, 422);
     assert_error(&body, "bad_unit");
 
+    // seconds sent as milliseconds, and a time past i64
+    for time_ms in [json!(1_790_000_000u64), json!(u64::MAX)] {
+        let (status, body) = server.predict(json!({"time_ms": time_ms, "features": page()})).await;
+        assert_eq!(status, 422, "{time_ms}: {body:#}");
+        assert_error(&body, "bad_time");
+        assert!(body["error"]["details"]["hint"].as_str().unwrap().contains("unix milliseconds"));
+    }
+
+    // per-instance fields beside `instances` would be silently ignored: refused instead
+    let (status, body) = server.predict(json!({"unit": "u1", "instances": [{"features": page()}]})).await;
+    assert_eq!(status, 422);
+    assert_error(&body, "bad_request_shape");
+    assert!(body["error"]["message"].as_str().unwrap().contains("`unit`"), "{body:#}");
+
     let (status, body) = server.get("/v1/nothing-here").await;
     assert_eq!(status, 404);
     assert!(body.contains("not_found"));
