@@ -1,12 +1,16 @@
 //! `rein demo [EXAMPLE]`: serve an example system on the embedded store, play its
 //! simulated world against it, and show what happens live.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rein_simulator::{RunConfig, Summary};
+use rein_simulator::{RunConfig, Summary, World};
+
+/// Marks a data directory `rein demo` made: the only kind it clears.
+pub const MARKER: &str = ".rein-demo";
 
 pub struct DemoOptions {
     pub example: String,
@@ -45,12 +49,10 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
         ));
     };
     let file = example_file(&options.example)?;
-    let (system, models) = crate::load(&file)?;
     let data_dir = options.data_dir.clone().unwrap_or_else(|| Path::new(".rein/demo").join(&options.example));
-    // A demo starts from an empty store so its numbers are its own.
-    if data_dir.exists() {
-        std::fs::remove_dir_all(&data_dir).map_err(|e| format!("cannot clear {}: {e}", data_dir.display()))?;
-    }
+    // Before the (slow) model load: a refused directory is answered at once.
+    prepare_data_dir(&data_dir)?;
+    let (system, models) = crate::load(&file)?;
     let scenario = world.scenario().scaled(options.scale);
     println!("rein demo: {} — {}", options.example, system.description);
     println!("scenario `{}`: {}", scenario.name, scenario.description);
@@ -63,10 +65,68 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
         let telemetry = rein_server::Telemetry::open(&system, &data_dir, None)?
             .ok_or("the example's telemetry is off; a demo needs it")?;
         let app = Arc::new(rein_server::App::new(system, models, Some(telemetry)));
-        let addr = "127.0.0.1:0".parse().expect("a valid address");
-        let server =
-            rein_server::Running::start(app, addr).await.map_err(|e| format!("cannot start the server: {e}"))?;
-        let base_url = format!("http://{}", server.addr);
+        let demo =
+            Demo { options: &options, world, requests: scenario.requests as u64, file: &file, data_dir: &data_dir };
+        serving(app, |base_url| demo.play(base_url)).await
+    })
+}
+
+/// A demo starts from an empty store so its numbers are its own. It clears only a
+/// directory it made itself (marked with [`MARKER`]); an absent or empty one is taken
+/// and marked; anything else is refused, so a user's directory is never wiped.
+fn prepare_data_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if dir.join(MARKER).is_file() {
+                std::fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+            } else if entries.next().is_some() {
+                return Err(format!(
+                    "{} is not empty and was not made by `rein demo` (it has no {MARKER} file), so the demo \
+                     will not clear it: pass --data-dir a new or empty directory",
+                    dir.display()
+                ));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot use {} as the demo's data directory: {e}", dir.display())),
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::write(dir.join(MARKER), "made by `rein demo`, which clears this directory on its next run\n")
+        .map_err(|e| format!("cannot mark {} as the demo's: {e}", dir.display()))
+}
+
+/// Serves `app` while `body` runs against its base URL, then stops the server and
+/// finishes telemetry whatever `body` returned: no path leaves them running.
+async fn serving<Body, Played>(app: Arc<rein_server::App>, body: Body) -> Result<(), String>
+where
+    Body: FnOnce(String) -> Played,
+    Played: Future<Output = Result<(), String>>,
+{
+    let addr = "127.0.0.1:0".parse().expect("a valid address");
+    let server = match rein_server::Running::start(app.clone(), addr).await {
+        Ok(server) => server,
+        Err(e) => {
+            rein_server::finish(&app).await;
+            return Err(format!("cannot start the server: {e}"));
+        }
+    };
+    let played = body(format!("http://{}", server.addr)).await;
+    let stopped = server.stop().await.map_err(|e| format!("server error: {e}"));
+    played.and(stopped)
+}
+
+struct Demo<'a> {
+    options: &'a DemoOptions,
+    world: Arc<dyn World>,
+    requests: u64,
+    file: &'a Path,
+    data_dir: &'a Path,
+}
+
+impl Demo<'_> {
+    /// Plays the world against the server at `base_url`, live, then reports.
+    async fn play(self, base_url: String) -> Result<(), String> {
+        let Demo { options, world, requests, file, data_dir } = self;
         let summary = Arc::new(Mutex::new(Summary::default()));
         let config = RunConfig {
             base_url: base_url.clone(),
@@ -76,21 +136,36 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
             scale: options.scale,
         };
         let started = Instant::now();
-        let bar = ProgressBar::new(scenario.requests as u64);
+        let bar = ProgressBar::new(requests);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} requests  {per_sec}\n{msg}",
             )
             .map_err(|e| e.to_string())?,
         );
-        let sim = tokio::spawn(rein_simulator::run(world.clone(), config, summary.clone()));
-        while !sim.is_finished() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let s = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            bar.set_position(s.requests);
-            bar.set_message(live(&s));
-        }
-        let result = sim.await.map_err(|e| format!("the simulation failed: {e}"))?;
+        let mut sim = tokio::spawn(rein_simulator::run(world.clone(), config, summary.clone()));
+        let interrupted = rein_server::shutdown_signal();
+        tokio::pin!(interrupted);
+        let result = loop {
+            tokio::select! {
+                done = &mut sim => break done.map_err(|e| format!("the simulation failed: {e}")),
+                () = &mut interrupted => {
+                    sim.abort();
+                    let s = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    bar.abandon();
+                    return Err(format!(
+                        "interrupted after {} requests; the server is stopped and what it recorded is in {}",
+                        s.requests,
+                        data_dir.display()
+                    ));
+                }
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    let s = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    bar.set_position(s.requests);
+                    bar.set_message(live(&s));
+                }
+            }
+        }?;
         let s = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
         bar.set_position(s.requests);
         bar.finish_with_message(live(&s));
@@ -108,9 +183,15 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
             let sample = sample_request(&*world, options.seed);
             println!("  curl -s '{base_url}/v1/predictions?component={component}&limit=5'");
             println!("\nPredict, then report what happened (use the prediction_id it answers):");
-            println!("  curl -s {base_url}/v1/components/{component}/predict -H 'content-type: application/json' -d '{sample}'");
-            println!("  curl -s {base_url}/v1/feedback -H 'content-type: application/json' -d '{{\"prediction_id\": \"ID\", \"kind\": \"incorrect\", \"comment\": \"wrong\"}}'");
-            println!("  curl -s {base_url}/v1/outcomes -H 'content-type: application/json' -d '{{\"prediction_id\": \"ID\", \"unit\": \"user-1\", \"name\": \"left_page\"}}'");
+            println!(
+                "  curl -s {base_url}/v1/components/{component}/predict -H 'content-type: application/json' -d '{sample}'"
+            );
+            println!(
+                "  curl -s {base_url}/v1/feedback -H 'content-type: application/json' -d '{{\"prediction_id\": \"ID\", \"kind\": \"incorrect\", \"comment\": \"wrong\"}}'"
+            );
+            println!(
+                "  curl -s {base_url}/v1/outcomes -H 'content-type: application/json' -d '{{\"prediction_id\": \"ID\", \"unit\": \"user-1\", \"name\": \"left_page\"}}'"
+            );
             println!("  curl -s {base_url}/v1/predictions/ID");
             println!("\nStill serving on {base_url}; stop with Ctrl-C.");
             rein_server::shutdown_signal().await;
@@ -122,8 +203,8 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
                 world.component()
             );
         }
-        server.stop().await.map_err(|e| format!("server error: {e}"))
-    })
+        Ok(())
+    }
 }
 
 fn live(s: &Summary) -> String {
@@ -180,4 +261,30 @@ fn sample_request(world: &dyn rein_simulator::World, seed: u64) -> String {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let request = world.request(&mut rng, &slot);
     serde_json::json!({"unit": slot.unit, "features": request.features, "context": request.context}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_demo_still_stops_its_server_and_finishes_telemetry() {
+        let (system, models) = crate::load(&example_file("phishing-warning").unwrap()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        crate::runtime().unwrap().block_on(async {
+            let telemetry = rein_server::Telemetry::open(&system, dir.path(), None).unwrap().unwrap();
+            let app = Arc::new(rein_server::App::new(system, models, Some(telemetry)));
+            let mut url = String::new();
+            let result = serving(app.clone(), |base_url| {
+                url = base_url;
+                async { Err("the world broke".to_string()) }
+            })
+            .await;
+            assert_eq!(result, Err("the world broke".to_string()));
+            assert!(reqwest::get(format!("{url}/v2/health/live")).await.is_err(), "the server is stopped");
+            let writer = &app.telemetry.as_ref().unwrap().writer;
+            let flushed = writer.flush().await;
+            assert!(matches!(flushed, Err(rein_telemetry::RecordError::Closed)), "telemetry is finished: {flushed:?}");
+        });
+    }
 }

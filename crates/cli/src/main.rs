@@ -80,7 +80,8 @@ enum Command {
         /// Scale the scenario's users and requests (0.1 = a tenth).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
-        /// Where the demo's store goes (default .rein/demo/<example>, cleared first).
+        /// Where the demo's store goes (default .rein/demo/<example>); cleared first only if
+        /// `rein demo` made it, else it must be new or empty.
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Keep serving after the scenario, to look at the data over HTTP.

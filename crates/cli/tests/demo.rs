@@ -1,0 +1,48 @@
+//! `rein demo` clears only a data directory it made itself.
+
+use std::path::Path;
+use std::process::Command;
+
+fn demo(data_dir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rein"))
+        .args(["demo", "phishing-warning", "--scale", "0.01", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("rein runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn demo_refuses_to_clear_a_directory_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("thesis.tex"), "years of work").unwrap();
+    let (ok, stderr) = demo(dir.path());
+    assert!(!ok);
+    assert!(stderr.contains(&dir.path().display().to_string()), "{stderr}");
+    assert!(stderr.contains("not made by `rein demo`") && stderr.contains(".rein-demo"), "{stderr}");
+    assert!(stderr.contains("new or empty directory"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("thesis.tex")).unwrap(), "years of work");
+    assert!(!dir.path().join(".rein-demo").exists());
+}
+
+#[test]
+fn demo_takes_a_new_or_empty_directory_and_clears_only_its_own() {
+    let root = tempfile::tempdir().unwrap();
+    // an empty directory is taken and marked
+    let empty = root.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (ok, stderr) = demo(&empty);
+    assert!(ok, "{stderr}");
+    assert!(empty.join(".rein-demo").is_file() && empty.join("rein.db").is_file());
+
+    // an absent one is made; on the next run it is cleared, since the demo made it
+    let made = root.path().join("made").join("here");
+    let (ok, stderr) = demo(&made);
+    assert!(ok, "{stderr}");
+    assert!(made.join(".rein-demo").is_file());
+    std::fs::write(made.join("left-over"), "from the last run").unwrap();
+    let (ok, stderr) = demo(&made);
+    assert!(ok, "{stderr}");
+    assert!(!made.join("left-over").exists(), "the demo's own directory is cleared");
+    assert!(made.join(".rein-demo").is_file() && made.join("rein.db").is_file());
+}
