@@ -4,15 +4,16 @@
 
 pub mod app;
 pub mod error;
+mod fields;
 pub mod metrics;
 mod oip;
-mod fields;
 mod predict;
 mod records;
 pub mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -30,6 +31,7 @@ pub use telemetry::{Telemetry, TelemetryMode};
 pub fn router(app: Arc<App>) -> Router {
     let metrics = app.metrics.clone();
     let max_body = app.system.server.max_body_bytes;
+    let request_timeout = app.system.server.request_timeout;
     Router::new()
         .route("/v1/components/{name}/predict", post(predict::predict))
         .route("/v1/feedback", post(records::feedback))
@@ -46,7 +48,27 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(render_metrics).with_state(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit))
         .with_state(app)
+}
+
+/// Bounds a whole request, reading its body included, so a slow or stalled client
+/// cannot hold a connection and its memory forever.
+async fn time_limit(
+    State(limit): State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .with_details(serde_json::json!({"hint": "send the body at once; raise `server.request_timeout_ms` in the system file for slow models"}))
+        .into_response(),
+    }
 }
 
 async fn render_metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
@@ -59,13 +81,32 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     )
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and finishes requests in flight.
+/// Serves until `shutdown` resolves, then stops accepting and finishes requests in
+/// flight, waiting at most `server.shutdown_timeout_ms` for them.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
+    let deadline = app.system.server.shutdown_timeout;
+    let (began, begun) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = began.send(());
+    });
+    let overdue = async move {
+        if begun.await.is_err() {
+            return std::future::pending().await;
+        }
+        tokio::time::sleep(deadline).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = overdue => {
+            tracing::warn!(?deadline, "requests still in flight at the shutdown deadline were cut off");
+            Ok(())
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -289,3 +289,39 @@ async fn shutdown_finishes_requests_in_flight() {
     // after shutdown nothing listens
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// Sends the head of a predict request whose body never arrives, and returns the stream.
+async fn stalled_request(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = "POST /v1/components/phishing/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"features\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn a_request_whose_body_stalls_is_answered_408() {
+    use tokio::io::AsyncReadExt;
+    let server = Server::start(|t| format!("{t}\n[server]\nrequest_timeout_ms = 300\n")).await;
+    let mut stream = stalled_request(server.addr).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the stalled request was never answered");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout") && answer.contains("300 ms"), "{answer}");
+    // the server still serves others
+    assert_eq!(server.predict(json!({"features": page()})).await.0, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_past_its_deadline() {
+    let server = Server::start(|t| format!("{t}\n[server]\nshutdown_timeout_ms = 200\n")).await;
+    let _stream = stalled_request(server.addr).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), server.stop()).await;
+    assert!(stopped.is_ok(), "shutdown waited for a request that never finishes");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200), "it gave requests in flight their time");
+}

@@ -42,6 +42,8 @@ pub(crate) struct RawServer {
     pub max_body_bytes: Option<Spanned<i64>>,
     pub max_batch: Option<Spanned<i64>>,
     pub unknown_features: Option<Spanned<String>>,
+    pub request_timeout_ms: Option<Spanned<i64>>,
+    pub shutdown_timeout_ms: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

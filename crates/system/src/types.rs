@@ -42,11 +42,21 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub max_batch: usize,
     pub unknown_features: UnknownFeatures,
+    /// Longest a request may take, reading its body included; past it, 408.
+    pub request_timeout: Duration,
+    /// Longest a graceful shutdown waits for requests in flight.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, max_batch: 256, unknown_features: UnknownFeatures::Reject }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_batch: 256,
+            unknown_features: UnknownFeatures::Reject,
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+        }
     }
 }
 

@@ -141,6 +141,16 @@ fn server_settings(raw: &RawServer, r: &mut Reporter) -> ServerSettings {
             None => {}
         }
     }
+    if let Some(v) = &raw.request_timeout_ms
+        && let Some(v) = positive(r, v, "`request_timeout_ms`", 3_600_000)
+    {
+        s.request_timeout = Duration::from_millis(v as u64);
+    }
+    if let Some(v) = &raw.shutdown_timeout_ms
+        && let Some(v) = positive(r, v, "`shutdown_timeout_ms`", 3_600_000)
+    {
+        s.shutdown_timeout = Duration::from_millis(v as u64);
+    }
     s
 }
 
