@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use rein_system::{Component, FeatureValue, Guardrail, Stage};
 use serde::Serialize;
 
@@ -44,10 +46,11 @@ impl ActionTaken {
     }
 }
 
-/// The values a condition sees. Built once per request and shared by both stages.
+/// The values a condition sees, converted to CEL once per request and shared by both
+/// stages through a resolver (converting a map costs more than evaluating a simple rule).
 pub(crate) struct Variables {
-    features: cel::Value,
-    context: cel::Value,
+    features: Box<dyn Val>,
+    context: Box<dyn Val>,
 }
 
 impl Variables {
@@ -59,8 +62,24 @@ impl Variables {
             serde_json::Value::Null => cel::Value::Map(HashMap::<cel::objects::Key, cel::Value>::new().into()),
             other => json_to_cel(other),
         };
-        Self { features: cel::Value::Map(features.into()), context }
+        Self { features: to_val(cel::Value::Map(features.into())), context: to_val(context) }
     }
+}
+
+impl VariableResolver for Variables {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        match variable {
+            "features" => Some(CowVal::Borrowed(&*self.features)),
+            "context" => Some(CowVal::Borrowed(&*self.context)),
+            _ => None,
+        }
+    }
+}
+
+/// Every `cel::Value` built here (no structs or opaque values) converts.
+fn to_val(value: cel::Value) -> Box<dyn Val> {
+    let converted: Result<Box<dyn Val>, _> = value.try_into();
+    converted.unwrap_or_else(|_| Box::new(cel::common::types::CelNull))
 }
 
 /// The feature names of a component as CEL map keys, built once.
@@ -125,8 +144,7 @@ impl Scope<'_, '_> {
 pub(crate) fn with_scope<R>(vars: &Variables, output: Option<&Output>, stage: impl FnOnce(&mut Scope) -> R) -> R {
     ROOT.with(|root| {
         let mut context = root.new_inner_scope();
-        context.add_variable_from_value("features", vars.features.clone());
-        context.add_variable_from_value("context", vars.context.clone());
+        context.set_variable_resolver(vars);
         let mut scope = Scope { context };
         if let Some(output) = output {
             scope.set_output(output);
