@@ -153,22 +153,6 @@ fn runs_inline(typical_us_per_row: u64, rows: usize) -> bool {
         && typical_us_per_row.saturating_mul(rows as u64) < INLINE_BELOW_US
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_small_calls_to_a_timed_fast_model_run_inline() {
-        assert!(!runs_inline(0, 1), "a model never timed goes to the blocking pool");
-        assert!(runs_inline(10, 1));
-        assert!(runs_inline(10, INLINE_MAX_ROWS));
-        assert!(!runs_inline(10, INLINE_MAX_ROWS + 1), "large calls go to the blocking pool");
-        assert!(!runs_inline(INLINE_BELOW_US, 1), "slow models go to the blocking pool");
-        assert!(!runs_inline(50, 8), "8 rows of 50 µs is too long to run inline");
-        assert!(!runs_inline(u64::MAX, 2));
-    }
-}
-
 /// Loads ONNX Runtime and every component's model, in component order. Each problem
 /// becomes a diagnostic at the place in the system file it is about.
 pub fn load_models(system: &System) -> Result<Vec<Arc<OnnxModel>>, Diagnostics> {
@@ -196,4 +180,20 @@ pub fn load_models(system: &System) -> Result<Vec<Arc<OnnxModel>>, Diagnostics> 
         }
     }
     if problems.is_empty() { Ok(models) } else { Err(Diagnostics(problems)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_small_calls_to_a_timed_fast_model_run_inline() {
+        assert!(!runs_inline(0, 1), "a model never timed goes to the blocking pool");
+        assert!(runs_inline(10, 1));
+        assert!(runs_inline(10, INLINE_MAX_ROWS));
+        assert!(!runs_inline(10, INLINE_MAX_ROWS + 1), "large calls go to the blocking pool");
+        assert!(!runs_inline(INLINE_BELOW_US, 1), "slow models go to the blocking pool");
+        assert!(!runs_inline(50, 8), "8 rows of 50 µs is too long to run inline");
+        assert!(!runs_inline(u64::MAX, 2));
+    }
 }

@@ -40,6 +40,18 @@ impl ApiError {
             .with_details(json!({ "components": known }))
     }
 
+    /// Telemetry could not record or flush in time: a 503 naming `what` was not done.
+    pub fn telemetry_unavailable(what: impl std::fmt::Display, e: &crate::telemetry::CommitError) -> Self {
+        let queued = matches!(e, crate::telemetry::CommitError::TimedOut(_));
+        let tail = if queued { "; what was queued stays queued and is written when the store recovers" } else { "" };
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "telemetry_unavailable", format!("{what}: {e}{tail}")).with_details(
+            json!({
+                "hint": "retry later (feedback with the same `key`, so it is recorded once); \
+                         see rein_telemetry_events_total and the server log"
+            }),
+        )
+    }
+
     pub fn body(&self) -> Value {
         json!({ "error": { "code": self.code, "message": self.message, "details": self.details } })
     }

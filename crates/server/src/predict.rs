@@ -321,16 +321,10 @@ async fn record_events(
             Err(e) => {
                 // The user never sees this decision, so it must not spend their frequency cap.
                 component.path.withdraw(d.instance.unit.as_deref(), &d.outcome);
-                let queued = matches!(e, crate::telemetry::CommitError::TimedOut(_));
-                Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "telemetry_unavailable",
-                    format!(
-                        "the prediction was made but could not be recorded, so it is not returned: {e}{}",
-                        if queued { "; the event stays queued" } else { "" }
-                    ),
-                )
-                .with_details(json!({"hint": "retry later; see rein_telemetry_events_total and the server log"})))
+                Err(ApiError::telemetry_unavailable(
+                    "the prediction was made but could not be recorded, so it is not returned",
+                    &e,
+                ))
             }
         }
     });

@@ -33,16 +33,6 @@ fn store_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("the telemetry store failed: {e}"))
 }
 
-/// A write or flush of the writer that failed or did not finish in time: a 503, never a hang.
-fn unavailable(what: String, e: CommitError) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "telemetry_unavailable", format!("{what}: {e}")).with_details(
-        json!({
-            "hint": "retry later (feedback with the same `key`, so it is recorded once); \
-                     see rein_telemetry_events_total and the server log"
-        }),
-    )
-}
-
 /// Runs a store read on the blocking pool.
 async fn read<T: Send + 'static>(
     t: &Telemetry,
@@ -70,7 +60,9 @@ async fn find_prediction(t: &Telemetry, id: &str) -> Result<PredictionRecord, Ap
             return Ok(record);
         }
         if attempt == 0 {
-            t.flush().await.map_err(|e| unavailable(format!("cannot tell whether prediction `{id}` exists"), e))?;
+            t.flush().await.map_err(|e| {
+                ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e)
+            })?;
         }
     }
     Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_prediction", format!("no prediction has the id `{id}`"))
@@ -166,7 +158,10 @@ async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result
             let stored = read(t, move |s| s.feedback_by_key(&key)).await?;
             key_taken(&event, stored)
         }
-        Err(e) => Err(unavailable(format!("the feedback on prediction `{}` was not recorded", event.prediction_id), e)),
+        Err(e) => Err(ApiError::telemetry_unavailable(
+            format!("the feedback on prediction `{}` was not recorded", event.prediction_id),
+            &e,
+        )),
     }
 }
 
@@ -278,7 +273,9 @@ async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<
         name: b.name.clone(),
         value: b.value,
     };
-    t.record(event.into()).await.map_err(|e| unavailable(format!("the outcome `{}` was not recorded", b.name), e))?;
+    t.record(event.into())
+        .await
+        .map_err(|e| ApiError::telemetry_unavailable(format!("the outcome `{}` was not recorded", b.name), &e))?;
     Ok(json!({"accepted": true, "name": b.name}))
 }
 
