@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use common::*;
-use rein_telemetry::{Durability, Event, SqliteStore, Store, StoreError, WriteReport};
+use rein_telemetry::{Durability, SqliteStore, Store};
 use serde_json::{Value, json};
 
 fn sqlite(dir: &std::path::Path) -> Arc<dyn Store> {
@@ -178,73 +178,6 @@ async fn predictions_are_listed_in_pages_without_loss_or_repetition() {
     assert_eq!(status, 422);
     assert_error(&body, "bad_cursor");
     server.stop().await;
-}
-
-/// The real SQLite store behind a gate: while closed, writes block, as on a stalled disk.
-struct StalledStore {
-    inner: SqliteStore,
-    open: Mutex<bool>,
-    opened: Condvar,
-    stalled_once: AtomicBool,
-}
-
-impl StalledStore {
-    fn new(inner: SqliteStore) -> Arc<Self> {
-        Arc::new(Self { inner, open: Mutex::new(false), opened: Condvar::new(), stalled_once: AtomicBool::new(false) })
-    }
-    fn release(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-    fn stall(&self) {
-        *self.open.lock().unwrap() = false;
-    }
-}
-
-impl Store for StalledStore {
-    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            self.stalled_once.store(true, Ordering::Relaxed);
-            open = self.opened.wait(open).unwrap();
-        }
-        drop(open);
-        self.inner.write_batch(events)
-    }
-    fn prediction(&self, id: &str) -> Result<Option<rein_telemetry::PredictionRecord>, StoreError> {
-        self.inner.prediction(id)
-    }
-    fn prediction_exists(&self, id: &str) -> Result<bool, StoreError> {
-        self.inner.prediction_exists(id)
-    }
-    fn feedback_by_key(&self, key: &str) -> Result<Option<rein_telemetry::FeedbackEvent>, StoreError> {
-        self.inner.feedback_by_key(key)
-    }
-    fn scan(&self, query: &rein_telemetry::ScanQuery) -> Result<rein_telemetry::Page, StoreError> {
-        self.inner.scan(query)
-    }
-    fn labeled_examples(
-        &self,
-        query: &rein_telemetry::ExampleQuery,
-        visit: &mut rein_telemetry::store::ExampleVisitor<'_>,
-    ) -> Result<u64, StoreError> {
-        self.inner.labeled_examples(query, visit)
-    }
-    fn prune(&self, kind: rein_telemetry::EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
-        self.inner.prune(kind, older_than_ms)
-    }
-    fn counts(&self) -> Result<rein_telemetry::Counts, StoreError> {
-        self.inner.counts()
-    }
-    fn describe(&self) -> String {
-        format!("stalled {}", self.inner.describe())
-    }
-}
-
-async fn predict_many(server: &Server, n: usize) -> Vec<(u16, Value)> {
-    let requests =
-        (0..n).map(|i| async move { server.predict(json!({"unit": format!("u{i}"), "features": page()})).await });
-    futures_util::future::join_all(requests).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

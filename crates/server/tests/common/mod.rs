@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
-use rein_telemetry::{Durability, Store};
+use rein_telemetry::{Durability, Event, SqliteStore, Store, StoreError, WriteReport};
 use serde_json::{Value, json};
 
 pub const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/phishing-warning");
@@ -102,4 +103,72 @@ pub fn benign() -> Value {
 pub fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body:#}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body:#}");
+}
+
+/// `n` predictions at once, each for its own unit.
+pub async fn predict_many(server: &Server, n: usize) -> Vec<(u16, Value)> {
+    let requests =
+        (0..n).map(|i| async move { server.predict(json!({"unit": format!("u{i}"), "features": page()})).await });
+    futures_util::future::join_all(requests).await
+}
+
+/// The real SQLite store behind a gate: while closed, writes block, as on a stalled disk.
+pub struct StalledStore {
+    pub inner: SqliteStore,
+    open: Mutex<bool>,
+    opened: Condvar,
+    pub stalled_once: AtomicBool,
+}
+
+impl StalledStore {
+    pub fn new(inner: SqliteStore) -> Arc<Self> {
+        Arc::new(Self { inner, open: Mutex::new(false), opened: Condvar::new(), stalled_once: AtomicBool::new(false) })
+    }
+    pub fn release(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+    pub fn stall(&self) {
+        *self.open.lock().unwrap() = false;
+    }
+}
+
+impl Store for StalledStore {
+    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            self.stalled_once.store(true, Ordering::Relaxed);
+            open = self.opened.wait(open).unwrap();
+        }
+        drop(open);
+        self.inner.write_batch(events)
+    }
+    fn prediction(&self, id: &str) -> Result<Option<rein_telemetry::PredictionRecord>, StoreError> {
+        self.inner.prediction(id)
+    }
+    fn prediction_exists(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.prediction_exists(id)
+    }
+    fn feedback_by_key(&self, key: &str) -> Result<Option<rein_telemetry::FeedbackEvent>, StoreError> {
+        self.inner.feedback_by_key(key)
+    }
+    fn scan(&self, query: &rein_telemetry::ScanQuery) -> Result<rein_telemetry::Page, StoreError> {
+        self.inner.scan(query)
+    }
+    fn labeled_examples(
+        &self,
+        query: &rein_telemetry::ExampleQuery,
+        visit: &mut rein_telemetry::store::ExampleVisitor<'_>,
+    ) -> Result<u64, StoreError> {
+        self.inner.labeled_examples(query, visit)
+    }
+    fn prune(&self, kind: rein_telemetry::EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
+        self.inner.prune(kind, older_than_ms)
+    }
+    fn counts(&self) -> Result<rein_telemetry::Counts, StoreError> {
+        self.inner.counts()
+    }
+    fn describe(&self) -> String {
+        format!("stalled {}", self.inner.describe())
+    }
 }

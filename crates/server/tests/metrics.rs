@@ -1,0 +1,38 @@
+//! Request metrics count what the client got. In a test binary of its own, because the
+//! metrics recorder is global to the process and other tests would add to the counts.
+
+mod common;
+
+use common::*;
+use rein_telemetry::{Durability, SqliteStore};
+
+/// Sum of `rein_requests_total` samples of the phishing component with this status.
+fn requests_with_status(metrics: &str, status: u16) -> u64 {
+    let label = format!("status=\"{status}\"");
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("rein_requests_total{") && l.contains("component=\"phishing\"") && l.contains(&label))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_refused_for_telemetry_is_counted_as_503_not_200() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let edit =
+        |t: String| t.replacen("[[components]]", "[telemetry]\nqueue_capacity = 8\nspill = false\n\n[[components]]", 1);
+    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Buffered).await;
+
+    let answers = predict_many(&server, 60).await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count() as u64;
+    let refused = answers.iter().filter(|(s, _)| *s == 503).count() as u64;
+    assert!(refused > 0, "the queue of 8 must fill while the store is stalled");
+    assert_eq!(ok + refused, 60);
+
+    let (_, metrics) = server.get("/metrics").await;
+    assert_eq!(requests_with_status(&metrics, 200), ok, "{metrics}");
+    assert_eq!(requests_with_status(&metrics, 503), refused, "{metrics}");
+    stalled.release();
+    server.stop().await;
+}
