@@ -13,6 +13,7 @@ use rein_system::{Component, Mode};
 pub const REQUESTS: &str = "rein_requests_total";
 pub const REQUEST_DURATION: &str = "rein_request_duration_seconds";
 pub const MODEL_DURATION: &str = "rein_model_duration_seconds";
+pub const MODEL_BATCH_ROWS: &str = "rein_model_batch_rows";
 pub const GUARDRAIL_ACTIONS: &str = "rein_guardrail_actions_total";
 pub const MODEL_ERRORS: &str = "rein_model_errors_total";
 pub const FALLBACKS: &str = "rein_fallbacks_total";
@@ -20,6 +21,9 @@ pub const FALLBACKS: &str = "rein_fallbacks_total";
 /// Seconds; spans 50 µs to 5 s, dense where the decision path lives.
 const BUCKETS: [f64; 16] =
     [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// Rows per model call: 1 alone, more when concurrent requests were batched.
+const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 256.0];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -30,6 +34,8 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+                .expect("the bucket list is not empty")
+                .set_buckets_for_metric(Matcher::Full(MODEL_BATCH_ROWS.into()), &BATCH_BUCKETS)
                 .expect("the bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -61,7 +67,9 @@ pub struct ComponentMetrics {
     requests: HashMap<(&'static str, u16), (Counter, Histogram)>,
     guardrails: HashMap<String, Vec<(&'static str, Counter)>>,
     model_errors: HashMap<&'static str, Counter>,
+    /// Time of each model call, however many requests it carried.
     pub model_duration: Histogram,
+    pub model_batch_rows: Histogram,
     pub fallbacks: Counter,
 }
 
@@ -94,6 +102,7 @@ impl ComponentMetrics {
             .collect();
         Self {
             model_duration: metrics::histogram!(MODEL_DURATION, "component" => name.clone()),
+            model_batch_rows: metrics::histogram!(MODEL_BATCH_ROWS, "component" => name.clone()),
             fallbacks: metrics::counter!(FALLBACKS, "component" => name.clone()),
             component: name,
             version: version.to_string(),

@@ -220,7 +220,11 @@ struct Decided {
 }
 
 /// Runs the decision path for instances of one component; one result per instance, in order.
-async fn decide(app: &App, component: &ComponentRuntime, instances: Vec<Instance>) -> Vec<Result<Decided, ApiError>> {
+async fn decide(
+    app: &App,
+    component: &Arc<ComponentRuntime>,
+    instances: Vec<Instance>,
+) -> Vec<Result<Decided, ApiError>> {
     let unknown = app.system.server.unknown_features;
     // 1. schema and input guardrails
     let prepared: Vec<Result<Prepared, Refusal>> =
@@ -233,10 +237,7 @@ async fn decide(app: &App, component: &ComponentRuntime, instances: Vec<Instance
     let mut outputs: std::vec::IntoIter<Result<ModelOutput, ModelError>> = if n == 0 {
         Vec::new().into_iter()
     } else {
-        let model_started = Instant::now();
-        let result = component.infer(rows).await;
-        component.metrics.model_duration.record(model_started.elapsed());
-        match result {
+        match component.infer(rows).await {
             Ok(outs) => outs.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
             Err(e) => {
                 component.metrics.model_error(error_kind(&e));

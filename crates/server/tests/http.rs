@@ -325,3 +325,34 @@ async fn shutdown_does_not_wait_past_its_deadline() {
     assert!(stopped.is_ok(), "shutdown waited for a request that never finishes");
     assert!(started.elapsed() >= std::time::Duration::from_millis(200), "it gave requests in flight their time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_batched_together_each_get_their_own_answer() {
+    let server = Server::start(|t| t).await;
+    let features = |i: u64| {
+        let mut f = page();
+        f["domain_age_days"] = json!(i * 37 % 4000);
+        f["url_length"] = json!(20 + i % 180);
+        f["uses_https"] = json!(i % 2 == 0);
+        f
+    };
+    // alone, one after another: the reference answers
+    let mut alone = Vec::new();
+    for i in 0..64 {
+        let (status, body) = server.predict(json!({"features": features(i)})).await;
+        assert_eq!(status, 200, "{body:#}");
+        alone.push(body["raw"].clone());
+    }
+    assert!(alone.iter().collect::<std::collections::HashSet<_>>().len() > 10, "the inputs must differ in score");
+    for _ in 0..5 {
+        let together =
+            futures_util::future::join_all((0..64).map(|i| server.predict(json!({"features": features(i)}))));
+        for (i, (status, body)) in together.await.into_iter().enumerate() {
+            assert_eq!(status, 200, "{body:#}");
+            assert_eq!(body["raw"], alone[i], "request {i} got another request's answer");
+        }
+    }
+    let (_, metrics) = server.get("/metrics").await;
+    assert!(metrics.contains("rein_model_batch_rows_bucket{component=\"phishing\""), "{metrics}");
+    server.stop().await;
+}
