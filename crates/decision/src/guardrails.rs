@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cel::common::types::{CelBool, CelDouble, CelInt, CelMap, CelMapKey, CelString};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use rein_system::{Component, FeatureValue, Guardrail, Stage};
@@ -48,25 +49,30 @@ impl ActionTaken {
 
 /// The values a condition sees, converted to CEL once per request and shared by both
 /// stages through a resolver (converting a map costs more than evaluating a simple rule).
-pub(crate) struct Variables {
-    features: Box<dyn Val>,
-    context: Box<dyn Val>,
+/// Built straight into CEL's own map, with the feature names borrowed from the component.
+pub(crate) struct Variables<'a> {
+    features: Box<dyn Val + 'a>,
+    context: Box<dyn Val + 'a>,
 }
 
-impl Variables {
-    /// `keys` are the component's feature names as CEL keys, in schema order.
-    pub(crate) fn new(keys: &[cel::objects::Key], values: &[FeatureValue], context: &serde_json::Value) -> Self {
-        let features: HashMap<cel::objects::Key, cel::Value> =
-            keys.iter().cloned().zip(values.iter().map(feature_value)).collect();
-        let context = match context {
-            serde_json::Value::Null => cel::Value::Map(HashMap::<cel::objects::Key, cel::Value>::new().into()),
-            other => json_to_cel(other),
+impl<'a> Variables<'a> {
+    /// `values` are the component's features in schema order.
+    pub(crate) fn new(component: &'a Component, values: &[FeatureValue], context: &serde_json::Value) -> Self {
+        let features: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = component
+            .features
+            .iter()
+            .zip(values)
+            .map(|(f, v)| (CelMapKey::String(CelString::from(f.name.as_str())), feature_val(v)))
+            .collect();
+        let context: Box<dyn Val + 'a> = match context {
+            serde_json::Value::Null => Box::new(CelMap::from(HashMap::new())),
+            other => to_val(json_to_cel(other)),
         };
-        Self { features: to_val(cel::Value::Map(features.into())), context: to_val(context) }
+        Self { features: Box::new(CelMap::from(features)), context }
     }
 }
 
-impl VariableResolver for Variables {
+impl VariableResolver for Variables<'_> {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
         match variable {
             "features" => Some(CowVal::Borrowed(&*self.features)),
@@ -76,15 +82,19 @@ impl VariableResolver for Variables {
     }
 }
 
+fn feature_val<'a>(v: &FeatureValue) -> Box<dyn Val + 'a> {
+    match v {
+        FeatureValue::Number(x) => Box::new(CelDouble::from(*x)),
+        FeatureValue::Integer(x) => Box::new(CelInt::from(*x)),
+        FeatureValue::Boolean(x) => Box::new(CelBool::from(*x)),
+        FeatureValue::Text(x) => Box::new(CelString::from(x.clone())),
+    }
+}
+
 /// Every `cel::Value` built here (no structs or opaque values) converts.
 fn to_val(value: cel::Value) -> Box<dyn Val> {
     let converted: Result<Box<dyn Val>, _> = value.try_into();
     converted.unwrap_or_else(|_| Box::new(cel::common::types::CelNull))
-}
-
-/// The feature names of a component as CEL map keys, built once.
-pub(crate) fn feature_keys(component: &Component) -> Vec<cel::objects::Key> {
-    component.features.iter().map(|f| cel::objects::Key::String(Arc::new(f.name.clone()))).collect()
 }
 
 /// JSON to CEL directly: integers stay integers, everything else as CEL reads JSON.
@@ -106,15 +116,6 @@ fn json_to_cel(v: &serde_json::Value) -> cel::Value {
                 map.iter().map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), json_to_cel(v))).collect();
             cel::Value::Map(m.into())
         }
-    }
-}
-
-fn feature_value(v: &FeatureValue) -> cel::Value {
-    match v {
-        FeatureValue::Number(x) => cel::Value::Float(*x),
-        FeatureValue::Integer(x) => cel::Value::Int(*x),
-        FeatureValue::Boolean(x) => cel::Value::Bool(*x),
-        FeatureValue::Text(x) => cel::Value::String(Arc::new(x.clone())),
     }
 }
 

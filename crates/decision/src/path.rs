@@ -18,7 +18,6 @@ pub struct DecisionPath {
     limiter: FrequencyLimiter,
     has_input_rules: bool,
     has_output_rules: bool,
-    feature_keys: Vec<cel::objects::Key>,
 }
 
 /// Why a request gets no decision.
@@ -33,14 +32,14 @@ pub enum Refusal {
 }
 
 /// A request that passed the schema and the input guardrails.
-pub struct Prepared {
+pub struct Prepared<'a> {
     /// One value per schema feature, in schema order: the model's input.
     pub values: Vec<FeatureValue>,
-    vars: Option<Variables>,
+    vars: Option<Variables<'a>>,
     effects: Effects,
 }
 
-impl Prepared {
+impl Prepared<'_> {
     /// False when an input guardrail already decided the output: the model is not called.
     pub fn needs_model(&self) -> bool {
         self.effects.input_override.is_none()
@@ -88,8 +87,7 @@ impl DecisionPath {
         let limiter = FrequencyLimiter::new(&component.experience, max_tracked_units);
         let has_input_rules = component.guardrails.iter().any(|g| g.stage == Stage::Input);
         let has_output_rules = component.guardrails.iter().any(|g| g.stage == Stage::Output);
-        let feature_keys = guardrails::feature_keys(&component);
-        Self { component, limiter, has_input_rules, has_output_rules, feature_keys }
+        Self { component, limiter, has_input_rules, has_output_rules }
     }
 
     pub fn component(&self) -> &Component {
@@ -102,12 +100,12 @@ impl DecisionPath {
         features: &serde_json::Map<String, serde_json::Value>,
         context: &serde_json::Value,
         unknown: UnknownFeatures,
-    ) -> Result<Prepared, Refusal> {
+    ) -> Result<Prepared<'_>, Refusal> {
         let values = schema::validate(&self.component, features, unknown)
             .map_err(|errors| Refusal::Schema { component: self.component.name.clone(), errors })?;
         let mut prepared = Prepared { values, vars: None, effects: Effects::default() };
         if self.has_input_rules || self.has_output_rules {
-            prepared.vars = Some(Variables::new(&self.feature_keys, &prepared.values, context));
+            prepared.vars = Some(Variables::new(&self.component, &prepared.values, context));
         }
         if self.has_input_rules {
             let vars = prepared.vars.as_ref().expect("built above");
@@ -181,7 +179,7 @@ impl DecisionPath {
     /// (`None` when [`Prepared::needs_model`] was false).
     pub fn finish(
         &self,
-        prepared: Prepared,
+        prepared: Prepared<'_>,
         model: Option<Result<ModelOutput, ModelError>>,
         unit: Option<&str>,
         now_ms: u64,
