@@ -333,7 +333,7 @@ async fn concurrent_requests_batched_together_each_get_their_own_answer() {
         let mut f = page();
         f["domain_age_days"] = json!(i * 37 % 4000);
         f["url_length"] = json!(20 + i % 180);
-        f["uses_https"] = json!(i % 2 == 0);
+        f["uses_https"] = json!(i.is_multiple_of(2));
         f
     };
     // alone, one after another: the reference answers
