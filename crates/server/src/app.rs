@@ -47,7 +47,10 @@ const INLINE_BELOW_US: u64 = 200;
 const INLINE_MAX_ROWS: usize = 16;
 
 /// Most rows one batched model call carries; a request with this many goes alone.
-const MAX_BATCH_ROWS: usize = 64;
+/// No more than may run inline: a larger batch would go to the blocking pool, whose
+/// hand-off costs more tail latency than the larger batch saves (measured: p99 at
+/// 25k req/s 9.8 ms with 64, 2.0 ms with 16).
+const MAX_BATCH_ROWS: usize = INLINE_MAX_ROWS;
 
 impl App {
     /// Builds the app from a validated system and its loaded models (same order as components).
@@ -336,12 +339,13 @@ mod tests {
 
     #[test]
     fn a_batch_takes_whole_requests_up_to_the_row_limit() {
-        let mut queue: VecDeque<Waiting> = [40, 20, 10, 70, 1].into_iter().map(|n| waiting(n).0).collect();
+        assert_eq!(MAX_BATCH_ROWS, 16);
+        let mut queue: VecDeque<Waiting> = [1, 8, 7, 3, 40, 1].into_iter().map(|n| waiting(n).0).collect();
         let sizes = |b: Vec<Waiting>| b.iter().map(|w| w.rows.len()).collect::<Vec<_>>();
-        assert_eq!(sizes(take_batch(&mut queue)), [40, 20]);
-        assert_eq!(sizes(take_batch(&mut queue)), [10]);
+        assert_eq!(sizes(take_batch(&mut queue)), [1, 8, 7]);
+        assert_eq!(sizes(take_batch(&mut queue)), [3]);
         // a request over the limit still goes, alone
-        assert_eq!(sizes(take_batch(&mut queue)), [70]);
+        assert_eq!(sizes(take_batch(&mut queue)), [40]);
         assert_eq!(sizes(take_batch(&mut queue)), [1]);
         assert!(take_batch(&mut queue).is_empty());
     }
