@@ -20,7 +20,8 @@ use crate::store::{
 };
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// File name of the database inside the data directory.
@@ -101,7 +102,14 @@ pub struct SqliteOptions {
     /// A quota on the database file (SQLite `max_page_count`): past it,
     /// writes fail with `database or disk is full`, as on a full disk.
     pub max_db_bytes: Option<u64>,
+    /// How often a thread of its own checkpoints the WAL into the database. `None`:
+    /// SQLite's automatic checkpoint after a commit, in the writer's path.
+    pub checkpoint_every: Option<Duration>,
 }
+
+/// With background checkpoints, the writer still checkpoints past this many WAL
+/// pages (64 MiB), so the WAL is rewound even if writes never pause.
+const WAL_BACKSTOP_PAGES: u32 = 16_384;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -110,6 +118,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             max_idle_readers: 4,
             max_db_bytes: None,
+            checkpoint_every: Some(Duration::from_millis(100)),
         }
     }
 }
@@ -120,6 +129,50 @@ pub struct SqliteStore {
     options: SqliteOptions,
     write: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Held for its `Drop`, which stops the thread.
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// Checkpoints the WAL from a thread of its own. A checkpoint copies pages into the
+/// database and syncs it; in the writer's path that sync stalled every durable request
+/// behind it (p99 over 100 ms at 15k predictions/s on this machine's disk).
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, every: Duration, busy_timeout: Duration) -> Result<Self, StoreError> {
+        let sqlite = |op| move |source| StoreError::Sqlite { path: path.to_path_buf(), op, source };
+        let conn = Connection::open(path).map_err(sqlite("open checkpoint connection"))?;
+        conn.busy_timeout(busy_timeout).map_err(sqlite("set busy timeout"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let shown = path.display().to_string();
+        let thread = std::thread::Builder::new()
+            .name("rein-telemetry-checkpoint".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::Acquire) {
+                    std::thread::park_timeout(every);
+                    // PASSIVE: never waits for the writer or readers; what it cannot copy now, it copies next time.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(db = %shown, error = %e, "telemetry: background checkpoint failed; will retry");
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Io { path: path.to_path_buf(), op: "spawn checkpoint thread", source })?;
+        Ok(Checkpointer { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -185,7 +238,15 @@ impl SqliteStore {
                 .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))
                 .map_err(err("set max_page_count"))?;
         }
-        Ok(SqliteStore { path, options, write: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+        let checkpointer = match options.checkpoint_every {
+            Some(every) => {
+                conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+                    .map_err(err("set wal_autocheckpoint"))?;
+                Some(Checkpointer::start(&path, every, options.busy_timeout)?)
+            }
+            None => None,
+        };
+        Ok(SqliteStore { path, options, write: Mutex::new(conn), readers: Mutex::new(Vec::new()), _checkpointer: checkpointer })
     }
 
     /// The database file.
