@@ -221,3 +221,24 @@ fn prune_deletes_old_rows_per_kind() {
     assert_eq!(r, PruneReport { predictions: 6_000, feedback: 0, outcomes: 1 });
     assert_eq!(store.counts().unwrap(), Counts { predictions: 6_000, feedback: 1, outcomes: 0 });
 }
+
+#[test]
+fn the_wal_is_checkpointed_in_the_background_while_the_store_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions { checkpoint_every: Some(std::time::Duration::from_millis(20)), ..Default::default() };
+    let store = SqliteStore::open_with(dir.path(), options).unwrap();
+    let db = store.path().to_path_buf();
+    let empty = std::fs::metadata(&db).unwrap().len();
+    for batch in 0..20 {
+        let events: Vec<Event> = (0..100).map(|i| prediction("fraud", batch * 100 + i).into()).collect();
+        store.write_batch(&events).unwrap();
+    }
+    // 2,000 predictions are far below the writer's own checkpoint threshold: only the
+    // background thread can have copied them into the database file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&db).unwrap().len() < empty + 200_000 {
+        assert!(std::time::Instant::now() < deadline, "the database file never grew: no checkpoint ran");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(store.counts().unwrap().predictions, 2_000);
+}
