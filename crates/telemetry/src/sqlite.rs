@@ -246,7 +246,13 @@ impl SqliteStore {
             }
             None => None,
         };
-        Ok(SqliteStore { path, options, write: Mutex::new(conn), readers: Mutex::new(Vec::new()), _checkpointer: checkpointer })
+        Ok(SqliteStore {
+            path,
+            options,
+            write: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            _checkpointer: checkpointer,
+        })
     }
 
     /// The database file.
