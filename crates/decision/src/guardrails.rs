@@ -128,7 +128,7 @@ pub(crate) struct Scope<'a, 'b> {
 impl Scope<'_, '_> {
     /// Rebinds `output` after a rule changed it, so later rules see the change.
     pub(crate) fn set_output(&mut self, output: &Output) {
-        self.context.add_variable_from_value("output", output.to_cel());
+        self.context.add_variable_as_val("output", output.to_cel());
     }
 
     /// Evaluates `rule`'s condition. `Err` carries why it could not be evaluated.

@@ -1,7 +1,8 @@
 //! The output of a component after guardrails: what the product acts on.
 
+use cel::common::types::{CelDouble, CelMap, CelMapKey, CelNull, CelString};
+use cel::common::value::Val;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use rein_system::{Component, OutputValue, Task};
 use serde::Serialize;
@@ -72,17 +73,30 @@ impl Output {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    pub(crate) fn to_cel(&self) -> cel::Value {
-        let key = |k: &str| cel::objects::Key::String(Arc::new(k.to_string()));
-        let [label, score, value, probabilities_key] = OUTPUT_KEYS.with(|k| k.clone());
-        let mut m: HashMap<cel::objects::Key, cel::Value> = HashMap::with_capacity(4);
-        m.insert(label, self.label.clone().map(|l| cel::Value::String(Arc::new(l))).unwrap_or(cel::Value::Null));
-        m.insert(score, self.score.map(cel::Value::Float).unwrap_or(cel::Value::Null));
-        m.insert(value, self.value.map(cel::Value::Float).unwrap_or(cel::Value::Null));
-        let probabilities: HashMap<cel::objects::Key, cel::Value> =
-            self.probabilities.iter().flatten().map(|(l, p)| (key(l), cel::Value::Float(*p))).collect();
-        m.insert(probabilities_key, cel::Value::Map(probabilities.into()));
-        cel::Value::Map(m.into())
+    /// `output` as CEL sees it, built straight into CEL's own map (no intermediate `Value`).
+    pub(crate) fn to_cel(&self) -> Box<dyn Val + 'static> {
+        fn opt<T: Val + 'static>(v: Option<T>) -> Box<dyn Val> {
+            match v {
+                Some(v) => Box::new(v),
+                None => Box::new(CelNull),
+            }
+        }
+        let key = |k: &'static str| CelMapKey::String(CelString::from(k));
+        let probabilities: HashMap<CelMapKey<'static>, Box<dyn Val>> = self
+            .probabilities
+            .iter()
+            .flatten()
+            .map(|(l, p)| {
+                (CelMapKey::String(CelString::from(l.clone())), Box::new(CelDouble::from(*p)) as Box<dyn Val>)
+            })
+            .collect();
+        let fields: HashMap<CelMapKey<'static>, Box<dyn Val>> = HashMap::from([
+            (key("label"), opt(self.label.clone().map(CelString::from))),
+            (key("score"), opt(self.score.map(CelDouble::from))),
+            (key("value"), opt(self.value.map(CelDouble::from))),
+            (key("probabilities"), Box::new(CelMap::from(probabilities)) as Box<dyn Val>),
+        ]);
+        Box::new(CelMap::from(fields))
     }
 }
 
@@ -95,9 +109,4 @@ fn ordered_map<S: serde::Serializer>(v: &Option<Vec<(String, f64)>>, s: S) -> Re
         map.serialize_entry(label, p)?;
     }
     map.end()
-}
-
-thread_local! {
-    static OUTPUT_KEYS: [cel::objects::Key; 4] =
-        ["label", "score", "value", "probabilities"].map(|k| cel::objects::Key::String(Arc::new(k.to_string())));
 }
