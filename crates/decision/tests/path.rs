@@ -295,3 +295,40 @@ fn an_infinite_regression_value_takes_the_fallback_or_refuses_without_one() {
         }
     }
 }
+
+#[test]
+fn output_rules_see_every_field_of_the_output() {
+    // a flag per field, so each condition is checked on its own
+    let extra = r#"
+[[components.guardrails]]
+name = "probability_map"
+stage = "output"
+when = "output.probabilities['phishing'] > 0.9 && output.probabilities['legit'] < 0.1"
+action = "flag"
+
+[[components.guardrails]]
+name = "label_and_score"
+stage = "output"
+when = "output.label == 'phishing' && output.score > 0.9"
+action = "flag"
+
+[[components.guardrails]]
+name = "no_value_for_a_classifier"
+stage = "output"
+when = "output.value == null"
+action = "flag"
+"#;
+    let text = EXAMPLE.replacen("[components.fallback]", &format!("{extra}\n[components.fallback]"), 1);
+    let system = rein_system::parse(&text, Path::new("rein.toml")).unwrap_or_else(|d| panic!("{d}"));
+    let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 1000);
+    let fired = |p: f64| {
+        let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
+        let outcome = path.finish(prepared, class(p), None, 0).unwrap();
+        outcome.guardrails.iter().filter(|a| a.error.is_none()).map(|a| a.rule.clone()).collect::<Vec<_>>()
+    };
+    let high = fired(0.95);
+    for rule in ["probability_map", "label_and_score", "no_value_for_a_classifier"] {
+        assert!(high.contains(&rule.to_string()), "{rule} did not fire: {high:?}");
+    }
+    assert_eq!(fired(0.5), ["no_value_for_a_classifier"]);
+}
