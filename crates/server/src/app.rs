@@ -35,6 +35,7 @@ pub struct ComponentRuntime {
     /// Requests waiting for the next batched model call; each waiter drains it, so it
     /// never holds more than the requests in flight.
     queue: Mutex<VecDeque<Waiting>>,
+    next_waiting: AtomicU64,
 }
 
 /// Calls to models typically faster than this per row run inline on the async worker:
@@ -73,6 +74,7 @@ impl App {
                     max_in_flight,
                     typical_us_per_row: AtomicU64::new(0),
                     queue: Mutex::new(VecDeque::new()),
+                    next_waiting: AtomicU64::new(0),
                 }),
             );
         }
@@ -106,49 +108,58 @@ impl ComponentRuntime {
             return self.bounded(n, move |model| infer_rows(model, &rows)).await;
         }
         let (reply, answer) = oneshot::channel();
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back(Waiting { rows, reply });
+        let id = {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let id = self.next_waiting.fetch_add(1, Ordering::Relaxed);
+            queue.push_back(Waiting { id, rows, reply });
+            id
+        };
         tokio::task::yield_now().await;
-        self.run_queued();
+        self.run_queued(id);
         answer
             .await
             .unwrap_or_else(|_| Err(ModelError::Run("the model call carrying this request was abandoned".into())))
     }
 
-    /// Runs everything queued, in calls of at most [`MAX_BATCH_ROWS`] rows. Calls that
-    /// run inline have no await, so they cannot be abandoned halfway; the others run on a
+    /// Runs what is queued up to and including the entry `own`, in calls of at most
+    /// [`MAX_BATCH_ROWS`] rows; later entries belong to requests that will run them
+    /// themselves, so no request works for others past its own answer. Calls that run
+    /// inline have no await, so they cannot be abandoned halfway; the others run on a
     /// task of their own, so a cancelled request never takes its batch-mates down with it.
-    fn run_queued(self: &Arc<Self>) {
+    fn run_queued(self: &Arc<Self>, own: u64) {
         loop {
-            let batch = self.take_batch();
+            let batch = {
+                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                if queue.front().is_none_or(|w| w.id > own) {
+                    return;
+                }
+                take_batch(&mut queue)
+            };
             if batch.is_empty() {
-                return;
+                continue;
             }
             let sizes: Vec<usize> = batch.iter().map(|w| w.rows.len()).collect();
             let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|w| (w.rows, w.reply)).unzip();
             let rows: Vec<Vec<FeatureValue>> = rows.into_iter().flatten().collect();
             let n = rows.len();
-            let work = move |model: &OnnxModel| infer_rows(model, &rows);
+            let work = move |model: &OnnxModel| Ok(infer_batch(model, &rows, &sizes));
             let permit = match self.permit() {
                 Ok(permit) => permit,
                 Err(e) => {
-                    answer_all(replies, &sizes, Err(e));
+                    answer_all(replies, Err(e));
                     continue;
                 }
             };
             if self.inline(n) {
-                answer_all(replies, &sizes, self.run_inline(permit, n, work));
+                answer_all(replies, self.run_inline(permit, n, work));
             } else {
                 let this = self.clone();
                 tokio::spawn(async move {
                     let result = this.run_blocking(permit, n, work).await;
-                    answer_all(replies, &sizes, result);
+                    answer_all(replies, result);
                 });
             }
         }
-    }
-
-    fn take_batch(&self) -> Vec<Waiting> {
-        take_batch(&mut self.queue.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Runs `work` over `rows` rows on the model, bounded in concurrency (no queue: past
@@ -205,9 +216,10 @@ impl ComponentRuntime {
     ) -> Result<T, ModelError> {
         let timeout = self.path.component().model.timeout;
         let model = self.model.clone();
-        let started = Instant::now();
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            // timed from here: the wait for a pool thread is not the model's time
+            let started = Instant::now();
             let result = work(&model);
             (result, started.elapsed())
         });
@@ -238,15 +250,22 @@ impl ComponentRuntime {
 
 /// A request's rows waiting in the queue for a model call.
 struct Waiting {
+    /// Order of arrival: entries up to a request's own are its to run.
+    id: u64,
     rows: Vec<Vec<FeatureValue>>,
     reply: oneshot::Sender<Result<Vec<ModelOutput>, ModelError>>,
 }
 
-/// The longest prefix of the queue that fits one call (at least one entry).
+/// The longest prefix of the queue that fits one call (at least one entry, unless all
+/// were abandoned). Entries of requests that gave up waiting are dropped, not run.
 fn take_batch(queue: &mut VecDeque<Waiting>) -> Vec<Waiting> {
     let mut rows = 0;
     let mut batch = Vec::new();
     while let Some(next) = queue.front() {
+        if next.reply.is_closed() {
+            queue.pop_front();
+            continue;
+        }
         if !batch.is_empty() && rows + next.rows.len() > MAX_BATCH_ROWS {
             break;
         }
@@ -261,26 +280,53 @@ fn infer_rows(model: &OnnxModel, rows: &[Vec<FeatureValue>]) -> Result<Vec<Model
     model.infer(&refs)
 }
 
-/// Gives each waiting request its share of a call's outputs, in queue order.
-fn answer_all(
-    replies: Vec<oneshot::Sender<Result<Vec<ModelOutput>, ModelError>>>,
+/// One call for the rows of several requests (`sizes` rows each, in order); each request's
+/// share of the outputs. If the call fails and carries more than one request, each is run
+/// alone: one request's bad input must not fail the others it happened to be batched with.
+fn infer_batch(
+    model: &impl Model,
+    rows: &[Vec<FeatureValue>],
     sizes: &[usize],
-    result: Result<Vec<ModelOutput>, ModelError>,
-) {
-    let total: usize = sizes.iter().sum();
-    let result = result.and_then(|outputs| {
-        if outputs.len() == total {
+) -> Vec<Result<Vec<ModelOutput>, ModelError>> {
+    let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
+    let total = refs.len();
+    let checked = |outputs: Vec<ModelOutput>, n: usize| {
+        if outputs.len() == n {
             Ok(outputs)
         } else {
-            Err(ModelError::Output(format!("the model gave {} outputs for {total} rows", outputs.len())))
+            Err(ModelError::Output(format!("the model gave {} outputs for {n} rows", outputs.len())))
         }
-    });
-    match result {
+    };
+    match model.infer(&refs).and_then(|outputs| checked(outputs, total)) {
         Ok(outputs) => {
             let mut outputs = outputs.into_iter();
-            for (reply, &n) in replies.into_iter().zip(sizes) {
+            sizes.iter().map(|&n| Ok(outputs.by_ref().take(n).collect())).collect()
+        }
+        Err(e) if sizes.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut start = 0;
+            sizes
+                .iter()
+                .map(|&n| {
+                    let own = &refs[start..start + n];
+                    start += n;
+                    model.infer(own).and_then(|outputs| checked(outputs, n))
+                })
+                .collect()
+        }
+    }
+}
+
+/// Gives each waiting request its result, or every one the error of the whole call.
+fn answer_all(
+    replies: Vec<oneshot::Sender<Result<Vec<ModelOutput>, ModelError>>>,
+    results: Result<Vec<Result<Vec<ModelOutput>, ModelError>>, ModelError>,
+) {
+    match results {
+        Ok(results) => {
+            for (reply, result) in replies.into_iter().zip(results) {
                 // a request that gave up waiting has dropped its receiver: nothing to do
-                let _ = reply.send(Ok(outputs.by_ref().take(n).collect()));
+                let _ = reply.send(result);
             }
         }
         Err(e) => {
@@ -332,45 +378,67 @@ pub fn load_models(system: &System) -> Result<Vec<Arc<OnnxModel>>, Diagnostics> 
 mod tests {
     use super::*;
 
-    fn waiting(rows: usize) -> (Waiting, oneshot::Receiver<Result<Vec<ModelOutput>, ModelError>>) {
+    type Answer = oneshot::Receiver<Result<Vec<ModelOutput>, ModelError>>;
+
+    fn waiting(id: u64, rows: usize) -> (Waiting, Answer) {
         let (reply, answer) = oneshot::channel();
-        (Waiting { rows: vec![vec![FeatureValue::Integer(rows as i64)]; rows], reply }, answer)
+        (Waiting { id, rows: vec![vec![FeatureValue::Integer(rows as i64)]; rows], reply }, answer)
     }
 
     #[test]
-    fn a_batch_takes_whole_requests_up_to_the_row_limit() {
+    fn a_batch_takes_whole_requests_up_to_the_row_limit_and_drops_abandoned_ones() {
         assert_eq!(MAX_BATCH_ROWS, 16);
-        let mut queue: VecDeque<Waiting> = [1, 8, 7, 3, 40, 1].into_iter().map(|n| waiting(n).0).collect();
+        let (entries, mut answers): (Vec<_>, Vec<_>) =
+            [1, 8, 7, 3, 40, 1, 2].into_iter().enumerate().map(|(i, n)| waiting(i as u64, n)).unzip();
+        let mut queue: VecDeque<Waiting> = entries.into_iter().collect();
+        drop(answers.remove(5)); // the request with 1 row gave up waiting
         let sizes = |b: Vec<Waiting>| b.iter().map(|w| w.rows.len()).collect::<Vec<_>>();
         assert_eq!(sizes(take_batch(&mut queue)), [1, 8, 7]);
         assert_eq!(sizes(take_batch(&mut queue)), [3]);
         // a request over the limit still goes, alone
         assert_eq!(sizes(take_batch(&mut queue)), [40]);
-        assert_eq!(sizes(take_batch(&mut queue)), [1]);
+        assert_eq!(sizes(take_batch(&mut queue)), [2]);
         assert!(take_batch(&mut queue).is_empty());
     }
 
-    #[test]
-    fn each_waiting_request_gets_its_own_rows_and_every_one_hears_of_a_failure() {
-        let value = |x: f64| ModelOutput::Value(x);
-        let (a, mut answer_a) = waiting(1);
-        let (b, mut answer_b) = waiting(3);
-        answer_all(vec![a.reply, b.reply], &[1, 3], Ok((0..4).map(|i| value(i as f64)).collect()));
-        assert_eq!(answer_a.try_recv().unwrap().unwrap(), vec![value(0.0)]);
-        assert_eq!(answer_b.try_recv().unwrap().unwrap(), vec![value(1.0), value(2.0), value(3.0)]);
+    /// Doubles each row's single integer; a negative one is a bad input.
+    struct Doubler(ModelInfo);
 
-        let (a, mut answer_a) = waiting(1);
-        let (b, mut answer_b) = waiting(1);
-        answer_all(vec![a.reply, b.reply], &[1, 1], Ok(vec![value(0.0)]));
-        for answer in [&mut answer_a, &mut answer_b] {
-            assert!(
-                matches!(answer.try_recv().unwrap(), Err(ModelError::Output(_))),
-                "a short output is everyone's error"
-            );
+    impl Model for Doubler {
+        fn info(&self) -> &ModelInfo {
+            &self.0
         }
-        let (a, mut answer_a) = waiting(2);
-        answer_all(vec![a.reply], &[2], Err(ModelError::Overloaded(4)));
+        fn infer(&self, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, ModelError> {
+            rows.iter()
+                .map(|row| match row[0] {
+                    FeatureValue::Integer(x) if x >= 0 => Ok(ModelOutput::Value(2.0 * x as f64)),
+                    ref other => Err(ModelError::Input(format!("bad value {other:?}"))),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn each_request_gets_its_own_outputs_and_a_bad_one_fails_alone() {
+        let model = Doubler(ModelInfo { name: "doubler".into(), version: "1".into() });
+        let rows = |xs: &[i64]| xs.iter().map(|&x| vec![FeatureValue::Integer(x)]).collect::<Vec<_>>();
+        let v = |xs: &[f64]| Ok(xs.iter().map(|&x| ModelOutput::Value(x)).collect::<Vec<_>>());
+
+        let results = infer_batch(&model, &rows(&[1, 2, 3, 4]), &[1, 3]);
+        assert_eq!(results, vec![v(&[2.0]), v(&[4.0, 6.0, 8.0])]);
+
+        // the second request's bad row fails the call: it is retried alone, the others succeed
+        let results = infer_batch(&model, &rows(&[1, 2, -3, 4]), &[1, 2, 1]);
+        assert_eq!(results[0], v(&[2.0]));
+        assert!(matches!(results[1], Err(ModelError::Input(_))), "{results:?}");
+        assert_eq!(results[2], v(&[8.0]));
+
+        // an error of the whole call reaches every request
+        let (a, mut answer_a) = waiting(0, 1);
+        let (b, mut answer_b) = waiting(1, 1);
+        answer_all(vec![a.reply, b.reply], Err(ModelError::Overloaded(4)));
         assert_eq!(answer_a.try_recv().unwrap(), Err(ModelError::Overloaded(4)));
+        assert_eq!(answer_b.try_recv().unwrap(), Err(ModelError::Overloaded(4)));
     }
 
     #[test]
