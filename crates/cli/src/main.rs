@@ -178,7 +178,8 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Serve { system, addr, data_dir, telemetry } => {
             let (system, models) = load(&system)?;
-            runtime()?.block_on(async move {
+            let runtime = runtime()?;
+            let served = runtime.block_on(async move {
                 let telemetry = rein_server::Telemetry::open(&system, &data_dir, telemetry)?;
                 let recording = match &telemetry {
                     Some(t) => format!("recording to {} ({:?})", t.data_dir.display(), t.durability),
@@ -195,7 +196,11 @@ fn run(command: Command) -> Result<(), String> {
                 let served = rein_server::serve(listener, app.clone(), rein_server::shutdown_signal()).await;
                 rein_server::finish(&app).await;
                 served.map_err(|e| format!("server error: {e}"))
-            })
+            });
+            // Requests cut off at the shutdown deadline may hold model calls on the blocking
+            // pool; a hung one must not keep the process from exiting.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            served
         }
         Command::Export { system, component, data_dir, since, until, format, output } => {
             let system = rein_system::load(&system).map_err(|d| d.to_string())?;

@@ -132,12 +132,20 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: no new connections, finishing requests in flight");
 }
 
-/// Flushes and stops telemetry after the server stopped: nothing queued is lost.
+/// Flushes and stops telemetry after the server stopped: nothing queued is lost. Waits at
+/// most `server.shutdown_timeout_ms`, so a stalled store cannot keep the process alive;
+/// what was still queued then is named in the log.
 pub async fn finish(app: &App) {
     if let Some(t) = &app.telemetry {
-        t.writer.clone().shutdown().await;
-        let stats = t.writer.stats();
-        tracing::info!(?stats, "telemetry flushed");
+        let deadline = app.system.server.shutdown_timeout;
+        match tokio::time::timeout(deadline, t.writer.clone().shutdown()).await {
+            Ok(()) => tracing::info!(stats = ?t.writer.stats(), "telemetry flushed"),
+            Err(_) => tracing::error!(
+                stats = ?t.writer.stats(),
+                ?deadline,
+                "telemetry did not flush before the shutdown deadline: the queued events (queue_depth) are not recorded"
+            ),
+        }
     }
 }
 

@@ -371,3 +371,16 @@ async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() 
     assert_eq!((record["feedback"].as_array().unwrap().len(), record["outcomes"].as_array().unwrap().len()), (1, 1));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_store_cannot_hold_shutdown_past_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let edit = |t: String| format!("{t}\n[server]\nshutdown_timeout_ms = 300\n");
+    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Buffered).await;
+    let (status, _) = server.predict(json!({"features": page()})).await;
+    assert_eq!(status, 200, "buffered answers once queued");
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), server.stop()).await;
+    stalled.release();
+    assert!(stopped.is_ok(), "shutdown waited on a stalled store past shutdown_timeout_ms");
+}
