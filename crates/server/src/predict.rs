@@ -317,19 +317,39 @@ async fn record_events(
             &d.outcome,
             started.elapsed().as_micros() as u64,
         );
+        // Until recorded, the decision may never reach the user (a 503, or the request
+        // dropped by its timeout or the client): then it must not spend their frequency cap.
+        let unrecorded = Unrecorded { component, decided: Some(d) };
         match telemetry.record(event.into()).await {
-            Ok(()) => Ok(d),
-            Err(e) => {
-                // The user never sees this decision, so it must not spend their frequency cap.
-                component.path.withdraw(d.instance.unit.as_deref(), &d.outcome);
-                Err(ApiError::telemetry_unavailable(
-                    "the prediction was made but could not be recorded, so it is not returned",
-                    &e,
-                ))
-            }
+            Ok(()) => Ok(unrecorded.keep()),
+            Err(e) => Err(ApiError::telemetry_unavailable(
+                "the prediction was made but could not be recorded, so it is not returned",
+                &e,
+            )),
         }
     });
     futures_util::future::join_all(pending).await
+}
+
+/// A decision whose event is not yet recorded; dropped without [`keep`](Self::keep),
+/// it withdraws the frequency-cap show the decision counted.
+struct Unrecorded<'a> {
+    component: &'a ComponentRuntime,
+    decided: Option<Decided>,
+}
+
+impl Unrecorded<'_> {
+    fn keep(mut self) -> Decided {
+        self.decided.take().expect("taken only here")
+    }
+}
+
+impl Drop for Unrecorded<'_> {
+    fn drop(&mut self) {
+        if let Some(d) = self.decided.take() {
+            self.component.path.withdraw(d.instance.unit.as_deref(), &d.outcome);
+        }
+    }
 }
 
 fn prediction<'a>(component: &'a ComponentRuntime, d: &'a Decided, started: Instant) -> Prediction<'a> {
