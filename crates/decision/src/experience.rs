@@ -140,6 +140,12 @@ fn kept(per_ms: u64) -> u64 {
     per_ms.saturating_mul(2)
 }
 
+/// How late an event may be and still be checked: every window holding it, back to
+/// `time - per`, lies within what is kept.
+fn checkable(per_ms: u64) -> u64 {
+    kept(per_ms) - per_ms
+}
+
 impl FrequencyLimiter {
     pub fn new(experience: &Experience, max_units: usize) -> Self {
         let shards = if experience.caps.is_empty() { 0 } else { SHARDS };
@@ -180,11 +186,12 @@ impl FrequencyLimiter {
             while times.front().is_some_and(|&t| newest - t >= kept(per)) {
                 times.pop_front();
             }
+            // Past the horizon, the windows holding this event reach back before what is
+            // kept: it can be neither checked nor counted.
+            if newest - time_ms > checkable(per) {
+                return (mode, applied, None);
+            }
             if let Some(at) = room(times, time_ms, cap.max as usize, per) {
-                // a show older than what is kept would be dropped at once: nothing to record
-                if newest - time_ms >= kept(per) {
-                    return (mode, applied, None);
-                }
                 times.insert(at, time_ms);
                 return (mode, applied, Some(Shown { cap: i, time_ms }));
             }
@@ -336,6 +343,21 @@ mod tests {
         assert_eq!(at(2_610), Mode::Annotate);
         assert_eq!(at(2_640), Mode::Annotate);
         assert_eq!(at(2_650), Mode::Prompt);
+    }
+
+    #[test]
+    fn events_later_than_one_window_are_neither_checked_nor_counted() {
+        let limiter = prompts(1, Duration::from_secs(1));
+        let at = |t| limiter.apply(Some("u"), Mode::Prompt, t);
+        assert!(at(1_000).2.is_some());
+        assert!(at(2_500).2.is_some());
+        assert_eq!(at(3_100).0, Mode::Annotate, "(2100, 3100] holds 2500");
+        // 1600 behind the newest: its windows reach back to 500, and the show at 1000 is no
+        // longer kept, so it cannot be checked; it must not be counted either
+        let (mode, _, counted) = at(1_500);
+        assert_eq!((mode, counted), (Mode::Prompt, None));
+        // a window's late event is still checked against what is kept
+        assert_eq!(at(2_200).0, Mode::Annotate, "(1500, 2500] holds 2500");
     }
 
     #[test]
