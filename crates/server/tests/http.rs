@@ -302,7 +302,9 @@ async fn stalled_request(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
 #[tokio::test]
 async fn a_request_whose_body_stalls_is_answered_408() {
     use tokio::io::AsyncReadExt;
-    let server = Server::start(|t| format!("{t}\n[server]\nrequest_timeout_ms = 300\n")).await;
+    // the request must outlive the model (50 ms) and the commit: shorten the commit's timeout
+    let edit = |t: String| format!("{t}\n[server]\nrequest_timeout_ms = 300\n\n[telemetry]\ncommit_timeout_ms = 100\n");
+    let server = Server::start(edit).await;
     let mut stream = stalled_request(server.addr).await;
     let mut answer = Vec::new();
     let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;

@@ -79,6 +79,7 @@ pub(crate) fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<Sy
             components.push(component);
         }
     }
+    check_timeouts(&raw, &server, &telemetry, &components, r);
     Some(System {
         name,
         description,
@@ -89,6 +90,48 @@ pub(crate) fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<Sy
         components,
         goals: raw.goals,
     })
+}
+
+/// A request must outlive its model call and its telemetry commit, or a slow model gets a
+/// 408 instead of its fallback, and a stalled store a 408 instead of a clear 503.
+fn check_timeouts(
+    raw: &RawFile,
+    server: &ServerSettings,
+    telemetry: &TelemetrySettings,
+    components: &[Component],
+    r: &mut Reporter,
+) {
+    let commit = if telemetry.enabled { telemetry.commit_timeout } else { Duration::ZERO };
+    for c in components {
+        let needed = c.model.timeout + commit;
+        if server.request_timeout > needed {
+            continue;
+        }
+        let raw_c = raw.components.iter().find(|rc| rc.get_ref().name.as_ref().is_some_and(|n| *n.get_ref() == c.name));
+        let model_timeout =
+            raw_c.and_then(|rc| rc.get_ref().model.as_ref()).and_then(|m| m.get_ref().timeout_ms.as_ref());
+        let span = match (&raw.server.request_timeout_ms, model_timeout, raw_c) {
+            (Some(t), _, _) => t.span(),
+            (None, Some(t), _) => t.span(),
+            (None, None, Some(rc)) => rc.span(),
+            (None, None, None) => 0..0,
+        };
+        r.at(
+            span,
+            format!(
+                "`server.request_timeout_ms` ({} ms) must exceed component `{}`'s model `timeout_ms` ({} ms) \
+                 plus `telemetry.commit_timeout_ms` ({} ms)",
+                server.request_timeout.as_millis(),
+                c.name,
+                c.model.timeout.as_millis(),
+                commit.as_millis()
+            ),
+            Some(format!(
+                "set `request_timeout_ms = {}` or more in `[server]`",
+                (needed + Duration::from_secs(1)).as_millis()
+            )),
+        );
+    }
 }
 
 const IDENT_HINT: &str = "use letters, digits, `-` and `_`, starting with a letter (it appears in URLs and metrics)";

@@ -250,3 +250,19 @@ fn a_field_of_another_action_is_named() {
     );
     assert!(d.message.contains("`min` does not apply to a `escalate` guardrail (`outside_training_range`)"), "{d}");
 }
+
+#[test]
+fn a_request_timeout_shorter_than_the_model_and_commit_timeouts_is_refused() {
+    // the model may take 50 ms and the commit 2 s: a 1 s request would be cut off first
+    let text = format!("{EXAMPLE}\n[server]\nrequest_timeout_ms = 1000\n");
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let d = &found[0];
+    let (line, column) = position_of(&text, "1000\n");
+    assert_eq!((d.location.line, d.location.column), (line, column), "{d}");
+    assert!(d.message.contains("`phishing`") && d.message.contains("2000 ms"), "{d}");
+    assert!(d.hint.as_deref().unwrap().contains("request_timeout_ms = 3050"), "{d}");
+    // with telemetry off, only the model's time counts
+    let off = format!("{EXAMPLE}\n[server]\nrequest_timeout_ms = 1000\n\n[telemetry]\nenabled = false\n");
+    parse(&off, Path::new("rein.toml")).expect("1 s outlives a 50 ms model");
+}
