@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use rein_telemetry::{Durability, SqliteStore};
 
 /// Sum of `rein_requests_total` samples of the phishing component with this status.
 fn requests_with_status(metrics: &str, status: u16) -> u64 {
@@ -18,11 +17,7 @@ fn requests_with_status(metrics: &str, status: u16) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_refused_for_telemetry_is_counted_as_503_not_200() {
-    let dir = tempfile::tempdir().unwrap();
-    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
-    let edit =
-        |t: String| t.replacen("[[components]]", "[telemetry]\nqueue_capacity = 8\nspill = false\n\n[[components]]", 1);
-    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Buffered).await;
+    let (_dir, stalled, server) = stalled_without_spill().await;
 
     let answers = predict_many(&server, 60).await;
     let ok = answers.iter().filter(|(s, _)| *s == 200).count() as u64;

@@ -225,11 +225,7 @@ async fn a_stalled_store_spills_to_disk_and_nothing_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_spill_file_a_stalled_store_gets_a_clear_503_never_a_hang() {
-    let dir = tempfile::tempdir().unwrap();
-    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
-    let edit =
-        |t: String| t.replacen("[[components]]", "[telemetry]\nqueue_capacity = 8\nspill = false\n\n[[components]]", 1);
-    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Buffered).await;
+    let (dir, stalled, server) = stalled_without_spill().await;
 
     let answers =
         tokio::time::timeout(std::time::Duration::from_secs(60), predict_many(&server, 100)).await.expect("no hang");

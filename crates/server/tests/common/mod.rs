@@ -172,3 +172,14 @@ impl Store for StalledStore {
         format!("stalled {}", self.inner.describe())
     }
 }
+
+/// A buffered server over a stalled store with a queue of 8 and no spill file: past
+/// eight events, predictions are refused 503. Keep the directory alive while it serves.
+pub async fn stalled_without_spill() -> (tempfile::TempDir, Arc<StalledStore>, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let edit =
+        |t: String| t.replacen("[[components]]", "[telemetry]\nqueue_capacity = 8\nspill = false\n\n[[components]]", 1);
+    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Buffered).await;
+    (dir, stalled, server)
+}
