@@ -1,8 +1,6 @@
 //! Checks shared by every route that takes a unit id or an event time, so each route
 //! accepts and refuses exactly the same values.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::http::StatusCode;
 use serde_json::json;
 
@@ -33,7 +31,7 @@ pub fn check_unit(field: &str, unit: Option<&str>) -> Result<(), ApiError> {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    u64::try_from(rein_telemetry::now_ms()).unwrap_or(0)
 }
 
 /// The event time: the given unix milliseconds if they are plausible, else now.
