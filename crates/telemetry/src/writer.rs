@@ -2,7 +2,8 @@
 //! side of the store; async callers hand it events through a bounded queue.
 //!
 //! * Group commit: the thread takes everything queued (up to `max_batch`),
-//!   optionally lingers up to `max_delay` for more, writes one transaction
+//!   optionally lingers up to `max_delay` for more (a batch of buffered events
+//!   only, which nobody waits for, lingers up to `buffered_delay`), writes one transaction
 //!   and then answers every durable waiter of that batch. Events that arrive
 //!   while a commit runs form the next batch, so under load batches grow and
 //!   commits (and their fsyncs) are shared.
@@ -24,8 +25,8 @@
 //!   found on replay; both are logged at error level.
 //!
 //! Loss window of [`Durability::Buffered`]: an event answered as buffered is
-//! in memory until its batch commits, normally within a few milliseconds
-//! (the writer's lag). A process crash loses at most the queued events
+//! in memory until its batch commits: within `buffered_delay` (5 ms by
+//! default) plus the writer's lag. A process crash loses at most the queued events
 //! (`capacity`) plus the batch being written (`max_batch`); a graceful
 //! [`Writer::shutdown`] (or dropping every handle) writes them all.
 
@@ -64,6 +65,11 @@ pub struct WriterConfig {
     /// and is not full. Zero: no lingering, batches form from whatever queued
     /// while the previous commit ran (lowest latency).
     pub max_delay: Duration,
+    /// How long a batch that nobody waits for (buffered events only) lingers for
+    /// more before it commits. Nobody's answer waits for it, and each commit has a
+    /// fixed cost (every page it touches is written again), so buffered events share
+    /// commits. A durable event, flush or shutdown ends the lingering at once.
+    pub buffered_delay: Duration,
     /// Bounded wait for room in a full queue before spilling or failing.
     pub enqueue_timeout: Duration,
     /// Append-only overflow file, replayed on start.
@@ -76,6 +82,7 @@ impl Default for WriterConfig {
             capacity: 8192,
             max_batch: 512,
             max_delay: Duration::ZERO,
+            buffered_delay: Duration::from_millis(5),
             enqueue_timeout: Duration::from_millis(100),
             spill: None,
         }
@@ -194,6 +201,13 @@ enum Job {
     Event(Event, Option<Ack>),
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
+}
+
+impl Job {
+    /// Whether somebody waits for this job's commit.
+    fn awaited(&self) -> bool {
+        !matches!(self, Job::Event(_, None))
+    }
 }
 
 /// The append-only spill file.
@@ -338,7 +352,15 @@ impl Writer {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|source| {
             StoreError::Io { path: PathBuf::from(store.describe()), op: "start writer runtime", source }
         })?;
-        let mut worker = Worker { rx, store, shared: shared.clone(), max_batch, max_delay: config.max_delay, rt };
+        let mut worker = Worker {
+            rx,
+            store,
+            shared: shared.clone(),
+            max_batch,
+            max_delay: config.max_delay,
+            buffered_delay: config.buffered_delay,
+            rt,
+        };
         let handle = std::thread::Builder::new()
             .name("rein-telemetry-writer".into())
             .spawn(move || worker.run())
@@ -466,6 +488,7 @@ struct Worker {
     shared: Arc<Shared>,
     max_batch: usize,
     max_delay: Duration,
+    buffered_delay: Duration,
     rt: tokio::runtime::Runtime,
 }
 
@@ -480,17 +503,22 @@ impl Worker {
         let mut last_replay_failure: Option<Instant> = None;
         loop {
             jobs.clear();
-            let (rx, max_batch, max_delay) = (&mut self.rx, self.max_batch, self.max_delay);
+            let (rx, max_batch) = (&mut self.rx, self.max_batch);
+            let (max_delay, buffered_delay) = (self.max_delay, self.buffered_delay);
             let n = self.rt.block_on(async {
                 let n = rx.recv_many(&mut jobs, max_batch).await;
-                if n > 0 && !max_delay.is_zero() && jobs.len() < max_batch {
-                    let deadline = tokio::time::Instant::now() + max_delay;
-                    while jobs.len() < max_batch {
-                        let want = max_batch - jobs.len();
-                        match tokio::time::timeout_at(deadline, rx.recv_many(&mut jobs, want)).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(_) => {}
-                        }
+                let started = tokio::time::Instant::now();
+                let mut awaited = jobs.iter().any(Job::awaited);
+                let mut deadline = started + if awaited { max_delay } else { max_delay.max(buffered_delay) };
+                while n > 0 && jobs.len() < max_batch && tokio::time::Instant::now() < deadline {
+                    let (seen, want) = (jobs.len(), max_batch - jobs.len());
+                    match tokio::time::timeout_at(deadline, rx.recv_many(&mut jobs, want)).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    if !awaited && jobs[seen..].iter().any(Job::awaited) {
+                        awaited = true;
+                        deadline = started + max_delay;
                     }
                 }
                 n

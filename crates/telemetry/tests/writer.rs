@@ -331,3 +331,29 @@ async fn a_keyed_feedback_is_refused_not_spilled_when_the_queue_is_full() {
     gated.open_gate();
     writer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_events_share_commits_and_a_durable_one_does_not_wait_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // A linger far longer than the test: only an awaited job may end it early.
+    let writer =
+        Writer::start(store.clone(), WriterConfig { buffered_delay: Duration::from_secs(30), ..config() }).unwrap();
+    for i in 0..100 {
+        writer.record(prediction("c", i).into(), Durability::Buffered).await.unwrap();
+    }
+    let started = Instant::now();
+    writer.record(prediction("c", 100).into(), Durability::Durable).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "the durable record waited for the buffered linger");
+    let stats = writer.stats();
+    assert_eq!(stats.written, 101, "the durable commit took the lingering buffered events with it");
+    assert!(stats.batches <= 3, "{} commits for 101 events", stats.batches);
+
+    // A flush ends the linger too.
+    for i in 101..150 {
+        writer.record(prediction("c", i).into(), Durability::Buffered).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), writer.flush()).await.expect("flush waited for the linger").unwrap();
+    assert_eq!(store.counts().unwrap().predictions, 150);
+    writer.shutdown().await;
+}
