@@ -4,42 +4,66 @@
 
 use hmac::{Hmac, Mac};
 use rein_system::{Component, FeatureValue, TelemetryPolicy};
-use serde_json::{Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use sha2::Sha256;
 
-/// Features as telemetry may see them, by name.
-pub fn telemetry_features(component: &Component, values: &[FeatureValue], key: &[u8]) -> Map<String, Value> {
-    let mut out = Map::with_capacity(values.len());
-    for (feature, value) in component.features.iter().zip(values) {
-        let seen = match feature.telemetry {
-            TelemetryPolicy::Raw => value.to_json(),
-            TelemetryPolicy::Drop => continue,
-            TelemetryPolicy::Hash => Value::String(keyed_hash(key, value)),
-            TelemetryPolicy::Truncate(n) => match value {
-                FeatureValue::Text(s) => Value::String(s.chars().take(n).collect()),
-                other => other.to_json(),
-            },
-        };
-        out.insert(feature.name.clone(), seen);
-    }
-    out
+/// The keyed hash of `telemetry = "hash"` features, keyed once: each hash then
+/// starts from the prepared state instead of keying HMAC again.
+#[derive(Clone)]
+pub struct FeatureHasher {
+    keyed: Hmac<Sha256>,
 }
 
-/// `h:` and the first 16 hex digits of HMAC-SHA256(key, value): stable for one key,
-/// so equal values stay equal for joins and drift, but not reversible without the key.
-pub fn keyed_hash(key: &[u8], value: &FeatureValue) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    match value {
-        FeatureValue::Text(s) => mac.update(s.as_bytes()),
-        other => mac.update(other.to_json().to_string().as_bytes()),
+impl FeatureHasher {
+    pub fn new(key: &[u8]) -> FeatureHasher {
+        FeatureHasher { keyed: Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length") }
     }
-    let digest = mac.finalize().into_bytes();
-    let mut s = String::with_capacity(18);
-    s.push_str("h:");
-    for b in &digest[..8] {
-        s.push_str(&format!("{b:02x}"));
+
+    /// `h:` and the first 16 hex digits of HMAC-SHA256(key, value): stable for one key,
+    /// so equal values stay equal for joins and drift, but not reversible without the key.
+    pub fn hash(&self, value: &FeatureValue) -> String {
+        let mut mac = self.keyed.clone();
+        match value {
+            FeatureValue::Text(s) => mac.update(s.as_bytes()),
+            other => mac.update(other.to_json().to_string().as_bytes()),
+        }
+        let digest = mac.finalize().into_bytes();
+        let mut s = String::with_capacity(18);
+        s.push_str("h:");
+        for b in &digest[..8] {
+            s.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
+            s.push(char::from_digit((b & 0xf) as u32, 16).unwrap_or('0'));
+        }
+        s
     }
-    s
+}
+
+/// Features as telemetry may see them: serializes as a JSON object by feature name,
+/// written straight from the validated values.
+pub struct TelemetryFeatures<'a> {
+    pub component: &'a Component,
+    pub values: &'a [FeatureValue],
+    pub hasher: &'a FeatureHasher,
+}
+
+impl Serialize for TelemetryFeatures<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (feature, value) in self.component.features.iter().zip(self.values) {
+            match (feature.telemetry, value) {
+                (TelemetryPolicy::Drop, _) => {}
+                (TelemetryPolicy::Hash, _) => map.serialize_entry(&feature.name, &self.hasher.hash(value))?,
+                (TelemetryPolicy::Truncate(n), FeatureValue::Text(s)) => {
+                    let end = s.char_indices().nth(n).map_or(s.len(), |(i, _)| i);
+                    map.serialize_entry(&feature.name, &s[..end])?
+                }
+                (TelemetryPolicy::Raw | TelemetryPolicy::Truncate(_), _) => {
+                    map.serialize_entry(&feature.name, value)?
+                }
+            }
+        }
+        map.end()
+    }
 }
 
 #[cfg(test)]
@@ -81,14 +105,24 @@ telemetry_truncate = 3
             FeatureValue::Text("a@b.c".into()),
             FeatureValue::Text("hello".into()),
         ];
-        let seen = telemetry_features(c, &values, b"key-1");
-        assert_eq!(seen["a"], 1.5);
-        assert!(!seen.contains_key("email"));
-        assert_eq!(seen["note"], "hel");
-        let hashed = seen["country"].as_str().unwrap();
+        let seen = |key: &[u8]| {
+            let features = TelemetryFeatures { component: c, values: &values, hasher: &FeatureHasher::new(key) };
+            serde_json::to_value(&features).unwrap()
+        };
+        let seen1 = seen(b"key-1");
+        assert_eq!(seen1["a"], 1.5);
+        assert!(seen1.get("email").is_none());
+        assert_eq!(seen1["note"], "hel");
+        let hashed = seen1["country"].as_str().unwrap();
         assert!(hashed.starts_with("h:") && hashed.len() == 18 && !hashed.contains("NL"));
+        // HMAC-SHA256("key-1", "NL"), first 8 bytes, as Python's hmac module gives it
+        assert_eq!(hashed, "h:9fa95de10ecab26e");
         // same key, same value → same hash; another key → another hash
-        assert_eq!(telemetry_features(c, &values, b"key-1")["country"], seen["country"]);
-        assert_ne!(telemetry_features(c, &values, b"key-2")["country"], seen["country"]);
+        assert_eq!(seen(b"key-1")["country"], seen1["country"]);
+        assert_ne!(seen(b"key-2")["country"], seen1["country"]);
+        // truncation counts characters, not bytes
+        let values = [values[0].clone(), values[1].clone(), values[2].clone(), FeatureValue::Text("héllo".into())];
+        let features = TelemetryFeatures { component: c, values: &values, hasher: &FeatureHasher::new(b"k") };
+        assert_eq!(serde_json::to_value(&features).unwrap()["note"], "hél");
     }
 }

@@ -11,7 +11,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rein_decision::privacy::TelemetryFeatures;
 use rein_decision::{ActionTaken, Decision, ModelError, ModelOutput, Outcome, Output, Prepared, Refusal};
+use rein_telemetry::JsonText;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -215,7 +217,7 @@ struct Decided {
     id: String,
     instance: Instance,
     outcome: Outcome,
-    seen_features: Option<Map<String, Value>>,
+    seen_features: Option<JsonText>,
     time_ms: u64,
 }
 
@@ -253,8 +255,9 @@ async fn decide(
         let mut seen_features = None;
         let result = prepared.and_then(|p| {
             if let Some(t) = &app.telemetry {
-                seen_features =
-                    Some(rein_decision::privacy::telemetry_features(component.path.component(), &p.values, &t.key));
+                let component = component.path.component();
+                let seen = TelemetryFeatures { component, values: &p.values, hasher: &t.hasher };
+                seen_features = Some(JsonText::of(&seen));
             }
             let model = if p.needs_model() { outputs.next() } else { None };
             component.path.finish(p, model, instance.unit.as_deref(), time_ms)
@@ -313,7 +316,7 @@ async fn record_events(
             &component.name,
             d.instance.unit.as_deref(),
             info,
-            d.seen_features.take().unwrap_or_default(),
+            d.seen_features.take().unwrap_or_else(|| JsonText::of(&Map::new())),
             &d.outcome,
             started.elapsed().as_micros() as u64,
         );

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rein_decision::privacy::FeatureHasher;
 use rein_decision::{ModelInfo, Outcome};
 use rein_system::System;
 use rein_telemetry::{
-    Durability, Event, PredictionEvent, RecordError, Retention, SqliteOptions, SqliteStore, Store, Synchronous, Writer,
-    WriterConfig,
+    Durability, Event, JsonText, PredictionEvent, RecordError, Retention, SqliteOptions, SqliteStore, Store,
+    Synchronous, Writer, WriterConfig,
 };
 
 /// Telemetry of a running system: where events go and how durably.
@@ -19,8 +20,8 @@ pub struct Telemetry {
     pub writer: Writer,
     pub store: Arc<dyn Store>,
     pub durability: Durability,
-    /// Secret of the keyed hash applied to `telemetry = "hash"` features.
-    pub key: Vec<u8>,
+    /// The keyed hash applied to `telemetry = "hash"` features (its secret in `telemetry.key`).
+    pub hasher: FeatureHasher,
     pub data_dir: PathBuf,
     /// Longest a request waits for the writer (`telemetry.commit_timeout_ms`).
     pub commit_timeout: Duration,
@@ -90,9 +91,9 @@ impl Telemetry {
         if retention != Retention::default() {
             rein_telemetry::spawn_pruner(store.clone(), retention, Duration::from_secs(3600));
         }
-        let key = hash_key(data_dir)?;
+        let hasher = FeatureHasher::new(&hash_key(data_dir)?);
         let commit_timeout = settings.commit_timeout;
-        Ok(Some(Telemetry { writer, store, durability, key, data_dir: data_dir.to_path_buf(), commit_timeout }))
+        Ok(Some(Telemetry { writer, store, durability, hasher, data_dir: data_dir.to_path_buf(), commit_timeout }))
     }
 
     /// Records one event with the configured durability, waiting at most `commit_timeout`.
@@ -190,7 +191,7 @@ pub fn prediction_event(
     component: &str,
     unit: Option<&str>,
     model: &ModelInfo,
-    features: serde_json::Map<String, serde_json::Value>,
+    features: JsonText,
     outcome: &Outcome,
     latency_us: u64,
 ) -> PredictionEvent {
@@ -203,19 +204,15 @@ pub fn prediction_event(
         model_name: model.name.clone(),
         model_version: model.version.clone(),
         variant: rein_telemetry::events::DEFAULT_VARIANT.to_string(),
-        features: serde_json::Value::Object(features),
-        raw_output: json(&outcome.raw),
-        guardrails: json(&outcome.guardrails),
-        output: json(&outcome.output),
+        features,
+        raw_output: JsonText::of(&outcome.raw),
+        guardrails: JsonText::of(&outcome.guardrails),
+        output: JsonText::of(&outcome.output),
         mode: outcome.decision.mode.as_str().to_string(),
         reason: serde_json::to_string(&outcome.decision).unwrap_or_default(),
         fallback: outcome.fallback.is_some(),
         latency_us,
     }
-}
-
-fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]

@@ -222,6 +222,20 @@ pub enum FeatureValue {
     Text(String),
 }
 
+/// As JSON: numbers, booleans and strings (a non-finite number, which validation
+/// never lets through, as `null`).
+impl serde::Serialize for FeatureValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FeatureValue::Number(v) if v.is_finite() => serializer.serialize_f64(*v),
+            FeatureValue::Number(_) => serializer.serialize_none(),
+            FeatureValue::Integer(v) => serializer.serialize_i64(*v),
+            FeatureValue::Boolean(v) => serializer.serialize_bool(*v),
+            FeatureValue::Text(s) => serializer.serialize_str(s),
+        }
+    }
+}
+
 impl FeatureValue {
     /// The value as a float, for numeric model inputs.
     pub fn as_f64(&self) -> Option<f64> {
@@ -246,12 +260,7 @@ impl FeatureValue {
         }
     }
     pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            FeatureValue::Number(v) => serde_json::json!(v),
-            FeatureValue::Integer(v) => serde_json::json!(v),
-            FeatureValue::Boolean(v) => serde_json::json!(v),
-            FeatureValue::Text(v) => serde_json::json!(v),
-        }
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 }
 

@@ -31,6 +31,64 @@ fn default_variant() -> String {
     DEFAULT_VARIANT.to_owned()
 }
 
+/// A JSON document held as its text: serialized once where the event is made, then
+/// stored, spilled and sent on as it is, never rebuilt as a tree on the write path.
+#[derive(Clone, Serialize)]
+#[serde(transparent)]
+pub struct JsonText(Box<serde_json::value::RawValue>);
+
+/// Read through a tree, not as raw text: an [`Event`] is internally tagged, and serde
+/// hands such a variant's fields over buffered, where raw text is no longer there.
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(|v| JsonText::of(&v))
+    }
+}
+
+impl JsonText {
+    /// The JSON of `value`; `null` if it has no JSON form (a map with non-string keys).
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> JsonText {
+        serde_json::value::to_raw_value(value).map(JsonText).unwrap_or_else(|_| JsonText::null())
+    }
+
+    pub fn null() -> JsonText {
+        JsonText(serde_json::value::RawValue::NULL.to_owned())
+    }
+
+    /// Checks that `text` is one JSON document.
+    pub fn parse(text: String) -> Result<JsonText, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(JsonText)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The document as a tree, for readers that look inside it.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Equal documents, whatever the order of their keys.
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.to_value() == other.to_value()
+    }
+}
+
+impl fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<serde_json::Value> for JsonText {
+    fn from(value: serde_json::Value) -> Self {
+        JsonText::of(&value)
+    }
+}
+
 /// One prediction served by rein, as it was served.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictionEvent {
@@ -49,13 +107,13 @@ pub struct PredictionEvent {
     #[serde(default = "default_variant")]
     pub variant: String,
     /// Features as the model saw them, after the privacy policy (a JSON object).
-    pub features: serde_json::Value,
+    pub features: JsonText,
     /// The model's raw output.
-    pub raw_output: serde_json::Value,
+    pub raw_output: JsonText,
     /// Guardrail actions taken (a JSON array).
-    pub guardrails: serde_json::Value,
+    pub guardrails: JsonText,
     /// The final output returned to the caller.
-    pub output: serde_json::Value,
+    pub output: JsonText,
     /// Decision mode (e.g. `automatic`, `suggest`, `abstain`).
     pub mode: String,
     /// Why that mode was chosen.
@@ -356,6 +414,23 @@ mod tests {
         let Event::Prediction(p) = serde_json::from_value::<Event>(v).unwrap() else { panic!() };
         assert_eq!(p.variant, "main");
         assert_eq!(p.unit, None);
+    }
+
+    #[test]
+    fn a_prediction_keeps_its_json_through_a_spill_line() {
+        // Written in schema order, not alphabetical, as the server makes it.
+        let line = r#"{"type":"prediction","id":"x","time_ms":1,"system":"s","component":"c","model_name":"m",
+            "model_version":"1","features":{"zeta":1.5,"alpha":"h:0a"},"raw_output":{"label":"spam","probabilities":[0.1,0.9]},
+            "guardrails":[],"output":{"label":"spam"},"mode":"auto","reason":"r","fallback":false,"latency_us":3}"#;
+        let Event::Prediction(p) = serde_json::from_str::<Event>(line).unwrap() else { panic!() };
+        assert_eq!(p.features.to_value(), json!({"alpha": "h:0a", "zeta": 1.5}));
+        assert_eq!(p.raw_output.to_value()["probabilities"][1], 0.9);
+        let again = serde_json::to_string(&Event::Prediction(p.clone())).unwrap();
+        assert_eq!(serde_json::from_str::<Event>(&again).unwrap(), Event::Prediction(p.clone()));
+        // the same document with its keys in another order is the same JSON
+        assert_eq!(JsonText::parse(r#"{"zeta":1.5,"alpha":"h:0a"}"#.into()).unwrap(), p.features);
+        assert_ne!(JsonText::parse(r#"{"zeta":1.5}"#.into()).unwrap(), p.features);
+        assert!(JsonText::parse("{".into()).is_err());
     }
 
     #[test]

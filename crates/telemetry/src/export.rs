@@ -110,7 +110,7 @@ struct Example {
 
 impl Example {
     fn from(ex: LabeledExample) -> Example {
-        let predicted = predicted_of(&ex.prediction.output);
+        let predicted = predicted_of(&ex.prediction.output.to_value());
         let last = ex.feedback.last().expect("labeled examples have feedback");
         let truth = if let Some(l) = &last.label {
             Value::String(l.clone())
@@ -138,7 +138,7 @@ impl Example {
             ("feedback".into(), Value::String(self.feedback.into())),
             ("feedback_source".into(), Value::String(self.source.into())),
         ];
-        flatten("", &p.features, &mut cols);
+        flatten("", &p.features.to_value(), &mut cols);
         cols
     }
 }
@@ -291,7 +291,7 @@ fn export_jsonl<W: Write>(store: &dyn Store, q: &ExampleQuery, out: W) -> Result
         for (name, v) in ex.columns().into_iter().take(FIXED.len()) {
             m.insert(name, v);
         }
-        m.insert("features".into(), ex.p.features);
+        m.insert("features".into(), ex.p.features.to_value());
         serde_json::to_writer(&mut out, &m).map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;
         Ok(())

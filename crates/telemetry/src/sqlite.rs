@@ -13,7 +13,9 @@
 //! of separate connections, which WAL lets run alongside the writer.
 
 use crate::StoreError;
-use crate::events::{Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionEvent};
+use crate::events::{
+    Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
+};
 use crate::store::{
     Counts, Cursor, ExampleQuery, ExampleVisitor, LabeledExample, Order, Page, PredictionRecord, ScanQuery, Store,
     WriteReport,
@@ -342,7 +344,7 @@ impl SqliteStore {
             lat,
         ) = get(r).map_err(self.err("read prediction row"))?;
         let [features, raw_output, guardrails, output] = json.map(|s| {
-            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt {
+            JsonText::parse(s).map_err(|e| StoreError::Corrupt {
                 path: self.path.clone(),
                 what: "prediction JSON column",
                 detail: format!("prediction {id}: {e}"),
@@ -420,11 +422,6 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     tx.commit().map_err(err("commit migration"))
 }
 
-fn json_text(v: &serde_json::Value) -> String {
-    // Serializing a Value cannot fail (its keys are strings).
-    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
-}
-
 impl Store for SqliteStore {
     fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
         let mut report = WriteReport::default();
@@ -455,10 +452,10 @@ impl Store for SqliteStore {
                                 p.model_name,
                                 p.model_version,
                                 p.variant,
-                                json_text(&p.features),
-                                json_text(&p.raw_output),
-                                json_text(&p.guardrails),
-                                json_text(&p.output),
+                                p.features.as_str(),
+                                p.raw_output.as_str(),
+                                p.guardrails.as_str(),
+                                p.output.as_str(),
                                 p.mode,
                                 p.reason,
                                 p.fallback,

@@ -20,7 +20,8 @@ fn dataset(store: &SqliteStore) -> Vec<String> {
             "new_user": i % 2 == 0,
             "device": {"os": "ios"},
             "truth": i,
-        });
+        })
+        .into();
         if i == 6 {
             p.time_ms = 5_000;
         }

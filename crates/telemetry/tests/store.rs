@@ -173,7 +173,7 @@ fn full_disk_and_bad_path_errors_name_the_path_and_the_cause() {
         let batch: Vec<Event> = (0..50)
             .map(|i| {
                 let mut p = prediction("c", i);
-                p.features = json!({"blob": "x".repeat(500)});
+                p.features = json!({"blob": "x".repeat(500)}).into();
                 p.into()
             })
             .collect();
