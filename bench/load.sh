@@ -48,13 +48,18 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 data=$(mktemp -d)
 addr=127.0.0.1:18080
-declare -A rps p50 p99 hp50 hp99 herr
+targets="ceiling rein-off rein-durable rein-buffered"
+declare -A rps p50 p99 cpu hp50 hp99 herr
 
 # Each target runs alone, so that no idle server's background work (a buffered writer
-# draining its queue, a checkpoint) lands in another target's figures.
-start() { # name command...
-  local name=$1; shift
-  "$@" > "/tmp/rein-bench-$name.log" 2>&1 &
+# draining its queue, a checkpoint) lands in another target's figures; and the targets
+# take turns, run after run, so that a slow minute of a shared machine lands on all of them.
+start() { # name
+  local name=$1
+  case $name in
+    ceiling) ./target/release/rein-bench-ceiling "$addr" > /tmp/rein-bench-ceiling.log 2>&1 & ;;
+    rein-*) serve "${name#rein-}" > "/tmp/rein-bench-$name.log" 2>&1 & ;;
+  esac
   pid=$!
   wait_up "$addr"
   if [ "$name" != ceiling ]; then
@@ -63,42 +68,49 @@ start() { # name command...
   max_rate "$addr" 3 > /dev/null # warm-up
 }
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
-measure_max() { # name
-  : > "/tmp/rein-bench-$1.runs"
-  for _ in $(seq "$runs"); do max_rate "$addr" >> "/tmp/rein-bench-$1.runs"; done
-  rps[$1]=$(cut -d' ' -f1 "/tmp/rein-bench-$1.runs" | median)
-  p50[$1]=$(cut -d' ' -f2 "/tmp/rein-bench-$1.runs" | median)
-  p99[$1]=$(cut -d' ' -f3 "/tmp/rein-bench-$1.runs" | median)
-}
-measure_at() { read -r hp50[$1] hp99[$1] herr[$1] < <(at_rate "$addr" "$half"); }
-serve() { exec ./target/release/rein serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$1" --data-dir "$data/$1"; }
+serve() { exec ./target/release/rein serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$1" --data-dir "$data/$1-$RANDOM"; }
+# CPU seconds (user + system) the server process has used, all threads.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}' /proc/"$pid"/task/*/stat; }
 
-# rein with telemetry off first: half of its maximum is the fixed rate for every target
-start rein-off serve off
-measure_max rein-off
-half=$(( ${rps[rein-off]} / 2 ))
-measure_at rein-off
-stop
-start ceiling ./target/release/rein-bench-ceiling "$addr"
-measure_max ceiling; measure_at ceiling; stop
-for mode in durable buffered; do
-  start "rein-$mode" serve "$mode"
-  measure_max "rein-$mode"; measure_at "rein-$mode"; stop
+for name in $targets; do : > "/tmp/rein-bench-$name.runs"; done
+for _ in $(seq "$runs"); do
+  for name in $targets; do
+    start "$name"
+    before=$(cpu_seconds)
+    read -r r a b < <(max_rate "$addr")
+    # server CPU per request in µs: what the target costs, whatever else the machine runs
+    c=$(python3 -c "print(f'{($(cpu_seconds) - $before) / ($r * $duration) * 1e6:.1f}')")
+    echo "$r $a $b $c" >> "/tmp/rein-bench-$name.runs"
+    stop
+  done
 done
-targets="ceiling rein-off rein-durable rein-buffered"
+for name in $targets; do
+  f="/tmp/rein-bench-$name.runs"
+  rps[$name]=$(cut -d' ' -f1 "$f" | median); p50[$name]=$(cut -d' ' -f2 "$f" | median)
+  p99[$name]=$(cut -d' ' -f3 "$f" | median); cpu[$name]=$(cut -d' ' -f4 "$f" | median)
+done
+
+# half of rein's maximum with telemetry off is the fixed rate for every target
+half=$(( ${rps[rein-off]} / 2 ))
+for name in $targets; do
+  start "$name"
+  read -r hp50[$name] hp99[$name] herr[$name] < <(at_rate "$addr" "$half")
+  stop
+done
 
 ratio() { python3 -c "print(f'{$1/$2:.0%}')"; }
 mkdir -p bench/results
 out="bench/results/load-$(date -u +%Y-%m-%d).md"
 {
-  echo "Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t1 -c32 -d${duration}s, median of $runs runs; oha at a fixed ${half} req/s for ${duration}s; load generator on the same machine."
+  echo "Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t1 -c32 -d${duration}s, median of $runs runs taken in turns; oha at a fixed ${half} req/s for ${duration}s; load generator on the same machine."
   echo
-  echo "| target | max req/s | vs ceiling | p50 ms | p99 ms | p50 ms at ${half} req/s | p99 ms at ${half} req/s | non-200 at ${half} req/s |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| target | max req/s | vs ceiling | server CPU µs/req | p50 ms | p99 ms | p50 ms at ${half} req/s | p99 ms at ${half} req/s | non-200 at ${half} req/s |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for name in $targets; do
-    echo "| $name | ${rps[$name]} | $(ratio "${rps[$name]}" "${rps[ceiling]}") | ${p50[$name]} | ${p99[$name]} | ${hp50[$name]} | ${hp99[$name]} | ${herr[$name]} |"
+    echo "| $name | ${rps[$name]} | $(ratio "${rps[$name]}" "${rps[ceiling]}") | ${cpu[$name]} | ${p50[$name]} | ${p99[$name]} | ${hp50[$name]} | ${hp99[$name]} | ${herr[$name]} |"
   done
   echo
   echo "ceiling: bare axum handler returning constant JSON. rein-*: POST /v1/components/phishing/predict on examples/phishing-warning (schema, 4 guardrails, expected-value policy, frequency cap) with telemetry off, durable (answered after the group commit; SQLite WAL, synchronous=NORMAL: survives a crash of rein, not power loss; \`[telemetry] fsync = true\` for power loss) or buffered."
   echo "Telemetry cost: durable keeps $(ratio "${rps[rein-durable]}" "${rps[rein-off]}") of the telemetry-off throughput, buffered $(ratio "${rps[rein-buffered]}" "${rps[rein-off]}")."
+  echo "Server CPU per request: rein with telemetry off spends $(python3 -c "print(f'{${cpu[rein-off]} - ${cpu[ceiling]}:.1f}')") µs more than the ceiling; durable telemetry adds $(python3 -c "print(f'{${cpu[rein-durable]} - ${cpu[rein-off]}:.1f}')") µs, buffered $(python3 -c "print(f'{${cpu[rein-buffered]} - ${cpu[rein-off]}:.1f}')") µs."
 } | tee "$out"
