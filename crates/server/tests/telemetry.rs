@@ -331,7 +331,9 @@ async fn feedback_and_outcomes_check_unit_and_time_as_predict_does() {
 }
 
 /// With the store stalled, feedback, outcomes and lookups are answered 503 within the
-/// commit timeout, never left hanging; what was queued is written once the store is back.
+/// commit timeout, never left hanging. An event answered 503 while still queued is not
+/// written later, so a client's retry records it once; one already in the stalled
+/// commit is written when the store is back, and a keyed retry of it is a duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();
@@ -358,13 +360,22 @@ async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() 
         assert!(body["error"]["details"]["hint"].as_str().is_some(), "{body:#}");
     }
 
-    // the store is back: the queued feedback was written, so its retry is a duplicate
+    // the store is back: the feedback, in the stalled commit, was written, so its retry is
+    // a duplicate; the outcome, still queued when it was answered 503, was not
     stalled.release();
     let (status, body) = server.post("/v1/feedback", feedback).await;
     assert_eq!((status, body["duplicate"].clone()), (202, json!(true)), "{body:#}");
+    let counts =
+        |record: &Value| (record["feedback"].as_array().unwrap().len(), record["outcomes"].as_array().unwrap().len());
     let (status, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
-    assert_eq!(status, 200);
-    assert_eq!((record["feedback"].as_array().unwrap().len(), record["outcomes"].as_array().unwrap().len()), (1, 1));
+    assert_eq!((status, counts(&record)), (200, (1, 0)), "{record:#}");
+    let (status, body) =
+        server.post("/v1/outcomes", json!({"prediction_id": id, "name": "left_page"}).to_string()).await;
+    assert_eq!(status, 202, "{body:#}");
+    let (_, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(counts(&record), (1, 1), "the retried outcome is recorded once: {record:#}");
+    let stats = server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer.stats();
+    assert_eq!((stats.abandoned, stats.dropped), (1, 0), "{stats:?}");
     server.stop().await;
 }
 

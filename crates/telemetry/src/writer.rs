@@ -17,6 +17,9 @@
 //!   never spilled on a full queue, because only its commit can tell whether
 //!   the key was new; a taken key answers [`RecordError::KeyConflict`] rather
 //!   than a success for an event that was not written.
+//! * A durable event whose waiter gave up before its commit (the request was
+//!   answered 503 after `commit_timeout_ms`, or dropped by its client) is not
+//!   written: its decision never reached anyone. It counts as `abandoned`.
 //! * Nothing is dropped silently: a failing store write answers durable
 //!   waiters with an error, spills the batch (or keeps it in memory and
 //!   retries with back-off, which fills the queue and turns into 503s). An
@@ -102,6 +105,8 @@ pub struct WriterStats {
     pub replayed: u64,
     /// Events lost (logged at error level). Should always be 0.
     pub dropped: u64,
+    /// Durable events not written because their waiter gave up before the commit.
+    pub abandoned: u64,
     /// Events that were already stored (idempotent feedback key, replayed prediction).
     pub duplicates: u64,
     /// Committed transactions.
@@ -119,6 +124,7 @@ struct Counters {
     spilled: AtomicU64,
     replayed: AtomicU64,
     dropped: AtomicU64,
+    abandoned: AtomicU64,
     duplicates: AtomicU64,
     batches: AtomicU64,
     failed_batches: AtomicU64,
@@ -131,6 +137,7 @@ struct Metrics {
     spilled: metrics::Counter,
     replayed: metrics::Counter,
     dropped: metrics::Counter,
+    abandoned: metrics::Counter,
     depth: metrics::Gauge,
 }
 
@@ -138,7 +145,7 @@ impl Metrics {
     fn new() -> Self {
         metrics::describe_counter!(
             "rein_telemetry_events_total",
-            "Telemetry events by state: queued, written, spilled, replayed, dropped"
+            "Telemetry events by state: queued, written, spilled, replayed, dropped, abandoned"
         );
         metrics::describe_gauge!("rein_telemetry_queue_depth", "Telemetry events waiting in the write queue");
         let c = |state: &'static str| metrics::counter!("rein_telemetry_events_total", "state" => state);
@@ -148,6 +155,7 @@ impl Metrics {
             spilled: c("spilled"),
             replayed: c("replayed"),
             dropped: c("dropped"),
+            abandoned: c("abandoned"),
             depth: metrics::gauge!("rein_telemetry_queue_depth"),
         }
     }
@@ -172,6 +180,7 @@ impl Shared {
             State::Spilled => (&self.counters.spilled, &self.metrics.spilled),
             State::Replayed => (&self.counters.replayed, &self.metrics.replayed),
             State::Dropped => (&self.counters.dropped, &self.metrics.dropped),
+            State::Abandoned => (&self.counters.abandoned, &self.metrics.abandoned),
         };
         a.fetch_add(n, Ordering::Relaxed);
         m.increment(n);
@@ -190,6 +199,7 @@ enum State {
     Spilled,
     Replayed,
     Dropped,
+    Abandoned,
 }
 
 type Ack = oneshot::Sender<Result<(), RecordError>>;
@@ -469,6 +479,7 @@ impl Writer {
             spilled: l(&c.spilled),
             replayed: l(&c.replayed),
             dropped: l(&c.dropped),
+            abandoned: l(&c.abandoned),
             duplicates: l(&c.duplicates),
             batches: l(&c.batches),
             failed_batches: l(&c.failed_batches),
@@ -568,8 +579,10 @@ impl Worker {
         let mut acks = Vec::new();
         let mut flushes = Vec::new();
         let mut shutdown = None;
+        let mut abandoned = 0;
         for job in jobs.drain(..) {
             match job {
+                Job::Event(_, Some(a)) if a.is_closed() => abandoned += 1,
                 Job::Event(e, ack) => {
                     if let Some(a) = ack {
                         acks.push((events.len(), a));
@@ -580,7 +593,8 @@ impl Worker {
                 Job::Shutdown(s) => shutdown = Some(s),
             }
         }
-        self.shared.depth_add(-(events.len() as i64));
+        self.shared.depth_add(-((events.len() + abandoned) as i64));
+        self.shared.add(State::Abandoned, abandoned as u64);
         if !events.is_empty() {
             self.commit(events, acks);
         }

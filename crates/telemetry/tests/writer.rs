@@ -357,3 +357,45 @@ async fn buffered_events_share_commits_and_a_durable_one_does_not_wait_for_them(
     assert_eq!(store.counts().unwrap().predictions, 150);
     writer.shutdown().await;
 }
+
+/// A durable waiter that gives up (its request answered 503, or dropped by the client)
+/// before its event is committed: the event is not written, since its decision never
+/// reached anyone; the events around it are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_event_whose_waiter_gave_up_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
+    gated.close_gate();
+    let writer = Writer::start(gated.clone(), config()).unwrap();
+
+    // the first event is taken by the writer and stalls in the store
+    let stuck = prediction("c", 1);
+    let w = writer.clone();
+    let stuck_event = stuck.clone();
+    let stuck_task = tokio::spawn(async move { w.record(stuck_event.into(), Durability::Durable).await });
+    while gated.entered.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // the second waits in the queue, and its request gives up
+    let given_up = prediction("c", 2);
+    let waited =
+        tokio::time::timeout(Duration::from_millis(50), writer.record(given_up.clone().into(), Durability::Durable))
+            .await;
+    assert!(waited.is_err(), "the store is stalled: the commit cannot have happened");
+    // the third waits too, and keeps waiting
+    let kept = prediction("c", 3);
+    let w = writer.clone();
+    let kept_event = kept.clone();
+    let kept_task = tokio::spawn(async move { w.record(kept_event.into(), Durability::Durable).await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    gated.open_gate();
+    stuck_task.await.unwrap().unwrap();
+    kept_task.await.unwrap().unwrap();
+    let stats = writer.stats();
+    assert_eq!((stats.written, stats.abandoned, stats.dropped, stats.queue_depth), (2, 1, 0, 0), "{stats:?}");
+    assert!(gated.inner.prediction_exists(&stuck.id).unwrap());
+    assert!(gated.inner.prediction_exists(&kept.id).unwrap());
+    assert!(!gated.inner.prediction_exists(&given_up.id).unwrap(), "an event answered as not recorded was written");
+    writer.shutdown().await;
+}
