@@ -102,7 +102,7 @@ ratio() { python3 -c "print(f'{$1/$2:.0%}')"; }
 mkdir -p bench/results
 out="bench/results/load-$(date -u +%Y-%m-%d).md"
 {
-  echo "Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t1 -c32 -d${duration}s, median of $runs runs taken in turns; oha at a fixed ${half} req/s for ${duration}s; load generator on the same machine."
+  echo "Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), wrk -t1 -c32 -d${duration}s, median of $runs runs taken in turns; oha at a fixed ${half} req/s for ${duration}s; load generator on the same machine."
   echo
   echo "| target | max req/s | vs ceiling | server CPU µs/req | p50 ms | p99 ms | p50 ms at ${half} req/s | p99 ms at ${half} req/s | non-200 at ${half} req/s |"
   echo "|---|---|---|---|---|---|---|---|---|"
