@@ -82,6 +82,8 @@ impl Telemetry {
             spill: settings.spill.then(|| data_dir.join("spill.jsonl")),
             ..WriterConfig::default()
         };
+        // The writer takes its metric handles as it starts: the recorder must be there first.
+        crate::metrics::install();
         let writer = Writer::start(store.clone(), config).map_err(|e| e.to_string())?;
         let retention = Retention {
             predictions_days: settings.retention.predictions,

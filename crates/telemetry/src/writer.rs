@@ -138,6 +138,7 @@ struct Metrics {
     replayed: metrics::Counter,
     dropped: metrics::Counter,
     abandoned: metrics::Counter,
+    commits: metrics::Counter,
     depth: metrics::Gauge,
 }
 
@@ -148,6 +149,10 @@ impl Metrics {
             "Telemetry events by state: queued, written, spilled, replayed, dropped, abandoned"
         );
         metrics::describe_gauge!("rein_telemetry_queue_depth", "Telemetry events waiting in the write queue");
+        metrics::describe_counter!(
+            "rein_telemetry_commits_total",
+            "Store transactions the writer committed; written events per commit is what a commit costs per event"
+        );
         let c = |state: &'static str| metrics::counter!("rein_telemetry_events_total", "state" => state);
         Metrics {
             queued: c("queued"),
@@ -157,6 +162,7 @@ impl Metrics {
             dropped: c("dropped"),
             abandoned: c("abandoned"),
             depth: metrics::gauge!("rein_telemetry_queue_depth"),
+            commits: metrics::counter!("rein_telemetry_commits_total"),
         }
     }
 }
@@ -666,6 +672,7 @@ impl Worker {
                 self.shared.add(State::Written, report.total());
                 self.shared.counters.duplicates.fetch_add(report.duplicates, Ordering::Relaxed);
                 self.shared.counters.batches.fetch_add(1, Ordering::Relaxed);
+                self.shared.metrics.commits.increment(1);
                 Ok(report)
             }
             Err(e) => {
