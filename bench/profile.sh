@@ -5,7 +5,7 @@
 #   bench/profile.sh [MODE=off|durable|buffered] [SECONDS=4]
 #
 # Prints the share of the server's CPU samples under each step of the request path
-# (inclusive), and the mean rows per batched model call from /metrics.
+# (inclusive), the mean rows per batched model call and events per telemetry commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-off}"; seconds="${2:-4}"
@@ -32,11 +32,13 @@ perf record -F 499 --call-graph dwarf,16384 -p "$pid" -o /tmp/rein-profile.data 
 wait "$load"
 echo "telemetry $mode: $(awk '/Requests\/sec/ {print int($2)}' /tmp/rein-profile-wrk.txt) req/s under perf"
 curl -s "http://$addr/metrics" | awk '/^rein_model_batch_rows_sum/ {s=$2} /^rein_model_batch_rows_count/ {c=$2}
-  END { if (c > 0) printf "model calls: %.1f rows a call on average\n", s / c }'
+  /^rein_telemetry_events_total\{state="written"\}/ {w=$2} /^rein_telemetry_commits_total/ {k=$2}
+  END { if (c > 0) printf "model calls: %.1f rows a call on average\n", s / c
+        if (k > 0) printf "telemetry: %.1f events a commit on average\n", w / k }'
 
 # inclusive share of samples per step; names are the functions of the request path
 perf report -i /tmp/rein-profile.data --children --sort sym --stdio -g none 2> /dev/null |
   awk '/%/ && !/inlined/' |
-  grep -E 'rein_server::predict::(decide|parse|record)|OnnxModel::infer_batch$|Scope::fires|Variables::new|Output::to_cel|schema::validate|FrequencyLimiter::apply|__GI___writev|ComponentMetrics::request|Output>::serialize|Decision>::serialize|prediction_event|Sender<T>::try_send|Worker::run' |
+  grep -E 'rein_server::predict::(decide|parse|record)|OnnxModel::infer_batch$|Scope::fires|Variables::new|Output::to_cel|schema::validate|FrequencyLimiter::apply|__GI___writev|ComponentMetrics::request|Output>::serialize|Decision>::serialize|prediction_event|Sender<T>::try_send|Worker::run|SqliteStore as rein_telemetry::store::Store>::write_batch|wal_checkpoint' |
   awk '{ pct = $1; sub(/%/, "", pct); $1 = ""; $2 = ""; $3 = ""; sub(/^ +/, ""); share[$0] += pct }
        END { for (name in share) printf "%6.2f%%  %s\n", share[name], name }' | sort -rn
