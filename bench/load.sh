@@ -16,15 +16,13 @@ runs="${2:-3}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 oha=.rein/tools/bin/oha
 [ -x "$oha" ] || cargo install oha --locked --root .rein/tools
-bash scripts/setup-onnxruntime.sh >/dev/null
-export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
-cargo build --release --locked -p rein-cli -p rein-bench-ceiling 2>&1 | tail -1
+source bench/lib.sh
+build_rein -p rein-bench-ceiling
 
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
-wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "http://$1/" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
 
 body='{"unit":"user-1","features":{"url_length":142,"num_dots":6,"num_hyphens":4,"has_ip_host":true,"uses_https":false,"domain_age_days":3,"num_subdomains":4,"suspicious_words":3,"tld_category":"new_gtld"}}'
 url_of() { echo "http://$1/v1/components/phishing/predict"; }

@@ -11,18 +11,12 @@ cd "$(dirname "$0")/.."
 mode="${1:-off}"; seconds="${2:-4}"
 command -v perf >/dev/null || { echo "perf is missing: apt-get install -y linux-perf" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-bash scripts/setup-onnxruntime.sh >/dev/null
-export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
-cargo build --release --locked -p rein-cli 2>&1 | tail -1
+source bench/lib.sh
+build_rein
 
 addr=127.0.0.1:18078
 url="http://$addr/v1/components/phishing/predict"
-data=$(mktemp -d)
-./target/release/rein serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$mode" --data-dir "$data" \
-  > /tmp/rein-profile.log 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
+serve_rein "$addr" "$mode" /tmp/rein-profile.log
 
 wrk -t1 -c32 -d2s -s bench/predict.lua "$url" > /dev/null # warm-up
 wrk -t1 -c32 -d"$((seconds + 3))s" -s bench/predict.lua "$url" > /tmp/rein-profile-wrk.txt &

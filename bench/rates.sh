@@ -12,18 +12,12 @@ if [ $# -gt 0 ]; then rates=("$@"); else rates=(15000 25000); fi
 
 oha=.rein/tools/bin/oha
 [ -x "$oha" ] || cargo install oha --locked --root .rein/tools
-bash scripts/setup-onnxruntime.sh >/dev/null
-export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
-cargo build --release --locked -p rein-cli 2>&1 | tail -1
+source bench/lib.sh
+build_rein
 
 addr=127.0.0.1:18079
 url="http://$addr/v1/components/phishing/predict"
-data=$(mktemp -d)
-./target/release/rein serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$mode" --data-dir "$data" \
-  > /tmp/rein-rates.log 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
+serve_rein "$addr" "$mode" /tmp/rein-rates.log
 
 body='{"unit":"user-1","features":{"url_length":142,"num_dots":6,"num_hyphens":4,"has_ip_host":true,"uses_https":false,"domain_age_days":3,"num_subdomains":4,"suspicious_words":3,"tld_category":"new_gtld"}}'
 echo "telemetry $mode, max: $(wrk -t1 -c32 -d4s -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}') req/s"

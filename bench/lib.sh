@@ -1,0 +1,21 @@
+# Shared by the bench scripts (sourced, from the repository root).
+
+# The ONNX Runtime library and a release build of rein.
+build_rein() {
+  bash scripts/setup-onnxruntime.sh >/dev/null
+  export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
+  cargo build --release --locked -p rein-cli "$@" 2>&1 | tail -1
+}
+
+# Waits until a server answers on ADDR, or fails.
+wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "http://$1/" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+
+# Starts rein on the phishing example in the background: serve_rein ADDR MODE LOG.
+# Sets `pid`, stops the server when the script exits, and waits until it answers.
+serve_rein() {
+  ./target/release/rein serve examples/phishing-warning/rein.toml --addr "$1" --telemetry "$2" --data-dir "$(mktemp -d)" \
+    > "$3" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true' EXIT
+  wait_up "$1"
+}
