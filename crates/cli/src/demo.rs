@@ -61,14 +61,18 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
         scenario.requests, scenario.users, scenario.days, options.seed
     );
 
-    crate::runtime()?.block_on(async move {
+    let runtime = crate::runtime()?;
+    let played = runtime.block_on(async move {
         let telemetry = rein_server::Telemetry::open(&system, &data_dir, None)?
             .ok_or("the example's telemetry is off; a demo needs it")?;
         let app = Arc::new(rein_server::App::new(system, models, Some(telemetry)));
         let demo =
             Demo { options: &options, world, requests: scenario.requests as u64, file: &file, data_dir: &data_dir };
         serving(app, |base_url| demo.play(base_url)).await
-    })
+    });
+    // As `rein serve`: a model call still running on the blocking pool cannot hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    played
 }
 
 /// A demo starts from an empty store so its numbers are its own. It clears only a
