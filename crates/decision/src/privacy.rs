@@ -25,7 +25,8 @@ impl FeatureHasher {
         let mut mac = self.keyed.clone();
         match value {
             FeatureValue::Text(s) => mac.update(s.as_bytes()),
-            other => mac.update(other.to_json().to_string().as_bytes()),
+            // its JSON text, written straight from the value
+            other => mac.update(serde_json::to_string(other).unwrap_or_default().as_bytes()),
         }
         let digest = mac.finalize().into_bytes();
         let mut s = String::with_capacity(18);
@@ -117,6 +118,11 @@ telemetry_truncate = 3
         assert!(hashed.starts_with("h:") && hashed.len() == 18 && !hashed.contains("NL"));
         // HMAC-SHA256("key-1", "NL"), first 8 bytes, as Python's hmac module gives it
         assert_eq!(hashed, "h:9fa95de10ecab26e");
+        // other values are hashed as their JSON text: HMAC-SHA256("key-1", "42"), "1.5", "true"
+        let hasher = FeatureHasher::new(b"key-1");
+        assert_eq!(hasher.hash(&FeatureValue::Integer(42)), "h:cbcb8096f0c58919");
+        assert_eq!(hasher.hash(&FeatureValue::Number(1.5)), "h:e917316e4ce3656c");
+        assert_eq!(hasher.hash(&FeatureValue::Boolean(true)), "h:584440cc56d309a9");
         // same key, same value → same hash; another key → another hash
         assert_eq!(seen(b"key-1")["country"], seen1["country"]);
         assert_ne!(seen(b"key-2")["country"], seen1["country"]);
