@@ -524,10 +524,13 @@ impl Worker {
             let (max_delay, buffered_delay) = (self.max_delay, self.buffered_delay);
             let n = self.rt.block_on(async {
                 let n = rx.recv_many(&mut jobs, max_batch).await;
+                if n == 0 {
+                    return 0;
+                }
                 let started = tokio::time::Instant::now();
                 let mut awaited = jobs.iter().any(Job::awaited);
                 let mut deadline = started + if awaited { max_delay } else { max_delay.max(buffered_delay) };
-                while n > 0 && jobs.len() < max_batch && tokio::time::Instant::now() < deadline {
+                while jobs.len() < max_batch && tokio::time::Instant::now() < deadline {
                     let (seen, want) = (jobs.len(), max_batch - jobs.len());
                     match tokio::time::timeout_at(deadline, rx.recv_many(&mut jobs, want)).await {
                         Ok(0) | Err(_) => break,
