@@ -90,8 +90,7 @@ async fn buffered_events_are_flushed_by_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_without_spill_fails_after_the_bounded_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
-    gated.close_gate();
+    let gated = GatedStore::stalled(dir.path());
     let timeout = Duration::from_millis(30);
     let capacity = 4;
     let writer =
@@ -128,8 +127,7 @@ async fn full_queue_without_spill_fails_after_the_bounded_wait() {
 async fn full_queue_spills_and_everything_is_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let spill = dir.path().join("spill").join("telemetry.jsonl");
-    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
-    gated.close_gate();
+    let gated = GatedStore::stalled(dir.path());
     let cfg = WriterConfig {
         capacity: 8,
         max_batch: 4,
@@ -303,8 +301,7 @@ async fn concurrent_feedback_with_one_key_is_written_once_and_the_others_are_tol
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyed_feedback_is_refused_not_spilled_when_the_queue_is_full() {
     let dir = tempfile::tempdir().unwrap();
-    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
-    gated.close_gate();
+    let gated = GatedStore::stalled(dir.path());
     let cfg = WriterConfig {
         capacity: 2,
         max_batch: 1,
@@ -364,15 +361,17 @@ async fn buffered_events_share_commits_and_a_durable_one_does_not_wait_for_them(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_durable_event_whose_waiter_gave_up_is_not_written() {
     let dir = tempfile::tempdir().unwrap();
-    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
-    gated.close_gate();
+    let gated = GatedStore::stalled(dir.path());
     let writer = Writer::start(gated.clone(), config()).unwrap();
+
+    let record_durably = |p: &PredictionEvent| {
+        let (w, event) = (writer.clone(), p.clone());
+        tokio::spawn(async move { w.record(event.into(), Durability::Durable).await })
+    };
 
     // the first event is taken by the writer and stalls in the store
     let stuck = prediction("c", 1);
-    let w = writer.clone();
-    let stuck_event = stuck.clone();
-    let stuck_task = tokio::spawn(async move { w.record(stuck_event.into(), Durability::Durable).await });
+    let stuck_task = record_durably(&stuck);
     while gated.entered.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -384,9 +383,7 @@ async fn a_durable_event_whose_waiter_gave_up_is_not_written() {
     assert!(waited.is_err(), "the store is stalled: the commit cannot have happened");
     // the third waits too, and keeps waiting
     let kept = prediction("c", 3);
-    let w = writer.clone();
-    let kept_event = kept.clone();
-    let kept_task = tokio::spawn(async move { w.record(kept_event.into(), Durability::Durable).await });
+    let kept_task = record_durably(&kept);
     tokio::time::sleep(Duration::from_millis(20)).await;
 
     gated.open_gate();

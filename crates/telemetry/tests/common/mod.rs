@@ -65,6 +65,12 @@ impl GatedStore {
             entered: Default::default(),
         })
     }
+    /// The store in `dir` behind a gate that starts closed: the writer's first commit stalls.
+    pub fn stalled(dir: &Path) -> Arc<Self> {
+        let gated = GatedStore::new(SqliteStore::open(dir).unwrap());
+        gated.close_gate();
+        gated
+    }
     pub fn close_gate(&self) {
         *self.open.lock().unwrap() = false;
     }
