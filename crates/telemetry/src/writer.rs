@@ -71,7 +71,8 @@ pub struct WriterConfig {
     /// How long a batch that nobody waits for (buffered events only) lingers for
     /// more before it commits. Nobody's answer waits for it, and each commit has a
     /// fixed cost (every page it touches is written again), so buffered events share
-    /// commits. A durable event, flush or shutdown ends the lingering at once.
+    /// commits. A durable event, flush, shutdown or a full batch's worth of queued
+    /// events ends the lingering at once.
     pub buffered_delay: Duration,
     /// Bounded wait for room in a full queue before spilling or failing.
     pub enqueue_timeout: Duration,
@@ -173,6 +174,10 @@ struct Shared {
     spill: Option<Spill>,
     closing: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Rung when a job that somebody waits for is queued, or a full batch's worth:
+    /// either ends the linger of a batch of buffered events. The lingering writer does
+    /// not watch the queue itself, so a buffered event wakes no thread.
+    urgent: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -332,6 +337,7 @@ pub struct Writer {
     tx: mpsc::Sender<Job>,
     shared: Arc<Shared>,
     capacity: usize,
+    max_batch: usize,
     enqueue_timeout: Duration,
 }
 
@@ -355,6 +361,7 @@ impl Writer {
             spill,
             closing: AtomicBool::new(false),
             thread: Mutex::new(None),
+            urgent: tokio::sync::Notify::new(),
         });
         if let Some(spill) = &shared.spill {
             let (replayed, corrupt) = spill.replay(store.as_ref(), max_batch)?;
@@ -382,7 +389,26 @@ impl Writer {
             .spawn(move || worker.run())
             .map_err(|source| StoreError::Io { path: PathBuf::new(), op: "spawn writer thread", source })?;
         *shared.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
-        Ok(Writer { tx, shared, capacity, enqueue_timeout: config.enqueue_timeout })
+        Ok(Writer { tx, shared, capacity, max_batch, enqueue_timeout: config.enqueue_timeout })
+    }
+
+    /// Queues `job` without waiting; rings the lingering writer when the job is
+    /// awaited or a full batch is now queued.
+    fn try_send(&self, job: Job) -> Result<(), TrySendError<Job>> {
+        let awaited = job.awaited();
+        self.tx.try_send(job)?;
+        // depth counts the events the lingering writer already holds, too
+        if awaited || self.shared.counters.depth.load(Ordering::Relaxed) >= self.max_batch as i64 {
+            self.shared.urgent.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues `job`, waiting for room; rings the writer as [`Self::try_send`] does.
+    async fn send(&self, job: Job) -> Result<(), RecordError> {
+        self.tx.send(job).await.map_err(|_| RecordError::Closed)?;
+        self.shared.urgent.notify_one();
+        Ok(())
     }
 
     /// Records one event. `Durable`: resolves after the batch holding it is
@@ -402,11 +428,15 @@ impl Writer {
             Durability::Buffered => (None, None),
         };
         self.shared.depth_add(1);
-        let sent = match self.tx.try_send(Job::Event(event, ack)) {
+        let sent = match self.try_send(Job::Event(event, ack)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Closed(_)) => Err(None),
             Err(TrySendError::Full(job)) => match self.tx.send_timeout(job, self.enqueue_timeout).await {
-                Ok(()) => Ok(()),
+                Ok(()) => {
+                    // the queue was full: the writer is busy, but a lingering one must know
+                    self.shared.urgent.notify_one();
+                    Ok(())
+                }
                 Err(SendTimeoutError::Closed(_)) => Err(None),
                 Err(SendTimeoutError::Timeout(job)) => Err(Some(job)),
             },
@@ -457,7 +487,7 @@ impl Writer {
     /// Resolves once every event queued before this call is committed.
     pub async fn flush(&self) -> Result<(), RecordError> {
         let (t, r) = oneshot::channel();
-        self.tx.send(Job::Flush(t)).await.map_err(|_| RecordError::Closed)?;
+        self.send(Job::Flush(t)).await?;
         r.await.map_err(|_| RecordError::Closed)
     }
 
@@ -466,7 +496,7 @@ impl Writer {
     pub async fn shutdown(self) {
         self.shared.closing.store(true, Ordering::Relaxed);
         let (t, r) = oneshot::channel();
-        if self.tx.send(Job::Shutdown(t)).await.is_ok() {
+        if self.send(Job::Shutdown(t)).await.is_ok() {
             let _ = r.await;
         }
         let handle = self.shared.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -509,6 +539,16 @@ struct Worker {
     rt: tokio::runtime::Runtime,
 }
 
+/// Moves what is queued now into `jobs`, up to `max` in all, without waiting.
+fn take_queued(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>, max: usize) {
+    while jobs.len() < max {
+        match rx.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
 const RETRY_MIN: Duration = Duration::from_millis(10);
 const RETRY_MAX: Duration = Duration::from_secs(1);
 const SHUTDOWN_RETRIES: u32 = 5;
@@ -522,23 +562,30 @@ impl Worker {
             jobs.clear();
             let (rx, max_batch) = (&mut self.rx, self.max_batch);
             let (max_delay, buffered_delay) = (self.max_delay, self.buffered_delay);
+            let shared = &self.shared;
             let n = self.rt.block_on(async {
                 let n = rx.recv_many(&mut jobs, max_batch).await;
                 if n == 0 {
                     return 0;
                 }
                 let started = tokio::time::Instant::now();
-                let mut awaited = jobs.iter().any(Job::awaited);
-                let mut deadline = started + if awaited { max_delay } else { max_delay.max(buffered_delay) };
+                // A ring left from jobs already taken must not cut this linger short.
+                let _ = futures_util::FutureExt::now_or_never(shared.urgent.notified());
+                take_queued(rx, &mut jobs, max_batch);
+                let awaited = jobs.iter().any(Job::awaited);
+                if jobs.len() < max_batch && !awaited && buffered_delay > max_delay {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(started + buffered_delay) => {}
+                        _ = shared.urgent.notified() => {}
+                    }
+                    take_queued(rx, &mut jobs, max_batch);
+                }
+                let deadline = started + max_delay;
                 while jobs.len() < max_batch && tokio::time::Instant::now() < deadline {
-                    let (seen, want) = (jobs.len(), max_batch - jobs.len());
+                    let want = max_batch - jobs.len();
                     match tokio::time::timeout_at(deadline, rx.recv_many(&mut jobs, want)).await {
                         Ok(0) | Err(_) => break,
                         Ok(_) => {}
-                    }
-                    if !awaited && jobs[seen..].iter().any(Job::awaited) {
-                        awaited = true;
-                        deadline = started + max_delay;
                     }
                 }
                 n

@@ -355,6 +355,27 @@ async fn buffered_events_share_commits_and_a_durable_one_does_not_wait_for_them(
     writer.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_batch_of_buffered_events_ends_the_linger() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = WriterConfig { buffered_delay: Duration::from_secs(30), max_batch: 64, ..config() };
+    let writer = Writer::start(store.clone(), config).unwrap();
+    for i in 0..64 {
+        writer.record(prediction("c", i).into(), Durability::Buffered).await.unwrap();
+    }
+    let started = Instant::now();
+    while store.counts().unwrap().predictions < 64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a full batch waited for the linger: {:?}",
+            writer.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    writer.shutdown().await;
+}
+
 /// A durable waiter that gives up (its request answered 503, or dropped by the client)
 /// before its event is committed: the event is not written, since its decision never
 /// reached anyone; the events around it are.
