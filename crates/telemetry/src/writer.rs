@@ -392,19 +392,16 @@ impl Writer {
         Ok(Writer { tx, shared, capacity, max_batch, enqueue_timeout: config.enqueue_timeout })
     }
 
-    /// Queues `job` without waiting; rings the lingering writer when the job is
-    /// awaited or a full batch is now queued.
-    fn try_send(&self, job: Job) -> Result<(), TrySendError<Job>> {
-        let awaited = job.awaited();
-        self.tx.try_send(job)?;
+    /// Rings the lingering writer for a job just queued, when somebody awaits it
+    /// or a full batch is now queued.
+    fn ring_for(&self, awaited: bool) {
         // depth counts the events the lingering writer already holds, too
         if awaited || self.shared.counters.depth.load(Ordering::Relaxed) >= self.max_batch as i64 {
             self.shared.urgent.notify_one();
         }
-        Ok(())
     }
 
-    /// Queues `job`, waiting for room; rings the writer as [`Self::try_send`] does.
+    /// Queues an awaited `job`, waiting for room, and rings the writer.
     async fn send(&self, job: Job) -> Result<(), RecordError> {
         self.tx.send(job).await.map_err(|_| RecordError::Closed)?;
         self.shared.urgent.notify_one();
@@ -428,13 +425,16 @@ impl Writer {
             Durability::Buffered => (None, None),
         };
         self.shared.depth_add(1);
-        let sent = match self.try_send(Job::Event(event, ack)) {
-            Ok(()) => Ok(()),
+        let awaited = ack.is_some();
+        let sent = match self.tx.try_send(Job::Event(event, ack)) {
+            Ok(()) => {
+                self.ring_for(awaited);
+                Ok(())
+            }
             Err(TrySendError::Closed(_)) => Err(None),
             Err(TrySendError::Full(job)) => match self.tx.send_timeout(job, self.enqueue_timeout).await {
                 Ok(()) => {
-                    // the queue was full: the writer is busy, but a lingering one must know
-                    self.shared.urgent.notify_one();
+                    self.ring_for(awaited);
                     Ok(())
                 }
                 Err(SendTimeoutError::Closed(_)) => Err(None),
