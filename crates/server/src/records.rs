@@ -136,6 +136,7 @@ async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result
             .ok_or_else(|| invalid(format!("`source` is `{s}`, expected one of: user, expert, system")))?,
     };
     let event = FeedbackEvent {
+        id: rein_telemetry::new_event_id(),
         prediction_id: b.prediction_id,
         time_ms: time_ms as i64,
         kind,
@@ -153,7 +154,9 @@ async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result
     // The key is checked by the commit itself (a keyed feedback is always committed before
     // the answer), so a concurrent or still-queued post with the same key cannot slip by.
     match t.record(event.clone().into()).await {
-        Ok(()) => Ok(json!({"accepted": true, "duplicate": false, "prediction_id": event.prediction_id})),
+        Ok(()) => {
+            Ok(json!({"accepted": true, "duplicate": false, "id": event.id, "prediction_id": event.prediction_id}))
+        }
         Err(CommitError::Record(RecordError::KeyConflict { key })) => {
             let stored = read(t, move |s| s.feedback_by_key(&key)).await?;
             key_taken(&event, stored)
@@ -171,7 +174,7 @@ fn key_taken(event: &FeedbackEvent, stored: Option<FeedbackEvent>) -> Result<Val
     let key = event.idempotency_key.as_deref().unwrap_or_default();
     match stored {
         Some(stored) if stored.same_report(event) => {
-            Ok(json!({"accepted": true, "duplicate": true, "prediction_id": event.prediction_id}))
+            Ok(json!({"accepted": true, "duplicate": true, "id": stored.id, "prediction_id": event.prediction_id}))
         }
         stored => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -267,16 +270,18 @@ async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<
         find_prediction(t, id).await?;
     }
     let event = OutcomeEvent {
+        id: rein_telemetry::new_event_id(),
         time_ms: time_ms as i64,
         unit: b.unit,
         prediction_id: b.prediction_id,
         name: b.name.clone(),
         value: b.value,
     };
+    let id = event.id.clone();
     t.record(event.into())
         .await
         .map_err(|e| ApiError::telemetry_unavailable(format!("the outcome `{}` was not recorded", b.name), &e))?;
-    Ok(json!({"accepted": true, "name": b.name}))
+    Ok(json!({"accepted": true, "id": id, "name": b.name}))
 }
 
 pub async fn prediction(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {

@@ -27,6 +27,12 @@ pub fn new_prediction_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// A new event id for a feedback or an outcome (UUIDv7). The store keeps one event per
+/// id, so an event replayed from the journal or the spill file is stored exactly once.
+pub fn new_event_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 fn default_variant() -> String {
     DEFAULT_VARIANT.to_owned()
 }
@@ -199,6 +205,9 @@ impl fmt::Display for FeedbackSource {
 /// What the world said back about one prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackEvent {
+    /// Unique per event, see [`new_event_id`]; one made up when a spill line has none.
+    #[serde(default = "new_event_id")]
+    pub id: String,
     pub prediction_id: String,
     /// Unix milliseconds.
     pub time_ms: i64,
@@ -280,10 +289,10 @@ impl FeedbackEvent {
         Ok(())
     }
 
-    /// Whether `other` reports the same thing: equal in everything but the time,
-    /// which a client's retry usually leaves to the server.
+    /// Whether `other` reports the same thing: equal in everything but the event id and
+    /// the time, which a client's retry leaves to the server.
     pub fn same_report(&self, other: &FeedbackEvent) -> bool {
-        *self == FeedbackEvent { time_ms: self.time_ms, ..other.clone() }
+        *self == FeedbackEvent { id: self.id.clone(), time_ms: self.time_ms, ..other.clone() }
     }
 }
 
@@ -291,6 +300,9 @@ impl FeedbackEvent {
 /// (e.g. `left_page`, `purchase` with a value).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutcomeEvent {
+    /// Unique per event, see [`new_event_id`]; one made up when a spill line has none.
+    #[serde(default = "new_event_id")]
+    pub id: String,
     /// Unix milliseconds.
     pub time_ms: i64,
     #[serde(default)]
@@ -383,6 +395,7 @@ mod tests {
 
     fn feedback() -> FeedbackEvent {
         FeedbackEvent {
+            id: new_event_id(),
             prediction_id: new_prediction_id(),
             time_ms: 1,
             kind: FeedbackKind::Label,

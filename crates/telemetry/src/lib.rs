@@ -18,7 +18,7 @@ pub mod writer;
 pub use error::{RecordError, StoreError};
 pub use events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
-    new_prediction_id, now_ms,
+    new_event_id, new_prediction_id, now_ms,
 };
 pub use export::{ExportError, ExportFormat, export};
 pub use retention::{PruneReport, Retention, prune_once, spawn_pruner};

@@ -32,9 +32,10 @@ pub const DB_FILE: &str = "rein.db";
 /// Versioned migrations, applied in order, each in its own transaction and
 /// recorded in `schema_migrations(version, applied_at)`. Append only: never
 /// edit a released migration.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE predictions (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE predictions (
         id TEXT NOT NULL PRIMARY KEY,
         time_ms INTEGER NOT NULL,
         system TEXT NOT NULL,
@@ -78,7 +79,17 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     );
     CREATE INDEX outcomes_prediction ON outcomes (prediction_id);
     CREATE INDEX outcomes_time ON outcomes (time_ms);",
-)];
+    ),
+    // Feedback and outcomes get event ids, so a replayed event (journal, spill file) is
+    // stored once. Rows from before have none; they read as `seq-N`.
+    (
+        2,
+        "ALTER TABLE feedback ADD COLUMN id TEXT;
+    CREATE UNIQUE INDEX feedback_id ON feedback (id);
+    ALTER TABLE outcomes ADD COLUMN id TEXT;
+    CREATE UNIQUE INDEX outcomes_id ON outcomes (id);",
+    ),
+];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -186,15 +197,17 @@ impl std::fmt::Debug for SqliteStore {
 const INSERT_PREDICTION: &str = "INSERT INTO predictions (id, time_ms, system, component, unit, model_name,
     model_version, variant, features, raw_output, guardrails, output, mode, reason, fallback, latency_us)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT (id) DO NOTHING";
+// A taken event id (a replay) or idempotency key (a client's repeat) inserts nothing.
 const INSERT_FEEDBACK: &str = "INSERT INTO feedback (prediction_id, time_ms, kind, label, value, unit, comment,
-    source, idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (idempotency_key) DO NOTHING";
-const INSERT_OUTCOME: &str =
-    "INSERT INTO outcomes (time_ms, unit, prediction_id, name, value) VALUES (?1, ?2, ?3, ?4, ?5)";
+    source, idempotency_key, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
+const INSERT_OUTCOME: &str = "INSERT INTO outcomes (time_ms, unit, prediction_id, name, value, id)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
 const PREDICTION_COLUMNS: &str = "p.id, p.time_ms, p.system, p.component, p.unit, p.model_name, p.model_version,
     p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.reason, p.fallback, p.latency_us";
 const N_PREDICTION_COLUMNS: usize = 16;
 const FEEDBACK_COLUMNS: &str =
-    "f.prediction_id, f.time_ms, f.kind, f.label, f.value, f.unit, f.comment, f.source, f.idempotency_key";
+    "f.prediction_id, f.time_ms, f.kind, f.label, f.value, f.unit, f.comment, f.source, f.idempotency_key,
+    COALESCE(f.id, 'seq-' || f.seq)";
 const PRUNE_CHUNK: i64 = 5000;
 
 impl SqliteStore {
@@ -382,9 +395,10 @@ impl SqliteStore {
                 r.get::<_, Option<String>>(at + 6)?,
                 r.get::<_, String>(at + 7)?,
                 r.get::<_, Option<String>>(at + 8)?,
+                r.get::<_, String>(at + 9)?,
             ))
         };
-        let (prediction_id, time_ms, kind, label, value, unit, comment, source, idempotency_key) =
+        let (prediction_id, time_ms, kind, label, value, unit, comment, source, idempotency_key, id) =
             get(r).map_err(self.err("read feedback row"))?;
         let corrupt = |what, v: &str| StoreError::Corrupt {
             path: self.path.clone(),
@@ -393,7 +407,7 @@ impl SqliteStore {
         };
         let kind = FeedbackKind::parse(&kind).ok_or_else(|| corrupt("feedback kind", &kind))?;
         let source = FeedbackSource::parse(&source).ok_or_else(|| corrupt("feedback source", &source))?;
-        Ok(FeedbackEvent { prediction_id, time_ms, kind, label, value, unit, comment, source, idempotency_key })
+        Ok(FeedbackEvent { id, prediction_id, time_ms, kind, label, value, unit, comment, source, idempotency_key })
     }
 }
 
@@ -481,11 +495,14 @@ impl Store for SqliteStore {
                                 f.comment,
                                 f.source.as_str(),
                                 f.idempotency_key,
+                                f.id,
                             ])
                             .map_err(self.err("insert feedback"))?;
                         if n == 0 {
                             report.duplicates += 1;
-                            report.key_conflicts.push(i);
+                            if f.idempotency_key.is_some() {
+                                report.key_conflicts.push(i);
+                            }
                         } else {
                             report.feedback += 1;
                         }
@@ -494,11 +511,12 @@ impl Store for SqliteStore {
                         if out.is_none() {
                             out = Some(tx.prepare_cached(INSERT_OUTCOME).map_err(self.err("prepare insert"))?);
                         }
-                        out.as_mut()
+                        let n = out
+                            .as_mut()
                             .expect("prepared")
-                            .execute(params![o.time_ms, o.unit, o.prediction_id, o.name, o.value])
+                            .execute(params![o.time_ms, o.unit, o.prediction_id, o.name, o.value, o.id])
                             .map_err(self.err("insert outcome"))?;
-                        report.outcomes += 1;
+                        if n == 0 { report.duplicates += 1 } else { report.outcomes += 1 }
                     }
                 }
             }
@@ -526,8 +544,8 @@ impl Store for SqliteStore {
             }
             let mut st = c
                 .prepare_cached(
-                    "SELECT time_ms, unit, prediction_id, name, value FROM outcomes WHERE prediction_id = ?1
-                     ORDER BY time_ms, seq",
+                    "SELECT time_ms, unit, prediction_id, name, value, COALESCE(id, 'seq-' || seq) FROM outcomes
+                     WHERE prediction_id = ?1 ORDER BY time_ms, seq",
                 )
                 .map_err(self.err("prepare read"))?;
             let outcomes = st
@@ -538,6 +556,7 @@ impl Store for SqliteStore {
                         prediction_id: r.get(2)?,
                         name: r.get(3)?,
                         value: r.get(4)?,
+                        id: r.get(5)?,
                     })
                 })
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())

@@ -21,14 +21,21 @@ fn each_event_kind_round_trips_and_joins() {
     f2.comment = None;
     f2.time_ms = f1.time_ms + 1;
     let o1 = OutcomeEvent {
+        id: new_event_id(),
         time_ms: 2_000,
         unit: Some("user-1".into()),
         prediction_id: Some(p.id.clone()),
         name: "left_page".into(),
         value: None,
     };
-    let o2 =
-        OutcomeEvent { time_ms: 2_001, unit: None, prediction_id: None, name: "purchase".into(), value: Some(9.5) };
+    let o2 = OutcomeEvent {
+        id: new_event_id(),
+        time_ms: 2_001,
+        unit: None,
+        prediction_id: None,
+        name: "purchase".into(),
+        value: Some(9.5),
+    };
     let report = store
         .write_batch(&[
             p.clone().into(),
@@ -56,12 +63,13 @@ fn each_event_kind_round_trips_and_joins() {
 }
 
 #[test]
-fn feedback_idempotency_key_and_replayed_prediction_are_no_ops() {
+fn feedback_idempotency_key_and_replayed_events_are_no_ops() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let p = prediction("fraud", 5);
     let f = feedback(&p.id, FeedbackKind::Correct, None, Some("client-key-1"));
     let mut again = f.clone();
+    again.id = new_event_id();
     again.comment = Some("second try".into());
     let r = store.write_batch(&[p.clone().into(), f.clone().into(), again.into()]).unwrap();
     assert_eq!((r.predictions, r.feedback, r.duplicates), (1, 1, 1));
@@ -72,10 +80,19 @@ fn feedback_idempotency_key_and_replayed_prediction_are_no_ops() {
     assert_eq!(r.key_conflicts, vec![1], "a replayed prediction is not a key conflict");
     assert_eq!(store.feedback_by_key("client-key-1").unwrap(), Some(f));
     assert_eq!(store.feedback_by_key("other").unwrap(), None);
-    // Feedback without a key is never deduplicated.
+    // Feedback without a key: two reports are two rows, even when they say the same;
+    // one event replayed (from the journal or the spill file) is one row.
     let k = feedback(&p.id, FeedbackKind::Correct, None, None);
-    store.write_batch(&[k.clone().into(), k.into()]).unwrap();
+    let same_words = FeedbackEvent { id: new_event_id(), ..k.clone() };
+    let r = store.write_batch(&[k.clone().into(), same_words.into(), k.into()]).unwrap();
+    assert_eq!((r.feedback, r.duplicates), (2, 1));
+    assert!(r.key_conflicts.is_empty(), "a replay is no key conflict");
     assert_eq!(store.counts().unwrap().feedback, 3);
+    // the same for outcomes
+    let o =
+        OutcomeEvent { id: new_event_id(), time_ms: 7, unit: None, prediction_id: None, name: "x".into(), value: None };
+    let r = store.write_batch(&[o.clone().into(), o.into()]).unwrap();
+    assert_eq!((r.outcomes, r.duplicates), (1, 1));
 }
 
 fn all_pages(store: &SqliteStore, mut q: ScanQuery) -> (Vec<PredictionEvent>, usize) {
@@ -159,6 +176,27 @@ fn migrations_are_versioned_and_a_newer_database_is_refused() {
     assert!(msg.contains("rein.db") && msg.contains("999") && msg.contains("newer"), "{msg}");
 }
 
+/// Rows stored before events had ids (schema version 1) read with an id made of their
+/// row number, so every feedback and outcome a reader sees has one.
+#[test]
+fn feedback_and_outcomes_from_before_event_ids_read_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let p = prediction("c", 1);
+    store.write_batch(&[p.clone().into()]).unwrap();
+    let conn = rusqlite_conn(&dir.path().join("rein.db"));
+    conn.execute(
+        "INSERT INTO feedback (prediction_id, time_ms, kind, source) VALUES (?1, 2, 'correct', 'user')",
+        [&p.id],
+    )
+    .unwrap();
+    conn.execute("INSERT INTO outcomes (time_ms, prediction_id, name) VALUES (3, ?1, 'left_page')", [&p.id]).unwrap();
+    drop(conn);
+    let record = store.prediction(&p.id).unwrap().unwrap();
+    assert_eq!(record.feedback[0].id, "seq-1");
+    assert_eq!(record.outcomes[0].id, "seq-1");
+}
+
 fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
@@ -209,7 +247,15 @@ fn prune_deletes_old_rows_per_kind() {
     f.time_ms = now - 40 * day;
     events.push(f.into());
     events.push(
-        OutcomeEvent { time_ms: now - 2 * day, unit: None, prediction_id: None, name: "x".into(), value: None }.into(),
+        OutcomeEvent {
+            id: new_event_id(),
+            time_ms: now - 2 * day,
+            unit: None,
+            prediction_id: None,
+            name: "x".into(),
+            value: None,
+        }
+        .into(),
     );
     store.write_batch(&events).unwrap();
     let r = prune_once(

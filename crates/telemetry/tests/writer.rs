@@ -253,8 +253,14 @@ async fn feedback_and_outcomes_flow_through_the_writer() {
     writer.record(f.clone().into(), Durability::Durable).await.unwrap();
     let again = writer.record(f.clone().into(), Durability::Durable).await;
     assert!(matches!(&again, Err(RecordError::KeyConflict { key }) if key == "key"), "{again:?}");
-    let o =
-        OutcomeEvent { time_ms: 3, unit: None, prediction_id: Some(p.id.clone()), name: "clicked".into(), value: None };
+    let o = OutcomeEvent {
+        id: new_event_id(),
+        time_ms: 3,
+        unit: None,
+        prediction_id: Some(p.id.clone()),
+        name: "clicked".into(),
+        value: None,
+    };
     writer.record(o.clone().into(), Durability::Durable).await.unwrap();
     let rec = store.prediction(&p.id).unwrap().unwrap();
     assert_eq!((rec.feedback, rec.outcomes), (vec![f], vec![o]));

@@ -29,6 +29,7 @@ pub fn prediction(component: &str, time_ms: i64) -> PredictionEvent {
 
 pub fn feedback(prediction_id: &str, kind: FeedbackKind, label: Option<&str>, key: Option<&str>) -> FeedbackEvent {
     FeedbackEvent {
+        id: rein_telemetry::new_event_id(),
         prediction_id: prediction_id.into(),
         time_ms: now_ms(),
         kind,
