@@ -19,21 +19,9 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_prediction_a_client_received_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rein"))
-        .args(["serve", SYSTEM, "--addr", &format!("127.0.0.1:{port}"), "--telemetry", "durable", "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("rein starts");
+    let (mut child, port) = serve(dir.path()).await;
     let url = format!("http://127.0.0.1:{port}/v1/components/phishing/predict");
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("http://127.0.0.1:{port}/v2/health/live")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "rein did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // Load from 8 clients; kill -9 in the middle of it.
     let stop = Arc::new(AtomicBool::new(false));
@@ -69,8 +57,12 @@ async fn every_prediction_a_client_received_survives_kill_9() {
     }
     assert!(received.len() > 100, "the load was real: {} predictions received", received.len());
 
+    // After a restart (which replays the journal of answered events), every one is stored.
+    let (mut restarted, _) = serve(dir.path()).await;
     let store = SqliteStore::open(dir.path()).expect("the store opens after the crash");
     let missing: Vec<&String> = received.iter().filter(|id| !store.prediction_exists(id).unwrap()).collect();
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
     assert!(
         missing.is_empty(),
         "{} of {} received predictions are not in the store: {:?}",
@@ -78,4 +70,23 @@ async fn every_prediction_a_client_received_survives_kill_9() {
         received.len(),
         &missing[..missing.len().min(5)]
     );
+}
+
+/// Starts `rein serve` on the example with durable telemetry in `data_dir`; returns once it is live.
+async fn serve(data_dir: &std::path::Path) -> (std::process::Child, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_rein"))
+        .args(["serve", SYSTEM, "--addr", &format!("127.0.0.1:{port}"), "--telemetry", "durable", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rein starts");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("http://127.0.0.1:{port}/v2/health/live")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "rein did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, port)
 }

@@ -51,18 +51,25 @@ async fn read<T: Send + 'static>(
     }
 }
 
-/// The prediction with this id. A buffered prediction may still be on its way to the
-/// store: one flush of the writer before answering that it does not exist.
+/// The prediction with this id, with its feedback and outcomes. Durable events answered
+/// from the journal are loaded into the store first; a buffered prediction may still be on
+/// its way: one flush of the writer before answering that it does not exist.
 async fn find_prediction(t: &Telemetry, id: &str) -> Result<PredictionRecord, ApiError> {
+    let flush = || async {
+        t.flush()
+            .await
+            .map_err(|e| ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e))
+    };
+    if t.writer.unloaded() > 0 {
+        flush().await?;
+    }
     for attempt in 0..2 {
         let key = id.to_string();
         if let Some(record) = read(t, move |s| s.prediction(&key)).await? {
             return Ok(record);
         }
         if attempt == 0 {
-            t.flush().await.map_err(|e| {
-                ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e)
-            })?;
+            flush().await?;
         }
     }
     Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_prediction", format!("no prediction has the id `{id}`"))
@@ -332,6 +339,10 @@ pub async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, Q
             cursor: q.cursor,
             order: Default::default(),
         };
+        if t.writer.unloaded() > 0 {
+            // every answered prediction is listed: the journaled ones are loaded first
+            t.flush().await.map_err(|e| ApiError::telemetry_unavailable("cannot list every prediction", &e))?;
+        }
         let page = read(t, move |s| s.scan(&scan)).await?;
         Ok::<_, ApiError>(json!({ "predictions": page.items, "next_cursor": page.next_cursor }))
     }

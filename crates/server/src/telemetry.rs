@@ -80,6 +80,8 @@ impl Telemetry {
         let config = WriterConfig {
             capacity: settings.queue_capacity,
             spill: settings.spill.then(|| data_dir.join("spill.jsonl")),
+            journal: Some(data_dir.join("journal.jsonl")),
+            journal_sync: settings.fsync,
             ..WriterConfig::default()
         };
         // The writer takes its metric handles as it starts: the recorder must be there first.

@@ -138,6 +138,23 @@ async fn bad_feedback_and_outcomes_get_the_right_status_and_message() {
     server.stop().await;
 }
 
+/// Durable predictions are answered from the journal before they are in the store; a
+/// listing right after them still shows every one.
+#[tokio::test]
+async fn a_listing_shows_every_durable_prediction_answered_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Durable).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(predict_id(&server, &format!("u{i}")).await);
+    }
+    let (status, page) = server.get_json("/v1/predictions?component=phishing").await;
+    assert_eq!(status, 200, "{page:#}");
+    let listed: Vec<&str> = page["predictions"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, ids);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn predictions_are_listed_in_pages_without_loss_or_repetition() {
     let dir = tempfile::tempdir().unwrap();
@@ -342,6 +359,9 @@ async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() 
     let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
     stalled.release();
     let id = predict_id(&server, "u").await;
+    // a lookup loads the journaled prediction into the store, before the store stalls
+    let (status, _) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(status, 200);
     stalled.stall();
 
     let feedback = json!({"prediction_id": id, "kind": "correct", "key": "k-1"}).to_string();

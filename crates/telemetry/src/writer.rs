@@ -78,6 +78,16 @@ pub struct WriterConfig {
     pub enqueue_timeout: Duration,
     /// Append-only overflow file, replayed on start.
     pub spill: Option<PathBuf>,
+    /// The journal: a batch with durable events is appended to it in one write and
+    /// answered; its events then reach the store in larger transactions, within
+    /// `load_delay` or as soon as `max_batch` wait. Replayed on start, emptied after
+    /// each load. `None`: a durable batch is answered after its own store commit.
+    pub journal: Option<PathBuf>,
+    /// fsync the journal after each append, so an answered event survives power loss
+    /// (as SQLite's `synchronous = FULL`); otherwise it survives a crash of the process.
+    pub journal_sync: bool,
+    /// Longest time journaled events wait before they are loaded into the store.
+    pub load_delay: Duration,
 }
 
 impl Default for WriterConfig {
@@ -89,6 +99,9 @@ impl Default for WriterConfig {
             buffered_delay: Duration::from_millis(5),
             enqueue_timeout: Duration::from_millis(100),
             spill: None,
+            journal: None,
+            journal_sync: false,
+            load_delay: Duration::from_millis(50),
         }
     }
 }
@@ -171,13 +184,15 @@ impl Metrics {
 struct Shared {
     counters: Counters,
     metrics: Metrics,
-    spill: Option<Spill>,
+    spill: Option<EventLog>,
     closing: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Rung when a job that somebody waits for is queued, or a full batch's worth:
     /// either ends the linger of a batch of buffered events. The lingering writer does
     /// not watch the queue itself, so a buffered event wakes no thread.
     urgent: tokio::sync::Notify,
+    /// Events answered from the journal and not yet loaded into the store.
+    unloaded: AtomicU64,
 }
 
 impl Shared {
@@ -231,15 +246,16 @@ impl Job {
     }
 }
 
-/// The append-only spill file.
-struct Spill {
+/// An append-only file of events, one JSON line each, replayed into the store on start:
+/// the spill file, and the journal.
+struct EventLog {
     path: PathBuf,
     file: Mutex<File>,
     pending: AtomicU64,
 }
 
-impl Spill {
-    fn open(path: &Path) -> Result<Spill, StoreError> {
+impl EventLog {
+    fn open(path: &Path) -> Result<EventLog, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 path: dir.to_owned(),
@@ -253,7 +269,7 @@ impl Spill {
             .read(true)
             .open(path)
             .map_err(|source| StoreError::Io { path: path.to_owned(), op: "open spill file", source })?;
-        Ok(Spill { path: path.to_owned(), file: Mutex::new(file), pending: AtomicU64::new(0) })
+        Ok(EventLog { path: path.to_owned(), file: Mutex::new(file), pending: AtomicU64::new(0) })
     }
 
     /// Appends events as JSON lines in one write; fsyncs when `sync`. On a
@@ -275,6 +291,13 @@ impl Spill {
         }
         self.pending.fetch_add(n, Ordering::Relaxed);
         Ok(n)
+    }
+
+    /// Empties the file once its events are in the store.
+    fn clear(&self) -> std::io::Result<()> {
+        self.file.lock().unwrap_or_else(|e| e.into_inner()).set_len(0)?;
+        self.pending.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Writes every spilled event into the store in batches, then truncates
@@ -354,7 +377,8 @@ impl Writer {
     pub fn start(store: Arc<dyn Store>, config: WriterConfig) -> Result<Writer, StoreError> {
         let capacity = config.capacity.max(1);
         let max_batch = config.max_batch.max(1);
-        let spill = config.spill.as_deref().map(Spill::open).transpose()?;
+        let spill = config.spill.as_deref().map(EventLog::open).transpose()?;
+        let journal = config.journal.as_deref().map(EventLog::open).transpose()?;
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             metrics: Metrics::new(),
@@ -362,13 +386,15 @@ impl Writer {
             closing: AtomicBool::new(false),
             thread: Mutex::new(None),
             urgent: tokio::sync::Notify::new(),
+            unloaded: AtomicU64::new(0),
         });
-        if let Some(spill) = &shared.spill {
-            let (replayed, corrupt) = spill.replay(store.as_ref(), max_batch)?;
+        // The journal first: its events were answered before any spilled one was.
+        for log in journal.iter().chain(&shared.spill) {
+            let (replayed, corrupt) = log.replay(store.as_ref(), max_batch)?;
             shared.add(State::Replayed, replayed);
             shared.add(State::Dropped, corrupt);
             if replayed > 0 {
-                tracing::info!(spill = %spill.path.display(), replayed, "telemetry: replayed spill file");
+                tracing::info!(file = %log.path.display(), replayed, "telemetry: replayed events into the store");
             }
         }
         let (tx, rx) = mpsc::channel(capacity);
@@ -382,6 +408,11 @@ impl Writer {
             max_batch,
             max_delay: config.max_delay,
             buffered_delay: config.buffered_delay,
+            journal,
+            journal_sync: config.journal_sync,
+            load_delay: config.load_delay,
+            journaled: Vec::new(),
+            journaled_since: None,
             rt,
         };
         let handle = std::thread::Builder::new()
@@ -523,6 +554,12 @@ impl Writer {
         }
     }
 
+    /// How many answered events are in the journal but not yet in the store: a reader
+    /// that must see every answered event [`flush`](Self::flush)es first when this is not 0.
+    pub fn unloaded(&self) -> u64 {
+        self.shared.unloaded.load(Ordering::Relaxed)
+    }
+
     /// The spill file, if configured.
     pub fn spill_path(&self) -> Option<&Path> {
         self.shared.spill.as_ref().map(|s| s.path.as_path())
@@ -536,6 +573,12 @@ struct Worker {
     max_batch: usize,
     max_delay: Duration,
     buffered_delay: Duration,
+    journal: Option<EventLog>,
+    journal_sync: bool,
+    load_delay: Duration,
+    /// Events answered from the journal, not yet in the store.
+    journaled: Vec<Event>,
+    journaled_since: Option<Instant>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -563,10 +606,17 @@ impl Worker {
             let (rx, max_batch) = (&mut self.rx, self.max_batch);
             let (max_delay, buffered_delay) = (self.max_delay, self.buffered_delay);
             let shared = &self.shared;
+            let load_at = self.journaled_since.map(|t| tokio::time::Instant::from_std(t + self.load_delay));
             let n = self.rt.block_on(async {
-                let n = rx.recv_many(&mut jobs, max_batch).await;
+                let n = match load_at {
+                    None => rx.recv_many(&mut jobs, max_batch).await,
+                    Some(at) => match tokio::time::timeout_at(at, rx.recv_many(&mut jobs, max_batch)).await {
+                        Ok(n) => n,
+                        Err(_) => return None, // journaled events are due in the store
+                    },
+                };
                 if n == 0 {
-                    return 0;
+                    return Some(0);
                 }
                 let started = tokio::time::Instant::now();
                 // A ring left from jobs already taken must not cut this linger short.
@@ -588,10 +638,15 @@ impl Worker {
                         Ok(_) => {}
                     }
                 }
-                n
+                Some(n)
             });
+            let Some(n) = n else {
+                self.load_journaled();
+                continue;
+            };
             if n == 0 {
                 // Every handle is gone: everything queued has been written.
+                self.load_journaled();
                 return;
             }
             let shutdown = self.process(&mut jobs);
@@ -605,6 +660,7 @@ impl Worker {
                     }
                     self.process(&mut jobs);
                 }
+                self.load_journaled();
                 let _ = done.send(());
                 return;
             }
@@ -651,8 +707,29 @@ impl Worker {
         }
         self.shared.depth_add(-((events.len() + abandoned) as i64));
         self.shared.add(State::Abandoned, abandoned as u64);
-        if !events.is_empty() {
-            self.commit(events, acks);
+        // A flush, a shutdown and a keyed feedback need the store itself; so does a batch
+        // nobody waits for, which gains nothing from the journal.
+        let journal = self.journal.is_some()
+            && !acks.is_empty()
+            && flushes.is_empty()
+            && shutdown.is_none()
+            && events.iter().all(|e| e.idempotency_key().is_none());
+        if journal && self.append_to_journal(&events) {
+            for (_, a) in acks {
+                let _ = a.send(Ok(()));
+            }
+            self.journaled_since.get_or_insert_with(Instant::now);
+            self.shared.unloaded.fetch_add(events.len() as u64, Ordering::Relaxed);
+            self.journaled.extend(events);
+            if self.journaled.len() >= self.max_batch {
+                self.load_journaled();
+            }
+        } else {
+            // What the journal holds was answered earlier, so it goes in first.
+            self.load_journaled();
+            if !events.is_empty() {
+                self.commit(events, acks, false);
+            }
         }
         for f in flushes {
             let _ = f.send(());
@@ -660,7 +737,44 @@ impl Worker {
         shutdown
     }
 
-    fn commit(&mut self, events: Vec<Event>, acks: Vec<Waiter>) {
+    /// Appends a batch to the journal; false (logged) if it could not be written, and the
+    /// batch then takes the store's own commit.
+    fn append_to_journal(&self, events: &[Event]) -> bool {
+        let journal = self.journal.as_ref().expect("called with a journal");
+        match journal.append(events, self.journal_sync) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(journal = %journal.path.display(), error = %e,
+                    "telemetry: journal append failed; committing to the store directly");
+                false
+            }
+        }
+    }
+
+    /// Writes the journaled events into the store, then empties the journal.
+    fn load_journaled(&mut self) {
+        self.journaled_since = None;
+        if self.journaled.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.journaled);
+        let n = events.len() as u64;
+        let kept = self.commit(events, Vec::new(), true);
+        self.shared.unloaded.fetch_sub(n, Ordering::Relaxed);
+        if kept
+            && let Some(journal) = &self.journal
+            && let Err(e) = journal.clear()
+        {
+            // Harmless: a replay stores each event once.
+            tracing::warn!(journal = %journal.path.display(), error = %e, "telemetry: emptying the journal failed");
+        }
+    }
+
+    /// Commits `events` and answers their waiters. Returns whether the events are now in the
+    /// store or the spill file; false only when a shutdown gives up on a failing store.
+    /// `journaled` events are in the journal already: given up on, they stay there for
+    /// the next start instead of counting as dropped.
+    fn commit(&mut self, events: Vec<Event>, acks: Vec<Waiter>, journaled: bool) -> bool {
         let err = match self.try_write(&events) {
             Ok(report) => {
                 for (i, a) in acks {
@@ -672,7 +786,7 @@ impl Worker {
                     };
                     let _ = a.send(answer);
                 }
-                return;
+                return true;
             }
             Err(e) => Arc::new(e),
         };
@@ -683,7 +797,7 @@ impl Worker {
             let _ = a.send(Err(RecordError::Store { source: err.clone(), spilled: spilled.clone() }));
         }
         if spilled.is_some() {
-            return;
+            return true;
         }
         // ...and the events are kept and retried; meanwhile the queue fills up
         // and new records meet backpressure.
@@ -695,12 +809,19 @@ impl Worker {
             match self.try_write(&events) {
                 Ok(_) => {
                     tracing::info!(events = events.len(), attempts, "telemetry: store write succeeded after retry");
-                    return;
+                    return true;
                 }
                 Err(e) => {
                     attempts += 1;
                     if self.try_spill(&events).is_some() {
-                        return;
+                        return true;
+                    }
+                    if self.shared.closing.load(Ordering::Relaxed) && attempts >= SHUTDOWN_RETRIES && journaled {
+                        tracing::error!(
+                            store = %self.store.describe(), events = events.len(), error = %e,
+                            "telemetry: the store keeps failing at shutdown; the events stay in the journal for the next start"
+                        );
+                        return false;
                     }
                     if self.shared.closing.load(Ordering::Relaxed) && attempts >= SHUTDOWN_RETRIES {
                         self.shared.add(State::Dropped, events.len() as u64);
@@ -708,7 +829,7 @@ impl Worker {
                             store = %self.store.describe(), events = events.len(), error = %e,
                             "telemetry: DROPPED events: the store keeps failing at shutdown and no spill file is usable"
                         );
-                        return;
+                        return false;
                     }
                     tracing::warn!(error = %e, attempts, "telemetry: store write still failing; retrying");
                 }

@@ -423,3 +423,118 @@ async fn a_durable_event_whose_waiter_gave_up_is_not_written() {
     assert!(!gated.inner.prediction_exists(&given_up.id).unwrap(), "an event answered as not recorded was written");
     writer.shutdown().await;
 }
+
+fn journaled(dir: &std::path::Path) -> WriterConfig {
+    WriterConfig { journal: Some(dir.join("journal.jsonl")), ..config() }
+}
+
+/// With a journal, a durable event is answered once it is in the journal, before the store
+/// has it; a writer started on that journal later (after a crash) puts it in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journaled_events_are_answered_before_the_store_commit_and_replayed_after_a_crash() {
+    let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let stalled = GatedStore::stalled(dir.path());
+    // no load is due during the test: every record meets a writer free to journal it
+    let config = WriterConfig { load_delay: Duration::from_secs(60), ..journaled(dir.path()) };
+    let writer = Writer::start(stalled.clone(), config).unwrap();
+    let events: Vec<PredictionEvent> = (0..50).map(|i| prediction("c", i)).collect();
+    for p in &events {
+        let answered =
+            tokio::time::timeout(Duration::from_secs(10), writer.record(p.clone().into(), Durability::Durable));
+        answered.await.expect("a durable event waited for the stalled store").unwrap();
+    }
+    assert_eq!(stalled.inner.counts().unwrap().predictions, 0, "the store has not committed anything yet");
+
+    // The "crash": the stalled writer never finishes. The journal is all that is left of it.
+    let copy = other.path().join("journal.jsonl");
+    std::fs::copy(dir.path().join("journal.jsonl"), &copy).unwrap();
+    let store = open(other.path());
+    let restarted = Writer::start(store.clone(), journaled(other.path())).unwrap();
+    assert_eq!(restarted.stats().replayed, 50);
+    for p in &events {
+        assert!(store.prediction_exists(&p.id).unwrap(), "{} was answered but is not in the store", p.id);
+    }
+    assert_eq!(std::fs::metadata(&copy).unwrap().len(), 0, "the journal is emptied once replayed");
+    restarted.shutdown().await;
+    stalled.open_gate();
+    writer.shutdown().await;
+}
+
+/// A crash after a load but before the journal was emptied replays events the store has:
+/// each is still stored once, feedback and outcomes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_journal_stores_each_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let p = prediction("c", 1);
+    let f = feedback(&p.id, FeedbackKind::Correct, None, None);
+    let o = OutcomeEvent {
+        id: new_event_id(),
+        time_ms: 3,
+        unit: None,
+        prediction_id: Some(p.id.clone()),
+        name: "left".into(),
+        value: None,
+    };
+    let events: Vec<Event> = vec![p.clone().into(), f.into(), o.into()];
+    store.write_batch(&events).unwrap();
+    let lines: String = events.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+    std::fs::write(dir.path().join("journal.jsonl"), lines).unwrap();
+
+    let writer = Writer::start(store.clone(), journaled(dir.path())).unwrap();
+    assert_eq!(store.counts().unwrap(), Counts { predictions: 1, feedback: 1, outcomes: 1 });
+    writer.shutdown().await;
+}
+
+/// Journaled events reach the store by themselves within the load delay; a flush loads
+/// them at once, so a reader that flushes sees every answered event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journaled_events_are_loaded_after_the_load_delay_or_on_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = WriterConfig { load_delay: Duration::from_millis(20), ..journaled(dir.path()) };
+    let writer = Writer::start(store.clone(), config).unwrap();
+    writer.record(prediction("c", 1).into(), Durability::Durable).await.unwrap();
+    let started = Instant::now();
+    while store.counts().unwrap().predictions < 1 {
+        assert!(started.elapsed() < Duration::from_secs(10), "not loaded: {:?}", writer.stats());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    writer.shutdown().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = WriterConfig { load_delay: Duration::from_secs(60), ..journaled(dir.path()) };
+    let writer = Writer::start(store.clone(), config).unwrap();
+    for i in 0..10 {
+        writer.record(prediction("c", i).into(), Durability::Durable).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), writer.flush())
+        .await
+        .expect("flush waited for the load delay")
+        .unwrap();
+    assert_eq!(store.counts().unwrap().predictions, 10);
+    assert_eq!(std::fs::metadata(dir.path().join("journal.jsonl")).unwrap().len(), 0);
+    let stats = writer.stats();
+    assert_eq!((stats.written, stats.dropped), (10, 0));
+    writer.shutdown().await;
+}
+
+/// A keyed feedback skips the journal: only the store's commit can tell whether its key was taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_feedback_is_committed_to_the_store_even_with_a_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = WriterConfig { load_delay: Duration::from_secs(60), ..journaled(dir.path()) };
+    let writer = Writer::start(store.clone(), config).unwrap();
+    let p = prediction("c", 1);
+    writer.record(p.clone().into(), Durability::Durable).await.unwrap();
+    let first = feedback(&p.id, FeedbackKind::Correct, None, Some("k"));
+    writer.record(first.into(), Durability::Durable).await.unwrap();
+    assert_eq!(store.counts().unwrap().feedback, 1, "committed before it was answered");
+    let second = feedback(&p.id, FeedbackKind::Incorrect, None, Some("k"));
+    let refused = writer.record(second.into(), Durability::Durable).await;
+    assert!(matches!(refused, Err(RecordError::KeyConflict { .. })), "{refused:?}");
+    writer.shutdown().await;
+    assert_eq!(store.counts().unwrap(), Counts { predictions: 1, feedback: 1, outcomes: 0 });
+}
