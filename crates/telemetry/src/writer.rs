@@ -11,6 +11,14 @@
 //!   `enqueue_timeout`; then it appends the event to the spill file if one
 //!   is configured, or fails with [`RecordError::Overloaded`] (HTTP 503).
 //!   Memory is bounded by `capacity` events.
+//! * Journal (when configured): a batch with durable events is appended to an
+//!   append-only file in one write (fsynced if asked) and its waiters answered;
+//!   the events reach the store later in one larger transaction (within
+//!   `load_delay`, or at `max_batch` events), and the journal is emptied. On
+//!   start it is replayed. A commit's fixed cost is shared by hundreds of events
+//!   instead of the handful that arrive while one commit runs. A flush, a
+//!   shutdown and a keyed feedback load the journaled events first.
+//!   Feedback and outcomes carry event ids, so a replay stores each event once.
 //! * Spill file: append-only JSON lines, replayed into the store on start and
 //!   whenever the queue is idle, then truncated.
 //! * Idempotency keys: a feedback with a key is always recorded durably and
