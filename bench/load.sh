@@ -108,7 +108,7 @@ out="bench/results/load-$(date -u +%Y-%m-%d).md"
     echo "| $name | ${rps[$name]} | $(ratio "${rps[$name]}" "${rps[ceiling]}") | ${cpu[$name]} | ${p50[$name]} | ${p99[$name]} | ${hp50[$name]} | ${hp99[$name]} | ${herr[$name]} |"
   done
   echo
-  echo "ceiling: bare axum handler returning constant JSON. rein-*: POST /v1/components/phishing/predict on examples/phishing-warning (schema, 4 guardrails, expected-value policy, frequency cap) with telemetry off, durable (answered after the group commit; SQLite WAL, synchronous=NORMAL: survives a crash of rein, not power loss; \`[telemetry] fsync = true\` for power loss) or buffered."
+  echo "ceiling: bare axum handler returning constant JSON. rein-*: POST /v1/components/phishing/predict on examples/phishing-warning (schema, 4 guardrails, expected-value policy, frequency cap) with telemetry off, durable (answered once its group is appended to the journal, loaded into SQLite in batches of up to 512; no fsync: survives a crash of rein, not power loss; \`[telemetry] fsync = true\` for power loss) or buffered."
   echo "Telemetry cost: durable keeps $(ratio "${rps[rein-durable]}" "${rps[rein-off]}") of the telemetry-off throughput, buffered $(ratio "${rps[rein-buffered]}" "${rps[rein-off]}")."
   echo "Server CPU per request: rein with telemetry off spends $(python3 -c "print(f'{${cpu[rein-off]} - ${cpu[ceiling]}:.1f}')") µs more than the ceiling; durable telemetry adds $(python3 -c "print(f'{${cpu[rein-durable]} - ${cpu[rein-off]}:.1f}')") µs, buffered $(python3 -c "print(f'{${cpu[rein-buffered]} - ${cpu[rein-off]}:.1f}')") µs."
 } | tee "$out"
