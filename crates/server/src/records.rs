@@ -51,16 +51,26 @@ async fn read<T: Send + 'static>(
     }
 }
 
-/// The prediction with this id, with its feedback and outcomes. Durable events answered
-/// from the journal are loaded into the store first; a buffered prediction may still be on
-/// its way: one flush of the writer before answering that it does not exist.
-async fn find_prediction(t: &Telemetry, id: &str) -> Result<PredictionRecord, ApiError> {
+/// What a lookup must see of the events answered so far.
+#[derive(Clone, Copy, PartialEq)]
+enum Seen {
+    /// The prediction itself (to validate feedback or an outcome about it).
+    Prediction,
+    /// The prediction with every feedback and outcome answered before the lookup.
+    Everything,
+}
+
+/// The prediction with this id, with its feedback and outcomes. For `Seen::Everything`,
+/// events answered from the journal are loaded into the store first. A prediction not
+/// found may still be on its way (journaled or buffered): one flush of the writer before
+/// answering that it does not exist.
+async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<PredictionRecord, ApiError> {
     let flush = || async {
         t.flush()
             .await
             .map_err(|e| ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e))
     };
-    if t.writer.unloaded() > 0 {
+    if seen == Seen::Everything && t.writer.unloaded() > 0 {
         flush().await?;
     }
     for attempt in 0..2 {
@@ -156,7 +166,7 @@ async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result
     };
     event.validate().map_err(|e| invalid(e.to_string()))?;
 
-    let record = find_prediction(t, &event.prediction_id).await?;
+    let record = find_prediction(t, &event.prediction_id, Seen::Prediction).await?;
     check_truth(app, &record, &event).map_err(invalid)?;
     // The key is checked by the commit itself (a keyed feedback is always committed before
     // the answer), so a concurrent or still-queued post with the same key cannot slip by.
@@ -274,7 +284,7 @@ async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<
         return Err(invalid("outcome `value` must be a finite number".into()));
     }
     if let Some(id) = &b.prediction_id {
-        find_prediction(t, id).await?;
+        find_prediction(t, id, Seen::Prediction).await?;
     }
     let event = OutcomeEvent {
         id: rein_telemetry::new_event_id(),
@@ -294,7 +304,7 @@ async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<
 pub async fn prediction(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let result = async {
         let t = telemetry(&app)?;
-        let record = find_prediction(t, &id).await?;
+        let record = find_prediction(t, &id, Seen::Everything).await?;
         Ok::<_, ApiError>(json!({
             "prediction": record.prediction,
             "feedback": record.feedback,
