@@ -209,8 +209,10 @@ async fn a_stalled_store_spills_to_disk_and_nothing_is_lost() {
     let answers =
         tokio::time::timeout(std::time::Duration::from_secs(60), predict_many(&server, 200)).await.expect("no hang");
     assert!(stalled.stalled_once.load(Ordering::Relaxed));
-    // Past the queue, events spill to disk and are answered; those stuck in the stalled
-    // commit are answered 503 after the commit timeout. Never a hang, never a silent loss.
+    // The stalled commit holds up only the journal's loader: events are answered from the
+    // journal, and once the loads waiting for the store fill up, from the spill file; any
+    // stuck behind them are answered 503 after the commit timeout. Never a hang, never a
+    // silent loss. (The writer's tests take the spill path on purpose.)
     let mut ids = Vec::new();
     for (status, body) in &answers {
         match status {
@@ -219,9 +221,8 @@ async fn a_stalled_store_spills_to_disk_and_nothing_is_lost() {
             other => panic!("unexpected {other}: {body:#}"),
         }
     }
-    assert!(ids.len() >= 100, "most requests are answered from the spill file: {}", ids.len());
+    assert!(ids.len() >= 100, "most requests are answered: {}", ids.len());
     let stats = server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer.stats();
-    assert!(stats.spilled > 0, "{stats:?}");
     assert_eq!(stats.dropped, 0, "{stats:?}");
 
     // the disk comes back; shutdown flushes the queue

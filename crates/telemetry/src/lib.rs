@@ -8,8 +8,10 @@
 //! * [`retention`]: periodic pruning; [`export`]: labeled examples as jsonl, csv or parquet.
 
 pub mod error;
+mod event_log;
 pub mod events;
 pub mod export;
+mod journal;
 pub mod retention;
 pub mod sqlite;
 pub mod store;

@@ -11,14 +11,15 @@
 //!   `enqueue_timeout`; then it appends the event to the spill file if one
 //!   is configured, or fails with [`RecordError::Overloaded`] (HTTP 503).
 //!   Memory is bounded by `capacity` events.
-//! * Journal (when configured): a batch with durable events is appended to an
-//!   append-only file in one write (fsynced if asked) and its waiters answered;
-//!   the events reach the store later in one larger transaction (within
-//!   `load_delay`, or at `max_batch` events), and the journal is emptied. On
-//!   start it is replayed. A commit's fixed cost is shared by hundreds of events
-//!   instead of the handful that arrive while one commit runs. A flush, a
-//!   shutdown and a keyed feedback load the journaled events first.
-//!   Feedback and outcomes carry event ids, so a replay stores each event once.
+//! * Journal (when configured, see `journal.rs`): a batch with durable
+//!   events is appended to an append-only file in one write (fsynced if asked)
+//!   and its waiters answered; a loader thread writes the events into the store
+//!   in one larger transaction (within `load_delay`, or at `max_batch` events).
+//!   A commit's fixed cost is shared by hundreds of events instead of the handful
+//!   that arrive while one commit runs, and no answer waits for a store commit.
+//!   A flush, a shutdown and a keyed feedback wait for the journaled events to
+//!   be loaded first. A stalled store stalls the loader: at most two loads wait
+//!   for it, then the writer waits, the queue fills and backpressure applies.
 //! * Spill file: append-only JSON lines, replayed into the store on start and
 //!   whenever the queue is idle, then truncated.
 //! * Idempotency keys: a feedback with a key is always recorded durably and
@@ -41,11 +42,11 @@
 //! (`capacity`) plus the batch being written (`max_batch`); a graceful
 //! [`Writer::shutdown`] (or dropping every handle) writes them all.
 
+use crate::event_log::EventLog;
 use crate::events::Event;
+use crate::journal::Journal;
 use crate::store::{Store, WriteReport};
 use crate::{RecordError, StoreError};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -254,114 +255,6 @@ impl Job {
     }
 }
 
-/// An append-only file of events, one JSON line each, replayed into the store on start:
-/// the spill file, and the journal.
-struct EventLog {
-    path: PathBuf,
-    file: Mutex<File>,
-    pending: AtomicU64,
-}
-
-impl EventLog {
-    fn open(path: &Path) -> Result<EventLog, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_owned(),
-                op: "create spill directory",
-                source,
-            })?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)
-            .map_err(|source| StoreError::Io { path: path.to_owned(), op: "open spill file", source })?;
-        Ok(EventLog { path: path.to_owned(), file: Mutex::new(file), pending: AtomicU64::new(0) })
-    }
-
-    /// Appends events as JSON lines in one write; fsyncs when `sync`. On a
-    /// failed write the file is cut back so no torn line remains.
-    fn append<'a>(&self, events: impl IntoIterator<Item = &'a Event>, sync: bool) -> std::io::Result<u64> {
-        let mut buf = Vec::with_capacity(1024);
-        let mut n = 0;
-        for e in events {
-            serde_json::to_writer(&mut buf, e)?;
-            buf.push(b'\n');
-            n += 1;
-        }
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let len = file.metadata()?.len();
-        let res = file.write_all(&buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
-        if let Err(e) = res {
-            let _ = file.set_len(len);
-            return Err(e);
-        }
-        self.pending.fetch_add(n, Ordering::Relaxed);
-        Ok(n)
-    }
-
-    /// Empties the file once its events are in the store.
-    fn clear(&self) -> std::io::Result<()> {
-        self.file.lock().unwrap_or_else(|e| e.into_inner()).set_len(0)?;
-        self.pending.store(0, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Writes every spilled event into the store in batches, then truncates
-    /// the file. Holds the file lock throughout, so appends wait. Returns
-    /// (replayed, corrupt lines).
-    fn replay(&self, store: &dyn Store, max_batch: usize) -> Result<(u64, u64), StoreError> {
-        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let io = |op| {
-            let path = self.path.clone();
-            move |source| StoreError::Io { path, op, source }
-        };
-        if file.metadata().map_err(io("stat spill file"))?.len() == 0 {
-            self.pending.store(0, Ordering::Relaxed);
-            return Ok((0, 0));
-        }
-        let reader = BufReader::new(File::open(&self.path).map_err(io("open spill file for replay"))?);
-        let mut batch = Vec::with_capacity(max_batch);
-        let (mut replayed, mut corrupt) = (0u64, 0u64);
-        let mut rejected: Option<File> = None;
-        let rejected_path = self.path.with_extension("rejected");
-        for (i, line) in reader.split(b'\n').enumerate() {
-            let line = line.map_err(io("read spill file"))?;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match serde_json::from_slice::<Event>(&line) {
-                Ok(e) => batch.push(e),
-                Err(err) => {
-                    corrupt += 1;
-                    tracing::error!(
-                        spill = %self.path.display(), line = i + 1, error = %err, kept_in = %rejected_path.display(),
-                        "telemetry: corrupt spill line (torn write?); event dropped from replay"
-                    );
-                    if rejected.is_none() {
-                        rejected = OpenOptions::new().create(true).append(true).open(&rejected_path).ok();
-                    }
-                    if let Some(f) = rejected.as_mut() {
-                        let _ = f.write_all(&line).and_then(|()| f.write_all(b"\n"));
-                    }
-                }
-            }
-            if batch.len() >= max_batch {
-                replayed += store.write_batch(&batch)?.total();
-                batch.clear();
-            }
-        }
-        if !batch.is_empty() {
-            replayed += store.write_batch(&batch)?.total();
-        }
-        file.set_len(0).map_err(io("truncate spill file"))?;
-        file.sync_all().map_err(io("sync spill file"))?;
-        self.pending.store(0, Ordering::Relaxed);
-        Ok((replayed, corrupt))
-    }
-}
-
 /// Async handle to the writer thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
@@ -386,7 +279,6 @@ impl Writer {
         let capacity = config.capacity.max(1);
         let max_batch = config.max_batch.max(1);
         let spill = config.spill.as_deref().map(EventLog::open).transpose()?;
-        let journal = config.journal.as_deref().map(EventLog::open).transpose()?;
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             metrics: Metrics::new(),
@@ -396,22 +288,34 @@ impl Writer {
             urgent: tokio::sync::Notify::new(),
             unloaded: AtomicU64::new(0),
         });
-        // The journal first: its events were answered before any spilled one was.
-        for log in journal.iter().chain(&shared.spill) {
-            let (replayed, corrupt) = log.replay(store.as_ref(), max_batch)?;
+        let replayed = |file: &Path, (replayed, corrupt): (u64, u64)| {
             shared.add(State::Replayed, replayed);
             shared.add(State::Dropped, corrupt);
             if replayed > 0 {
-                tracing::info!(file = %log.path.display(), replayed, "telemetry: replayed events into the store");
+                tracing::info!(file = %file.display(), replayed, "telemetry: replayed events into the store");
             }
+        };
+        // The journal first: its events were answered before any spilled one was.
+        let committer = Committer { store, shared: shared.clone() };
+        let journal = match &config.journal {
+            None => None,
+            Some(path) => {
+                let (mut journal, r, c) = Journal::open(path, committer.store.as_ref(), max_batch)?;
+                replayed(path, (r, c));
+                journal.start_loader(committer.clone())?;
+                Some(journal)
+            }
+        };
+        if let Some(spill) = &shared.spill {
+            replayed(&spill.path, spill.replay(committer.store.as_ref(), max_batch)?);
         }
         let (tx, rx) = mpsc::channel(capacity);
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|source| {
-            StoreError::Io { path: PathBuf::from(store.describe()), op: "start writer runtime", source }
+            StoreError::Io { path: PathBuf::from(committer.store.describe()), op: "start writer runtime", source }
         })?;
         let mut worker = Worker {
             rx,
-            store,
+            committer,
             shared: shared.clone(),
             max_batch,
             max_delay: config.max_delay,
@@ -576,12 +480,12 @@ impl Writer {
 
 struct Worker {
     rx: mpsc::Receiver<Job>,
-    store: Arc<dyn Store>,
+    committer: Committer,
     shared: Arc<Shared>,
     max_batch: usize,
     max_delay: Duration,
     buffered_delay: Duration,
-    journal: Option<EventLog>,
+    journal: Option<Journal>,
     journal_sync: bool,
     load_delay: Duration,
     /// Events answered from the journal, not yet in the store.
@@ -649,12 +553,12 @@ impl Worker {
                 Some(n)
             });
             let Some(n) = n else {
-                self.load_journaled();
+                self.load_journaled(false);
                 continue;
             };
             if n == 0 {
                 // Every handle is gone: everything queued has been written.
-                self.load_journaled();
+                self.finish_journal();
                 return;
             }
             let shutdown = self.process(&mut jobs);
@@ -668,7 +572,7 @@ impl Worker {
                     }
                     self.process(&mut jobs);
                 }
-                self.load_journaled();
+                self.finish_journal();
                 let _ = done.send(());
                 return;
             }
@@ -677,7 +581,7 @@ impl Worker {
                 && spill.pending.load(Ordering::Relaxed) > 0
                 && last_replay_failure.is_none_or(|t| t.elapsed() >= SPILL_RETRY_EVERY)
             {
-                match spill.replay(self.store.as_ref(), self.max_batch) {
+                match spill.replay(self.committer.store.as_ref(), self.max_batch) {
                     Ok((replayed, corrupt)) => {
                         self.shared.add(State::Replayed, replayed);
                         self.shared.add(State::Dropped, corrupt);
@@ -730,13 +634,13 @@ impl Worker {
             self.shared.unloaded.fetch_add(events.len() as u64, Ordering::Relaxed);
             self.journaled.extend(events);
             if self.journaled.len() >= self.max_batch {
-                self.load_journaled();
+                self.load_journaled(false);
             }
         } else {
             // What the journal holds was answered earlier, so it goes in first.
-            self.load_journaled();
+            self.load_journaled(true);
             if !events.is_empty() {
-                self.commit(events, acks, false);
+                self.committer.commit(events, acks, false);
             }
         }
         for f in flushes {
@@ -752,37 +656,49 @@ impl Worker {
         match journal.append(events, self.journal_sync) {
             Ok(_) => true,
             Err(e) => {
-                tracing::warn!(journal = %journal.path.display(), error = %e,
+                tracing::warn!(journal = %journal.path().display(), error = %e,
                     "telemetry: journal append failed; committing to the store directly");
                 false
             }
         }
     }
 
-    /// Writes the journaled events into the store, then empties the journal.
-    fn load_journaled(&mut self) {
+    /// Hands the journaled events to the loader; with `wait`, returns once they are in the store.
+    fn load_journaled(&mut self, wait: bool) {
         self.journaled_since = None;
-        if self.journaled.is_empty() {
-            return;
+        if let Some(journal) = &mut self.journal {
+            journal.load(std::mem::take(&mut self.journaled), wait, &self.committer);
         }
-        let events = std::mem::take(&mut self.journaled);
-        let n = events.len() as u64;
-        let kept = self.commit(events, Vec::new(), true);
+    }
+
+    /// Loads what the journal holds and stops its loader: the writer is ending.
+    fn finish_journal(&mut self) {
+        self.load_journaled(true);
+        if let Some(journal) = &mut self.journal {
+            journal.stop();
+        }
+    }
+}
+
+/// Writes batches into the store, and decides what happens when that fails: shared by
+/// the writer thread and the journal's loader.
+#[derive(Clone)]
+pub(crate) struct Committer {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+}
+
+impl Committer {
+    /// `n` journaled events left the journal's hands (loaded, spilled or given up on).
+    pub(crate) fn loaded(&self, n: u64) {
         self.shared.unloaded.fetch_sub(n, Ordering::Relaxed);
-        if kept
-            && let Some(journal) = &self.journal
-            && let Err(e) = journal.clear()
-        {
-            // Harmless: a replay stores each event once.
-            tracing::warn!(journal = %journal.path.display(), error = %e, "telemetry: emptying the journal failed");
-        }
     }
 
     /// Commits `events` and answers their waiters. Returns whether the events are now in the
     /// store or the spill file; false only when a shutdown gives up on a failing store.
     /// `journaled` events are in the journal already: given up on, they stay there for
     /// the next start instead of counting as dropped.
-    fn commit(&mut self, events: Vec<Event>, acks: Vec<Waiter>, journaled: bool) -> bool {
+    pub(crate) fn commit(&self, events: Vec<Event>, acks: Vec<Waiter>, journaled: bool) -> bool {
         let err = match self.try_write(&events) {
             Ok(report) => {
                 for (i, a) in acks {

@@ -538,3 +538,57 @@ async fn a_keyed_feedback_is_committed_to_the_store_even_with_a_journal() {
     writer.shutdown().await;
     assert_eq!(store.counts().unwrap(), Counts { predictions: 1, feedback: 1, outcomes: 0 });
 }
+
+/// A stalled store holds up the journal's loader, not the answers; the loads waiting for
+/// it are bounded, and past them the queue fills and events spill. Nothing is lost: a
+/// restart replays the journal and the spill file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_loader_backs_up_into_the_queue_and_the_spill_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = GatedStore::stalled(dir.path());
+    let config = WriterConfig {
+        max_batch: 8,
+        capacity: 16,
+        enqueue_timeout: Duration::from_millis(20),
+        spill: Some(dir.path().join("spill.jsonl")),
+        ..journaled(dir.path())
+    };
+    let writer = Writer::start(stalled.clone(), config.clone()).unwrap();
+    let events: Vec<PredictionEvent> = (0..300).map(|i| prediction("c", i)).collect();
+    // each waits as the server does (its `commit_timeout_ms`): events left in the queue
+    // behind the blocked writer are not answered
+    let tasks: Vec<_> = events
+        .iter()
+        .map(|p| {
+            let (w, e) = (writer.clone(), p.clone());
+            tokio::spawn(async move {
+                let answered =
+                    tokio::time::timeout(Duration::from_millis(500), w.record(e.clone().into(), Durability::Durable));
+                matches!(answered.await, Ok(Ok(()))).then_some(e.id)
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.extend(tokio::time::timeout(Duration::from_secs(20), t).await.expect("no hang").unwrap());
+    }
+    assert!(answered.len() >= 250, "only those stuck in the queue go unanswered: {}", answered.len());
+    let stats = writer.stats();
+    assert!(stats.spilled > 0, "the loads waiting for the store are bounded: {stats:?}");
+    assert_eq!(stalled.inner.counts().unwrap().predictions, 0);
+    assert_eq!(stats.dropped, 0);
+
+    // "crash" with the store still stalled: restart on the same files, into a working store
+    let restarted = Writer::start(open(dir.path()), config).unwrap();
+    let store = open(dir.path());
+    for id in &answered {
+        assert!(store.prediction_exists(id).unwrap(), "{id} was answered but is not in the store");
+    }
+    assert_eq!(restarted.stats().dropped, 0);
+    restarted.shutdown().await;
+    // the old writer's store comes back: it loads what it held (already replayed), and the
+    // events nobody waits for any more are not written
+    stalled.open_gate();
+    writer.shutdown().await;
+    assert_eq!(store.counts().unwrap().predictions, answered.len() as u64, "every answered event stored once");
+}

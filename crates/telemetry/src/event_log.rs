@@ -1,0 +1,119 @@
+//! An append-only file of events, one JSON line each: the spill file and the journal.
+
+use crate::StoreError;
+use crate::events::Event;
+use crate::store::Store;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An append-only file of events, one JSON line each, replayed into the store on start:
+/// the spill file, and the journal.
+pub(crate) struct EventLog {
+    pub(crate) path: PathBuf,
+    file: Mutex<File>,
+    /// Events appended since the file was last emptied.
+    pub(crate) pending: AtomicU64,
+}
+
+impl EventLog {
+    pub(crate) fn open(path: &Path) -> Result<EventLog, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_owned(),
+                op: "create spill directory",
+                source,
+            })?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)
+            .map_err(|source| StoreError::Io { path: path.to_owned(), op: "open spill file", source })?;
+        Ok(EventLog { path: path.to_owned(), file: Mutex::new(file), pending: AtomicU64::new(0) })
+    }
+
+    /// Appends events as JSON lines in one write; fsyncs when `sync`. On a
+    /// failed write the file is cut back so no torn line remains.
+    pub(crate) fn append<'a>(&self, events: impl IntoIterator<Item = &'a Event>, sync: bool) -> std::io::Result<u64> {
+        let mut buf = Vec::with_capacity(1024);
+        let mut n = 0;
+        for e in events {
+            serde_json::to_writer(&mut buf, e)?;
+            buf.push(b'\n');
+            n += 1;
+        }
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let len = file.metadata()?.len();
+        let res = file.write_all(&buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        if let Err(e) = res {
+            let _ = file.set_len(len);
+            return Err(e);
+        }
+        self.pending.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Empties the file once its events are in the store.
+    pub(crate) fn clear(&self) -> std::io::Result<()> {
+        self.file.lock().unwrap_or_else(|e| e.into_inner()).set_len(0)?;
+        self.pending.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes every spilled event into the store in batches, then truncates
+    /// the file. Holds the file lock throughout, so appends wait. Returns
+    /// (replayed, corrupt lines).
+    pub(crate) fn replay(&self, store: &dyn Store, max_batch: usize) -> Result<(u64, u64), StoreError> {
+        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let io = |op| {
+            let path = self.path.clone();
+            move |source| StoreError::Io { path, op, source }
+        };
+        if file.metadata().map_err(io("stat spill file"))?.len() == 0 {
+            self.pending.store(0, Ordering::Relaxed);
+            return Ok((0, 0));
+        }
+        let reader = BufReader::new(File::open(&self.path).map_err(io("open spill file for replay"))?);
+        let mut batch = Vec::with_capacity(max_batch);
+        let (mut replayed, mut corrupt) = (0u64, 0u64);
+        let mut rejected: Option<File> = None;
+        let rejected_path = self.path.with_extension("rejected");
+        for (i, line) in reader.split(b'\n').enumerate() {
+            let line = line.map_err(io("read spill file"))?;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Event>(&line) {
+                Ok(e) => batch.push(e),
+                Err(err) => {
+                    corrupt += 1;
+                    tracing::error!(
+                        spill = %self.path.display(), line = i + 1, error = %err, kept_in = %rejected_path.display(),
+                        "telemetry: corrupt spill line (torn write?); event dropped from replay"
+                    );
+                    if rejected.is_none() {
+                        rejected = OpenOptions::new().create(true).append(true).open(&rejected_path).ok();
+                    }
+                    if let Some(f) = rejected.as_mut() {
+                        let _ = f.write_all(&line).and_then(|()| f.write_all(b"\n"));
+                    }
+                }
+            }
+            if batch.len() >= max_batch {
+                replayed += store.write_batch(&batch)?.total();
+                batch.clear();
+            }
+        }
+        if !batch.is_empty() {
+            replayed += store.write_batch(&batch)?.total();
+        }
+        file.set_len(0).map_err(io("truncate spill file"))?;
+        file.sync_all().map_err(io("sync spill file"))?;
+        self.pending.store(0, Ordering::Relaxed);
+        Ok((replayed, corrupt))
+    }
+}

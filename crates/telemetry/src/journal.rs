@@ -1,0 +1,214 @@
+//! The journal of durable telemetry: answered events on their way into the store.
+//!
+//! The writer thread appends each batch that somebody waits for to the current file
+//! (`journal.jsonl`) in one write and answers it. Every `load_delay` or `max_batch`
+//! events it seals that file (renamed `journal.jsonl.N`) and hands its events to the
+//! loader thread, which writes them into the store in one transaction and then deletes
+//! the sealed file. So the writer never waits for a store commit to answer, and a load
+//! never holds up an answer. On start, sealed files and then the current one are
+//! replayed; feedback and outcomes carry event ids, so a replay stores each event once.
+
+use crate::StoreError;
+use crate::event_log::EventLog;
+use crate::events::Event;
+use crate::store::Store;
+use crate::writer::Committer;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+pub(crate) struct Journal {
+    base: PathBuf,
+    current: EventLog,
+    next_seal: u64,
+    loader: Option<(mpsc::SyncSender<Load>, JoinHandle<()>)>,
+}
+
+/// Events handed to the loader, the sealed file that holds them, and who waits.
+struct Load {
+    events: Vec<Event>,
+    sealed: Option<PathBuf>,
+    done: Option<mpsc::Sender<()>>,
+}
+
+impl Journal {
+    /// Opens the journal at `base`, replays what an earlier run left in it into `store`
+    /// (sealed files first, in order, then the current file), and empties it.
+    /// Returns the journal and (replayed, corrupt lines).
+    pub(crate) fn open(base: &Path, store: &dyn Store, max_batch: usize) -> Result<(Journal, u64, u64), StoreError> {
+        let (mut replayed, mut corrupt) = (0, 0);
+        let sealed = sealed_files(base)?;
+        let next_seal = sealed.last().map_or(0, |(n, _)| n + 1);
+        for (_, path) in sealed {
+            let (r, c) = EventLog::open(&path)?.replay(store, max_batch)?;
+            (replayed, corrupt) = (replayed + r, corrupt + c);
+            std::fs::remove_file(&path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                op: "remove replayed journal file",
+                source,
+            })?;
+        }
+        let current = EventLog::open(base)?;
+        let (r, c) = current.replay(store, max_batch)?;
+        let journal = Journal { base: base.to_owned(), current, next_seal, loader: None };
+        Ok((journal, replayed + r, corrupt + c))
+    }
+
+    /// Starts the loader thread. Without it, loads run on the caller's thread.
+    pub(crate) fn start_loader(&mut self, committer: Committer) -> Result<(), StoreError> {
+        // One load waiting beside the one running: beyond that the writer waits, so
+        // memory stays bounded while the store is slow.
+        let (tx, rx) = mpsc::sync_channel::<Load>(1);
+        let thread = std::thread::Builder::new()
+            .name("rein-telemetry-loader".into())
+            .spawn(move || {
+                for load in rx {
+                    run(load, &committer);
+                }
+            })
+            .map_err(|source| StoreError::Io { path: self.base.clone(), op: "spawn journal loader thread", source })?;
+        self.loader = Some((tx, thread));
+        Ok(())
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.base
+    }
+
+    /// Appends `events` in one write; fsyncs when `sync`.
+    pub(crate) fn append(&self, events: &[Event], sync: bool) -> std::io::Result<u64> {
+        self.current.append(events, sync)
+    }
+
+    /// Hands `events` (everything appended since the last load) to the loader. With `wait`,
+    /// returns once they and every earlier load are in the store (or spilled).
+    pub(crate) fn load(&mut self, events: Vec<Event>, wait: bool, committer: &Committer) {
+        if events.is_empty() && !wait {
+            return;
+        }
+        let (done, finished) = if wait {
+            let (t, r) = mpsc::channel();
+            (Some(t), Some(r))
+        } else {
+            (None, None)
+        };
+        let sealed = if events.is_empty() {
+            None
+        } else {
+            match self.seal() {
+                Ok(path) => Some(path),
+                Err(e) => {
+                    tracing::warn!(journal = %self.base.display(), error = %e,
+                        "telemetry: sealing the journal failed; loading it in place");
+                    self.load_in_place(events, done, committer);
+                    return;
+                }
+            }
+        };
+        let load = Load { events, sealed, done };
+        match &self.loader {
+            Some((tx, _)) => {
+                if let Err(mpsc::SendError(load)) = tx.send(load) {
+                    run(load, committer); // the loader is gone: load here
+                }
+            }
+            None => run(load, committer),
+        }
+        if let Some(finished) = finished {
+            let _ = finished.recv();
+        }
+    }
+
+    /// Stops the loader once it has loaded everything handed to it.
+    pub(crate) fn stop(&mut self) {
+        if let Some((tx, thread)) = self.loader.take() {
+            drop(tx);
+            let _ = thread.join();
+        }
+    }
+
+    /// Renames the current file to the next sealed name and starts a new current file.
+    fn seal(&mut self) -> Result<PathBuf, StoreError> {
+        let sealed = PathBuf::from(format!("{}.{}", self.base.display(), self.next_seal));
+        std::fs::rename(&self.base, &sealed).map_err(|source| StoreError::Io {
+            path: self.base.clone(),
+            op: "seal journal",
+            source,
+        })?;
+        self.next_seal += 1;
+        match EventLog::open(&self.base) {
+            Ok(log) => {
+                self.current = log;
+                Ok(sealed)
+            }
+            Err(e) => {
+                // keep appending to the file we have, under its own name again
+                let _ = std::fs::rename(&sealed, &self.base);
+                Err(e)
+            }
+        }
+    }
+
+    /// Without a sealed file the current one holds exactly `events`: once every earlier
+    /// load is done, load them here and empty it.
+    fn load_in_place(&mut self, events: Vec<Event>, done: Option<mpsc::Sender<()>>, committer: &Committer) {
+        if let Some((tx, _)) = &self.loader {
+            let (t, r) = mpsc::channel();
+            if tx.send(Load { events: Vec::new(), sealed: None, done: Some(t) }).is_ok() {
+                let _ = r.recv();
+            }
+        }
+        let n = events.len() as u64;
+        if committer.commit(events, Vec::new(), true)
+            && let Err(e) = self.current.clear()
+        {
+            // Harmless: a replay stores each event once.
+            tracing::warn!(journal = %self.base.display(), error = %e, "telemetry: emptying the journal failed");
+        }
+        committer.loaded(n);
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Writes one load into the store, then deletes its sealed file.
+fn run(load: Load, committer: &Committer) {
+    let n = load.events.len() as u64;
+    if n > 0
+        && committer.commit(load.events, Vec::new(), true)
+        && let Some(path) = &load.sealed
+        && let Err(e) = std::fs::remove_file(path)
+    {
+        // Harmless: a replay stores each event once.
+        tracing::warn!(journal = %path.display(), error = %e, "telemetry: removing a loaded journal file failed");
+    }
+    committer.loaded(n);
+    if let Some(done) = load.done {
+        let _ = done.send(());
+    }
+}
+
+/// The sealed files beside `base` (`<base>.N`), by N.
+fn sealed_files(base: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let dir = match base.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = base.file_name().and_then(|n| n.to_str()) else { return Ok(Vec::new()) };
+    let prefix = format!("{name}.");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(StoreError::Io { path: dir, op: "list journal files", source }),
+    };
+    let mut sealed: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.strip_prefix(&prefix)?.parse::<u64>().ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    sealed.sort();
+    Ok(sealed)
+}
