@@ -231,6 +231,15 @@ fn run(command: Command) -> Result<(), String> {
             }
             .map_err(|e| e.to_string())?;
             eprintln!("exported {rows} labeled example(s) of `{component}`");
+            let unloaded =
+                rein_telemetry::journal::unloaded_events(&data_dir.join(rein_server::telemetry::JOURNAL_FILE));
+            if unloaded > 0 {
+                eprintln!(
+                    "note: {unloaded} answered event(s) are still in the journal of {}, not yet in the store: \
+                     a running rein loads them within 50 ms, a stopped one when it starts again",
+                    data_dir.display()
+                );
+            }
             Ok(())
         }
         Command::Demo { example, seed, scale, data_dir, keep_serving } => {

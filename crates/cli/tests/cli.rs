@@ -82,3 +82,25 @@ fn predict_runs_the_whole_decision_path_without_a_server() {
     assert!(!ok);
     assert!(stderr.contains("`url_length` is a string, expected an integer"), "{stderr}");
 }
+
+/// `rein export` after a crash, before rein started again: it says that answered events
+/// are still in the journal rather than leaving them silently out.
+#[test]
+fn export_says_when_answered_events_wait_in_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    rein_telemetry::SqliteStore::open(dir.path()).unwrap();
+    let system = Path::new(EXAMPLES).join("phishing-warning/rein.toml");
+    let export = |dir: &Path| {
+        rein(&["export", system.to_str().unwrap(), "--component", "phishing", "--data-dir", dir.to_str().unwrap()])
+    };
+    let (ok, _, stderr) = export(dir.path());
+    assert!(ok, "{stderr}");
+    assert!(!stderr.contains("journal"), "{stderr}");
+
+    let event = |n: u32| format!(r#"{{"type":"outcome","id":"e{n}","time_ms":1,"name":"left_page"}}"#);
+    std::fs::write(dir.path().join("journal.jsonl"), format!("{}\n", event(1))).unwrap();
+    std::fs::write(dir.path().join("journal.jsonl.0"), format!("{}\n{}\n", event(2), event(3))).unwrap();
+    let (ok, _, stderr) = export(dir.path());
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("3 answered event(s) are still in the journal"), "{stderr}");
+}

@@ -80,7 +80,7 @@ impl Telemetry {
         let config = WriterConfig {
             capacity: settings.queue_capacity,
             spill: settings.spill.then(|| data_dir.join("spill.jsonl")),
-            journal: Some(data_dir.join("journal.jsonl")),
+            journal: Some(data_dir.join(JOURNAL_FILE)),
             journal_sync: settings.fsync,
             ..WriterConfig::default()
         };
@@ -117,6 +117,9 @@ impl Telemetry {
         }
     }
 }
+
+/// File of the journal of answered durable events in the data directory.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
 
 /// File of the keyed-hash secret in the data directory.
 pub const KEY_FILE: &str = "telemetry.key";

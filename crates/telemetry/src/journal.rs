@@ -189,6 +189,16 @@ fn run(load: Load, committer: &Committer) {
     }
 }
 
+/// How many events the journal at `base` holds that a running rein has not loaded yet,
+/// or a crashed one left for its next start (lines of its files; 0 if there is none).
+pub fn unloaded_events(base: &Path) -> u64 {
+    let count = |path: &Path| -> u64 {
+        std::fs::read(path).map(|b| b.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count() as u64).unwrap_or(0)
+    };
+    let sealed = sealed_files(base).unwrap_or_default();
+    sealed.iter().map(|(_, p)| count(p)).sum::<u64>() + count(base)
+}
+
 /// The sealed files beside `base` (`<base>.N`), by N.
 fn sealed_files(base: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     let dir = match base.parent() {

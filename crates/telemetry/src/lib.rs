@@ -11,7 +11,7 @@ pub mod error;
 mod event_log;
 pub mod events;
 pub mod export;
-mod journal;
+pub mod journal;
 pub mod retention;
 pub mod sqlite;
 pub mod store;
