@@ -5,8 +5,8 @@
     rein serve examples/phishing-warning/rein.toml --addr 127.0.0.1:8080 &
     python3 scripts/oip_client_check.py 127.0.0.1:8080
 
-Checks liveness, readiness, model metadata, and an inference with JSON tensors
-(binary_data=False: rein does not implement the binary tensor extension).
+Checks liveness, readiness, model metadata, and inferences with the client's defaults
+(binary tensor data, every output), with JSON tensors, and with a mix.
 """
 import sys
 
@@ -27,17 +27,29 @@ page = {
     "domain_age_days": 3, "num_subdomains": 4, "suspicious_words": 3, "tld_category": "new_gtld",
 }
 numpy_types = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_, "BYTES": np.object_}
-inputs = []
-for spec in meta["inputs"]:
-    value = page[spec["name"]]
-    array = np.array([[value]], dtype=numpy_types[spec["datatype"]])
-    tensor = httpclient.InferInput(spec["name"], [1, 1], spec["datatype"])
-    tensor.set_data_from_numpy(array, binary_data=False)
-    inputs.append(tensor)
-outputs = [httpclient.InferRequestedOutput(o["name"], binary_data=False) for o in meta["outputs"]]
-result = client.infer(model, inputs, outputs=outputs)
-label = result.as_numpy("label")
-probabilities = result.as_numpy("probabilities")
-print("label", label, "probabilities", probabilities)
-assert label.reshape(-1)[0] in (b"phishing", "phishing"), label
+def infer(binary_inputs, outputs):
+    inputs = []
+    for spec in meta["inputs"]:
+        value = page[spec["name"]]
+        array = np.array([[value]], dtype=numpy_types[spec["datatype"]])
+        tensor = httpclient.InferInput(spec["name"], [1, 1], spec["datatype"])
+        tensor.set_data_from_numpy(array, binary_data=binary_inputs)
+        inputs.append(tensor)
+    result = client.infer(model, inputs, outputs=outputs)
+    label = result.as_numpy("label")
+    probabilities = result.as_numpy("probabilities")
+    print("label", label, "probabilities", probabilities)
+    assert label.reshape(-1)[0] in (b"phishing", "phishing"), label
+    assert probabilities.shape == (1, 2), probabilities.shape
+    return probabilities
+
+
+# the client's defaults: binary inputs, every output as binary
+defaults = infer(True, None)
+# JSON both ways
+as_json = infer(False, [httpclient.InferRequestedOutput(o["name"], binary_data=False) for o in meta["outputs"]])
+# JSON inputs, one output binary and one JSON
+mixed = infer(False, [httpclient.InferRequestedOutput("label", binary_data=True),
+                      httpclient.InferRequestedOutput("probabilities", binary_data=False)])
+assert np.allclose(defaults, as_json, atol=1e-6) and np.allclose(mixed, as_json, atol=1e-6), (defaults, as_json, mixed)
 print("tritonclient: OK")

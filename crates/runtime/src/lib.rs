@@ -18,4 +18,4 @@ mod raw;
 pub use error::RuntimeError;
 pub use library::{ONNXRUNTIME_VERSION, PROJECT_LIBRARY, Runtime};
 pub use model::OnnxModel;
-pub use raw::{RawData, RawTensor, TensorSpec};
+pub use raw::{RawData, RawTensor, TensorSpec, unsupported_datatype};

@@ -64,6 +64,78 @@ impl RawData {
     }
 }
 
+/// Why a request's tensor of `datatype` cannot be taken.
+pub fn unsupported_datatype(datatype: &str) -> String {
+    format!("datatype `{datatype}` is not supported; use FP32, FP64, INT64, INT32, BOOL or BYTES")
+}
+
+impl RawData {
+    /// Decodes `count` elements of `datatype` from the binary tensor data extension's
+    /// layout: little-endian values, BOOL one byte each, BYTES each a 4-byte
+    /// little-endian length and then its bytes. `bytes` must hold exactly that.
+    pub fn from_le_bytes(datatype: &str, count: usize, bytes: &[u8]) -> Result<RawData, String> {
+        fn fixed<const N: usize, T>(
+            bytes: &[u8],
+            count: usize,
+            datatype: &str,
+            decode: fn([u8; N]) -> T,
+        ) -> Result<Vec<T>, String> {
+            if bytes.len() != count * N {
+                return Err(format!(
+                    "{} bytes of binary data for {count} {datatype} values, which take {} bytes",
+                    bytes.len(),
+                    count * N
+                ));
+            }
+            Ok(bytes.chunks_exact(N).map(|c| decode(c.try_into().expect("chunks of N"))).collect())
+        }
+        Ok(match datatype {
+            "FP32" => RawData::Fp32(fixed(bytes, count, datatype, f32::from_le_bytes)?),
+            "FP64" => RawData::Fp64(fixed(bytes, count, datatype, f64::from_le_bytes)?),
+            "INT64" => RawData::Int64(fixed(bytes, count, datatype, i64::from_le_bytes)?),
+            "INT32" => RawData::Int32(fixed(bytes, count, datatype, i32::from_le_bytes)?),
+            "BOOL" => RawData::Bool(fixed(bytes, count, datatype, |[b]: [u8; 1]| b != 0)?),
+            "BYTES" => {
+                let mut rest = bytes;
+                let mut items = Vec::with_capacity(count);
+                while !rest.is_empty() {
+                    let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+                        return Err(format!("BYTES element {} has a cut length prefix", items.len()));
+                    };
+                    let len = u32::from_le_bytes(*len) as usize;
+                    if tail.len() < len {
+                        return Err(format!("BYTES element {} says {len} bytes, {} are left", items.len(), tail.len()));
+                    }
+                    let (item, tail) = tail.split_at(len);
+                    let text = std::str::from_utf8(item)
+                        .map_err(|_| format!("BYTES element {} is not UTF-8 text", items.len()))?;
+                    items.push(text.to_owned());
+                    rest = tail;
+                }
+                if items.len() != count {
+                    return Err(format!("{} BYTES elements in the binary data, the shape holds {count}", items.len()));
+                }
+                RawData::Bytes(items)
+            }
+            other => return Err(unsupported_datatype(other)),
+        })
+    }
+
+    /// The binary tensor data extension's layout of this data (see [`Self::from_le_bytes`]).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            RawData::Fp32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            RawData::Fp64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            RawData::Int64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            RawData::Int32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            RawData::Bool(v) => v.iter().map(|&b| u8::from(b)).collect(),
+            RawData::Bytes(v) => {
+                v.iter().flat_map(|s| (s.len() as u32).to_le_bytes().into_iter().chain(s.bytes())).collect()
+            }
+        }
+    }
+}
+
 /// The OIP v2 name of an ONNX element type.
 pub(crate) fn oip_datatype(ty: TensorElementType) -> &'static str {
     match ty {
@@ -103,5 +175,44 @@ pub(crate) fn onnx_type_name(ty: TensorElementType) -> &'static str {
         TensorElementType::Float16 => "float16",
         TensorElementType::Bfloat16 => "bfloat16",
         _ => "unsupported",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_tensor_data_round_trips_every_datatype() {
+        for data in [
+            RawData::Fp32(vec![1.5, -2.25]),
+            RawData::Fp64(vec![0.1, 1e300]),
+            RawData::Int64(vec![i64::MIN, 7]),
+            RawData::Int32(vec![-1, 42]),
+            RawData::Bool(vec![true, false]),
+            RawData::Bytes(vec!["new_gtld".into(), String::new(), "é".into()]),
+        ] {
+            let bytes = data.to_le_bytes();
+            assert_eq!(RawData::from_le_bytes(data.datatype(), data.len(), &bytes), Ok(data));
+        }
+    }
+
+    /// The layout tritonclient writes: numpy's little-endian bytes; BYTES length-prefixed.
+    #[test]
+    fn binary_tensor_data_has_the_layout_clients_write() {
+        assert_eq!(RawData::Fp32(vec![1.0]).to_le_bytes(), [0, 0, 0x80, 0x3f]);
+        assert_eq!(RawData::Bytes(vec!["ab".into()]).to_le_bytes(), [2, 0, 0, 0, b'a', b'b']);
+    }
+
+    #[test]
+    fn binary_tensor_data_of_the_wrong_size_is_refused_with_the_sizes() {
+        let e = RawData::from_le_bytes("FP32", 3, &[0; 8]).unwrap_err();
+        assert!(e.contains("8 bytes") && e.contains("3 FP32 values") && e.contains("12 bytes"), "{e}");
+        let e = RawData::from_le_bytes("BYTES", 1, &[9, 0, 0, 0, b'a']).unwrap_err();
+        assert!(e.contains("says 9 bytes, 1 are left"), "{e}");
+        let e = RawData::from_le_bytes("BYTES", 2, &[1, 0, 0, 0, b'a']).unwrap_err();
+        assert!(e.contains("1 BYTES elements") && e.contains("holds 2"), "{e}");
+        let e = RawData::from_le_bytes("UINT8", 1, &[0]).unwrap_err();
+        assert!(e.contains("not supported"), "{e}");
     }
 }

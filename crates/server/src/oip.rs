@@ -1,5 +1,7 @@
 //! Open Inference Protocol v2 (KServe, Triton, Seldon, MLServer): raw model access,
 //! bypassing schema, guardrails and experience. For tooling that speaks the protocol.
+//! Tensors come and go as JSON, or as binary data after the JSON (Triton's binary tensor
+//! data extension, which tritonclient uses by default).
 
 use std::sync::Arc;
 
@@ -7,11 +9,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rein_decision::ModelError;
 
-use rein_runtime::{RawData, RawTensor};
+use rein_runtime::{RawData, RawTensor, unsupported_datatype};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,7 +21,7 @@ use crate::app::{App, ComponentRuntime};
 use crate::error::ApiError;
 
 pub async fn server_metadata() -> Json<Value> {
-    Json(json!({ "name": "rein", "version": env!("CARGO_PKG_VERSION"), "extensions": [] }))
+    Json(json!({ "name": "rein", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }))
 }
 
 pub async fn live() -> Json<Value> {
@@ -61,6 +63,9 @@ pub async fn model_ready(State(app): State<Arc<App>>, Path(name): Path<String>) 
     }
 }
 
+/// The header that says how much of a body is JSON; binary tensor data follows it.
+const HEADER_LENGTH: &str = "inference-header-content-length";
+
 #[derive(Deserialize)]
 struct InferRequest {
     #[serde(default)]
@@ -68,6 +73,8 @@ struct InferRequest {
     inputs: Vec<InferInput>,
     #[serde(default)]
     outputs: Option<Vec<RequestedOutput>>,
+    #[serde(default)]
+    parameters: Parameters,
 }
 
 #[derive(Deserialize)]
@@ -75,47 +82,106 @@ struct InferInput {
     name: String,
     shape: Vec<i64>,
     datatype: String,
-    data: Value,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    parameters: Parameters,
 }
 
 #[derive(Deserialize)]
 struct RequestedOutput {
     name: String,
+    #[serde(default)]
+    parameters: Parameters,
+}
+
+/// The parameters rein reads; others are accepted and ignored, as the protocol asks.
+#[derive(Deserialize, Default)]
+struct Parameters {
+    /// On an input: its data is this many bytes of the binary part.
+    #[serde(default)]
+    binary_data_size: Option<usize>,
+    /// On a requested output: answer its data as binary.
+    #[serde(default)]
+    binary_data: Option<bool>,
+    /// On the request: answer every output as binary (unless an output says otherwise).
+    #[serde(default)]
+    binary_data_output: Option<bool>,
 }
 
 pub async fn infer(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    infer_version(State(app), Path((name, None)), body).await
+    infer_version(&app, &name, None, &headers, body).await
 }
 
 pub async fn infer_versioned(
     State(app): State<Arc<App>>,
     Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    infer_version(State(app), Path((name, Some(version))), body).await
+    infer_version(&app, &name, Some(&version), &headers, body).await
 }
 
 async fn infer_version(
-    State(app): State<Arc<App>>,
-    Path((name, version)): Path<(String, Option<String>)>,
+    app: &App,
+    name: &str,
+    version: Option<&str>,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match run_infer(&app, &name, version.as_deref(), body).await {
-        Ok(v) => Json(v).into_response(),
+    match run_infer(app, name, version, headers, body).await {
+        Ok(Answer { json, binary }) if binary.is_empty() => Json(json).into_response(),
+        Ok(Answer { json, binary }) => {
+            let mut body = json.to_string().into_bytes();
+            let json_len = body.len();
+            body.extend_from_slice(&binary);
+            let mut response = body.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            headers.insert(HEADER_LENGTH, HeaderValue::from(json_len));
+            response
+        }
         Err(e) => e.into_response(),
     }
+}
+
+/// An inference answer: its JSON, and the binary data of the outputs asked for as binary.
+struct Answer {
+    json: Value,
+    binary: Vec<u8>,
+}
+
+fn bad_request(code: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// Splits a body into its JSON and its binary part, as the header says.
+fn split_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), ApiError> {
+    let Some(value) = headers.get(HEADER_LENGTH) else { return Ok((body, &[])) };
+    let json_len = value.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).ok_or_else(|| {
+        bad_request("bad_binary_header", format!("`{HEADER_LENGTH}` must be a number of bytes, not {value:?}"))
+    })?;
+    if json_len > body.len() {
+        return Err(bad_request(
+            "bad_binary_header",
+            format!("`{HEADER_LENGTH}` says the JSON is {json_len} bytes, the body has {}", body.len()),
+        ));
+    }
+    Ok(body.split_at(json_len))
 }
 
 async fn run_infer(
     app: &App,
     name: &str,
     version: Option<&str>,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Value, ApiError> {
+) -> Result<Answer, ApiError> {
     let c = component(app, name)?;
     let info = c.model_info().clone();
     if let Some(v) = version
@@ -129,7 +195,8 @@ async fn run_infer(
         .with_details(json!({ "versions": [info.version] })));
     }
     let body = body?;
-    let request: InferRequest = serde_json::from_slice(&body).map_err(|e| {
+    let (json_part, mut binary) = split_body(headers, &body)?;
+    let request: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             ApiError::malformed_json(&e)
         } else {
@@ -138,10 +205,34 @@ async fn run_infer(
     })?;
     let mut tensors = Vec::with_capacity(request.inputs.len());
     for input in request.inputs {
-        let data = tensor_data(&input.datatype, &input.data).map_err(|problem| {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_tensor", format!("input `{}`: {problem}", input.name))
-        })?;
+        let bad = |problem: String| bad_request("bad_tensor", format!("input `{}`: {problem}", input.name));
+        let data = match (&input.data, input.parameters.binary_data_size) {
+            (Some(data), None) => tensor_data(&input.datatype, data).map_err(bad)?,
+            (None, Some(size)) => {
+                if size > binary.len() {
+                    return Err(bad(format!(
+                        "`binary_data_size` is {size} bytes, {} bytes of binary data are left",
+                        binary.len()
+                    )));
+                }
+                let (mine, rest) = binary.split_at(size);
+                binary = rest;
+                let count = input.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
+                let count = count.ok_or_else(|| bad(format!("shape {:?} is not a tensor's shape", input.shape)))?;
+                RawData::from_le_bytes(&input.datatype, count, mine).map_err(bad)?
+            }
+            (Some(_), Some(_)) => {
+                return Err(bad("has both `data` and `binary_data_size`: send its data one way".into()));
+            }
+            (None, None) => return Err(bad("has no `data` and no `binary_data_size` parameter".into())),
+        };
         tensors.push(RawTensor { name: input.name, datatype: input.datatype, shape: input.shape, data });
+    }
+    if !binary.is_empty() {
+        return Err(bad_request(
+            "bad_tensor",
+            format!("{} bytes of binary data follow the JSON that no input's `binary_data_size` claims", binary.len()),
+        ));
     }
     // rows: the largest leading dimension, so that big tensors never run inline
     let rows = tensors.iter().filter_map(|t| t.shape.first()).map(|&d| usize::try_from(d).unwrap_or(1)).max();
@@ -152,13 +243,32 @@ async fn run_infer(
         }
         other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "model_failed", other.to_string()),
     })?;
-    let wanted: Option<Vec<String>> = request.outputs.map(|o| o.into_iter().map(|o| o.name).collect());
-    let outputs: Vec<Value> = outputs
-        .into_iter()
-        .filter(|t| wanted.as_ref().is_none_or(|w| w.contains(&t.name)))
-        .map(|t| json!({ "name": t.name, "datatype": t.datatype, "shape": t.shape, "data": data_json(&t.data) }))
-        .collect();
-    Ok(json!({ "model_name": name, "model_version": info.version, "id": request.id, "outputs": outputs }))
+    let all_binary = request.parameters.binary_data_output.unwrap_or(false);
+    // each output asked for, and whether as binary; none asked for: every output
+    let binary_wanted = |t: &RawTensor| -> Option<bool> {
+        match &request.outputs {
+            None => Some(all_binary),
+            Some(asked) => {
+                asked.iter().find(|o| o.name == t.name).map(|o| o.parameters.binary_data.unwrap_or(all_binary))
+            }
+        }
+    };
+    let mut binary = Vec::new();
+    let mut answered = Vec::new();
+    for t in outputs {
+        let Some(as_binary) = binary_wanted(&t) else { continue };
+        let mut output = json!({ "name": t.name, "datatype": t.datatype, "shape": t.shape });
+        if as_binary {
+            let bytes = t.data.to_le_bytes();
+            output["parameters"] = json!({ "binary_data_size": bytes.len() });
+            binary.extend_from_slice(&bytes);
+        } else {
+            output["data"] = data_json(&t.data);
+        }
+        answered.push(output);
+    }
+    let json = json!({ "model_name": name, "model_version": info.version, "id": request.id, "outputs": answered });
+    Ok(Answer { json, binary })
 }
 
 /// OIP data may be flat or nested row-major; both are flattened here.
@@ -181,9 +291,7 @@ fn tensor_data(datatype: &str, data: &Value) -> Result<RawData, String> {
         "BYTES" => RawData::Bytes(
             flat.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(v))).collect::<Result<_, _>>()?,
         ),
-        other => {
-            return Err(format!("datatype `{other}` is not supported; use FP32, FP64, INT64, INT32, BOOL or BYTES"));
-        }
+        other => return Err(unsupported_datatype(other)),
     })
 }
 

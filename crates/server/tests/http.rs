@@ -224,6 +224,72 @@ async fn open_inference_protocol_v2() {
     server.stop().await;
 }
 
+/// Triton's binary tensor data extension, as tritonclient sends it by default: the JSON,
+/// then each input's little-endian bytes; outputs asked for as binary come back the same way.
+#[tokio::test]
+async fn open_inference_protocol_v2_binary_tensor_data() {
+    let server = Server::start(|t| t).await;
+    let (_, meta) = server.get("/v2/models/phishing").await;
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    let f = page();
+    let number = |v: &Value| v.as_f64().unwrap_or(if v.as_bool() == Some(true) { 1.0 } else { 0.0 });
+    let mut binary = Vec::new();
+    let mut inputs = Vec::new();
+    for i in meta["inputs"].as_array().unwrap() {
+        let name = i["name"].as_str().unwrap();
+        let bytes: Vec<u8> = match i["datatype"].as_str().unwrap() {
+            "FP32" => (number(&f[name]) as f32).to_le_bytes().to_vec(),
+            "FP64" => number(&f[name]).to_le_bytes().to_vec(),
+            "INT64" => (number(&f[name]) as i64).to_le_bytes().to_vec(),
+            "BYTES" => {
+                let text = f[name].as_str().unwrap();
+                [(text.len() as u32).to_le_bytes().as_slice(), text.as_bytes()].concat()
+            }
+            other => panic!("the example has no {other} input"),
+        };
+        inputs.push(json!({"name": name, "shape": [1, 1], "datatype": i["datatype"],
+                           "parameters": {"binary_data_size": bytes.len()}}));
+        binary.extend(bytes);
+    }
+    let request = json!({"inputs": inputs, "outputs": [
+        {"name": "label", "parameters": {"binary_data": true}},
+        {"name": "probabilities", "parameters": {"binary_data": false}}]});
+    let post = |json: String, binary: Vec<u8>, json_len: usize| {
+        let body = [json.into_bytes(), binary].concat();
+        server
+            .client
+            .post(server.url("/v2/models/phishing/infer"))
+            .header("inference-header-content-length", json_len.to_string())
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+    };
+    let json = request.to_string();
+    let r = post(json.clone(), binary.clone(), json.len()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let json_len: usize = r.headers()["inference-header-content-length"].to_str().unwrap().parse().unwrap();
+    let body = r.bytes().await.unwrap();
+    let answer: Value = serde_json::from_slice(&body[..json_len]).unwrap();
+    let label = answer["outputs"].as_array().unwrap().iter().find(|o| o["name"] == "label").unwrap();
+    assert_eq!(label["parameters"]["binary_data_size"], 12, "{answer:#}");
+    assert_eq!(&body[json_len..], [8, 0, 0, 0].iter().chain(b"phishing").copied().collect::<Vec<u8>>());
+    let probabilities = answer["outputs"].as_array().unwrap().iter().find(|o| o["name"] == "probabilities").unwrap();
+    assert_eq!(probabilities["data"].as_array().unwrap().len(), 2, "JSON where asked: {answer:#}");
+
+    // the binary part and the JSON must agree, or the request is refused with the sizes
+    let r = post(json.clone(), binary[..binary.len() - 1].to_vec(), json.len()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "bad_tensor", "{e:#}");
+    let r = post(json.clone(), [binary.clone(), vec![0]].concat(), json.len()).await.unwrap();
+    let e: Value = r.json().await.unwrap();
+    assert!(e["error"]["message"].as_str().unwrap().contains("1 bytes of binary data"), "{e:#}");
+    let r = post(json.clone(), binary.clone(), json.len() + binary.len() + 1).await.unwrap();
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "bad_binary_header", "{e:#}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_component_version_mode_and_status() {
     let server = Server::start(|t| t).await;
