@@ -325,6 +325,7 @@ impl Writer {
             load_delay: config.load_delay,
             journaled: Vec::new(),
             journaled_since: None,
+            spill_replay_due: None,
             rt,
         };
         let handle = std::thread::Builder::new()
@@ -427,7 +428,8 @@ impl Writer {
         }
     }
 
-    /// Resolves once every event queued before this call is committed.
+    /// Resolves once every event answered before this call is in the store: queued,
+    /// journaled, or spilled (unless replaying the spill file fails; it is retried later).
     pub async fn flush(&self) -> Result<(), RecordError> {
         let (t, r) = oneshot::channel();
         self.send(Job::Flush(t)).await?;
@@ -491,6 +493,8 @@ struct Worker {
     /// Events answered from the journal, not yet in the store.
     journaled: Vec<Event>,
     journaled_since: Option<Instant>,
+    /// When the spill file may be replayed again after a failed replay.
+    spill_replay_due: Option<Instant>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -512,7 +516,6 @@ const SPILL_RETRY_EVERY: Duration = Duration::from_secs(1);
 impl Worker {
     fn run(&mut self) {
         let mut jobs = Vec::with_capacity(self.max_batch);
-        let mut last_replay_failure: Option<Instant> = None;
         loop {
             jobs.clear();
             let (rx, max_batch) = (&mut self.rx, self.max_batch);
@@ -576,22 +579,28 @@ impl Worker {
                 let _ = done.send(());
                 return;
             }
-            if self.rx.is_empty()
-                && let Some(spill) = &self.shared.spill
-                && spill.pending.load(Ordering::Relaxed) > 0
-                && last_replay_failure.is_none_or(|t| t.elapsed() >= SPILL_RETRY_EVERY)
-            {
-                match spill.replay(self.committer.store.as_ref(), self.max_batch) {
-                    Ok((replayed, corrupt)) => {
-                        self.shared.add(State::Replayed, replayed);
-                        self.shared.add(State::Dropped, corrupt);
-                        last_replay_failure = None;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "telemetry: replaying the spill file failed; will retry");
-                        last_replay_failure = Some(Instant::now());
-                    }
-                }
+            if self.rx.is_empty() && self.spill_replay_due.is_none_or(|t| Instant::now() >= t) {
+                self.replay_spill();
+            }
+        }
+    }
+
+    /// Writes what the spill file holds into the store; after a failure, waits
+    /// `SPILL_RETRY_EVERY` before the queue's next idle moment tries again.
+    fn replay_spill(&mut self) {
+        let Some(spill) = &self.shared.spill else { return };
+        if spill.pending.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        match spill.replay(self.committer.store.as_ref(), self.max_batch) {
+            Ok((replayed, corrupt)) => {
+                self.shared.add(State::Replayed, replayed);
+                self.shared.add(State::Dropped, corrupt);
+                self.spill_replay_due = None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "telemetry: replaying the spill file failed; will retry");
+                self.spill_replay_due = Some(Instant::now() + SPILL_RETRY_EVERY);
             }
         }
     }
@@ -642,6 +651,10 @@ impl Worker {
             if !events.is_empty() {
                 self.committer.commit(events, acks, false);
             }
+        }
+        if !flushes.is_empty() {
+            // A flush promises every event answered before it is in the store: spilled ones too.
+            self.replay_spill();
         }
         for f in flushes {
             let _ = f.send(());

@@ -176,6 +176,40 @@ async fn full_queue_spills_and_everything_is_replayed() {
     assert_eq!(first.dropped + restart.dropped, 0);
 }
 
+/// An event answered from the spill file (the queue was full) is in the store once a
+/// flush returns, as a lookup of its prediction expects, not only when the queue goes idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_replays_the_spill_file_before_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let gated = GatedStore::stalled(dir.path());
+    let cfg = WriterConfig {
+        capacity: 2,
+        max_batch: 1,
+        enqueue_timeout: Duration::from_millis(5),
+        spill: Some(dir.path().join("spill.jsonl")),
+        ..config()
+    };
+    let writer = Writer::start(gated.clone(), cfg).unwrap();
+    let stuck = {
+        let w = writer.clone();
+        tokio::spawn(async move { w.record(prediction("c", 0).into(), Durability::Durable).await })
+    };
+    while gated.entered.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for i in 1..=2 {
+        writer.record(prediction("c", i).into(), Durability::Buffered).await.unwrap();
+    }
+    let spilled = prediction("c", 3);
+    writer.record(spilled.clone().into(), Durability::Durable).await.unwrap();
+    assert_eq!(writer.stats().spilled, 1);
+    gated.open_gate();
+    stuck.await.unwrap().unwrap();
+    writer.flush().await.unwrap();
+    assert!(gated.prediction_exists(&spilled.id).unwrap(), "the flush returned before the spilled event was stored");
+    writer.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spill_file_is_replayed_on_start() {
     let dir = tempfile::tempdir().unwrap();
