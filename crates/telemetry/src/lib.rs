@@ -5,6 +5,8 @@
 //! * [`Store`]: the storage trait; [`SqliteStore`] is the embedded default.
 //! * [`Writer`]: the one asynchronous batching writer (bounded queue, group
 //!   commit, backpressure, spill file, counters).
+//! * [`journal`]: durable events answered once journaled, loaded into the store
+//!   in large transactions by a thread of their own.
 //! * [`retention`]: periodic pruning; [`export`]: labeled examples as jsonl, csv or parquet.
 
 pub mod error;
