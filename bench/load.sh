@@ -47,7 +47,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 data=$(mktemp -d)
 addr=127.0.0.1:18080
 targets="ceiling rein-off rein-durable rein-buffered"
-declare -A rps p50 p99 cpu hp50 hp99 herr
+declare -A rps p50 p99 cpu hp50 hp99 herr dp99 derr
 
 # Each target runs alone, so that no idle server's background work (a buffered writer
 # draining its queue, a checkpoint) lands in another target's figures; and the targets
@@ -96,6 +96,15 @@ for name in $targets; do
   stop
 done
 
+# What durable telemetry adds to the tail at a rate it sustains: half of durable's own
+# maximum, for rein with telemetry off, durable and buffered.
+dhalf=$(( ${rps[rein-durable]} / 2 ))
+for name in rein-off rein-durable rein-buffered; do
+  start "$name"
+  read -r _ dp99[$name] derr[$name] < <(at_rate "$addr" "$dhalf")
+  stop
+done
+
 ratio() { python3 -c "print(f'{$1/$2:.0%}')"; }
 mkdir -p bench/results
 out="bench/results/load-$(date -u +%Y-%m-%d).md"
@@ -110,5 +119,6 @@ out="bench/results/load-$(date -u +%Y-%m-%d).md"
   echo
   echo "ceiling: bare axum handler returning constant JSON. rein-*: POST /v1/components/phishing/predict on examples/phishing-warning (schema, 4 guardrails, expected-value policy, frequency cap) with telemetry off, durable (answered once its group is appended to the journal, loaded into SQLite in batches of up to 512; no fsync: survives a crash of rein, not power loss; \`[telemetry] fsync = true\` for power loss) or buffered."
   echo "Telemetry cost: durable keeps $(ratio "${rps[rein-durable]}" "${rps[rein-off]}") of the telemetry-off throughput, buffered $(ratio "${rps[rein-buffered]}" "${rps[rein-off]}")."
+  echo "At ${dhalf} req/s (half of durable's maximum): p99 $(for n in rein-off rein-durable rein-buffered; do printf '%s %s ms (non-200: %s); ' "${n#rein-}" "${dp99[$n]}" "${derr[$n]}"; done)durable adds $(python3 -c "print(f'{${dp99[rein-durable]} - ${dp99[rein-off]}:.2f}')") ms to telemetry-off's p99."
   echo "Server CPU per request: rein with telemetry off spends $(python3 -c "print(f'{${cpu[rein-off]} - ${cpu[ceiling]}:.1f}')") µs more than the ceiling; durable telemetry adds $(python3 -c "print(f'{${cpu[rein-durable]} - ${cpu[rein-off]}:.1f}')") µs, buffered $(python3 -c "print(f'{${cpu[rein-buffered]} - ${cpu[rein-off]}:.1f}')") µs."
 } | tee "$out"
