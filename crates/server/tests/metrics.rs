@@ -28,16 +28,19 @@ async fn a_decision_refused_for_telemetry_is_counted_as_503_not_200() {
     let (_, metrics) = server.get("/metrics").await;
     assert_eq!(requests_with_status(&metrics, 200), ok, "{metrics}");
     assert_eq!(requests_with_status(&metrics, 503), refused, "{metrics}");
+    let sample = |metrics: &str, prefix: &str| {
+        metrics.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+    };
 
     // the store is back: every accepted event is written, in fewer commits than events
     stalled.release();
     server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().flush().await.unwrap();
     let (_, metrics) = server.get("/metrics").await;
-    let sample = |prefix: &str| {
-        metrics.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-    };
-    let written = sample("rein_telemetry_events_total{state=\"written\"}").expect("written events are exported");
-    let commits = sample("rein_telemetry_commits_total").expect("commits are exported");
+    let written =
+        sample(&metrics, "rein_telemetry_events_total{state=\"written\"}").expect("written events are exported");
+    let commits = sample(&metrics, "rein_telemetry_commits_total").expect("commits are exported");
+    // buffered events never use the journal; its backlog is exported all the same
+    assert_eq!(sample(&metrics, "rein_telemetry_journal_events "), Some(0), "{metrics}");
     assert_eq!(written, ok, "{metrics}");
     assert!((1..=written).contains(&commits), "{commits} commits for {written} events");
     server.stop().await;

@@ -163,6 +163,7 @@ struct Metrics {
     abandoned: metrics::Counter,
     commits: metrics::Counter,
     depth: metrics::Gauge,
+    journaled: metrics::Gauge,
 }
 
 impl Metrics {
@@ -172,6 +173,10 @@ impl Metrics {
             "Telemetry events by state: queued, written, spilled, replayed, dropped, abandoned"
         );
         metrics::describe_gauge!("rein_telemetry_queue_depth", "Telemetry events waiting in the write queue");
+        metrics::describe_gauge!(
+            "rein_telemetry_journal_events",
+            "Answered durable events in the journal, not yet loaded into the store"
+        );
         metrics::describe_counter!(
             "rein_telemetry_commits_total",
             "Store transactions the writer committed; written events per commit is what a commit costs per event"
@@ -185,6 +190,7 @@ impl Metrics {
             dropped: c("dropped"),
             abandoned: c("abandoned"),
             depth: metrics::gauge!("rein_telemetry_queue_depth"),
+            journaled: metrics::gauge!("rein_telemetry_journal_events"),
             commits: metrics::counter!("rein_telemetry_commits_total"),
         }
     }
@@ -219,6 +225,16 @@ impl Shared {
         };
         a.fetch_add(n, Ordering::Relaxed);
         m.increment(n);
+    }
+
+    /// `n` events more (or fewer) answered from the journal and not yet in the store.
+    fn unloaded_add(&self, n: i64) {
+        let now = if n >= 0 {
+            self.unloaded.fetch_add(n as u64, Ordering::Relaxed) + n as u64
+        } else {
+            self.unloaded.fetch_sub(n.unsigned_abs(), Ordering::Relaxed) - n.unsigned_abs()
+        };
+        self.metrics.journaled.set(now as f64);
     }
 
     fn depth_add(&self, n: i64) {
@@ -640,7 +656,7 @@ impl Worker {
                 let _ = a.send(Ok(()));
             }
             self.journaled_since.get_or_insert_with(Instant::now);
-            self.shared.unloaded.fetch_add(events.len() as u64, Ordering::Relaxed);
+            self.shared.unloaded_add(events.len() as i64);
             self.journaled.extend(events);
             if self.journaled.len() >= self.max_batch {
                 self.load_journaled(false);
@@ -704,7 +720,7 @@ pub(crate) struct Committer {
 impl Committer {
     /// `n` journaled events left the journal's hands (loaded, spilled or given up on).
     pub(crate) fn loaded(&self, n: u64) {
-        self.shared.unloaded.fetch_sub(n, Ordering::Relaxed);
+        self.shared.unloaded_add(-(n as i64));
     }
 
     /// Commits `events` and answers their waiters. Returns whether the events are now in the

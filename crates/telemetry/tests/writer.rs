@@ -613,6 +613,7 @@ async fn a_stalled_loader_backs_up_into_the_queue_and_the_spill_file() {
     assert_eq!(stats.dropped, 0);
     let in_journal = journal::unloaded_events(&dir.path().join("journal.jsonl"));
     assert_eq!(in_journal, answered.len() as u64 - stats.spilled, "every answered event not spilled is in the journal");
+    assert_eq!(writer.unloaded(), in_journal, "the backlog /metrics exports");
 
     // "crash" with the store still stalled: restart on the same files, into a working store
     let restarted = Writer::start(open(dir.path()), config).unwrap();
