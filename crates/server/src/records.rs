@@ -79,6 +79,15 @@ async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<Predicti
             return Ok(record);
         }
         if attempt == 0 {
+            // Just answered, most likely: still in the journal, found there without a load.
+            if seen == Seen::Prediction && t.writer.unloaded() > 0 {
+                let found = t.find_unloaded(id).await.map_err(|e| {
+                    ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e)
+                })?;
+                if let Some(prediction) = found {
+                    return Ok(PredictionRecord { prediction, feedback: Vec::new(), outcomes: Vec::new() });
+                }
+            }
             flush().await?;
         }
     }

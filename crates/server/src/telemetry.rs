@@ -110,6 +110,15 @@ impl Telemetry {
         self.bounded(self.writer.flush()).await
     }
 
+    /// The prediction `id` if it was answered from the journal and is not loaded yet, at
+    /// most `commit_timeout`; see [`Writer::find_unloaded`].
+    pub async fn find_unloaded(&self, id: &str) -> Result<Option<PredictionEvent>, CommitError> {
+        match tokio::time::timeout(self.commit_timeout, self.writer.find_unloaded(id)).await {
+            Ok(found) => Ok(found?),
+            Err(_) => Err(CommitError::TimedOut(self.commit_timeout)),
+        }
+    }
+
     async fn bounded(&self, wait: impl Future<Output = Result<(), RecordError>>) -> Result<(), CommitError> {
         match tokio::time::timeout(self.commit_timeout, wait).await {
             Ok(done) => Ok(done?),

@@ -43,7 +43,7 @@
 //! [`Writer::shutdown`] (or dropping every handle) writes them all.
 
 use crate::event_log::EventLog;
-use crate::events::Event;
+use crate::events::{Event, PredictionEvent};
 use crate::journal::Journal;
 use crate::store::{Store, WriteReport};
 use crate::{RecordError, StoreError};
@@ -262,6 +262,8 @@ enum Job {
     Event(Event, Option<Ack>),
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
+    /// A prediction answered from the journal and not yet handed to the loader.
+    Find(String, oneshot::Sender<Option<PredictionEvent>>),
 }
 
 impl Job {
@@ -452,6 +454,15 @@ impl Writer {
         r.await.map_err(|_| RecordError::Closed)
     }
 
+    /// The prediction `id` if it was answered from the journal and is still waiting to be
+    /// loaded, without waiting for a load; `None` if it is not there (it may be in the
+    /// store, on its way into it, or unknown). Sees every event queued before the call.
+    pub async fn find_unloaded(&self, id: &str) -> Result<Option<PredictionEvent>, RecordError> {
+        let (t, r) = oneshot::channel();
+        self.send(Job::Find(id.to_owned(), t)).await?;
+        r.await.map_err(|_| RecordError::Closed)
+    }
+
     /// Writes everything queued, then stops the writer thread and waits for
     /// it. Other handles get [`RecordError::Closed`] afterwards.
     pub async fn shutdown(self) {
@@ -627,6 +638,7 @@ impl Worker {
         let mut events = Vec::with_capacity(jobs.len());
         let mut acks = Vec::new();
         let mut flushes = Vec::new();
+        let mut finds = Vec::new();
         let mut shutdown = None;
         let mut abandoned = 0;
         for job in jobs.drain(..) {
@@ -640,17 +652,16 @@ impl Worker {
                 }
                 Job::Flush(f) => flushes.push(f),
                 Job::Shutdown(s) => shutdown = Some(s),
+                Job::Find(id, answer) => finds.push((id, answer)),
             }
         }
         self.shared.depth_add(-((events.len() + abandoned) as i64));
         self.shared.add(State::Abandoned, abandoned as u64);
         // A flush, a shutdown and a keyed feedback need the store itself; so does a batch
         // nobody waits for, which gains nothing from the journal.
-        let journal = self.journal.is_some()
-            && !acks.is_empty()
-            && flushes.is_empty()
-            && shutdown.is_none()
-            && events.iter().all(|e| e.idempotency_key().is_none());
+        let needs_store =
+            !flushes.is_empty() || shutdown.is_some() || events.iter().any(|e| e.idempotency_key().is_some());
+        let journal = self.journal.is_some() && !acks.is_empty() && !needs_store;
         if journal && self.append_to_journal(&events) {
             for (_, a) in acks {
                 let _ = a.send(Ok(()));
@@ -661,12 +672,19 @@ impl Worker {
             if self.journaled.len() >= self.max_batch {
                 self.load_journaled(false);
             }
-        } else {
+        } else if needs_store || !events.is_empty() {
             // What the journal holds was answered earlier, so it goes in first.
             self.load_journaled(true);
             if !events.is_empty() {
                 self.committer.commit(events, acks, false);
             }
+        }
+        for (id, answer) in finds {
+            let found = self.journaled.iter().rev().find_map(|e| match e {
+                Event::Prediction(p) if p.id == id => Some(p.clone()),
+                _ => None,
+            });
+            let _ = answer.send(found);
         }
         if !flushes.is_empty() {
             // A flush promises every event answered before it is in the store: spilled ones too.

@@ -629,3 +629,25 @@ async fn a_stalled_loader_backs_up_into_the_queue_and_the_spill_file() {
     writer.shutdown().await;
     assert_eq!(store.counts().unwrap().predictions, answered.len() as u64, "every answered event stored once");
 }
+
+/// A prediction just answered from the journal is found there, without waiting for a load:
+/// feedback about it needs to know it exists, not to have it in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journaled_prediction_is_found_before_it_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = GatedStore::stalled(dir.path());
+    let config = WriterConfig { load_delay: Duration::from_secs(60), ..journaled(dir.path()) };
+    let writer = Writer::start(stalled.clone(), config).unwrap();
+    let p = prediction("c", 1);
+    writer.record(p.clone().into(), Durability::Durable).await.unwrap();
+    let found = tokio::time::timeout(Duration::from_secs(10), writer.find_unloaded(&p.id)).await;
+    assert_eq!(found.expect("the find waited for the stalled store").unwrap(), Some(p.clone()));
+    assert_eq!(writer.find_unloaded("no-such-id").await.unwrap(), None);
+    assert_eq!(stalled.entered.load(Ordering::SeqCst), 0, "nothing was loaded to find it");
+
+    stalled.open_gate();
+    writer.flush().await.unwrap();
+    assert_eq!(writer.find_unloaded(&p.id).await.unwrap(), None, "once loaded, it is in the store");
+    assert!(stalled.prediction_exists(&p.id).unwrap());
+    writer.shutdown().await;
+}
