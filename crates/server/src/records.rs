@@ -65,11 +65,8 @@ enum Seen {
 /// found may still be on its way (journaled or buffered): one flush of the writer before
 /// answering that it does not exist.
 async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<PredictionRecord, ApiError> {
-    let flush = || async {
-        t.flush()
-            .await
-            .map_err(|e| ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e))
-    };
+    let unavailable = |e| ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e);
+    let flush = || async { t.flush().await.map_err(unavailable) };
     if seen == Seen::Everything && t.writer.unloaded() > 0 {
         flush().await?;
     }
@@ -80,13 +77,11 @@ async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<Predicti
         }
         if attempt == 0 {
             // Just answered, most likely: still in the journal, found there without a load.
-            if seen == Seen::Prediction && t.writer.unloaded() > 0 {
-                let found = t.find_unloaded(id).await.map_err(|e| {
-                    ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e)
-                })?;
-                if let Some(prediction) = found {
-                    return Ok(PredictionRecord { prediction, feedback: Vec::new(), outcomes: Vec::new() });
-                }
+            if seen == Seen::Prediction
+                && t.writer.unloaded() > 0
+                && let Some(prediction) = t.find_unloaded(id).await.map_err(unavailable)?
+            {
+                return Ok(PredictionRecord { prediction, feedback: Vec::new(), outcomes: Vec::new() });
             }
             flush().await?;
         }

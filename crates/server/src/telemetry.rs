@@ -113,13 +113,10 @@ impl Telemetry {
     /// The prediction `id` if it was answered from the journal and is not loaded yet, at
     /// most `commit_timeout`; see [`Writer::find_unloaded`].
     pub async fn find_unloaded(&self, id: &str) -> Result<Option<PredictionEvent>, CommitError> {
-        match tokio::time::timeout(self.commit_timeout, self.writer.find_unloaded(id)).await {
-            Ok(found) => Ok(found?),
-            Err(_) => Err(CommitError::TimedOut(self.commit_timeout)),
-        }
+        self.bounded(self.writer.find_unloaded(id)).await
     }
 
-    async fn bounded(&self, wait: impl Future<Output = Result<(), RecordError>>) -> Result<(), CommitError> {
+    async fn bounded<T>(&self, wait: impl Future<Output = Result<T, RecordError>>) -> Result<T, CommitError> {
         match tokio::time::timeout(self.commit_timeout, wait).await {
             Ok(done) => Ok(done?),
             Err(_) => Err(CommitError::TimedOut(self.commit_timeout)),

@@ -10,16 +10,24 @@
 
 use crate::StoreError;
 use crate::event_log::EventLog;
-use crate::events::Event;
+use crate::events::{Event, PredictionEvent};
 use crate::store::Store;
 use crate::writer::Committer;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 pub(crate) struct Journal {
     base: PathBuf,
     current: EventLog,
+    /// The events the current file holds: answered, not yet handed to the loader.
+    pending: Vec<Event>,
+    /// When the oldest of `pending` was appended.
+    pending_since: Option<Instant>,
+    /// fsync each append.
+    sync: bool,
+    load_delay: Duration,
     next_seal: u64,
     loader: Option<(mpsc::SyncSender<Load>, JoinHandle<()>)>,
 }
@@ -35,7 +43,13 @@ impl Journal {
     /// Opens the journal at `base`, replays what an earlier run left in it into `store`
     /// (sealed files first, in order, then the current file), and empties it.
     /// Returns the journal and (replayed, corrupt lines).
-    pub(crate) fn open(base: &Path, store: &dyn Store, max_batch: usize) -> Result<(Journal, u64, u64), StoreError> {
+    pub(crate) fn open(
+        base: &Path,
+        sync: bool,
+        load_delay: Duration,
+        store: &dyn Store,
+        max_batch: usize,
+    ) -> Result<(Journal, u64, u64), StoreError> {
         let (mut replayed, mut corrupt) = (0, 0);
         let sealed = sealed_files(base)?;
         let next_seal = sealed.last().map_or(0, |(n, _)| n + 1);
@@ -50,7 +64,16 @@ impl Journal {
         }
         let current = EventLog::open(base)?;
         let (r, c) = current.replay(store, max_batch)?;
-        let journal = Journal { base: base.to_owned(), current, next_seal, loader: None };
+        let journal = Journal {
+            base: base.to_owned(),
+            current,
+            pending: Vec::new(),
+            pending_since: None,
+            sync,
+            load_delay,
+            next_seal,
+            loader: None,
+        };
         Ok((journal, replayed + r, corrupt + c))
     }
 
@@ -71,18 +94,42 @@ impl Journal {
         Ok(())
     }
 
-    pub(crate) fn path(&self) -> &Path {
-        &self.base
+    /// Appends `events` in one write (fsynced if asked) and keeps them until they are
+    /// loaded. Gives them back if the write failed (logged): they are not in the journal.
+    pub(crate) fn append(&mut self, events: Vec<Event>) -> Result<(), Vec<Event>> {
+        if let Err(e) = self.current.append(&events, self.sync) {
+            tracing::warn!(journal = %self.base.display(), error = %e,
+                "telemetry: journal append failed; committing to the store directly");
+            return Err(events);
+        }
+        self.pending_since.get_or_insert_with(Instant::now);
+        self.pending.extend(events);
+        Ok(())
     }
 
-    /// Appends `events` in one write; fsyncs when `sync`.
-    pub(crate) fn append(&self, events: &[Event], sync: bool) -> std::io::Result<u64> {
-        self.current.append(events, sync)
+    /// How many appended events wait to be handed to the loader.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
     }
 
-    /// Hands `events` (everything appended since the last load) to the loader. With `wait`,
-    /// returns once they and every earlier load are in the store (or spilled).
-    pub(crate) fn load(&mut self, events: Vec<Event>, wait: bool, committer: &Committer) {
+    /// When the appended events are due to be loaded, if there are any.
+    pub(crate) fn load_due(&self) -> Option<Instant> {
+        self.pending_since.map(|t| t + self.load_delay)
+    }
+
+    /// The prediction `id` among the events not yet handed to the loader.
+    pub(crate) fn find(&self, id: &str) -> Option<PredictionEvent> {
+        self.pending.iter().rev().find_map(|e| match e {
+            Event::Prediction(p) if p.id == id => Some(p.clone()),
+            _ => None,
+        })
+    }
+
+    /// Hands the appended events to the loader. With `wait`, returns once they and every
+    /// earlier load are in the store (or spilled).
+    pub(crate) fn load(&mut self, wait: bool, committer: &Committer) {
+        self.pending_since = None;
+        let events = std::mem::take(&mut self.pending);
         if events.is_empty() && !wait {
             return;
         }

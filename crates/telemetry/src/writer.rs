@@ -318,7 +318,9 @@ impl Writer {
         let journal = match &config.journal {
             None => None,
             Some(path) => {
-                let (mut journal, r, c) = Journal::open(path, committer.store.as_ref(), max_batch)?;
+                let store = committer.store.as_ref();
+                let (mut journal, r, c) =
+                    Journal::open(path, config.journal_sync, config.load_delay, store, max_batch)?;
                 replayed(path, (r, c));
                 journal.start_loader(committer.clone())?;
                 Some(journal)
@@ -339,10 +341,6 @@ impl Writer {
             max_delay: config.max_delay,
             buffered_delay: config.buffered_delay,
             journal,
-            journal_sync: config.journal_sync,
-            load_delay: config.load_delay,
-            journaled: Vec::new(),
-            journaled_since: None,
             spill_replay_due: None,
             rt,
         };
@@ -515,11 +513,6 @@ struct Worker {
     max_delay: Duration,
     buffered_delay: Duration,
     journal: Option<Journal>,
-    journal_sync: bool,
-    load_delay: Duration,
-    /// Events answered from the journal, not yet in the store.
-    journaled: Vec<Event>,
-    journaled_since: Option<Instant>,
     /// When the spill file may be replayed again after a failed replay.
     spill_replay_due: Option<Instant>,
     rt: tokio::runtime::Runtime,
@@ -548,7 +541,7 @@ impl Worker {
             let (rx, max_batch) = (&mut self.rx, self.max_batch);
             let (max_delay, buffered_delay) = (self.max_delay, self.buffered_delay);
             let shared = &self.shared;
-            let load_at = self.journaled_since.map(|t| tokio::time::Instant::from_std(t + self.load_delay));
+            let load_at = self.journal.as_ref().and_then(Journal::load_due).map(tokio::time::Instant::from_std);
             let n = self.rt.block_on(async {
                 let n = match load_at {
                     None => rx.recv_many(&mut jobs, max_batch).await,
@@ -661,18 +654,24 @@ impl Worker {
         // nobody waits for, which gains nothing from the journal.
         let needs_store =
             !flushes.is_empty() || shutdown.is_some() || events.iter().any(|e| e.idempotency_key().is_some());
-        let journal = self.journal.is_some() && !acks.is_empty() && !needs_store;
-        if journal && self.append_to_journal(&events) {
-            for (_, a) in acks {
-                let _ = a.send(Ok(()));
-            }
-            self.journaled_since.get_or_insert_with(Instant::now);
-            self.shared.unloaded_add(events.len() as i64);
-            self.journaled.extend(events);
-            if self.journaled.len() >= self.max_batch {
-                self.load_journaled(false);
-            }
-        } else if needs_store || !events.is_empty() {
+        let (n, max_batch) = (events.len() as i64, self.max_batch);
+        let events = match &mut self.journal {
+            Some(journal) if !acks.is_empty() && !needs_store => match journal.append(events) {
+                Ok(()) => {
+                    for (_, a) in acks.drain(..) {
+                        let _ = a.send(Ok(()));
+                    }
+                    self.shared.unloaded_add(n);
+                    if journal.pending() >= max_batch {
+                        journal.load(false, &self.committer);
+                    }
+                    Vec::new()
+                }
+                Err(events) => events,
+            },
+            _ => events,
+        };
+        if needs_store || !events.is_empty() {
             // What the journal holds was answered earlier, so it goes in first.
             self.load_journaled(true);
             if !events.is_empty() {
@@ -680,11 +679,7 @@ impl Worker {
             }
         }
         for (id, answer) in finds {
-            let found = self.journaled.iter().rev().find_map(|e| match e {
-                Event::Prediction(p) if p.id == id => Some(p.clone()),
-                _ => None,
-            });
-            let _ = answer.send(found);
+            let _ = answer.send(self.journal.as_ref().and_then(|j| j.find(&id)));
         }
         if !flushes.is_empty() {
             // A flush promises every event answered before it is in the store: spilled ones too.
@@ -696,25 +691,10 @@ impl Worker {
         shutdown
     }
 
-    /// Appends a batch to the journal; false (logged) if it could not be written, and the
-    /// batch then takes the store's own commit.
-    fn append_to_journal(&self, events: &[Event]) -> bool {
-        let journal = self.journal.as_ref().expect("called with a journal");
-        match journal.append(events, self.journal_sync) {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::warn!(journal = %journal.path().display(), error = %e,
-                    "telemetry: journal append failed; committing to the store directly");
-                false
-            }
-        }
-    }
-
     /// Hands the journaled events to the loader; with `wait`, returns once they are in the store.
     fn load_journaled(&mut self, wait: bool) {
-        self.journaled_since = None;
         if let Some(journal) = &mut self.journal {
-            journal.load(std::mem::take(&mut self.journaled), wait, &self.committer);
+            journal.load(wait, &self.committer);
         }
     }
 
