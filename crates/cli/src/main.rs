@@ -165,7 +165,8 @@ fn run(command: Command) -> Result<(), String> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0);
-            let outcome = path.finish(prepared, output, unit.as_deref(), now).map_err(|r| refusal_text(&r))?;
+            let outcome =
+                path.finish(prepared, output, &context, unit.as_deref(), now).map_err(|r| refusal_text(&r))?;
             let info = model.info();
             let json = serde_json::json!({
                 "component": component,

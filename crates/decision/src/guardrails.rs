@@ -119,13 +119,24 @@ fn json_to_cel(v: &serde_json::Value) -> cel::Value {
     }
 }
 
-/// The variables of one stage, bound once and shared by every rule of the stage
-/// (binding converts the maps, which costs more than evaluating a simple rule).
+/// The variables of one stage, bound once and shared by every rule of the stage that
+/// the interpreter evaluates (binding converts the maps, which costs more than a rule).
 pub(crate) struct Scope<'a, 'b> {
     context: cel::Context<'a, 'b>,
 }
 
-impl Scope<'_, '_> {
+impl<'a, 'b> Scope<'a, 'b> {
+    /// Binds `features`, `context` and (if given) `output` in a child of `root`.
+    pub(crate) fn new(root: &'a cel::Context<'static, 'static>, vars: &'b Variables, output: Option<&Output>) -> Self {
+        let mut context = root.new_inner_scope();
+        context.set_variable_resolver(vars);
+        let mut scope = Scope { context };
+        if let Some(output) = output {
+            scope.set_output(output);
+        }
+        scope
+    }
+
     /// Rebinds `output` after a rule changed it, so later rules see the change.
     pub(crate) fn set_output(&mut self, output: &Output) {
         self.context.add_variable_as_val("output", output.to_cel());
@@ -133,7 +144,11 @@ impl Scope<'_, '_> {
 
     /// Evaluates `rule`'s condition. `Err` carries why it could not be evaluated.
     pub(crate) fn fires(&self, rule: &Guardrail) -> Result<bool, String> {
-        match rule.condition.program.execute(&self.context) {
+        self.evaluate(&rule.condition.program)
+    }
+
+    pub(crate) fn evaluate(&self, program: &cel::Program) -> Result<bool, String> {
+        match program.execute(&self.context) {
             Ok(cel::Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!("the condition gave {other:?}, not true or false")),
             Err(e) => Err(e.to_string()),
@@ -141,17 +156,9 @@ impl Scope<'_, '_> {
     }
 }
 
-/// Runs `stage` with `features`, `context` and (if given) `output` bound.
-pub(crate) fn with_scope<R>(vars: &Variables, output: Option<&Output>, stage: impl FnOnce(&mut Scope) -> R) -> R {
-    ROOT.with(|root| {
-        let mut context = root.new_inner_scope();
-        context.set_variable_resolver(vars);
-        let mut scope = Scope { context };
-        if let Some(output) = output {
-            scope.set_output(output);
-        }
-        stage(&mut scope)
-    })
+/// Runs `f` with this thread's root context, from which every [`Scope`] descends.
+pub(crate) fn with_root<R>(f: impl FnOnce(&cel::Context<'static, 'static>) -> R) -> R {
+    ROOT.with(f)
 }
 
 thread_local! {

@@ -8,6 +8,7 @@
 pub mod model;
 
 pub use model::{Model, ModelError, ModelInfo, ModelOutput};
+mod condition;
 pub mod experience;
 mod guardrails;
 pub mod output;

@@ -4,8 +4,11 @@
 use rein_system::{Action, Component, FeatureValue, Mode, OutputValue, Stage, UnknownFeatures};
 use serde::Serialize;
 
+use std::cell::OnceCell;
+
+use crate::condition::{Compiled, Env};
 use crate::experience::{self, CapApplied, FrequencyLimiter, Reason, Shown};
-use crate::guardrails::{self, ActionTaken, Variables};
+use crate::guardrails::{self, ActionTaken, Scope, Variables};
 use crate::model::{ModelError, ModelOutput};
 use crate::output::Output;
 use crate::schema::{self, FieldError};
@@ -16,6 +19,8 @@ pub const DEFAULT_MAX_TRACKED_UNITS: usize = 100_000;
 pub struct DecisionPath {
     component: Component,
     limiter: FrequencyLimiter,
+    /// Each guardrail's condition compiled for the common cases, in the component's order.
+    compiled: Vec<Option<Compiled>>,
     has_input_rules: bool,
     has_output_rules: bool,
 }
@@ -35,7 +40,8 @@ pub enum Refusal {
 pub struct Prepared<'a> {
     /// One value per schema feature, in schema order: the model's input.
     pub values: Vec<FeatureValue>,
-    vars: Option<Variables<'a>>,
+    /// The request's values as CEL maps, built the first time the interpreter is needed.
+    vars: OnceCell<Variables<'a>>,
     effects: Effects,
 }
 
@@ -44,6 +50,14 @@ impl Prepared<'_> {
     pub fn needs_model(&self) -> bool {
         self.effects.input_override.is_none()
     }
+}
+
+/// What one request offers its guardrails.
+#[derive(Clone, Copy)]
+struct Request<'r, 'a> {
+    values: &'r [FeatureValue],
+    context: &'r serde_json::Value,
+    vars: &'r OnceCell<Variables<'a>>,
 }
 
 /// What the guardrails of both stages did to one request.
@@ -87,7 +101,9 @@ impl DecisionPath {
         let limiter = FrequencyLimiter::new(&component.experience, max_tracked_units);
         let has_input_rules = component.guardrails.iter().any(|g| g.stage == Stage::Input);
         let has_output_rules = component.guardrails.iter().any(|g| g.stage == Stage::Output);
-        Self { component, limiter, has_input_rules, has_output_rules }
+        let compiled =
+            component.guardrails.iter().map(|g| Compiled::new(g.condition.program.expression(), &component)).collect();
+        Self { component, limiter, compiled, has_input_rules, has_output_rules }
     }
 
     pub fn component(&self) -> &Component {
@@ -103,13 +119,10 @@ impl DecisionPath {
     ) -> Result<Prepared<'_>, Refusal> {
         let values = schema::validate(&self.component, features, unknown)
             .map_err(|errors| Refusal::Schema { component: self.component.name.clone(), errors })?;
-        let mut prepared = Prepared { values, vars: None, effects: Effects::default() };
-        if self.has_input_rules || self.has_output_rules {
-            prepared.vars = Some(Variables::new(&self.component, &prepared.values, context));
-        }
+        let mut prepared = Prepared { values, vars: OnceCell::new(), effects: Effects::default() };
         if self.has_input_rules {
-            let vars = prepared.vars.as_ref().expect("built above");
-            self.run_rules(Stage::Input, vars, None, &mut prepared.effects)?;
+            let request = Request { values: &prepared.values, context, vars: &prepared.vars };
+            self.run_rules(Stage::Input, request, None, &mut prepared.effects)?;
         }
         Ok(prepared)
     }
@@ -117,19 +130,29 @@ impl DecisionPath {
     /// Runs the rules of one stage in the order written. At the input stage there is no
     /// output yet: an override decides it and the model is skipped. At the output stage
     /// overrides and clamps change `output`, and later rules see the change.
-    fn run_rules(
-        &self,
+    /// A condition runs compiled where that is certain to agree with the CEL interpreter,
+    /// and in the interpreter otherwise (see [`crate::condition`]).
+    fn run_rules<'a>(
+        &'a self,
         stage: Stage,
-        vars: &Variables,
+        request: Request<'_, 'a>,
         mut output: Option<&mut Output>,
         fx: &mut Effects,
     ) -> Result<(), Refusal> {
         let c = &self.component;
-        let initial = output.as_deref().cloned();
-        guardrails::with_scope(vars, initial.as_ref(), |scope| {
-            for rule in c.guardrails.iter().filter(|g| g.stage == stage) {
+        guardrails::with_root(|root| {
+            let mut scope: Option<Scope> = None;
+            for (rule, compiled) in c.guardrails.iter().zip(&self.compiled).filter(|(g, _)| g.stage == stage) {
                 let mut taken = ActionTaken::new(rule);
-                match scope.fires(rule) {
+                let env = Env { values: request.values, context: request.context, output: output.as_deref() };
+                let fired = match compiled.as_ref().and_then(|f| f.eval(&env)) {
+                    Some(fired) => Ok(fired),
+                    None => {
+                        let vars = request.vars.get_or_init(|| Variables::new(c, request.values, request.context));
+                        scope.get_or_insert_with(|| Scope::new(root, vars, output.as_deref())).fires(rule)
+                    }
+                };
+                match fired {
                     Ok(false) => continue,
                     Err(error) => taken.error = Some(error),
                     Ok(true) => match (&rule.action, output.as_deref_mut()) {
@@ -144,7 +167,9 @@ impl DecisionPath {
                             taken.before = Some(out.to_json());
                             *out = Output::declared(c, declared);
                             taken.after = Some(out.to_json());
-                            scope.set_output(out);
+                            if let Some(scope) = scope.as_mut() {
+                                scope.set_output(out);
+                            }
                             if let Some(mode) = mode {
                                 let reason = Reason::Guardrail { rule: rule.name.clone(), action: "override".into() };
                                 fx.forced = Some((*mode, reason));
@@ -157,7 +182,9 @@ impl DecisionPath {
                                 taken.after = Some(serde_json::json!(clamped));
                                 out.value = Some(clamped);
                                 out.score = Some(clamped);
-                                scope.set_output(out);
+                                if let Some(scope) = scope.as_mut() {
+                                    scope.set_output(out);
+                                }
                             }
                         }
                         // The system file refuses clamps at the input stage.
@@ -176,16 +203,17 @@ impl DecisionPath {
     }
 
     /// Output guardrails and the experience policy, given what the model said
-    /// (`None` when [`Prepared::needs_model`] was false).
-    pub fn finish(
-        &self,
-        prepared: Prepared<'_>,
+    /// (`None` when [`Prepared::needs_model`] was false); `context` as given to [`Self::prepare`].
+    pub fn finish<'a>(
+        &'a self,
+        prepared: Prepared<'a>,
         model: Option<Result<ModelOutput, ModelError>>,
+        context: &serde_json::Value,
         unit: Option<&str>,
         now_ms: u64,
     ) -> Result<Outcome, Refusal> {
         let c = &self.component;
-        let Prepared { vars, mut effects, .. } = prepared;
+        let Prepared { values, vars, mut effects } = prepared;
         let mut fallback = None;
 
         let model = model.map(|result| result.and_then(|raw| Output::from_model(c, &raw)));
@@ -212,8 +240,8 @@ impl DecisionPath {
         };
 
         if self.has_output_rules {
-            let vars = vars.as_ref().expect("built in prepare when rules exist");
-            self.run_rules(Stage::Output, vars, Some(&mut output), &mut effects)?;
+            let request = Request { values: &values, context, vars: &vars };
+            self.run_rules(Stage::Output, request, Some(&mut output), &mut effects)?;
         }
 
         let Effects { actions, escalation, forced, .. } = effects;

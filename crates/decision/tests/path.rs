@@ -40,7 +40,7 @@ fn the_mode_follows_the_expected_value_of_the_stated_costs() {
     for (p, mode) in [(0.05, Mode::None), (0.3, Mode::Annotate), (0.8, Mode::Prompt), (0.99, Mode::Automate)] {
         let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
         assert!(prepared.needs_model());
-        let outcome = path.finish(prepared, class(p), None, 0).unwrap();
+        let outcome = path.finish(prepared, class(p), &Value::Null, None, 0).unwrap();
         assert_eq!(outcome.decision.mode, mode, "p = {p}");
         assert!(matches!(outcome.decision.reason, Reason::ExpectedValue { .. }));
         assert_eq!(outcome.output.score, Some(p));
@@ -50,10 +50,10 @@ fn the_mode_follows_the_expected_value_of_the_stated_costs() {
 #[test]
 fn an_allow_listed_domain_is_never_warned_about_and_the_model_is_not_called() {
     let path = phishing();
-    let prepared =
-        path.prepare(&features(json!({})), &json!({"domain": "bank.example.org"}), UnknownFeatures::Reject).unwrap();
+    let context = json!({"domain": "bank.example.org"});
+    let prepared = path.prepare(&features(json!({})), &context, UnknownFeatures::Reject).unwrap();
     assert!(!prepared.needs_model());
-    let outcome = path.finish(prepared, None, Some("u1"), 0).unwrap();
+    let outcome = path.finish(prepared, None, &context, Some("u1"), 0).unwrap();
     assert_eq!(outcome.output.label.as_deref(), Some("legit"));
     assert_eq!(outcome.decision.mode, Mode::None);
     assert_eq!(outcome.guardrails[0].rule, "never_warn_allow_listed");
@@ -64,7 +64,7 @@ fn an_allow_listed_domain_is_never_warned_about_and_the_model_is_not_called() {
 fn out_of_training_range_escalates_to_a_human() {
     let path = phishing();
     let prepared = path.prepare(&features(json!({"url_length": 2500})), &Value::Null, UnknownFeatures::Reject).unwrap();
-    let outcome = path.finish(prepared, class(0.99), None, 0).unwrap();
+    let outcome = path.finish(prepared, class(0.99), &Value::Null, None, 0).unwrap();
     assert_eq!(outcome.decision.mode, Mode::Escalate);
     assert_eq!(outcome.guardrails[0].to.as_deref(), Some("security-team"));
 }
@@ -120,7 +120,7 @@ fn a_missing_optional_feature_takes_its_default() {
 fn a_failing_model_gives_the_declared_fallback() {
     let path = phishing();
     let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
-    let outcome = path.finish(prepared, Some(Err(ModelError::Timeout(50))), None, 0).unwrap();
+    let outcome = path.finish(prepared, Some(Err(ModelError::Timeout(50))), &Value::Null, None, 0).unwrap();
     assert_eq!(outcome.output.label.as_deref(), Some("legit"));
     assert_eq!(outcome.decision.mode, Mode::None);
     assert!(matches!(&outcome.decision.reason, Reason::Fallback { error } if error.contains("50 ms")));
@@ -132,7 +132,7 @@ fn a_nan_probability_is_a_model_error_and_takes_the_fallback() {
     let path = phishing();
     let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
     let nan = Some(Ok(ModelOutput::Class { label: "phishing".into(), probabilities: vec![0.1, f64::NAN] }));
-    let outcome = path.finish(prepared, nan, Some("u1"), 0).unwrap();
+    let outcome = path.finish(prepared, nan, &Value::Null, Some("u1"), 0).unwrap();
     // without the check, every expected value is NaN and the policy picks automate
     assert_eq!(outcome.decision.mode, Mode::None);
     assert_eq!(outcome.output.label.as_deref(), Some("legit"));
@@ -147,7 +147,7 @@ fn an_old_domain_flagged_as_phishing_is_recorded() {
     let path = phishing();
     let prepared =
         path.prepare(&features(json!({"domain_age_days": 5000})), &Value::Null, UnknownFeatures::Reject).unwrap();
-    let outcome = path.finish(prepared, class(0.9), None, 0).unwrap();
+    let outcome = path.finish(prepared, class(0.9), &Value::Null, None, 0).unwrap();
     assert_eq!(outcome.guardrails.len(), 1);
     assert_eq!(outcome.guardrails[0].action, "flag");
     assert_eq!(outcome.decision.mode, Mode::Prompt);
@@ -159,7 +159,7 @@ fn a_user_is_prompted_at_most_three_times_a_day() {
     let mut modes = Vec::new();
     for i in 0..5 {
         let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
-        let outcome = path.finish(prepared, class(0.8), Some("user-42"), 1_000 * i).unwrap();
+        let outcome = path.finish(prepared, class(0.8), &Value::Null, Some("user-42"), 1_000 * i).unwrap();
         modes.push(outcome.decision.mode);
         if i == 3 {
             assert_eq!(outcome.decision.capped[0].from, Mode::Prompt);
@@ -173,7 +173,7 @@ fn a_withdrawn_decision_does_not_spend_the_cap() {
     let path = phishing();
     let decide = |t| {
         let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
-        path.finish(prepared, class(0.8), Some("user-42"), t).unwrap()
+        path.finish(prepared, class(0.8), &Value::Null, Some("user-42"), t).unwrap()
     };
     assert_eq!(decide(0).decision.mode, Mode::Prompt);
     assert_eq!(decide(1).decision.mode, Mode::Prompt);
@@ -235,7 +235,7 @@ fn regression_outputs_are_clamped_and_overridden_whatever_the_model_says() {
     let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 10);
     let f = json!({"bread_thickness_mm": 20.0, "chamber_temp_c": 120.0});
     let prepared = path.prepare(f.as_object().unwrap(), &Value::Null, UnknownFeatures::Reject).unwrap();
-    let outcome = path.finish(prepared, Some(Ok(ModelOutput::Value(900.0))), None, 0).unwrap();
+    let outcome = path.finish(prepared, Some(Ok(ModelOutput::Value(900.0))), &Value::Null, None, 0).unwrap();
     assert_eq!(outcome.output.value, Some(240.0));
     assert_eq!(outcome.raw.as_ref().unwrap().value, Some(900.0));
     assert_eq!(outcome.guardrails[0].before, Some(json!(900.0)));
@@ -243,7 +243,7 @@ fn regression_outputs_are_clamped_and_overridden_whatever_the_model_says() {
 
     let f = json!({"bread_thickness_mm": 20.0, "chamber_temp_c": 300.0});
     let prepared = path.prepare(f.as_object().unwrap(), &Value::Null, UnknownFeatures::Reject).unwrap();
-    let outcome = path.finish(prepared, Some(Ok(ModelOutput::Value(100.0))), None, 0).unwrap();
+    let outcome = path.finish(prepared, Some(Ok(ModelOutput::Value(100.0))), &Value::Null, None, 0).unwrap();
     assert_eq!(outcome.output.value, Some(0.0));
     assert!(matches!(&outcome.decision.reason, Reason::Guardrail { rule, .. } if rule == "too_hot_shut_down"));
 }
@@ -255,7 +255,7 @@ fn a_condition_that_cannot_be_evaluated_is_reported_not_fired() {
     let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 10);
     let prepared = path.prepare(&features(json!({})), &json!({}), UnknownFeatures::Reject).unwrap();
     assert!(prepared.needs_model());
-    let outcome = path.finish(prepared, class(0.1), None, 0).unwrap();
+    let outcome = path.finish(prepared, class(0.1), &json!({}), None, 0).unwrap();
     assert!(outcome.guardrails[0].error.is_some(), "{:?}", outcome.guardrails);
 }
 
@@ -263,7 +263,7 @@ fn a_condition_that_cannot_be_evaluated_is_reported_not_fired() {
 fn the_outcome_serialises_for_the_api() {
     let path = phishing();
     let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
-    let outcome = path.finish(prepared, class(0.8), None, 0).unwrap();
+    let outcome = path.finish(prepared, class(0.8), &Value::Null, None, 0).unwrap();
     let json = serde_json::to_value(&outcome).unwrap();
     assert_eq!(json["decision"]["mode"], "prompt");
     assert_eq!(json["decision"]["reason"]["kind"], "expected_value");
@@ -279,7 +279,7 @@ fn an_infinite_regression_value_takes_the_fallback_or_refuses_without_one() {
         let system = rein_system::parse(text, Path::new("rein.toml")).unwrap();
         let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 10);
         let prepared = path.prepare(f.as_object().unwrap(), &Value::Null, UnknownFeatures::Reject).unwrap();
-        let result = path.finish(prepared, Some(Ok(ModelOutput::Value(f64::INFINITY))), None, 0);
+        let result = path.finish(prepared, Some(Ok(ModelOutput::Value(f64::INFINITY))), &Value::Null, None, 0);
         if has_fallback {
             // without the check, the clamp turns inf into 240 s and the toaster runs at full time
             let outcome = result.unwrap();
@@ -323,7 +323,7 @@ action = "flag"
     let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 1000);
     let fired = |p: f64| {
         let prepared = path.prepare(&features(json!({})), &Value::Null, UnknownFeatures::Reject).unwrap();
-        let outcome = path.finish(prepared, class(p), None, 0).unwrap();
+        let outcome = path.finish(prepared, class(p), &Value::Null, None, 0).unwrap();
         outcome.guardrails.iter().filter(|a| a.error.is_none()).map(|a| a.rule.clone()).collect::<Vec<_>>()
     };
     let high = fired(0.95);

@@ -38,13 +38,13 @@ fn bench(c: &mut Criterion) {
             let unit = format!("user-{}", i % 1000);
             let prepared = path.prepare(&features, &context, unknown).unwrap();
             let output = model.infer(&[&prepared.values]).map(|mut o| o.remove(0));
-            path.finish(prepared, Some(output), Some(&unit), i).unwrap()
+            path.finish(prepared, Some(output), &context, Some(&unit), i).unwrap()
         })
     });
     group.bench_function("response JSON", |b| {
         let prepared = path.prepare(&features, &context, unknown).unwrap();
         let output = model.infer(&[&prepared.values]).map(|mut o| o.remove(0));
-        let outcome = path.finish(prepared, Some(output), None, 0).unwrap();
+        let outcome = path.finish(prepared, Some(output), &context, None, 0).unwrap();
         b.iter(|| serde_json::to_vec(&outcome).unwrap())
     });
     group.finish();

@@ -260,7 +260,7 @@ async fn decide(
                 seen_features = Some(JsonText::of(&seen));
             }
             let model = if p.needs_model() { outputs.next() } else { None };
-            component.path.finish(p, model, instance.unit.as_deref(), time_ms)
+            component.path.finish(p, model, &instance.context, instance.unit.as_deref(), time_ms)
         });
         results.push(match result {
             Ok(outcome) => {
