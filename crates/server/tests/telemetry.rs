@@ -206,9 +206,19 @@ async fn a_stalled_store_spills_to_disk_and_nothing_is_lost() {
     };
     let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
 
-    let answers =
-        tokio::time::timeout(std::time::Duration::from_secs(60), predict_many(&server, 200)).await.expect("no hang");
+    // Rounds of predictions until the stall shows as spilled events: how many it takes
+    // depends on how fast the journal's first load reaches the stalled store.
+    let writer = &server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer;
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        let round = tokio::time::timeout(std::time::Duration::from_secs(60), predict_many(&server, 200));
+        answers.extend(round.await.expect("no hang"));
+        if writer.stats().spilled > 0 {
+            break;
+        }
+    }
     assert!(stalled.stalled_once.load(Ordering::Relaxed));
+    assert!(writer.stats().spilled > 0, "{:?}", writer.stats());
     // The stalled commit holds up only the journal's loader: events are answered from the
     // journal, and once the loads waiting for the store fill up, from the spill file; any
     // stuck behind them are answered 503 after the commit timeout. Never a hang, never a
@@ -221,8 +231,8 @@ async fn a_stalled_store_spills_to_disk_and_nothing_is_lost() {
             other => panic!("unexpected {other}: {body:#}"),
         }
     }
-    assert!(ids.len() >= 100, "most requests are answered: {}", ids.len());
-    let stats = server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer.stats();
+    assert!(ids.len() * 2 >= answers.len(), "most requests are answered: {} of {}", ids.len(), answers.len());
+    let stats = writer.stats();
     assert_eq!(stats.dropped, 0, "{stats:?}");
 
     // the disk comes back; shutdown flushes the queue
