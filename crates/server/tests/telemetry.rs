@@ -362,11 +362,15 @@ async fn feedback_and_outcomes_check_unit_and_time_as_predict_does() {
 /// commit timeout, never left hanging. An event answered 503 while still queued is not
 /// written later, so a client's retry records it once; one already in the stalled
 /// commit is written when the store is back, and a keyed retry of it is a duplicate.
+/// (With `fsync`, every durable event goes through the writer thread's queue; without
+/// it, an unkeyed one is answered from the journal whatever the store does.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();
     let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
-    let edit = |t: String| t.replacen("[[components]]", "[telemetry]\ncommit_timeout_ms = 300\n\n[[components]]", 1);
+    let edit = |t: String| {
+        t.replacen("[[components]]", "[telemetry]\ncommit_timeout_ms = 300\nfsync = true\n\n[[components]]", 1)
+    };
     let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
     stalled.release();
     let id = predict_id(&server, "u").await;

@@ -13,9 +13,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// the spill file, and the journal.
 pub(crate) struct EventLog {
     pub(crate) path: PathBuf,
-    file: Mutex<File>,
+    /// The file and its length, kept here so an append needs no `stat`.
+    file: Mutex<(File, u64)>,
     /// Events appended since the file was last emptied.
     pub(crate) pending: AtomicU64,
+}
+
+/// Events as the JSON lines of an event log.
+pub(crate) struct Lines {
+    bytes: Vec<u8>,
+    count: u64,
+}
+
+impl Lines {
+    pub(crate) fn of<'a>(events: impl IntoIterator<Item = &'a Event>) -> std::io::Result<Lines> {
+        let mut lines = Lines { bytes: Vec::with_capacity(1024), count: 0 };
+        for e in events {
+            serde_json::to_writer(&mut lines.bytes, e)?;
+            lines.bytes.push(b'\n');
+            lines.count += 1;
+        }
+        Ok(lines)
+    }
 }
 
 impl EventLog {
@@ -33,33 +52,38 @@ impl EventLog {
             .read(true)
             .open(path)
             .map_err(|source| StoreError::Io { path: path.to_owned(), op: "open spill file", source })?;
-        Ok(EventLog { path: path.to_owned(), file: Mutex::new(file), pending: AtomicU64::new(0) })
+        let len = file
+            .metadata()
+            .map_err(|source| StoreError::Io { path: path.to_owned(), op: "stat spill file", source })?
+            .len();
+        Ok(EventLog { path: path.to_owned(), file: Mutex::new((file, len)), pending: AtomicU64::new(0) })
     }
 
     /// Appends events as JSON lines in one write; fsyncs when `sync`. On a
     /// failed write the file is cut back so no torn line remains.
     pub(crate) fn append<'a>(&self, events: impl IntoIterator<Item = &'a Event>, sync: bool) -> std::io::Result<u64> {
-        let mut buf = Vec::with_capacity(1024);
-        let mut n = 0;
-        for e in events {
-            serde_json::to_writer(&mut buf, e)?;
-            buf.push(b'\n');
-            n += 1;
-        }
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let len = file.metadata()?.len();
-        let res = file.write_all(&buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        self.append_lines(&Lines::of(events)?, sync)
+    }
+
+    /// Appends lines made beforehand, so that making them holds no lock.
+    pub(crate) fn append_lines(&self, lines: &Lines, sync: bool) -> std::io::Result<u64> {
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let (file, len) = &mut *guard;
+        let res = file.write_all(&lines.bytes).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
         if let Err(e) = res {
-            let _ = file.set_len(len);
+            let _ = file.set_len(*len);
             return Err(e);
         }
-        self.pending.fetch_add(n, Ordering::Relaxed);
-        Ok(n)
+        *len += lines.bytes.len() as u64;
+        self.pending.fetch_add(lines.count, Ordering::Relaxed);
+        Ok(lines.count)
     }
 
     /// Empties the file once its events are in the store.
     pub(crate) fn clear(&self) -> std::io::Result<()> {
-        self.file.lock().unwrap_or_else(|e| e.into_inner()).set_len(0)?;
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0.set_len(0)?;
+        guard.1 = 0;
         self.pending.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -68,7 +92,8 @@ impl EventLog {
     /// the file. Holds the file lock throughout, so appends wait. Returns
     /// (replayed, corrupt lines).
     pub(crate) fn replay(&self, store: &dyn Store, max_batch: usize) -> Result<(u64, u64), StoreError> {
-        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let (file, len) = &mut *guard;
         let io = |op| {
             let path = self.path.clone();
             move |source| StoreError::Io { path, op, source }
@@ -112,6 +137,7 @@ impl EventLog {
             replayed += store.write_batch(&batch)?.total();
         }
         file.set_len(0).map_err(io("truncate spill file"))?;
+        *len = 0;
         file.sync_all().map_err(io("sync spill file"))?;
         self.pending.store(0, Ordering::Relaxed);
         Ok((replayed, corrupt))

@@ -1,35 +1,42 @@
 //! The journal of durable telemetry: answered events on their way into the store.
 //!
-//! The writer thread appends each batch that somebody waits for to the current file
-//! (`journal.jsonl`) in one write and answers it. Every `load_delay` or `max_batch`
-//! events it seals that file (renamed `journal.jsonl.N`) and hands its events to the
+//! A durable event is appended to the current file (`journal.jsonl`) and then answered:
+//! by the request itself when the journal has room and no fsync is asked, otherwise by
+//! the writer thread, a batch in one write (one fsync). Every `load_delay` or `max_batch`
+//! events the writer thread seals that file (renamed `journal.jsonl.N`) and hands its events to the
 //! loader thread, which writes them into the store in one transaction and then deletes
 //! the sealed file. So the writer never waits for a store commit to answer, and a load
 //! never holds up an answer. On start, sealed files and then the current one are
 //! replayed; feedback and outcomes carry event ids, so a replay stores each event once.
 
 use crate::StoreError;
-use crate::event_log::EventLog;
+use crate::event_log::{EventLog, Lines};
 use crate::events::{Event, PredictionEvent};
 use crate::store::Store;
 use crate::writer::Committer;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub(crate) struct Journal {
     base: PathBuf,
+    /// fsync each append.
+    sync: bool,
+    load_delay: Duration,
+    /// Held only for an append, a seal or a lookup, never across a wait for the store:
+    /// request threads append here directly (see `Writer::record`).
+    state: Mutex<State>,
+    loader: Mutex<Option<(mpsc::SyncSender<Load>, JoinHandle<()>)>>,
+}
+
+struct State {
     current: EventLog,
     /// The events the current file holds: answered, not yet handed to the loader.
     pending: Vec<Event>,
     /// When the oldest of `pending` was appended.
     pending_since: Option<Instant>,
-    /// fsync each append.
-    sync: bool,
-    load_delay: Duration,
     next_seal: u64,
-    loader: Option<(mpsc::SyncSender<Load>, JoinHandle<()>)>,
 }
 
 /// Events handed to the loader, the sealed file that holds them, and who waits.
@@ -64,21 +71,23 @@ impl Journal {
         }
         let current = EventLog::open(base)?;
         let (r, c) = current.replay(store, max_batch)?;
-        let journal = Journal {
-            base: base.to_owned(),
-            current,
-            pending: Vec::new(),
-            pending_since: None,
-            sync,
-            load_delay,
-            next_seal,
-            loader: None,
-        };
+        let state = State { current, pending: Vec::new(), pending_since: None, next_seal };
+        let journal =
+            Journal { base: base.to_owned(), sync, load_delay, state: Mutex::new(state), loader: Mutex::new(None) };
         Ok((journal, replayed + r, corrupt + c))
     }
 
+    /// Whether each append is fsynced (and so better shared by a batch than made alone).
+    pub(crate) fn syncs(&self) -> bool {
+        self.sync
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Starts the loader thread. Without it, loads run on the caller's thread.
-    pub(crate) fn start_loader(&mut self, committer: Committer) -> Result<(), StoreError> {
+    pub(crate) fn start_loader(&self, committer: Committer) -> Result<(), StoreError> {
         // One load waiting beside the one running: beyond that the writer waits, so
         // memory stays bounded while the store is slow.
         let (tx, rx) = mpsc::sync_channel::<Load>(1);
@@ -90,71 +99,89 @@ impl Journal {
                 }
             })
             .map_err(|source| StoreError::Io { path: self.base.clone(), op: "spawn journal loader thread", source })?;
-        self.loader = Some((tx, thread));
+        *self.loader.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx, thread));
         Ok(())
     }
 
     /// Appends `events` in one write (fsynced if asked) and keeps them until they are
-    /// loaded. Gives them back if the write failed (logged): they are not in the journal.
-    pub(crate) fn append(&mut self, events: Vec<Event>) -> Result<(), Vec<Event>> {
-        if let Err(e) = self.current.append(&events, self.sync) {
+    /// loaded; returns how many are now waiting for a load. Gives them back if the
+    /// journal already holds `room` events, or if the write failed (logged).
+    pub(crate) fn append(&self, events: Vec<Event>, room: usize) -> Result<usize, Vec<Event>> {
+        let lines = match Lines::of(&events) {
+            Ok(lines) => lines,
+            Err(e) => {
+                tracing::warn!(error = %e, "telemetry: an event does not serialize for the journal");
+                return Err(events);
+            }
+        };
+        let mut state = self.state();
+        if state.pending.len() >= room {
+            return Err(events);
+        }
+        if let Err(e) = state.current.append_lines(&lines, self.sync) {
             tracing::warn!(journal = %self.base.display(), error = %e,
                 "telemetry: journal append failed; committing to the store directly");
             return Err(events);
         }
-        self.pending_since.get_or_insert_with(Instant::now);
-        self.pending.extend(events);
-        Ok(())
+        state.pending_since.get_or_insert_with(Instant::now);
+        state.pending.extend(events);
+        Ok(state.pending.len())
     }
 
     /// How many appended events wait to be handed to the loader.
     pub(crate) fn pending(&self) -> usize {
-        self.pending.len()
+        self.state().pending.len()
     }
 
     /// When the appended events are due to be loaded, if there are any.
     pub(crate) fn load_due(&self) -> Option<Instant> {
-        self.pending_since.map(|t| t + self.load_delay)
+        self.state().pending_since.map(|t| t + self.load_delay)
     }
 
     /// The prediction `id` among the events not yet handed to the loader.
     pub(crate) fn find(&self, id: &str) -> Option<PredictionEvent> {
-        self.pending.iter().rev().find_map(|e| match e {
+        self.state().pending.iter().rev().find_map(|e| match e {
             Event::Prediction(p) if p.id == id => Some(p.clone()),
             _ => None,
         })
     }
 
     /// Hands the appended events to the loader. With `wait`, returns once they and every
-    /// earlier load are in the store (or spilled).
-    pub(crate) fn load(&mut self, wait: bool, committer: &Committer) {
-        self.pending_since = None;
-        let events = std::mem::take(&mut self.pending);
-        if events.is_empty() && !wait {
-            return;
-        }
+    /// earlier load are in the store (or spilled). Called by the writer thread only, so
+    /// loads keep the order of their files.
+    pub(crate) fn load(&self, wait: bool, committer: &Committer) {
         let (done, finished) = if wait {
             let (t, r) = mpsc::channel();
             (Some(t), Some(r))
         } else {
             (None, None)
         };
-        let sealed = if events.is_empty() {
-            None
-        } else {
-            match self.seal() {
-                Ok(path) => Some(path),
-                Err(e) => {
-                    tracing::warn!(journal = %self.base.display(), error = %e,
-                        "telemetry: sealing the journal failed; loading it in place");
-                    self.load_in_place(events, done, committer);
-                    return;
-                }
+        let load = {
+            let mut state = self.state();
+            state.pending_since = None;
+            let events = std::mem::take(&mut state.pending);
+            if events.is_empty() && !wait {
+                return;
             }
+            let sealed = if events.is_empty() {
+                None
+            } else {
+                match self.seal(&mut state) {
+                    Ok(path) => Some(path),
+                    Err(e) => {
+                        tracing::warn!(journal = %self.base.display(), error = %e,
+                            "telemetry: sealing the journal failed; loading it in place");
+                        // Holds the journal meanwhile: the file is emptied once loaded.
+                        self.load_in_place(&mut state, events, done, committer);
+                        return;
+                    }
+                }
+            };
+            Load { events, sealed, done }
         };
-        let load = Load { events, sealed, done };
-        match &self.loader {
-            Some((tx, _)) => {
+        let loader = self.loader.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(tx, _)| tx.clone());
+        match loader {
+            Some(tx) => {
                 if let Err(mpsc::SendError(load)) = tx.send(load) {
                     run(load, committer); // the loader is gone: load here
                 }
@@ -167,25 +194,26 @@ impl Journal {
     }
 
     /// Stops the loader once it has loaded everything handed to it.
-    pub(crate) fn stop(&mut self) {
-        if let Some((tx, thread)) = self.loader.take() {
+    pub(crate) fn stop(&self) {
+        let loader = self.loader.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((tx, thread)) = loader {
             drop(tx);
             let _ = thread.join();
         }
     }
 
     /// Renames the current file to the next sealed name and starts a new current file.
-    fn seal(&mut self) -> Result<PathBuf, StoreError> {
-        let sealed = PathBuf::from(format!("{}.{}", self.base.display(), self.next_seal));
+    fn seal(&self, state: &mut State) -> Result<PathBuf, StoreError> {
+        let sealed = PathBuf::from(format!("{}.{}", self.base.display(), state.next_seal));
         std::fs::rename(&self.base, &sealed).map_err(|source| StoreError::Io {
             path: self.base.clone(),
             op: "seal journal",
             source,
         })?;
-        self.next_seal += 1;
+        state.next_seal += 1;
         match EventLog::open(&self.base) {
             Ok(log) => {
-                self.current = log;
+                state.current = log;
                 Ok(sealed)
             }
             Err(e) => {
@@ -198,8 +226,15 @@ impl Journal {
 
     /// Without a sealed file the current one holds exactly `events`: once every earlier
     /// load is done, load them here and empty it.
-    fn load_in_place(&mut self, events: Vec<Event>, done: Option<mpsc::Sender<()>>, committer: &Committer) {
-        if let Some((tx, _)) = &self.loader {
+    fn load_in_place(
+        &self,
+        state: &mut State,
+        events: Vec<Event>,
+        done: Option<mpsc::Sender<()>>,
+        committer: &Committer,
+    ) {
+        let loader = self.loader.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(tx, _)| tx.clone());
+        if let Some(tx) = loader {
             let (t, r) = mpsc::channel();
             if tx.send(Load { events: Vec::new(), sealed: None, done: Some(t) }).is_ok() {
                 let _ = r.recv();
@@ -207,7 +242,7 @@ impl Journal {
         }
         let n = events.len() as u64;
         if committer.commit(events, Vec::new(), true)
-            && let Err(e) = self.current.clear()
+            && let Err(e) = state.current.clear()
         {
             // Harmless: a replay stores each event once.
             tracing::warn!(journal = %self.base.display(), error = %e, "telemetry: emptying the journal failed");

@@ -11,9 +11,11 @@
 //!   `enqueue_timeout`; then it appends the event to the spill file if one
 //!   is configured, or fails with [`RecordError::Overloaded`] (HTTP 503).
 //!   Memory is bounded by `capacity` events.
-//! * Journal (when configured, see `journal.rs`): a batch with durable
-//!   events is appended to an append-only file in one write (fsynced if asked)
-//!   and its waiters answered; a loader thread writes the events into the store
+//! * Journal (when configured, see `journal.rs`): a durable event is appended to
+//!   an append-only file and answered by the request itself, with no trip through
+//!   this thread, while the journal has room and no fsync is asked; otherwise a
+//!   batch with durable events is appended here in one write (one fsync) and its
+//!   waiters answered. A loader thread writes the events into the store
 //!   in one larger transaction (within `load_delay`, or at `max_batch` events).
 //!   A commit's fixed cost is shared by hundreds of events instead of the handful
 //!   that arrive while one commit runs, and no answer waits for a store commit.
@@ -208,6 +210,7 @@ struct Shared {
     urgent: tokio::sync::Notify,
     /// Events answered from the journal and not yet loaded into the store.
     unloaded: AtomicU64,
+    journal: Option<Journal>,
 }
 
 impl Shared {
@@ -230,9 +233,9 @@ impl Shared {
     /// `n` events more (or fewer) answered from the journal and not yet in the store.
     fn unloaded_add(&self, n: i64) {
         let now = if n >= 0 {
-            self.unloaded.fetch_add(n as u64, Ordering::Relaxed) + n as u64
+            self.unloaded.fetch_add(n as u64, Ordering::Relaxed).wrapping_add(n as u64)
         } else {
-            self.unloaded.fetch_sub(n.unsigned_abs(), Ordering::Relaxed) - n.unsigned_abs()
+            self.unloaded.fetch_sub(n.unsigned_abs(), Ordering::Relaxed).wrapping_sub(n.unsigned_abs())
         };
         self.metrics.journaled.set(now as f64);
     }
@@ -264,12 +267,15 @@ enum Job {
     Shutdown(oneshot::Sender<()>),
     /// A prediction answered from the journal and not yet handed to the loader.
     Find(String, oneshot::Sender<Option<PredictionEvent>>),
+    /// A request appended to the journal itself: its load is due within `load_delay`,
+    /// or now if the journal holds a full batch.
+    Journaled,
 }
 
 impl Job {
     /// Whether somebody waits for this job's commit.
     fn awaited(&self) -> bool {
-        !matches!(self, Job::Event(_, None))
+        !matches!(self, Job::Event(_, None) | Job::Journaled)
     }
 }
 
@@ -297,6 +303,18 @@ impl Writer {
         let capacity = config.capacity.max(1);
         let max_batch = config.max_batch.max(1);
         let spill = config.spill.as_deref().map(EventLog::open).transpose()?;
+        // The journal first: its events were answered before any spilled one was.
+        let journal = match &config.journal {
+            None => None,
+            Some(path) => {
+                let opened = Journal::open(path, config.journal_sync, config.load_delay, store.as_ref(), max_batch)?;
+                Some((path, opened))
+            }
+        };
+        let (journal, journal_replayed) = match journal {
+            None => (None, None),
+            Some((path, (journal, r, c))) => (Some(journal), Some((path, (r, c)))),
+        };
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             metrics: Metrics::new(),
@@ -305,6 +323,7 @@ impl Writer {
             thread: Mutex::new(None),
             urgent: tokio::sync::Notify::new(),
             unloaded: AtomicU64::new(0),
+            journal,
         });
         let replayed = |file: &Path, (replayed, corrupt): (u64, u64)| {
             shared.add(State::Replayed, replayed);
@@ -313,19 +332,13 @@ impl Writer {
                 tracing::info!(file = %file.display(), replayed, "telemetry: replayed events into the store");
             }
         };
-        // The journal first: its events were answered before any spilled one was.
         let committer = Committer { store, shared: shared.clone() };
-        let journal = match &config.journal {
-            None => None,
-            Some(path) => {
-                let store = committer.store.as_ref();
-                let (mut journal, r, c) =
-                    Journal::open(path, config.journal_sync, config.load_delay, store, max_batch)?;
-                replayed(path, (r, c));
-                journal.start_loader(committer.clone())?;
-                Some(journal)
-            }
-        };
+        if let Some((path, counts)) = journal_replayed {
+            replayed(path, counts);
+        }
+        if let Some(journal) = &shared.journal {
+            journal.start_loader(committer.clone())?;
+        }
         if let Some(spill) = &shared.spill {
             replayed(&spill.path, spill.replay(committer.store.as_ref(), max_batch)?);
         }
@@ -340,7 +353,6 @@ impl Writer {
             max_batch,
             max_delay: config.max_delay,
             buffered_delay: config.buffered_delay,
-            journal,
             spill_replay_due: None,
             rt,
         };
@@ -377,6 +389,13 @@ impl Writer {
     /// asked, and fails with [`RecordError::KeyConflict`] if its key is taken.
     pub async fn record(&self, event: Event, durability: Durability) -> Result<(), RecordError> {
         let durability = if event.idempotency_key().is_some() { Durability::Durable } else { durability };
+        let event = match durability {
+            Durability::Durable => match self.journal_here(event) {
+                None => return Ok(()),
+                Some(event) => event,
+            },
+            Durability::Buffered => event,
+        };
         let (ack, done) = match durability {
             Durability::Durable => {
                 let (t, r) = oneshot::channel();
@@ -415,6 +434,35 @@ impl Writer {
         match done {
             None => Ok(()),
             Some(done) => done.await.unwrap_or(Err(RecordError::Closed)),
+        }
+    }
+
+    /// Appends a durable event to the journal on the caller's thread and answers it at
+    /// once, without a trip through the writer thread: when there is a journal, it is not
+    /// fsynced (an fsync is better shared by a batch), the event has no idempotency key
+    /// (only a commit can tell whether its key is taken) and the journal has room. Gives
+    /// the event back otherwise, for the queue; `None` when it is journaled. The room is a second batch beside the one
+    /// the writer is handing to the loader: past it, a slow store shows as backpressure.
+    fn journal_here(&self, event: Event) -> Option<Event> {
+        let Some(journal) = self.shared.journal.as_ref() else { return Some(event) };
+        if journal.syncs() || event.idempotency_key().is_some() || self.shared.closing.load(Ordering::Relaxed) {
+            return Some(event);
+        }
+        // Counted before the append: once appended, a load may count it out at any time.
+        self.shared.unloaded_add(1);
+        match journal.append(vec![event], 2 * self.max_batch) {
+            Ok(pending) => {
+                self.shared.add(State::Queued, 1);
+                // The writer sets its load timer by the first event, and seals a full batch.
+                if (pending == 1 || pending == self.max_batch) && self.tx.try_send(Job::Journaled).is_ok() {
+                    self.shared.urgent.notify_one();
+                }
+                None
+            }
+            Err(mut events) => {
+                self.shared.unloaded_add(-1);
+                events.pop()
+            }
         }
     }
 
@@ -512,7 +560,6 @@ struct Worker {
     max_batch: usize,
     max_delay: Duration,
     buffered_delay: Duration,
-    journal: Option<Journal>,
     /// When the spill file may be replayed again after a failed replay.
     spill_replay_due: Option<Instant>,
     rt: tokio::runtime::Runtime,
@@ -541,7 +588,7 @@ impl Worker {
             let (rx, max_batch) = (&mut self.rx, self.max_batch);
             let (max_delay, buffered_delay) = (self.max_delay, self.buffered_delay);
             let shared = &self.shared;
-            let load_at = self.journal.as_ref().and_then(Journal::load_due).map(tokio::time::Instant::from_std);
+            let load_at = shared.journal.as_ref().and_then(Journal::load_due).map(tokio::time::Instant::from_std);
             let n = self.rt.block_on(async {
                 let n = match load_at {
                     None => rx.recv_many(&mut jobs, max_batch).await,
@@ -646,6 +693,7 @@ impl Worker {
                 Job::Flush(f) => flushes.push(f),
                 Job::Shutdown(s) => shutdown = Some(s),
                 Job::Find(id, answer) => finds.push((id, answer)),
+                Job::Journaled => {}
             }
         }
         self.shared.depth_add(-((events.len() + abandoned) as i64));
@@ -655,22 +703,24 @@ impl Worker {
         let needs_store =
             !flushes.is_empty() || shutdown.is_some() || events.iter().any(|e| e.idempotency_key().is_some());
         let (n, max_batch) = (events.len() as i64, self.max_batch);
-        let events = match &mut self.journal {
-            Some(journal) if !acks.is_empty() && !needs_store => match journal.append(events) {
-                Ok(()) => {
+        let events = match &self.shared.journal {
+            Some(journal) if !acks.is_empty() && !needs_store => match journal.append(events, usize::MAX) {
+                Ok(_) => {
                     for (_, a) in acks.drain(..) {
                         let _ = a.send(Ok(()));
                     }
                     self.shared.unloaded_add(n);
-                    if journal.pending() >= max_batch {
-                        journal.load(false, &self.committer);
-                    }
                     Vec::new()
                 }
                 Err(events) => events,
             },
             _ => events,
         };
+        if let Some(journal) = &self.shared.journal
+            && journal.pending() >= max_batch
+        {
+            journal.load(false, &self.committer);
+        }
         if needs_store || !events.is_empty() {
             // What the journal holds was answered earlier, so it goes in first.
             self.load_journaled(true);
@@ -679,7 +729,7 @@ impl Worker {
             }
         }
         for (id, answer) in finds {
-            let _ = answer.send(self.journal.as_ref().and_then(|j| j.find(&id)));
+            let _ = answer.send(self.shared.journal.as_ref().and_then(|j| j.find(&id)));
         }
         if !flushes.is_empty() {
             // A flush promises every event answered before it is in the store: spilled ones too.
@@ -693,7 +743,7 @@ impl Worker {
 
     /// Hands the journaled events to the loader; with `wait`, returns once they are in the store.
     fn load_journaled(&mut self, wait: bool) {
-        if let Some(journal) = &mut self.journal {
+        if let Some(journal) = &self.shared.journal {
             journal.load(wait, &self.committer);
         }
     }
@@ -701,7 +751,7 @@ impl Worker {
     /// Loads what the journal holds and stops its loader: the writer is ending.
     fn finish_journal(&mut self) {
         self.load_journaled(true);
-        if let Some(journal) = &mut self.journal {
+        if let Some(journal) = &self.shared.journal {
             journal.stop();
         }
     }

@@ -494,6 +494,39 @@ async fn journaled_events_are_answered_before_the_store_commit_and_replayed_afte
     writer.shutdown().await;
 }
 
+/// A durable event is appended to the journal by the request itself: it is answered even
+/// while the writer thread is stuck (here committing a buffered batch into a stalled store),
+/// and it is found, loaded and stored like any journaled event once the store is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_event_is_journaled_without_the_writer_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = GatedStore::stalled(dir.path());
+    let config = WriterConfig { load_delay: Duration::from_secs(60), ..journaled(dir.path()) };
+    let writer = Writer::start(stalled.clone(), config).unwrap();
+    writer.record(prediction("c", 1).into(), Durability::Buffered).await.unwrap();
+    for _ in 0..200 {
+        if stalled.entered.load(Ordering::Relaxed) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(stalled.entered.load(Ordering::Relaxed) > 0, "the writer thread is committing into the stalled store");
+
+    let durable = prediction("c", 2);
+    let answered =
+        tokio::time::timeout(Duration::from_secs(2), writer.record(durable.clone().into(), Durability::Durable)).await;
+    assert!(matches!(answered, Ok(Ok(()))), "answered from the journal: {answered:?}");
+    assert_eq!(journal::unloaded_events(&dir.path().join("journal.jsonl")), 1);
+    assert_eq!(writer.unloaded(), 1);
+
+    stalled.open_gate();
+    assert_eq!(writer.find_unloaded(&durable.id).await.unwrap().map(|p| p.id), Some(durable.id.clone()));
+    writer.flush().await.unwrap();
+    assert!(stalled.inner.prediction_exists(&durable.id).unwrap());
+    assert_eq!(writer.unloaded(), 0);
+    writer.shutdown().await;
+}
+
 /// A crash after a load but before the journal was emptied replays events the store has:
 /// each is still stored once, feedback and outcomes included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
