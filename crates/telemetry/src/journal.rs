@@ -114,7 +114,31 @@ impl Journal {
                 return Err(events);
             }
         };
-        let mut state = self.state();
+        self.append_lines(self.state(), lines, events, room)
+    }
+
+    /// As [`Self::append`], but gives the events back at once if another append holds the
+    /// journal: a request thread never queues behind a write, which a stalled disk could
+    /// hold up for long.
+    pub(crate) fn append_if_free(&self, events: Vec<Event>, room: usize) -> Result<usize, Vec<Event>> {
+        let lines = match Lines::of(&events) {
+            Ok(lines) => lines,
+            Err(_) => return Err(events),
+        };
+        match self.state.try_lock() {
+            Ok(state) => self.append_lines(state, lines, events, room),
+            Err(std::sync::TryLockError::Poisoned(p)) => self.append_lines(p.into_inner(), lines, events, room),
+            Err(std::sync::TryLockError::WouldBlock) => Err(events),
+        }
+    }
+
+    fn append_lines(
+        &self,
+        mut state: std::sync::MutexGuard<'_, State>,
+        lines: Lines,
+        events: Vec<Event>,
+        room: usize,
+    ) -> Result<usize, Vec<Event>> {
         if state.pending.len() >= room {
             return Err(events);
         }
@@ -303,4 +327,29 @@ fn sealed_files(base: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
         .collect();
     sealed.sort();
     Ok(sealed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::FeedbackEvent;
+
+    fn event() -> Event {
+        let json = r#"{"id":"e-1","prediction_id":"p-1","time_ms":1,"kind":"correct"}"#;
+        Event::Feedback(serde_json::from_str::<FeedbackEvent>(json).unwrap())
+    }
+
+    #[test]
+    fn a_request_never_queues_behind_another_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::sqlite::SqliteStore::open(dir.path()).unwrap();
+        let base = dir.path().join("journal.jsonl");
+        let (journal, ..) = Journal::open(&base, false, Duration::from_secs(60), &store, 8).unwrap();
+        let held = journal.state();
+        assert!(journal.append_if_free(vec![event()], 16).is_err(), "the journal is held: given back at once");
+        drop(held);
+        assert_eq!(journal.append_if_free(vec![event()], 16).ok(), Some(1));
+        assert!(journal.append_if_free(vec![event()], 1).is_err(), "no room past `room` events");
+        assert_eq!(journal.append(vec![event()], usize::MAX).ok(), Some(2));
+    }
 }

@@ -211,6 +211,10 @@ struct Shared {
     /// Events answered from the journal and not yet loaded into the store.
     unloaded: AtomicU64,
     journal: Option<Journal>,
+    /// Until when (µs since `started`) requests leave the journal to the writer thread,
+    /// after an append of their own was slow: a stalled disk must not hold the runtime.
+    appends_paused_until: AtomicU64,
+    started: Instant,
 }
 
 impl Shared {
@@ -324,6 +328,8 @@ impl Writer {
             urgent: tokio::sync::Notify::new(),
             unloaded: AtomicU64::new(0),
             journal,
+            appends_paused_until: AtomicU64::new(0),
+            started: Instant::now(),
         });
         let replayed = |file: &Path, (replayed, corrupt): (u64, u64)| {
             shared.add(State::Replayed, replayed);
@@ -445,12 +451,29 @@ impl Writer {
     /// the writer is handing to the loader: past it, a slow store shows as backpressure.
     fn journal_here(&self, event: Event) -> Option<Event> {
         let Some(journal) = self.shared.journal.as_ref() else { return Some(event) };
-        if journal.syncs() || event.idempotency_key().is_some() || self.shared.closing.load(Ordering::Relaxed) {
+        let shared = &self.shared;
+        let now = shared.started.elapsed();
+        if journal.syncs()
+            || event.idempotency_key().is_some()
+            || shared.closing.load(Ordering::Relaxed)
+            || (now.as_micros() as u64) < shared.appends_paused_until.load(Ordering::Relaxed)
+        {
             return Some(event);
         }
         // Counted before the append: once appended, a load may count it out at any time.
-        self.shared.unloaded_add(1);
-        match journal.append(vec![event], 2 * self.max_batch) {
+        shared.unloaded_add(1);
+        let appended = journal.append_if_free(vec![event], 2 * self.max_batch);
+        let took = shared.started.elapsed().saturating_sub(now);
+        if took > SLOW_APPEND {
+            let until = (now + took + APPENDS_PAUSE).as_micros() as u64;
+            shared.appends_paused_until.store(until, Ordering::Relaxed);
+            tracing::warn!(
+                took_ms = took.as_millis() as u64,
+                pause_ms = APPENDS_PAUSE.as_millis() as u64,
+                "telemetry: a journal append was slow; requests leave the journal to the writer thread for a while"
+            );
+        }
+        match appended {
             Ok(pending) => {
                 self.shared.add(State::Queued, 1);
                 // The writer sets its load timer by the first event, and seals a full batch.
@@ -575,6 +598,10 @@ fn take_queued(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>, max: usize) {
     }
 }
 
+/// An append by a request that takes longer means a disk too slow to write on the
+/// runtime's threads; for `APPENDS_PAUSE` requests go through the writer thread instead.
+const SLOW_APPEND: Duration = Duration::from_millis(20);
+const APPENDS_PAUSE: Duration = Duration::from_secs(1);
 const RETRY_MIN: Duration = Duration::from_millis(10);
 const RETRY_MAX: Duration = Duration::from_secs(1);
 const SHUTDOWN_RETRIES: u32 = 5;
