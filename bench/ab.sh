@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Before and after, in the same minutes: rein binaries (say, builds of two commits) take
+# turns at wrk's maximum rate on the phishing example, round after round, as in
+# bench/load.sh. Prints req/s and the server's CPU µs a request for each turn.
+#
+#   bench/ab.sh SECONDS ROUNDS MODE BINARY...     (MODE: off | durable | buffered)
+#
+# e.g. git worktree add /tmp/before HEAD~1 && (cd /tmp/before && cargo build --release -p rein-cli)
+#      bench/ab.sh 8 3 durable /tmp/before/target/release/rein target/release/rein
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="$1"; rounds="$2"; mode="$3"; shift 3
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
+source bench/lib.sh
+
+addr=127.0.0.1:18081
+url="http://$addr/v1/components/phishing/predict"
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}' /proc/"$1"/task/*/stat; }
+for _ in $(seq "$rounds"); do
+  for bin in "$@"; do
+    "$bin" serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$mode" --data-dir "$(mktemp -d)" \
+      > /tmp/rein-ab.log 2>&1 &
+    pid=$!
+    wait_up "$addr"
+    wrk -t1 -c32 -d3s -s bench/predict.lua "$url" > /dev/null # warm-up
+    before=$(cpu_seconds "$pid")
+    rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
+    cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
+    echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  done
+done
