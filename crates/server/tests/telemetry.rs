@@ -414,6 +414,40 @@ async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() 
     server.stop().await;
 }
 
+/// Without `fsync`, an unkeyed outcome or feedback is answered from the journal whatever
+/// the store does: a stalled store holds up only its loader. Once the store is back, each
+/// such event is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_store_does_not_hold_up_unkeyed_outcomes_and_feedback() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let edit = |t: String| t.replacen("[[components]]", "[telemetry]\ncommit_timeout_ms = 300\n\n[[components]]", 1);
+    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
+    stalled.release();
+    let id = predict_id(&server, "u").await;
+    let (status, _) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(status, 200);
+    stalled.stall();
+
+    let requests = async {
+        let outcome = server.post("/v1/outcomes", json!({"prediction_id": id, "name": "left_page"}).to_string()).await;
+        let feedback = server.post("/v1/feedback", json!({"prediction_id": id, "kind": "correct"}).to_string()).await;
+        [outcome, feedback]
+    };
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(20), requests).await.expect("no hang");
+    for (status, body) in &answers {
+        assert_eq!(*status, 202, "answered from the journal while the store is stalled: {body:#}");
+        assert!(body["id"].as_str().is_some(), "{body:#}");
+    }
+
+    stalled.release();
+    let (status, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(status, 200, "{record:#}");
+    assert_eq!(record["outcomes"].as_array().unwrap().len(), 1, "{record:#}");
+    assert_eq!(record["feedback"].as_array().unwrap().len(), 1, "{record:#}");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_store_cannot_hold_shutdown_past_its_deadline() {
     let dir = tempfile::tempdir().unwrap();
