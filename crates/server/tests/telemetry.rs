@@ -358,6 +358,23 @@ async fn feedback_and_outcomes_check_unit_and_time_as_predict_does() {
     server.stop().await;
 }
 
+/// A server recording durably with `telemetry` settings, one prediction in its store, and
+/// then the store stalled.
+async fn stalled_after_one_prediction(telemetry: &str) -> (tempfile::TempDir, Arc<StalledStore>, Server, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let settings = format!("[telemetry]\n{telemetry}\n\n[[components]]");
+    let edit = move |t: String| t.replacen("[[components]]", &settings, 1);
+    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
+    stalled.release();
+    let id = predict_id(&server, "u").await;
+    // a lookup loads the journaled prediction into the store, before the store stalls
+    let (status, _) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(status, 200);
+    stalled.stall();
+    (dir, stalled, server, id)
+}
+
 /// With the store stalled, feedback, outcomes and lookups are answered 503 within the
 /// commit timeout, never left hanging. An event answered 503 while still queued is not
 /// written later, so a client's retry records it once; one already in the stalled
@@ -366,18 +383,7 @@ async fn feedback_and_outcomes_check_unit_and_time_as_predict_does() {
 /// it, an unkeyed one is answered from the journal whatever the store does.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() {
-    let dir = tempfile::tempdir().unwrap();
-    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
-    let edit = |t: String| {
-        t.replacen("[[components]]", "[telemetry]\ncommit_timeout_ms = 300\nfsync = true\n\n[[components]]", 1)
-    };
-    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
-    stalled.release();
-    let id = predict_id(&server, "u").await;
-    // a lookup loads the journaled prediction into the store, before the store stalls
-    let (status, _) = server.get_json(&format!("/v1/predictions/{id}")).await;
-    assert_eq!(status, 200);
-    stalled.stall();
+    let (_dir, stalled, server, id) = stalled_after_one_prediction("commit_timeout_ms = 300\nfsync = true").await;
 
     let feedback = json!({"prediction_id": id, "kind": "correct", "key": "k-1"}).to_string();
     let unknown = uuid::Uuid::now_v7().to_string();
@@ -419,15 +425,7 @@ async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() 
 /// such event is stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_store_does_not_hold_up_unkeyed_outcomes_and_feedback() {
-    let dir = tempfile::tempdir().unwrap();
-    let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
-    let edit = |t: String| t.replacen("[[components]]", "[telemetry]\ncommit_timeout_ms = 300\n\n[[components]]", 1);
-    let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Durable).await;
-    stalled.release();
-    let id = predict_id(&server, "u").await;
-    let (status, _) = server.get_json(&format!("/v1/predictions/{id}")).await;
-    assert_eq!(status, 200);
-    stalled.stall();
+    let (_dir, stalled, server, id) = stalled_after_one_prediction("commit_timeout_ms = 300").await;
 
     let requests = async {
         let outcome = server.post("/v1/outcomes", json!({"prediction_id": id, "name": "left_page"}).to_string()).await;
