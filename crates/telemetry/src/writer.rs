@@ -446,9 +446,10 @@ impl Writer {
     /// Appends a durable event to the journal on the caller's thread and answers it at
     /// once, without a trip through the writer thread: when there is a journal, it is not
     /// fsynced (an fsync is better shared by a batch), the event has no idempotency key
-    /// (only a commit can tell whether its key is taken) and the journal has room. Gives
-    /// the event back otherwise, for the queue; `None` when it is journaled. The room is a second batch beside the one
-    /// the writer is handing to the loader: past it, a slow store shows as backpressure.
+    /// (only a commit can tell whether its key is taken), no other append holds the
+    /// journal and it has room: a second batch beside the one the writer is handing to the
+    /// loader, past which a slow store shows as backpressure. Returns `None` when the
+    /// event is journaled, and gives it back otherwise, for the queue.
     fn journal_here(&self, event: Event) -> Option<Event> {
         let Some(journal) = self.shared.journal.as_ref() else { return Some(event) };
         let shared = &self.shared;
@@ -475,15 +476,15 @@ impl Writer {
         }
         match appended {
             Ok(pending) => {
-                self.shared.add(State::Queued, 1);
+                shared.add(State::Queued, 1);
                 // The writer sets its load timer by the first event, and seals a full batch.
                 if (pending == 1 || pending == self.max_batch) && self.tx.try_send(Job::Journaled).is_ok() {
-                    self.shared.urgent.notify_one();
+                    shared.urgent.notify_one();
                 }
                 None
             }
             Err(mut events) => {
-                self.shared.unloaded_add(-1);
+                shared.unloaded_add(-1);
                 events.pop()
             }
         }
