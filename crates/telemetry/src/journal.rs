@@ -107,6 +107,27 @@ impl Journal {
     /// loaded; returns how many are now waiting for a load. Gives them back if the
     /// journal already holds `room` events, or if the write failed (logged).
     pub(crate) fn append(&self, events: Vec<Event>, room: usize) -> Result<usize, Vec<Event>> {
+        self.append_when(events, room, |state| Some(state.lock().unwrap_or_else(|e| e.into_inner())))
+    }
+
+    /// As [`Self::append`], but gives the events back at once if another append holds the
+    /// journal: a request thread never queues behind a write, which a stalled disk could
+    /// hold up for long.
+    pub(crate) fn append_if_free(&self, events: Vec<Event>, room: usize) -> Result<usize, Vec<Event>> {
+        self.append_when(events, room, |state| match state.try_lock() {
+            Ok(state) => Some(state),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        })
+    }
+
+    /// Makes the lines outside the lock, then appends them if `lock` gets the journal.
+    fn append_when<'j>(
+        &'j self,
+        events: Vec<Event>,
+        room: usize,
+        lock: impl FnOnce(&'j Mutex<State>) -> Option<std::sync::MutexGuard<'j, State>>,
+    ) -> Result<usize, Vec<Event>> {
         let lines = match Lines::of(&events) {
             Ok(lines) => lines,
             Err(e) => {
@@ -114,21 +135,9 @@ impl Journal {
                 return Err(events);
             }
         };
-        self.append_lines(self.state(), lines, events, room)
-    }
-
-    /// As [`Self::append`], but gives the events back at once if another append holds the
-    /// journal: a request thread never queues behind a write, which a stalled disk could
-    /// hold up for long.
-    pub(crate) fn append_if_free(&self, events: Vec<Event>, room: usize) -> Result<usize, Vec<Event>> {
-        let lines = match Lines::of(&events) {
-            Ok(lines) => lines,
-            Err(_) => return Err(events),
-        };
-        match self.state.try_lock() {
-            Ok(state) => self.append_lines(state, lines, events, room),
-            Err(std::sync::TryLockError::Poisoned(p)) => self.append_lines(p.into_inner(), lines, events, room),
-            Err(std::sync::TryLockError::WouldBlock) => Err(events),
+        match lock(&self.state) {
+            Some(state) => self.append_lines(state, lines, events, room),
+            None => Err(events),
         }
     }
 

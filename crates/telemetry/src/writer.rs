@@ -308,16 +308,13 @@ impl Writer {
         let max_batch = config.max_batch.max(1);
         let spill = config.spill.as_deref().map(EventLog::open).transpose()?;
         // The journal first: its events were answered before any spilled one was.
-        let journal = match &config.journal {
-            None => None,
-            Some(path) => {
-                let opened = Journal::open(path, config.journal_sync, config.load_delay, store.as_ref(), max_batch)?;
-                Some((path, opened))
-            }
-        };
-        let (journal, journal_replayed) = match journal {
+        let (journal, journal_replayed) = match &config.journal {
             None => (None, None),
-            Some((path, (journal, r, c))) => (Some(journal), Some((path, (r, c)))),
+            Some(path) => {
+                let (journal, r, c) =
+                    Journal::open(path, config.journal_sync, config.load_delay, store.as_ref(), max_batch)?;
+                (Some(journal), Some((path, (r, c))))
+            }
         };
         let shared = Arc::new(Shared {
             counters: Counters::default(),

@@ -176,20 +176,27 @@ async fn full_queue_spills_and_everything_is_replayed() {
     assert_eq!(first.dropped + restart.dropped, 0);
 }
 
-/// An event answered from the spill file (the queue was full) is in the store once a
-/// flush returns, as a lookup of its prediction expects, not only when the queue goes idle.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flush_replays_the_spill_file_before_it_returns() {
+/// A writer on a stalled store, with room for two events in its queue, one in a batch,
+/// waiting `enqueue_timeout` for room before it spills.
+fn stalled_with_a_tiny_queue(enqueue_timeout: Duration) -> (tempfile::TempDir, Arc<GatedStore>, Writer) {
     let dir = tempfile::tempdir().unwrap();
     let gated = GatedStore::stalled(dir.path());
     let cfg = WriterConfig {
         capacity: 2,
         max_batch: 1,
-        enqueue_timeout: Duration::from_millis(5),
+        enqueue_timeout,
         spill: Some(dir.path().join("spill.jsonl")),
         ..config()
     };
     let writer = Writer::start(gated.clone(), cfg).unwrap();
+    (dir, gated, writer)
+}
+
+/// An event answered from the spill file (the queue was full) is in the store once a
+/// flush returns, as a lookup of its prediction expects, not only when the queue goes idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_replays_the_spill_file_before_it_returns() {
+    let (_dir, gated, writer) = stalled_with_a_tiny_queue(Duration::from_millis(5));
     let stuck = {
         let w = writer.clone();
         tokio::spawn(async move { w.record(prediction("c", 0).into(), Durability::Durable).await })
@@ -340,16 +347,7 @@ async fn concurrent_feedback_with_one_key_is_written_once_and_the_others_are_tol
 /// taken key after a success was answered. It is refused instead; others still spill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyed_feedback_is_refused_not_spilled_when_the_queue_is_full() {
-    let dir = tempfile::tempdir().unwrap();
-    let gated = GatedStore::stalled(dir.path());
-    let cfg = WriterConfig {
-        capacity: 2,
-        max_batch: 1,
-        enqueue_timeout: Duration::from_millis(20),
-        spill: Some(dir.path().join("spill.jsonl")),
-        ..config()
-    };
-    let writer = Writer::start(gated.clone(), cfg).unwrap();
+    let (_dir, gated, writer) = stalled_with_a_tiny_queue(Duration::from_millis(20));
     let p = prediction("c", 1);
     // one batch stuck in the stalled store, then a full queue
     writer.record(p.clone().into(), Durability::Buffered).await.unwrap();
