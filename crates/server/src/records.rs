@@ -79,7 +79,7 @@ async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<Predicti
             // Just answered, most likely: still in the journal, found there without a load.
             if seen == Seen::Prediction
                 && t.writer.unloaded() > 0
-                && let Some(prediction) = t.find_unloaded(id).await.map_err(unavailable)?
+                && let Some(prediction) = t.writer.find_unloaded(id)
             {
                 return Ok(PredictionRecord { prediction, feedback: Vec::new(), outcomes: Vec::new() });
             }

@@ -110,12 +110,6 @@ impl Telemetry {
         self.bounded(self.writer.flush()).await
     }
 
-    /// The prediction `id` if it was answered from the journal and is not loaded yet, at
-    /// most `commit_timeout`; see [`Writer::find_unloaded`].
-    pub async fn find_unloaded(&self, id: &str) -> Result<Option<PredictionEvent>, CommitError> {
-        self.bounded(self.writer.find_unloaded(id)).await
-    }
-
     async fn bounded<T>(&self, wait: impl Future<Output = Result<T, RecordError>>) -> Result<T, CommitError> {
         match tokio::time::timeout(self.commit_timeout, wait).await {
             Ok(done) => Ok(done?),

@@ -269,8 +269,6 @@ enum Job {
     Event(Event, Option<Ack>),
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
-    /// A prediction answered from the journal and not yet handed to the loader.
-    Find(String, oneshot::Sender<Option<PredictionEvent>>),
     /// A request appended to the journal itself: its load is due within `load_delay`,
     /// or now if the journal holds a full batch.
     Journaled,
@@ -523,11 +521,12 @@ impl Writer {
 
     /// The prediction `id` if it was answered from the journal and is still waiting to be
     /// loaded, without waiting for a load; `None` if it is not there (it may be in the
-    /// store, on its way into it, or unknown). Sees every event queued before the call.
-    pub async fn find_unloaded(&self, id: &str) -> Result<Option<PredictionEvent>, RecordError> {
-        let (t, r) = oneshot::channel();
-        self.send(Job::Find(id.to_owned(), t)).await?;
-        r.await.map_err(|_| RecordError::Closed)
+    /// store, on its way into it, or unknown). A durable prediction is in the journal
+    /// before it is answered, so every answered one not yet handed to the loader is found.
+    /// Looks in the journal itself, which no one holds across a wait for the store (but for
+    /// loading in place after a failed seal).
+    pub fn find_unloaded(&self, id: &str) -> Option<PredictionEvent> {
+        self.shared.journal.as_ref().and_then(|j| j.find(id))
     }
 
     /// Writes everything queued, then stops the writer thread and waits for
@@ -703,7 +702,6 @@ impl Worker {
         let mut events = Vec::with_capacity(jobs.len());
         let mut acks = Vec::new();
         let mut flushes = Vec::new();
-        let mut finds = Vec::new();
         let mut shutdown = None;
         let mut abandoned = 0;
         for job in jobs.drain(..) {
@@ -717,7 +715,6 @@ impl Worker {
                 }
                 Job::Flush(f) => flushes.push(f),
                 Job::Shutdown(s) => shutdown = Some(s),
-                Job::Find(id, answer) => finds.push((id, answer)),
                 Job::Journaled => {}
             }
         }
@@ -752,9 +749,6 @@ impl Worker {
             if !events.is_empty() {
                 self.committer.commit(events, acks, false);
             }
-        }
-        for (id, answer) in finds {
-            let _ = answer.send(self.shared.journal.as_ref().and_then(|j| j.find(&id)));
         }
         if !flushes.is_empty() {
             // A flush promises every event answered before it is in the store: spilled ones too.
