@@ -35,6 +35,10 @@ impl Lines {
         }
         Ok(lines)
     }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 impl EventLog {
@@ -79,15 +83,6 @@ impl EventLog {
         Ok(lines.count)
     }
 
-    /// Empties the file once its events are in the store.
-    pub(crate) fn clear(&self) -> std::io::Result<()> {
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        guard.0.set_len(0)?;
-        guard.1 = 0;
-        self.pending.store(0, Ordering::Relaxed);
-        Ok(())
-    }
-
     /// Writes every spilled event into the store in batches, then truncates
     /// the file. Holds the file lock throughout, so appends wait. Returns
     /// (replayed, corrupt lines).
@@ -102,23 +97,43 @@ impl EventLog {
             self.pending.store(0, Ordering::Relaxed);
             return Ok((0, 0));
         }
-        let reader = BufReader::new(File::open(&self.path).map_err(io("open spill file for replay"))?);
-        let mut batch = Vec::with_capacity(max_batch);
-        let (mut replayed, mut corrupt) = (0u64, 0u64);
-        let mut rejected: Option<File> = None;
-        let rejected_path = self.path.with_extension("rejected");
-        for (i, line) in reader.split(b'\n').enumerate() {
-            let line = line.map_err(io("read spill file"))?;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+        let counts = replay_file(&self.path, store, max_batch)?;
+        file.set_len(0).map_err(io("truncate spill file"))?;
+        *len = 0;
+        file.sync_all().map_err(io("sync spill file"))?;
+        self.pending.store(0, Ordering::Relaxed);
+        Ok(counts)
+    }
+}
+
+/// Writes the events of the file at `path` into the store in batches: its JSON lines up
+/// to the end of the file or the first NUL byte, after which a journal segment holds
+/// only zeros. A line that does not parse (a write torn by a crash) is logged and kept
+/// in `<path>.rejected`. Returns (replayed, corrupt lines).
+pub(crate) fn replay_file(path: &Path, store: &dyn Store, max_batch: usize) -> Result<(u64, u64), StoreError> {
+    let io = |op| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, op, source }
+    };
+    let reader = BufReader::new(File::open(path).map_err(io("open event file for replay"))?);
+    let mut batch = Vec::with_capacity(max_batch);
+    let (mut replayed, mut corrupt) = (0u64, 0u64);
+    let mut rejected: Option<File> = None;
+    let rejected_path = path.with_extension("rejected");
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let mut line = line.map_err(io("read event file"))?;
+        let end = line.iter().position(|&b| b == 0);
+        if let Some(end) = end {
+            line.truncate(end);
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
             match serde_json::from_slice::<Event>(&line) {
                 Ok(e) => batch.push(e),
                 Err(err) => {
                     corrupt += 1;
                     tracing::error!(
-                        spill = %self.path.display(), line = i + 1, error = %err, kept_in = %rejected_path.display(),
-                        "telemetry: corrupt spill line (torn write?); event dropped from replay"
+                        file = %path.display(), line = i + 1, error = %err, kept_in = %rejected_path.display(),
+                        "telemetry: corrupt event line (torn write?); event dropped from replay"
                     );
                     if rejected.is_none() {
                         rejected = OpenOptions::new().create(true).append(true).open(&rejected_path).ok();
@@ -128,18 +143,17 @@ impl EventLog {
                     }
                 }
             }
-            if batch.len() >= max_batch {
-                replayed += store.write_batch(&batch)?.total();
-                batch.clear();
-            }
         }
-        if !batch.is_empty() {
+        if batch.len() >= max_batch {
             replayed += store.write_batch(&batch)?.total();
+            batch.clear();
         }
-        file.set_len(0).map_err(io("truncate spill file"))?;
-        *len = 0;
-        file.sync_all().map_err(io("sync spill file"))?;
-        self.pending.store(0, Ordering::Relaxed);
-        Ok((replayed, corrupt))
+        if end.is_some() {
+            break;
+        }
     }
+    if !batch.is_empty() {
+        replayed += store.write_batch(&batch)?.total();
+    }
+    Ok((replayed, corrupt))
 }

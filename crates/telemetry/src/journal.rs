@@ -1,21 +1,25 @@
 //! The journal of durable telemetry: answered events on their way into the store.
 //!
-//! A durable event is appended to the current file (`journal.jsonl`) and then answered:
-//! by the request itself when the journal has room and no fsync is asked, otherwise by
-//! the writer thread, a batch in one write (one fsync). Every `load_delay` or `max_batch`
-//! events the writer thread seals that file (renamed `journal.jsonl.N`) and hands its events to the
-//! loader thread, which writes them into the store in one transaction and then deletes
-//! the sealed file. So the writer never waits for a store commit to answer, and a load
-//! never holds up an answer. On start, sealed files and then the current one are
-//! replayed; feedback and outcomes carry event ids, so a replay stores each event once.
+//! A durable event is appended to the current file (`journal.jsonl`, a memory-mapped
+//! [`Segment`]) and then answered: by the request itself when the journal has room and no
+//! fsync is asked, otherwise by the writer thread, a batch at a time (one msync). Every
+//! `load_delay` or `max_batch` events the writer thread seals that file (renamed
+//! `journal.jsonl.N`), puts a zeroed segment in its place and hands the events to the
+//! loader thread, which writes them into the store in one transaction and then zeroes the
+//! sealed segment for reuse (`journal.jsonl.free-K`; beyond two spare, deletes it). So the
+//! writer never waits for a store commit to answer, and a load never holds up an answer.
+//! On start, sealed files and then the current one are replayed; feedback and outcomes
+//! carry event ids, so a replay stores each event once.
 
 use crate::StoreError;
-use crate::event_log::{EventLog, Lines};
+use crate::event_log::{Lines, replay_file};
 use crate::events::{Event, PredictionEvent};
+use crate::segment::{SEGMENT_BYTES, Segment, count_lines};
 use crate::store::Store;
 use crate::writer::Committer;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,10 +32,11 @@ pub(crate) struct Journal {
     /// request threads append here directly (see `Writer::record`).
     state: Mutex<State>,
     loader: Mutex<Option<(mpsc::SyncSender<Load>, JoinHandle<()>)>>,
+    spares: Arc<Spares>,
 }
 
 struct State {
-    current: EventLog,
+    current: Segment,
     /// The events the current file holds: answered, not yet handed to the loader.
     pending: Vec<Event>,
     /// When the oldest of `pending` was appended.
@@ -39,11 +44,71 @@ struct State {
     next_seal: u64,
 }
 
-/// Events handed to the loader, the sealed file that holds them, and who waits.
+/// Events handed to the loader, the sealed segment that holds them, and who waits.
 struct Load {
     events: Vec<Event>,
-    sealed: Option<PathBuf>,
+    sealed: Option<Segment>,
     done: Option<mpsc::Sender<()>>,
+}
+
+/// Loaded segments, zeroed, waiting to be the current one again: their pages stay in
+/// memory and their blocks on disk, so appending to them costs no page allocation.
+struct Spares {
+    base: PathBuf,
+    sync: bool,
+    size: usize,
+    segments: Mutex<Vec<Segment>>,
+    next_name: AtomicU64,
+}
+
+/// Spare segments kept; a segment loaded beyond them is deleted.
+const SPARE_SEGMENTS: usize = 2;
+
+impl Spares {
+    fn name(&self) -> PathBuf {
+        let k = self.next_name.fetch_add(1, Ordering::Relaxed);
+        PathBuf::from(format!("{}.free-{k}", self.base.display()))
+    }
+
+    /// A zeroed segment: a spare, or a new one.
+    fn take(&self) -> Result<Segment, StoreError> {
+        if let Some(segment) = self.segments.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(segment);
+        }
+        let path = self.name();
+        Segment::create(&path, self.size, self.sync).map_err(|source| StoreError::Io {
+            path,
+            op: "make a journal segment",
+            source,
+        })
+    }
+
+    /// Gives back a segment taken and not used: still zeroed, under its spare name.
+    fn untaken(&self, segment: Segment) {
+        let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        if segments.len() < SPARE_SEGMENTS {
+            segments.push(segment);
+        } else {
+            drop(segments);
+            let _ = segment.remove();
+        }
+    }
+
+    /// Keeps a loaded segment as a spare, zeroed, or deletes it.
+    fn put(&self, mut segment: Segment) {
+        let kept = self.segments.lock().unwrap_or_else(|e| e.into_inner()).len() < SPARE_SEGMENTS;
+        let name = self.name();
+        let reused = kept && segment.clear(self.sync).and_then(|()| segment.rename(&name)).is_ok();
+        if reused {
+            self.segments.lock().unwrap_or_else(|e| e.into_inner()).push(segment);
+        } else {
+            let path = segment.path().to_owned();
+            if let Err(e) = segment.remove() {
+                // Harmless: a replay stores each event once.
+                tracing::warn!(journal = %path.display(), error = %e, "telemetry: removing a loaded journal file failed");
+            }
+        }
+    }
 }
 
 impl Journal {
@@ -57,11 +122,19 @@ impl Journal {
         store: &dyn Store,
         max_batch: usize,
     ) -> Result<(Journal, u64, u64), StoreError> {
+        if let Some(dir) = base.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_owned(),
+                op: "create journal directory",
+                source,
+            })?;
+        }
         let (mut replayed, mut corrupt) = (0, 0);
         let sealed = sealed_files(base)?;
         let next_seal = sealed.last().map_or(0, |(n, _)| n + 1);
-        for (_, path) in sealed {
-            let (r, c) = EventLog::open(&path)?.replay(store, max_batch)?;
+        let current = std::iter::once(base.to_owned()).filter(|p| p.exists());
+        for path in sealed.into_iter().map(|(_, p)| p).chain(current) {
+            let (r, c) = replay_file(&path, store, max_batch)?;
             (replayed, corrupt) = (replayed + r, corrupt + c);
             std::fs::remove_file(&path).map_err(|source| StoreError::Io {
                 path: path.clone(),
@@ -69,12 +142,35 @@ impl Journal {
                 source,
             })?;
         }
-        let current = EventLog::open(base)?;
-        let (r, c) = current.replay(store, max_batch)?;
+        // spares of an earlier run hold nothing; new ones are made below
+        for path in spare_files(base) {
+            let _ = std::fs::remove_file(path);
+        }
+        let spares = Arc::new(Spares {
+            base: base.to_owned(),
+            sync,
+            size: SEGMENT_BYTES,
+            segments: Mutex::new(Vec::new()),
+            next_name: AtomicU64::new(0),
+        });
+        let mut current = spares.take()?;
+        current.rename(base).map_err(|source| StoreError::Io {
+            path: base.to_owned(),
+            op: "name the journal segment",
+            source,
+        })?;
+        // one spare ready, so the first seal makes no segment
+        spares.untaken(spares.take()?);
         let state = State { current, pending: Vec::new(), pending_since: None, next_seal };
-        let journal =
-            Journal { base: base.to_owned(), sync, load_delay, state: Mutex::new(state), loader: Mutex::new(None) };
-        Ok((journal, replayed + r, corrupt + c))
+        let journal = Journal {
+            base: base.to_owned(),
+            sync,
+            load_delay,
+            state: Mutex::new(state),
+            loader: Mutex::new(None),
+            spares,
+        };
+        Ok((journal, replayed, corrupt))
     }
 
     /// Whether each append is fsynced (and so better shared by a batch than made alone).
@@ -91,11 +187,12 @@ impl Journal {
         // One load waiting beside the one running: beyond that the writer waits, so
         // memory stays bounded while the store is slow.
         let (tx, rx) = mpsc::sync_channel::<Load>(1);
+        let spares = self.spares.clone();
         let thread = std::thread::Builder::new()
             .name("rein-telemetry-loader".into())
             .spawn(move || {
                 for load in rx {
-                    run(load, &committer);
+                    run(load, &committer, &spares);
                 }
             })
             .map_err(|source| StoreError::Io { path: self.base.clone(), op: "spawn journal loader thread", source })?;
@@ -148,10 +245,10 @@ impl Journal {
         events: Vec<Event>,
         room: usize,
     ) -> Result<usize, Vec<Event>> {
-        if state.pending.len() >= room {
+        if state.pending.len() >= room || !state.current.fits(&lines) {
             return Err(events);
         }
-        if let Err(e) = state.current.append_lines(&lines, self.sync) {
+        if let Err(e) = state.current.append(&lines, self.sync) {
             tracing::warn!(journal = %self.base.display(), error = %e,
                 "telemetry: journal append failed; committing to the store directly");
             return Err(events);
@@ -189,18 +286,23 @@ impl Journal {
         } else {
             (None, None)
         };
+        // Taken before the journal is held: making a segment writes and syncs a file.
+        let next = self.spares.take();
         let load = {
             let mut state = self.state();
             state.pending_since = None;
             let events = std::mem::take(&mut state.pending);
-            if events.is_empty() && !wait {
-                return;
-            }
             let sealed = if events.is_empty() {
+                if let Ok(next) = next {
+                    self.spares.untaken(next);
+                }
+                if !wait {
+                    return;
+                }
                 None
             } else {
-                match self.seal(&mut state) {
-                    Ok(path) => Some(path),
+                match next.and_then(|next| self.seal(&mut state, next)) {
+                    Ok(sealed) => Some(sealed),
                     Err(e) => {
                         tracing::warn!(journal = %self.base.display(), error = %e,
                             "telemetry: sealing the journal failed; loading it in place");
@@ -216,10 +318,10 @@ impl Journal {
         match loader {
             Some(tx) => {
                 if let Err(mpsc::SendError(load)) = tx.send(load) {
-                    run(load, committer); // the loader is gone: load here
+                    run(load, committer, &self.spares); // the loader is gone: load here
                 }
             }
-            None => run(load, committer),
+            None => run(load, committer, &self.spares),
         }
         if let Some(finished) = finished {
             let _ = finished.recv();
@@ -235,26 +337,26 @@ impl Journal {
         }
     }
 
-    /// Renames the current file to the next sealed name and starts a new current file.
-    fn seal(&self, state: &mut State) -> Result<PathBuf, StoreError> {
+    /// Renames the current segment to the next sealed name, puts `next` in its place and
+    /// returns the sealed one. Every moment, a file holding events has a name a replay reads.
+    fn seal(&self, state: &mut State, mut next: Segment) -> Result<Segment, StoreError> {
         let sealed = PathBuf::from(format!("{}.{}", self.base.display(), state.next_seal));
-        std::fs::rename(&self.base, &sealed).map_err(|source| StoreError::Io {
-            path: self.base.clone(),
-            op: "seal journal",
-            source,
-        })?;
-        state.next_seal += 1;
-        match EventLog::open(&self.base) {
-            Ok(log) => {
-                state.current = log;
-                Ok(sealed)
-            }
-            Err(e) => {
-                // keep appending to the file we have, under its own name again
-                let _ = std::fs::rename(&sealed, &self.base);
-                Err(e)
-            }
+        let io = |op| {
+            let path = self.base.clone();
+            move |source| StoreError::Io { path, op, source }
+        };
+        if let Err(e) = state.current.rename(&sealed) {
+            self.spares.untaken(next);
+            return Err(io("seal journal")(e));
         }
+        state.next_seal += 1;
+        if let Err(e) = next.rename(&self.base) {
+            // keep appending to the segment we have, under its own name again
+            let _ = state.current.rename(&self.base);
+            self.spares.untaken(next);
+            return Err(io("start a journal segment")(e));
+        }
+        Ok(std::mem::replace(&mut state.current, next))
     }
 
     /// Without a sealed file the current one holds exactly `events`: once every earlier
@@ -275,7 +377,7 @@ impl Journal {
         }
         let n = events.len() as u64;
         if committer.commit(events, Vec::new(), true)
-            && let Err(e) = state.current.clear()
+            && let Err(e) = state.current.clear(self.sync)
         {
             // Harmless: a replay stores each event once.
             tracing::warn!(journal = %self.base.display(), error = %e, "telemetry: emptying the journal failed");
@@ -287,16 +389,15 @@ impl Journal {
     }
 }
 
-/// Writes one load into the store, then deletes its sealed file.
-fn run(load: Load, committer: &Committer) {
+/// Writes one load into the store, then recycles its sealed segment. A load given up on
+/// (a failing store at shutdown) leaves its file for the next start.
+fn run(load: Load, committer: &Committer, spares: &Spares) {
     let n = load.events.len() as u64;
     if n > 0
         && committer.commit(load.events, Vec::new(), true)
-        && let Some(path) = &load.sealed
-        && let Err(e) = std::fs::remove_file(path)
+        && let Some(sealed) = load.sealed
     {
-        // Harmless: a replay stores each event once.
-        tracing::warn!(journal = %path.display(), error = %e, "telemetry: removing a loaded journal file failed");
+        spares.put(sealed);
     }
     committer.loaded(n);
     if let Some(done) = load.done {
@@ -307,11 +408,25 @@ fn run(load: Load, committer: &Committer) {
 /// How many events the journal at `base` holds that a running rein has not loaded yet,
 /// or a crashed one left for its next start (lines of its files; 0 if there is none).
 pub fn unloaded_events(base: &Path) -> u64 {
-    let count = |path: &Path| -> u64 {
-        std::fs::read(path).map(|b| b.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count() as u64).unwrap_or(0)
-    };
+    let count = |path: &Path| -> u64 { std::fs::read(path).map(|b| count_lines(&b)).unwrap_or(0) };
     let sealed = sealed_files(base).unwrap_or_default();
     sealed.iter().map(|(_, p)| count(p)).sum::<u64>() + count(base)
+}
+
+/// The spare segments beside `base` (`<base>.free-K`).
+fn spare_files(base: &Path) -> Vec<PathBuf> {
+    let dir = match base.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = base.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
+    let prefix = format!("{name}.free-");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)))
+        .map(|e| e.path())
+        .collect()
 }
 
 /// The sealed files beside `base` (`<base>.N`), by N.

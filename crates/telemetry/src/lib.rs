@@ -15,6 +15,7 @@ pub mod events;
 pub mod export;
 pub mod journal;
 pub mod retention;
+mod segment;
 pub mod sqlite;
 pub mod store;
 pub mod writer;

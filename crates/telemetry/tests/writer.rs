@@ -486,7 +486,7 @@ async fn journaled_events_are_answered_before_the_store_commit_and_replayed_afte
     for p in &events {
         assert!(store.prediction_exists(&p.id).unwrap(), "{} was answered but is not in the store", p.id);
     }
-    assert_eq!(std::fs::metadata(&copy).unwrap().len(), 0, "the journal is emptied once replayed");
+    assert_eq!(rein_telemetry::journal::unloaded_events(&copy), 0, "the journal is emptied once replayed");
     restarted.shutdown().await;
     stalled.open_gate();
     writer.shutdown().await;
@@ -579,9 +579,40 @@ async fn journaled_events_are_loaded_after_the_load_delay_or_on_a_flush() {
         .expect("flush waited for the load delay")
         .unwrap();
     assert_eq!(store.counts().unwrap().predictions, 10);
-    assert_eq!(std::fs::metadata(dir.path().join("journal.jsonl")).unwrap().len(), 0);
+    assert_eq!(rein_telemetry::journal::unloaded_events(&dir.path().join("journal.jsonl")), 0);
     let stats = writer.stats();
     assert_eq!((stats.written, stats.dropped), (10, 0));
+    writer.shutdown().await;
+}
+
+/// Loaded journal segments are used again: however many loads, the journal is its
+/// current file and at most two spares, each of the same fixed size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loaded_journal_segments_are_reused_not_piled_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let writer = Writer::start(store.clone(), journaled(dir.path())).unwrap();
+    for round in 0..6 {
+        for i in 0..25 {
+            writer.record(prediction("c", round * 100 + i).into(), Durability::Durable).await.unwrap();
+        }
+        writer.flush().await.unwrap();
+        assert_eq!(store.counts().unwrap().predictions, (round as u64 + 1) * 25);
+    }
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("journal.jsonl"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+        .collect();
+    files.sort();
+    assert!(files.len() <= 3, "current file and at most two spares: {files:?}");
+    assert_eq!(files[0].0, "journal.jsonl");
+    assert!(files.iter().skip(1).all(|(name, _)| name.starts_with("journal.jsonl.free-")), "{files:?}");
+    assert!(files.iter().all(|(_, len)| *len == files[0].1), "segments keep their size: {files:?}");
+    assert_eq!(rein_telemetry::journal::unloaded_events(&dir.path().join("journal.jsonl")), 0);
+    let stats = writer.stats();
+    assert_eq!((stats.written, stats.dropped), (150, 0));
     writer.shutdown().await;
 }
 
