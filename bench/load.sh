@@ -121,4 +121,7 @@ out="bench/results/load-$(date -u +%Y-%m-%d).md"
   echo "Telemetry cost: durable keeps $(ratio "${rps[rein-durable]}" "${rps[rein-off]}") of the telemetry-off throughput, buffered $(ratio "${rps[rein-buffered]}" "${rps[rein-off]}")."
   echo "At ${dhalf} req/s (half of durable's maximum): p99 $(for n in rein-off rein-durable rein-buffered; do printf '%s %s ms (non-200: %s); ' "${n#rein-}" "${dp99[$n]}" "${derr[$n]}"; done)durable adds $(python3 -c "print(f'{${dp99[rein-durable]} - ${dp99[rein-off]}:.2f}')") ms to telemetry-off's p99."
   echo "Server CPU per request: rein with telemetry off spends $(python3 -c "print(f'{${cpu[rein-off]} - ${cpu[ceiling]}:.1f}')") µs more than the ceiling; durable telemetry adds $(python3 -c "print(f'{${cpu[rein-durable]} - ${cpu[rein-off]}:.1f}')") µs, buffered $(python3 -c "print(f'{${cpu[rein-buffered]} - ${cpu[rein-off]}:.1f}')") µs."
+  echo
+  echo "Each turn at the maximum, in order (req/s, p50 ms, p99 ms, server CPU µs/req):"
+  for name in $targets; do echo "- $name: $(paste -sd';' "/tmp/rein-bench-$name.runs" | sed 's/;/; /g')"; done
 } | tee "$out"
