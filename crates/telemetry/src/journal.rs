@@ -61,6 +61,16 @@ struct Spares {
     next_name: AtomicU64,
 }
 
+/// What an append left in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Appended {
+    /// Events waiting for a load, the appended ones included.
+    pub(crate) pending: usize,
+    /// This append took the current segment past half full: a load is due whatever
+    /// `pending` says (large events).
+    pub(crate) filled_half: bool,
+}
+
 /// Spare segments kept; a segment loaded beyond them is deleted.
 const SPARE_SEGMENTS: usize = 2;
 
@@ -203,14 +213,14 @@ impl Journal {
     /// Appends `events` in one write (fsynced if asked) and keeps them until they are
     /// loaded; returns how many are now waiting for a load. Gives them back if the
     /// journal already holds `room` events, or if the write failed (logged).
-    pub(crate) fn append(&self, events: Vec<Event>, room: usize) -> Result<usize, Vec<Event>> {
+    pub(crate) fn append(&self, events: Vec<Event>, room: usize) -> Result<Appended, Vec<Event>> {
         self.append_when(events, room, |state| Some(state.lock().unwrap_or_else(|e| e.into_inner())))
     }
 
     /// As [`Self::append`], but gives the events back at once if another append holds the
     /// journal: a request thread never queues behind a write, which a stalled disk could
     /// hold up for long.
-    pub(crate) fn append_if_free(&self, events: Vec<Event>, room: usize) -> Result<usize, Vec<Event>> {
+    pub(crate) fn append_if_free(&self, events: Vec<Event>, room: usize) -> Result<Appended, Vec<Event>> {
         self.append_when(events, room, |state| match state.try_lock() {
             Ok(state) => Some(state),
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
@@ -224,7 +234,7 @@ impl Journal {
         events: Vec<Event>,
         room: usize,
         lock: impl FnOnce(&'j Mutex<State>) -> Option<std::sync::MutexGuard<'j, State>>,
-    ) -> Result<usize, Vec<Event>> {
+    ) -> Result<Appended, Vec<Event>> {
         let lines = match Lines::of(&events) {
             Ok(lines) => lines,
             Err(e) => {
@@ -244,10 +254,11 @@ impl Journal {
         lines: Lines,
         events: Vec<Event>,
         room: usize,
-    ) -> Result<usize, Vec<Event>> {
+    ) -> Result<Appended, Vec<Event>> {
         if state.pending.len() >= room || !state.current.fits(&lines) {
             return Err(events);
         }
+        let was_half_full = state.current.half_full();
         if let Err(e) = state.current.append(&lines, self.sync) {
             tracing::warn!(journal = %self.base.display(), error = %e,
                 "telemetry: journal append failed; committing to the store directly");
@@ -255,12 +266,14 @@ impl Journal {
         }
         state.pending_since.get_or_insert_with(Instant::now);
         state.pending.extend(events);
-        Ok(state.pending.len())
+        Ok(Appended { pending: state.pending.len(), filled_half: !was_half_full && state.current.half_full() })
     }
 
-    /// How many appended events wait to be handed to the loader.
-    pub(crate) fn pending(&self) -> usize {
-        self.state().pending.len()
+    /// Whether the appended events are due for a load now: `max_batch` of them, or a
+    /// current segment past half full.
+    pub(crate) fn load_wanted(&self, max_batch: usize) -> bool {
+        let state = self.state();
+        state.pending.len() >= max_batch || state.current.half_full()
     }
 
     /// When the appended events are due to be loaded, if there are any.
@@ -472,8 +485,34 @@ mod tests {
         let held = journal.state();
         assert!(journal.append_if_free(vec![event()], 16).is_err(), "the journal is held: given back at once");
         drop(held);
-        assert_eq!(journal.append_if_free(vec![event()], 16).ok(), Some(1));
+        assert_eq!(journal.append_if_free(vec![event()], 16).map(|a| a.pending).ok(), Some(1));
         assert!(journal.append_if_free(vec![event()], 1).is_err(), "no room past `room` events");
-        assert_eq!(journal.append(vec![event()], usize::MAX).ok(), Some(2));
+        assert_eq!(journal.append(vec![event()], usize::MAX).map(|a| a.pending).ok(), Some(2));
+    }
+
+    #[test]
+    fn large_events_make_a_load_due_before_the_segment_is_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::sqlite::SqliteStore::open(dir.path()).unwrap();
+        let base = dir.path().join("journal.jsonl");
+        let (journal, ..) = Journal::open(&base, false, Duration::from_secs(60), &store, 512).unwrap();
+        let comment = "x".repeat(64 << 10);
+        let large = || {
+            let json =
+                format!(r#"{{"id":"e","prediction_id":"p-1","time_ms":1,"kind":"correct","comment":"{comment}"}}"#);
+            Event::Feedback(serde_json::from_str::<FeedbackEvent>(&json).unwrap())
+        };
+        let mut crossings = Vec::new();
+        for i in 0..40 {
+            let appended = journal.append(vec![large()], usize::MAX).unwrap();
+            if appended.filled_half {
+                crossings.push(i);
+            }
+        }
+        // 40 events of 64 KiB are 2.5 MiB: past half of the segment once
+        let line = Lines::of(&[large()]).unwrap().bytes().len();
+        let first_past_half = (0..40).find(|i| (i + 1) * line > SEGMENT_BYTES / 2).unwrap();
+        assert_eq!(crossings, vec![first_past_half]);
+        assert!(journal.load_wanted(512), "a load is due with 40 events, far from 512");
     }
 }

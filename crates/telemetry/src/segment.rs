@@ -60,6 +60,12 @@ impl Segment {
         Ok(())
     }
 
+    /// Whether more than half of the segment holds lines: time to seal it, however few
+    /// events that is, so that large events do not run it full.
+    pub(crate) fn half_full(&self) -> bool {
+        self.len * 2 > self.map.len()
+    }
+
     /// Whether `lines` fit after what the segment holds.
     pub(crate) fn fits(&self, lines: &Lines) -> bool {
         self.len + lines.bytes().len() <= self.map.len()

@@ -470,10 +470,12 @@ impl Writer {
             );
         }
         match appended {
-            Ok(pending) => {
+            Ok(appended) => {
                 shared.add(State::Queued, 1);
-                // The writer sets its load timer by the first event, and seals a full batch.
-                if (pending == 1 || pending == self.max_batch) && self.tx.try_send(Job::Journaled).is_ok() {
+                // The writer sets its load timer by the first event, and seals a full batch
+                // or a segment past half full.
+                let ring = appended.pending == 1 || appended.pending == self.max_batch || appended.filled_half;
+                if ring && self.tx.try_send(Job::Journaled).is_ok() {
                     shared.urgent.notify_one();
                 }
                 None
@@ -739,7 +741,7 @@ impl Worker {
             _ => events,
         };
         if let Some(journal) = &self.shared.journal
-            && journal.pending() >= max_batch
+            && journal.load_wanted(max_batch)
         {
             journal.load(false, &self.committer);
         }

@@ -616,6 +616,32 @@ async fn loaded_journal_segments_are_reused_not_piled_up() {
     writer.shutdown().await;
 }
 
+/// Events far larger than usual (a 64 KiB comment each) fill journal segments long before a
+/// batch is complete: each segment is loaded once past half full, every event is answered
+/// from the journal and stored, and the journal stays its few files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_events_pass_through_the_journal_segment_by_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let writer = Writer::start(store.clone(), journaled(dir.path())).unwrap();
+    let comment = "x".repeat(64 << 10);
+    for _ in 0..200 {
+        let mut f = feedback("p-1", FeedbackKind::Correct, None, None);
+        f.comment = Some(comment.clone());
+        writer.record(f.into(), Durability::Durable).await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    assert_eq!(store.counts().unwrap().feedback, 200);
+    let stats = writer.stats();
+    assert_eq!((stats.written, stats.dropped), (200, 0), "{stats:?}");
+    let files = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("journal.jsonl"))
+        .count();
+    assert!(files <= 6, "{files} journal files");
+    writer.shutdown().await;
+}
+
 /// A keyed feedback skips the journal: only the store's commit can tell whether its key was taken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyed_feedback_is_committed_to_the_store_even_with_a_journal() {
