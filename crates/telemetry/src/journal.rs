@@ -88,7 +88,7 @@ impl Spares {
         let path = self.name();
         Segment::create(&path, self.size, self.sync).map_err(|source| StoreError::Io {
             path,
-            op: "make a journal segment",
+            op: "make a journal segment (4 MiB, written in full: free disk space or use another --data-dir)",
             source,
         })
     }
@@ -169,8 +169,12 @@ impl Journal {
             op: "name the journal segment",
             source,
         })?;
-        // one spare ready, so the first seal makes no segment
-        spares.untaken(spares.take()?);
+        // one spare ready, so the first seal makes no segment; without the room for it, the
+        // first seal tries again and, failing, loads the journal in place
+        match spares.take() {
+            Ok(spare) => spares.untaken(spare),
+            Err(e) => tracing::warn!(error = %e, "telemetry: no spare journal segment"),
+        }
         let state = State { current, pending: Vec::new(), pending_since: None, next_seal };
         let journal = Journal {
             base: base.to_owned(),

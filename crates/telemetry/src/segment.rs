@@ -31,7 +31,16 @@ impl Segment {
     /// Makes a segment of `size` zero bytes at `path` (replacing any file there), its
     /// blocks written so later appends need no disk space; with `sync`, on disk before
     /// it returns.
+    /// A file that cannot be made whole (a full disk) is removed again.
     pub(crate) fn create(path: &Path, size: usize, sync: bool) -> std::io::Result<Segment> {
+        let made = Self::make(path, size, sync);
+        if made.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        made
+    }
+
+    fn make(path: &Path, size: usize, sync: bool) -> std::io::Result<Segment> {
         let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
         let zeros = vec![0u8; 64 << 10];
         let mut left = size;
