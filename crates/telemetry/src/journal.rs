@@ -88,7 +88,7 @@ impl Spares {
         let path = self.name();
         Segment::create(&path, self.size, self.sync).map_err(|source| StoreError::Io {
             path,
-            op: "make a journal segment (4 MiB, written in full: free disk space or use another --data-dir)",
+            op: "make a journal segment (4 MiB, written in full: free disk space or use another data directory)",
             source,
         })
     }
