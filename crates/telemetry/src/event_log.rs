@@ -106,10 +106,10 @@ impl EventLog {
     }
 }
 
-/// Writes the events of the file at `path` into the store in batches: its JSON lines up
-/// to the end of the file or the first NUL byte, after which a journal segment holds
-/// only zeros. A line that does not parse (a write torn by a crash) is logged and kept
-/// in `<path>.rejected`. Returns (replayed, corrupt lines).
+/// Writes the events of the file at `path` into the store in batches: its JSON lines,
+/// skipping NUL bytes (JSON text has none): the zeros after a journal segment's lines,
+/// and any hole a power loss left in a file. A line that does not parse (a write torn by
+/// a crash) is logged and kept in `<path>.rejected`. Returns (replayed, corrupt lines).
 pub(crate) fn replay_file(path: &Path, store: &dyn Store, max_batch: usize) -> Result<(u64, u64), StoreError> {
     let io = |op| {
         let path = path.to_owned();
@@ -121,13 +121,9 @@ pub(crate) fn replay_file(path: &Path, store: &dyn Store, max_batch: usize) -> R
     let mut rejected: Option<File> = None;
     let rejected_path = path.with_extension("rejected");
     for (i, line) in reader.split(b'\n').enumerate() {
-        let mut line = line.map_err(io("read event file"))?;
-        let end = line.iter().position(|&b| b == 0);
-        if let Some(end) = end {
-            line.truncate(end);
-        }
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            match serde_json::from_slice::<Event>(&line) {
+        let line = line.map_err(io("read event file"))?;
+        for piece in line.split(|&b| b == 0).filter(|p| !p.iter().all(u8::is_ascii_whitespace)) {
+            match serde_json::from_slice::<Event>(piece) {
                 Ok(e) => batch.push(e),
                 Err(err) => {
                     corrupt += 1;
@@ -139,17 +135,14 @@ pub(crate) fn replay_file(path: &Path, store: &dyn Store, max_batch: usize) -> R
                         rejected = OpenOptions::new().create(true).append(true).open(&rejected_path).ok();
                     }
                     if let Some(f) = rejected.as_mut() {
-                        let _ = f.write_all(&line).and_then(|()| f.write_all(b"\n"));
+                        let _ = f.write_all(piece).and_then(|()| f.write_all(b"\n"));
                     }
                 }
             }
-        }
-        if batch.len() >= max_batch {
-            replayed += store.write_batch(&batch)?.total();
-            batch.clear();
-        }
-        if end.is_some() {
-            break;
+            if batch.len() >= max_batch {
+                replayed += store.write_batch(&batch)?.total();
+                batch.clear();
+            }
         }
     }
     if !batch.is_empty() {

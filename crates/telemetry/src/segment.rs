@@ -5,8 +5,8 @@
 //! page cache, so they survive a crash of rein as a `write` would (`sync` asks for an
 //! `msync` as well, for power loss). The file's blocks are written when it is made, so
 //! an append never needs disk space and never fails for a full disk; a loaded segment is
-//! zeroed and used again, so its pages stay in memory. A reader stops at the first NUL
-//! (JSON text has none).
+//! zeroed and used again, so its pages stay in memory. A reader skips NUL bytes (JSON
+//! text has none).
 
 use crate::event_log::Lines;
 use memmap2::MmapMut;
@@ -118,10 +118,9 @@ impl Segment {
     }
 }
 
-/// The events a journal file holds: its lines up to the end or the first NUL.
+/// The events a journal file holds: its lines, NUL bytes skipped (as a replay does).
 pub(crate) fn count_lines(bytes: &[u8]) -> u64 {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    bytes[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64
+    bytes.split(|&b| b == b'\n' || b == 0).filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count() as u64
 }
 
 #[cfg(test)]
@@ -165,6 +164,23 @@ mod tests {
         assert!(!seg.fits(&lines));
         assert!(seg.append(&lines, false).is_err());
         assert_eq!(count_lines(&std::fs::read(seg.path()).unwrap()), 0);
+    }
+
+    #[test]
+    fn lines_after_a_hole_of_zeros_are_replayed_too() {
+        // what a power loss can leave: a line, a page never written back, more lines
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg");
+        let mut bytes = Lines::of(&[event("a")]).unwrap().bytes().to_vec();
+        let torn = Lines::of(&[event("b")]).unwrap();
+        bytes.extend_from_slice(&torn.bytes()[..20]);
+        bytes.extend(std::iter::repeat_n(0u8, 4096));
+        bytes.extend_from_slice(Lines::of(&[event("c"), event("d")]).unwrap().bytes());
+        bytes.extend(std::iter::repeat_n(0u8, 4096));
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(count_lines(&bytes), 4, "three events and the torn start of one");
+        let store = crate::sqlite::SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(crate::event_log::replay_file(&path, &store, 8).unwrap(), (3, 1));
     }
 
     #[test]
