@@ -6,8 +6,9 @@
 #   bench/load.sh [DURATION_SECONDS=20] [RUNS=3]
 #
 # Max throughput: wrk, 1 thread, 32 connections. Latency at half the max rate: oha with a
-# fixed request rate (coordinated-omission corrected). Prints a markdown table and writes it
-# to bench/results/load-<date>.md.
+# fixed request rate (coordinated-omission corrected). Every measurement is taken RUNS times,
+# the targets in turns, and the median reported. Prints a markdown table and writes it,
+# with every turn, to bench/results/load-<date>.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-20}"
@@ -88,28 +89,44 @@ for name in $targets; do
   p99[$name]=$(cut -d' ' -f3 "$f" | median); cpu[$name]=$(cut -d' ' -f4 "$f" | median)
 done
 
+# Tails at fixed rates, in turns as above, median of the runs (the sum of non-200 answers):
+# tails move with the machine's neighbours even more than the maximum does.
+# at_rates RATE NAME... : fills /tmp/rein-bench-NAME.rate with "p50 p99 non-200" per turn
+at_rates() {
+  local rate=$1; shift
+  for name in "$@"; do : > "/tmp/rein-bench-$name.rate"; done
+  for _ in $(seq "$runs"); do
+    for name in "$@"; do
+      start "$name"
+      at_rate "$addr" "$rate" >> "/tmp/rein-bench-$name.rate"
+      stop
+    done
+  done
+}
+rate_median() { cut -d' ' -f"$2" "/tmp/rein-bench-$1.rate" | median; }
+rate_errors() { awk '{s += $3} END {print s + 0}' "/tmp/rein-bench-$1.rate"; }
+
 # half of rein's maximum with telemetry off is the fixed rate for every target
 half=$(( ${rps[rein-off]} / 2 ))
+at_rates "$half" $targets
 for name in $targets; do
-  start "$name"
-  read -r hp50[$name] hp99[$name] herr[$name] < <(at_rate "$addr" "$half")
-  stop
+  hp50[$name]=$(rate_median "$name" 1); hp99[$name]=$(rate_median "$name" 2); herr[$name]=$(rate_errors "$name")
+  cp "/tmp/rein-bench-$name.rate" "/tmp/rein-bench-$name.half"
 done
 
 # What durable telemetry adds to the tail at a rate it sustains: half of durable's own
 # maximum, for rein with telemetry off, durable and buffered.
 dhalf=$(( ${rps[rein-durable]} / 2 ))
+at_rates "$dhalf" rein-off rein-durable rein-buffered
 for name in rein-off rein-durable rein-buffered; do
-  start "$name"
-  read -r _ dp99[$name] derr[$name] < <(at_rate "$addr" "$dhalf")
-  stop
+  dp99[$name]=$(rate_median "$name" 2); derr[$name]=$(rate_errors "$name")
 done
 
 ratio() { python3 -c "print(f'{$1/$2:.0%}')"; }
 mkdir -p bench/results
 out="bench/results/load-$(date -u +%Y-%m-%d).md"
 {
-  echo "Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), wrk -t1 -c32 -d${duration}s, median of $runs runs taken in turns; oha at a fixed ${half} req/s for ${duration}s; load generator on the same machine."
+  echo "Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), wrk -t1 -c32 -d${duration}s, median of $runs runs taken in turns; oha at a fixed ${half} req/s for ${duration}s, also median of $runs turns; load generator on the same machine."
   echo
   echo "| target | max req/s | vs ceiling | server CPU µs/req | p50 ms | p99 ms | p50 ms at ${half} req/s | p99 ms at ${half} req/s | non-200 at ${half} req/s |"
   echo "|---|---|---|---|---|---|---|---|---|"
@@ -124,4 +141,10 @@ out="bench/results/load-$(date -u +%Y-%m-%d).md"
   echo
   echo "Each turn at the maximum, in order (req/s, p50 ms, p99 ms, server CPU µs/req):"
   for name in $targets; do echo "- $name: $(paste -sd';' "/tmp/rein-bench-$name.runs" | sed 's/;/; /g')"; done
+  echo
+  echo "Each turn at ${half} req/s (p50 ms, p99 ms, non-200):"
+  for name in $targets; do echo "- $name: $(paste -sd';' "/tmp/rein-bench-$name.half" | sed 's/;/; /g')"; done
+  echo
+  echo "Each turn at ${dhalf} req/s (p50 ms, p99 ms, non-200):"
+  for name in rein-off rein-durable rein-buffered; do echo "- $name: $(paste -sd';' "/tmp/rein-bench-$name.rate" | sed 's/;/; /g')"; done
 } | tee "$out"
