@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 use crate::app::{App, ComponentRuntime};
 use crate::error::ApiError;
 use crate::fields;
+use crate::telemetry::SerializedOutcome;
 
 /// A request body: one instance, or a batch under `instances`. Parsed in one pass.
 #[derive(Deserialize)]
@@ -57,12 +58,27 @@ struct Prediction<'a> {
     component: &'a str,
     unit: Option<&'a str>,
     model: ModelRef<'a>,
-    raw: &'a Option<Output>,
-    output: &'a Output,
-    guardrails: &'a [ActionTaken],
-    decision: &'a Decision,
+    raw: Part<'a, Option<Output>>,
+    output: Part<'a, Output>,
+    guardrails: Part<'a, [ActionTaken]>,
+    decision: Part<'a, Decision>,
     fallback: &'a Option<String>,
     server_time_us: u64,
+}
+
+/// A part of the answer: serialized here, or as its telemetry event already serialized it.
+enum Part<'a, T: ?Sized> {
+    Value(&'a T),
+    Text(&'a JsonText),
+}
+
+impl<T: Serialize + ?Sized> Serialize for Part<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Part::Value(v) => v.serialize(serializer),
+            Part::Text(t) => t.serialize(serializer),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -95,11 +111,12 @@ pub async fn predict(
         }
         Ok(Parsed::Batch(slots)) => {
             let (parsed, errors): (Vec<_>, Vec<_>) = slots.into_iter().enumerate().partition(|(_, s)| s.is_ok());
-            let mut answers: Vec<Value> = vec![Value::Null; parsed.len() + errors.len()];
+            // each answer as its JSON text, so that a part serialized for telemetry goes out as it is
+            let mut answers: Vec<JsonText> = vec![JsonText::null(); parsed.len() + errors.len()];
             for (i, e) in errors {
                 if let Err(e) = e {
                     component.metrics.request("none", e.status.as_u16(), started.elapsed());
-                    answers[i] = e.body();
+                    answers[i] = JsonText::of(&e.body());
                 }
             }
             let positions: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
@@ -107,14 +124,18 @@ pub async fn predict(
             let decided = decide(&app, component, instances).await;
             for (i, result) in positions.into_iter().zip(record(&app, component, decided, started).await) {
                 answers[i] = match result {
-                    Ok(d) => serde_json::to_value(prediction(component, &d, started)).unwrap_or(Value::Null),
+                    Ok(d) => JsonText::of(&prediction(component, &d, started)),
                     Err(e) => {
                         component.metrics.request("none", e.status.as_u16(), started.elapsed());
-                        e.body()
+                        JsonText::of(&e.body())
                     }
                 };
             }
-            serde_json::to_vec(&json!({ "predictions": answers }))
+            #[derive(Serialize)]
+            struct Batch {
+                predictions: Vec<JsonText>,
+            }
+            serde_json::to_vec(&Batch { predictions: answers })
                 .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
         }
     };
@@ -218,6 +239,8 @@ struct Decided {
     instance: Instance,
     outcome: Outcome,
     seen_features: Option<JsonText>,
+    /// The outcome as its telemetry event holds it, for the answer to reuse.
+    serialized: Option<SerializedOutcome>,
     time_ms: u64,
 }
 
@@ -272,7 +295,14 @@ async fn decide(
                 if outcome.fallback.is_some() {
                     component.metrics.fallbacks.increment(1);
                 }
-                Ok(Decided { id: uuid::Uuid::now_v7().to_string(), instance, outcome, seen_features, time_ms })
+                Ok(Decided {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    instance,
+                    outcome,
+                    seen_features,
+                    serialized: None,
+                    time_ms,
+                })
             }
             Err(refusal) => Err(refused(component, refusal)),
         });
@@ -309,6 +339,7 @@ async fn record_events(
     let info = component.model_info();
     let pending = decided.into_iter().map(|d| async move {
         let mut d = d?;
+        let serialized = SerializedOutcome::of(&d.outcome);
         let event = crate::telemetry::prediction_event(
             &d.id,
             d.time_ms as i64,
@@ -318,8 +349,10 @@ async fn record_events(
             info,
             d.seen_features.take().unwrap_or_else(|| JsonText::of(&Map::new())),
             &d.outcome,
+            &serialized,
             started.elapsed().as_micros() as u64,
         );
+        d.serialized = Some(serialized);
         // Until recorded, the decision may never reach the user (a 503, or the request
         // dropped by its timeout or the client): then it must not spend their frequency cap.
         let unrecorded = Unrecorded { component, decided: Some(d) };
@@ -358,15 +391,24 @@ impl Drop for Unrecorded<'_> {
 fn prediction<'a>(component: &'a ComponentRuntime, d: &'a Decided, started: Instant) -> Prediction<'a> {
     let info = component.model_info();
     let (id, instance, outcome) = (&d.id, &d.instance, &d.outcome);
+    let (raw, output, guardrails, decision) = match &d.serialized {
+        Some(s) => (Part::Text(&s.raw), Part::Text(&s.output), Part::Text(&s.guardrails), Part::Text(&s.decision)),
+        None => (
+            Part::Value(&outcome.raw),
+            Part::Value(&outcome.output),
+            Part::Value(outcome.guardrails.as_slice()),
+            Part::Value(&outcome.decision),
+        ),
+    };
     Prediction {
         prediction_id: id.to_string(),
         component: &component.name,
         unit: instance.unit.as_deref(),
         model: ModelRef { name: &info.name, version: &info.version },
-        raw: &outcome.raw,
-        output: &outcome.output,
-        guardrails: &outcome.guardrails,
-        decision: &outcome.decision,
+        raw,
+        output,
+        guardrails,
+        decision,
         fallback: &outcome.fallback,
         server_time_us: started.elapsed().as_micros() as u64,
     }

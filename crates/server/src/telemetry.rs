@@ -189,7 +189,31 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The prediction event for one decision.
+/// The parts of an outcome that both its telemetry event and the answer carry, serialized
+/// once for both.
+pub struct SerializedOutcome {
+    pub raw: JsonText,
+    pub output: JsonText,
+    pub guardrails: JsonText,
+    pub decision: JsonText,
+}
+
+impl SerializedOutcome {
+    pub fn of(outcome: &Outcome) -> SerializedOutcome {
+        let output = JsonText::of(&outcome.output);
+        // untouched by the guardrails, the output is the model's own
+        let raw =
+            if outcome.raw.as_ref() == Some(&outcome.output) { output.clone() } else { JsonText::of(&outcome.raw) };
+        SerializedOutcome {
+            raw,
+            output,
+            guardrails: JsonText::of(&outcome.guardrails),
+            decision: JsonText::of(&outcome.decision),
+        }
+    }
+}
+
+/// The prediction event of one decided instance.
 #[allow(clippy::too_many_arguments)]
 pub fn prediction_event(
     id: &str,
@@ -200,6 +224,7 @@ pub fn prediction_event(
     model: &ModelInfo,
     features: JsonText,
     outcome: &Outcome,
+    serialized: &SerializedOutcome,
     latency_us: u64,
 ) -> PredictionEvent {
     PredictionEvent {
@@ -212,11 +237,11 @@ pub fn prediction_event(
         model_version: model.version.clone(),
         variant: rein_telemetry::events::DEFAULT_VARIANT.to_string(),
         features,
-        raw_output: JsonText::of(&outcome.raw),
-        guardrails: JsonText::of(&outcome.guardrails),
-        output: JsonText::of(&outcome.output),
+        raw_output: serialized.raw.clone(),
+        guardrails: serialized.guardrails.clone(),
+        output: serialized.output.clone(),
         mode: outcome.decision.mode.as_str().to_string(),
-        reason: serde_json::to_string(&outcome.decision).unwrap_or_default(),
+        reason: serialized.decision.as_str().to_string(),
         fallback: outcome.fallback.is_some(),
         latency_us,
     }

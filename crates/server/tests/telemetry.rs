@@ -20,6 +20,48 @@ async fn predict_id(server: &Server, unit: &str) -> String {
     body["prediction_id"].as_str().unwrap().to_string()
 }
 
+/// The answer, single or batched, and the recorded prediction carry the same numbers to
+/// the last digit: the answer reuses what its event serialized, and reads parse floats exactly.
+#[tokio::test]
+async fn answers_and_their_records_agree_to_the_last_digit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Durable).await;
+    let (status, single) = server.predict(json!({"unit": "u-1", "features": page()})).await;
+    assert_eq!(status, 200, "{single:#}");
+    let (status, batch) = server
+        .predict(json!({"instances": [
+            {"unit": "u-2", "features": page()},
+            {"unit": "u-3", "features": page(), "context": {"domain": "accounts.example.com"}},
+        ]}))
+        .await;
+    assert_eq!(status, 200, "{batch:#}");
+    let answers = std::iter::once(&single).chain(batch["predictions"].as_array().unwrap());
+    for answer in answers {
+        let id = answer["prediction_id"].as_str().unwrap();
+        let (status, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+        assert_eq!(status, 200, "{record:#}");
+        let p = &record["prediction"];
+        assert_eq!(p["output"], answer["output"], "{id}");
+        assert_eq!(p["raw_output"], answer["raw"], "{id}");
+        assert_eq!(p["guardrails"], answer["guardrails"], "{id}");
+        assert!(answer["output"]["score"].is_f64(), "{answer:#}");
+    }
+    // the second instance met the allow-list guardrail: its output is not the model's
+    assert_ne!(batch["predictions"][1]["output"], batch["predictions"][1]["raw"]);
+
+    // as text: the same page scores the same digits, alone, batched and looked up
+    let text = |v: &Value| v["raw"]["score"].to_string();
+    let digits = text(&single);
+    let url = server.url("/v1/components/phishing/predict");
+    let body = json!({"instances": [{"features": page()}]}).to_string();
+    let batch_text = server.client.post(url).header("content-type", "application/json").body(body).send().await;
+    let batch_text = batch_text.unwrap().text().await.unwrap();
+    assert!(batch_text.contains(&format!("\"score\":{digits}")), "{digits} not in {batch_text}");
+    let id = single["prediction_id"].as_str().unwrap();
+    let (_, record_text) = server.get(&format!("/v1/predictions/{id}")).await;
+    assert!(record_text.contains(&format!("\"score\":{digits}")), "{digits} not in {record_text}");
+}
+
 #[tokio::test]
 async fn the_feedback_loop_joins_what_the_world_says_to_the_prediction() {
     let dir = tempfile::tempdir().unwrap();
