@@ -19,7 +19,8 @@ url="http://$addr/v1/components/phishing/predict"
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}' /proc/"$1"/task/*/stat; }
 for _ in $(seq "$rounds"); do
   for bin in "$@"; do
-    "$bin" serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$mode" --data-dir "$(mktemp -d)" \
+    dir=$(mktemp -d)
+    "$bin" serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$mode" --data-dir "$dir" \
       > /tmp/rein-ab.log 2>&1 &
     pid=$!
     wait_up "$addr"
@@ -29,5 +30,6 @@ for _ in $(seq "$rounds"); do
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
     echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request"
     kill "$pid"; wait "$pid" 2>/dev/null || true
+    rm -rf "$dir" # a turn at the maximum writes about a gigabyte
   done
 done

@@ -11,11 +11,14 @@ build_rein() {
 wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "http://$1/" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
 
 # Starts rein on the phishing example in the background: serve_rein ADDR MODE LOG.
-# Sets `pid`, stops the server when the script exits, and waits until it answers.
+# Sets `pid`, stops the server and deletes its data when the script exits, and waits until
+# it answers.
 serve_rein() {
-  ./target/release/rein serve examples/phishing-warning/rein.toml --addr "$1" --telemetry "$2" --data-dir "$(mktemp -d)" \
+  rein_data=$(mktemp -d)
+  ./target/release/rein serve examples/phishing-warning/rein.toml --addr "$1" --telemetry "$2" --data-dir "$rein_data" \
     > "$3" 2>&1 &
   pid=$!
-  trap 'kill $pid 2>/dev/null || true' EXIT
+  # the store goes with the server: a minute at the maximum writes gigabytes
+  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$rein_data"' EXIT
   wait_up "$1"
 }

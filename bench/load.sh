@@ -21,7 +21,12 @@ source bench/lib.sh
 build_rein -p rein-bench-ceiling
 
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
+data=$(mktemp -d)
+# Each turn's store is deleted with it: a turn at the maximum writes about a gigabyte.
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$data"
+}
 trap cleanup EXIT
 
 
@@ -45,7 +50,6 @@ at_rate() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-data=$(mktemp -d)
 addr=127.0.0.1:18080
 targets="ceiling rein-off rein-durable rein-buffered"
 declare -A rps p50 p99 cpu hp50 hp99 herr dp99 derr
@@ -66,7 +70,7 @@ start() { # name
   fi
   max_rate "$addr" 3 > /dev/null # warm-up
 }
-stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; rm -rf "${data:?}"/*; }
 serve() { exec ./target/release/rein serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$1" --data-dir "$data/$1-$RANDOM"; }
 # CPU seconds (user + system) the server process has used, all threads.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}' /proc/"$pid"/task/*/stat; }
