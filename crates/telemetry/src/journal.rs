@@ -432,22 +432,21 @@ pub fn unloaded_events(base: &Path) -> u64 {
 
 /// The spare segments beside `base` (`<base>.free-K`).
 fn spare_files(base: &Path) -> Vec<PathBuf> {
-    let dir = match base.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let Some(name) = base.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
-    let prefix = format!("{name}.free-");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
-    entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)))
-        .map(|e| e.path())
-        .collect()
+    let files = files_beside(base).unwrap_or_default();
+    files.into_iter().filter(|(suffix, _)| suffix.starts_with("free-")).map(|(_, path)| path).collect()
 }
 
 /// The sealed files beside `base` (`<base>.N`), by N.
 fn sealed_files(base: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let files = files_beside(base)?;
+    let mut sealed: Vec<(u64, PathBuf)> =
+        files.into_iter().filter_map(|(suffix, path)| Some((suffix.parse::<u64>().ok()?, path))).collect();
+    sealed.sort();
+    Ok(sealed)
+}
+
+/// The files named `<base>.<suffix>` in `base`'s directory, with their suffixes.
+fn files_beside(base: &Path) -> Result<Vec<(String, PathBuf)>, StoreError> {
     let dir = match base.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
@@ -459,15 +458,10 @@ fn sealed_files(base: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(StoreError::Io { path: dir, op: "list journal files", source }),
     };
-    let mut sealed: Vec<(u64, PathBuf)> = entries
+    Ok(entries
         .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let n = e.file_name().to_str()?.strip_prefix(&prefix)?.parse::<u64>().ok()?;
-            Some((n, e.path()))
-        })
-        .collect();
-    sealed.sort();
-    Ok(sealed)
+        .filter_map(|e| Some((e.file_name().to_str()?.strip_prefix(&prefix)?.to_owned(), e.path())))
+        .collect())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use crate::event_log::Lines;
 use memmap2::MmapMut;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -20,8 +20,7 @@ pub(crate) const SEGMENT_BYTES: usize = 4 << 20;
 
 pub(crate) struct Segment {
     path: PathBuf,
-    /// Kept open for `sync_data`; the mapping is what is written.
-    file: File,
+    /// The file's bytes; the mapping outlives the file handle it was made from.
     map: MmapMut,
     /// Bytes of lines from the start; zeros from here on.
     len: usize,
@@ -55,7 +54,7 @@ impl Segment {
         // SAFETY: the file is rein's own, in its data directory, and never truncated
         // while mapped; no other process is meant to write it.
         let map = unsafe { MmapMut::map_mut(&file)? };
-        Ok(Segment { path: path.to_owned(), file, map, len: 0 })
+        Ok(Segment { path: path.to_owned(), map, len: 0 })
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -113,7 +112,6 @@ impl Segment {
     /// Removes the segment's file.
     pub(crate) fn remove(self) -> std::io::Result<()> {
         drop(self.map);
-        drop(self.file);
         std::fs::remove_file(&self.path)
     }
 }
