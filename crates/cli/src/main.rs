@@ -49,6 +49,10 @@ enum Command {
         /// Override the system file's telemetry: off, durable or buffered.
         #[arg(long, value_parser = parse_telemetry_mode)]
         telemetry: Option<TelemetryMode>,
+        /// Threads serving connections, each owning the connections it is given
+        /// (default: one per core).
+        #[arg(long, env = "REIN_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        workers: Option<u16>,
     },
     /// Write labeled examples (features + joined truth) for data scientists.
     Export {
@@ -177,8 +181,9 @@ fn run(command: Command) -> Result<(), String> {
             println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
             Ok(())
         }
-        Command::Serve { system, addr, data_dir, telemetry } => {
+        Command::Serve { system, addr, data_dir, telemetry, workers } => {
             let (system, models) = load(&system)?;
+            let workers = workers.map_or_else(rein_server::workers::default_count, usize::from);
             let runtime = runtime()?;
             let served = runtime.block_on(async move {
                 let telemetry = rein_server::Telemetry::open(&system, &data_dir, telemetry)?;
@@ -194,7 +199,7 @@ fn run(command: Command) -> Result<(), String> {
                 let app = Arc::new(rein_server::App::new(system, models, telemetry));
                 tracing::info!(%local, components = ?names, "rein is serving");
                 println!("rein listening on http://{local}, {recording}");
-                let served = rein_server::serve(listener, app.clone(), rein_server::shutdown_signal()).await;
+                let served = rein_server::serve(listener, app.clone(), workers, rein_server::shutdown_signal()).await;
                 rein_server::finish(&app).await;
                 served.map_err(|e| format!("server error: {e}"))
             });

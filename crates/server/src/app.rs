@@ -32,9 +32,10 @@ pub struct ComponentRuntime {
     /// Moving average of inference time per row, in µs (0: not timed yet): decides
     /// inline or blocking-pool execution.
     typical_us_per_row: AtomicU64,
-    /// Requests waiting for the next batched model call; each waiter drains it, so it
-    /// never holds more than the requests in flight.
-    queue: Mutex<VecDeque<Waiting>>,
+    /// Requests waiting for the next batched model call, a queue per worker thread (see
+    /// [`crate::workers`]) so that a call never wakes a request on another thread; each
+    /// waiter drains its queue, so it never holds more than the requests in flight.
+    queues: Box<[Mutex<VecDeque<Waiting>>]>,
     next_waiting: AtomicU64,
 }
 
@@ -73,7 +74,7 @@ impl App {
                     in_flight: Arc::new(Semaphore::new(max_in_flight)),
                     max_in_flight,
                     typical_us_per_row: AtomicU64::new(0),
-                    queue: Mutex::new(VecDeque::new()),
+                    queues: (0..crate::workers::default_count()).map(|_| Mutex::new(VecDeque::new())).collect(),
                     next_waiting: AtomicU64::new(0),
                 }),
             );
@@ -108,14 +109,16 @@ impl ComponentRuntime {
             return self.bounded(n, move |model| infer_rows(model, &rows)).await;
         }
         let (reply, answer) = oneshot::channel();
+        // the queue it joins is the one it runs, wherever the task resumes
+        let queue = &self.queues[crate::workers::current().unwrap_or(0) % self.queues.len()];
         let id = {
-            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
             let id = self.next_waiting.fetch_add(1, Ordering::Relaxed);
             queue.push_back(Waiting { id, rows, reply });
             id
         };
         tokio::task::yield_now().await;
-        self.run_queued(id);
+        self.run_queued(queue, id);
         answer
             .await
             .unwrap_or_else(|_| Err(ModelError::Run("the model call carrying this request was abandoned".into())))
@@ -126,10 +129,10 @@ impl ComponentRuntime {
     /// themselves, so no request works for others past its own answer. Calls that run
     /// inline have no await, so they cannot be abandoned halfway; the others run on a
     /// task of their own, so a cancelled request never takes its batch-mates down with it.
-    fn run_queued(self: &Arc<Self>, own: u64) {
+    fn run_queued(self: &Arc<Self>, queue: &Mutex<VecDeque<Waiting>>, own: u64) {
         loop {
             let batch = {
-                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
                 if queue.front().is_none_or(|w| w.id > own) {
                     return;
                 }

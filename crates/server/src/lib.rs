@@ -10,6 +10,7 @@ mod oip;
 mod predict;
 mod records;
 pub mod telemetry;
+pub mod workers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -81,32 +82,17 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     )
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and finishes requests in
-/// flight, waiting at most `server.shutdown_timeout_ms` for them.
+/// Serves on `workers` threads (see [`workers`]) until `shutdown` resolves, then stops
+/// accepting and finishes requests in flight, waiting at most `server.shutdown_timeout_ms`
+/// for them.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
+    workers: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let deadline = app.system.server.shutdown_timeout;
-    let (began, begun) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = began.send(());
-    });
-    let overdue = async move {
-        if begun.await.is_err() {
-            return std::future::pending().await;
-        }
-        tokio::time::sleep(deadline).await;
-    };
-    tokio::select! {
-        served = server => served,
-        () = overdue => {
-            tracing::warn!(?deadline, "requests still in flight at the shutdown deadline were cut off");
-            Ok(())
-        }
-    }
+    workers::serve(listener, router(app), workers, deadline, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -158,11 +144,16 @@ pub struct Running {
 }
 
 impl Running {
+    /// Serves on one worker per core.
     pub async fn start(app: Arc<App>, addr: std::net::SocketAddr) -> std::io::Result<Running> {
+        Self::start_on(app, addr, workers::default_count()).await
+    }
+
+    pub async fn start_on(app: Arc<App>, addr: std::net::SocketAddr, workers: usize) -> std::io::Result<Running> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(serve(listener, app.clone(), async {
+        let done = tokio::spawn(serve(listener, app.clone(), workers, async {
             let _ = stopped.await;
         }));
         Ok(Running { addr, app, stop: Some(stop), done })

@@ -17,6 +17,8 @@ pub const MODEL_BATCH_ROWS: &str = "rein_model_batch_rows";
 pub const GUARDRAIL_ACTIONS: &str = "rein_guardrail_actions_total";
 pub const MODEL_ERRORS: &str = "rein_model_errors_total";
 pub const FALLBACKS: &str = "rein_fallbacks_total";
+/// Connections handed to each worker thread (label `worker`: its index).
+pub const CONNECTIONS: &str = "rein_connections_total";
 
 /// Seconds; spans 50 µs to 5 s, dense where the decision path lives.
 const BUCKETS: [f64; 16] =
