@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Before and after, in the same minutes: rein binaries (say, builds of two commits) take
 # turns at wrk's maximum rate on the phishing example, round after round, as in
-# bench/load.sh. Prints req/s and the server's CPU µs a request for each turn.
+# bench/load.sh. Prints req/s and the server's CPU µs a request for each turn; with
+# RATE=N set, also the p50/p99 latency at N req/s (oha, coordinated-omission corrected,
+# as in bench/load.sh).
 #
-#   bench/ab.sh SECONDS ROUNDS MODE BINARY...     (MODE: off | durable | buffered)
+#   [RATE=N] bench/ab.sh SECONDS ROUNDS MODE BINARY...     (MODE: off | durable | buffered)
 #
 # e.g. git worktree add /tmp/before HEAD~1 && (cd /tmp/before && cargo build --release -p rein-cli)
 #      bench/ab.sh 8 3 durable /tmp/before/target/release/rein target/release/rein
@@ -14,6 +16,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
 source bench/lib.sh
 
+if [ -n "${RATE:-}" ] && [ ! -x .rein/tools/bin/oha ]; then cargo install oha --locked --root .rein/tools; fi
 addr=127.0.0.1:18081
 url="http://$addr/v1/components/phishing/predict"
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}' /proc/"$1"/task/*/stat; }
@@ -28,7 +31,13 @@ for _ in $(seq "$rounds"); do
     before=$(cpu_seconds "$pid")
     rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
-    echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request"
+    tail=""
+    if [ -n "${RATE:-}" ]; then
+      tail=$(.rein/tools/bin/oha --no-tui --output-format json -z "${seconds}s" -c 32 -q "$RATE" --latency-correction \
+        -m POST -H 'content-type: application/json' -d "$predict_body" "$url" |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; print(", at %s req/s p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000))' "$RATE")
+    fi
+    echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request$tail"
     kill "$pid"; wait "$pid" 2>/dev/null || true
     rm -rf "$dir" # a turn at the maximum writes about a gigabyte
   done

@@ -1,5 +1,8 @@
 # Shared by the bench scripts (sourced, from the repository root).
 
+# One predict request on the phishing example: every guardrail and the policy run on it.
+predict_body='{"unit":"user-1","features":{"url_length":142,"num_dots":6,"num_hyphens":4,"has_ip_host":true,"uses_https":false,"domain_age_days":3,"num_subdomains":4,"suspicious_words":3,"tld_category":"new_gtld"}}'
+
 # The ONNX Runtime library and a release build of rein.
 build_rein() {
   bash scripts/setup-onnxruntime.sh >/dev/null

@@ -30,7 +30,6 @@ cleanup() {
 trap cleanup EXIT
 
 
-body='{"unit":"user-1","features":{"url_length":142,"num_dots":6,"num_hyphens":4,"has_ip_host":true,"uses_https":false,"domain_age_days":3,"num_subdomains":4,"suspicious_words":3,"tld_category":"new_gtld"}}'
 url_of() { echo "http://$1/v1/components/phishing/predict"; }
 
 # wrk: prints "<req/s> <p50 ms> <p99 ms>"
@@ -44,7 +43,7 @@ max_rate() {
 # oha at a fixed rate: prints "<p50 ms> <p99 ms> <non-200 answers>"
 at_rate() {
   "$oha" --no-tui --output-format json -z "${duration}s" -c 32 -q "$2" --latency-correction -m POST \
-    -H 'content-type: application/json' -d "$body" "$(url_of "$1")" |
+    -H 'content-type: application/json' -d "$predict_body" "$(url_of "$1")" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; print("%.3f %.3f %d" % (p["p50"]*1000, p["p99"]*1000, sum(v for k,v in d["statusCodeDistribution"].items() if k != "200")))'
 }
 
@@ -66,7 +65,7 @@ start() { # name
   pid=$!
   wait_up "$addr"
   if [ "$name" != ceiling ]; then
-    curl -sf "$(url_of "$addr")" -H 'content-type: application/json' -d "$body" | grep -q '"decision"'
+    curl -sf "$(url_of "$addr")" -H 'content-type: application/json' -d "$predict_body" | grep -q '"decision"'
   fi
   max_rate "$addr" 3 > /dev/null # warm-up
 }

@@ -20,7 +20,6 @@ addr=127.0.0.1:18079
 url="http://$addr/v1/components/phishing/predict"
 serve_rein "$addr" "$mode" /tmp/rein-rates.log
 
-body='{"unit":"user-1","features":{"url_length":142,"num_dots":6,"num_hyphens":4,"has_ip_host":true,"uses_https":false,"domain_age_days":3,"num_subdomains":4,"suspicious_words":3,"tld_category":"new_gtld"}}'
 echo "telemetry $mode, max: $(wrk -t1 -c32 -d4s -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}') req/s"
 # The server's own view, from its histograms: the bucket bounds (seconds) under which half
 # and 99% of the requests answered 200 (handler time) and of the model calls fell, over
@@ -48,7 +47,7 @@ PY
 for rate in "${rates[@]}"; do
   curl -s "http://$addr/metrics" > /tmp/rein-rates-before.txt
   "$oha" --no-tui --output-format json -z "${seconds}s" -c 32 -q "$rate" --latency-correction -m POST \
-    -H 'content-type: application/json' -d "$body" "$url" |
+    -H 'content-type: application/json' -d "$predict_body" "$url" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; r=sys.argv[1]
 print(f"at {r} req/s: " + ", ".join(f"{k} {p[k]*1000:.2f} ms" for k in ("p50","p95","p99","p99.9")))' "$rate"
   curl -s "http://$addr/metrics" > /tmp/rein-rates-after.txt

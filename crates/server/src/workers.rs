@@ -80,10 +80,10 @@ pub(crate) async fn serve(
     let all_finished = async {
         let mut outcome = Ok(());
         for served in finished {
-            if let Ok(Err(e)) = served.await
-                && outcome.is_ok()
-            {
-                outcome = Err(e);
+            match served.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => outcome = outcome.and(Err(e)),
+                Err(_) => tracing::error!("a worker thread ended without finishing its connections"),
             }
         }
         outcome

@@ -205,6 +205,7 @@ impl Journal {
         let thread = std::thread::Builder::new()
             .name("rein-telemetry-loader".into())
             .spawn(move || {
+                crate::background::lower_priority();
                 for load in rx {
                     run(load, &committer, &spares);
                 }

@@ -9,6 +9,7 @@
 //!   in large transactions by a thread of their own.
 //! * [`retention`]: periodic pruning; [`export`]: labeled examples as jsonl, csv or parquet.
 
+mod background;
 pub mod error;
 mod event_log;
 pub mod events;

@@ -165,6 +165,7 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("rein-telemetry-checkpoint".into())
             .spawn(move || {
+                crate::background::lower_priority();
                 while !stopping.load(Ordering::Acquire) {
                     std::thread::park_timeout(every);
                     // PASSIVE: never waits for the writer or readers; what it cannot copy now, it copies next time.
