@@ -3,7 +3,7 @@
 //! thread, and the requests one worker batches into a model call are woken on that same
 //! thread: no request is passed between threads. With tokio's work-stealing runtime those
 //! hand-offs (a wake-up written to another thread's event loop, a parked thread woken)
-//! cost a quarter of a request's CPU on the phishing example (`bench/profile.sh`).
+//! cost about a tenth of a request's CPU on the phishing example (BENCHMARKS.md).
 //!
 //! One acceptor hands the connections to the workers in turn, so the load is even
 //! whatever the clients' addresses (the kernel's `SO_REUSEPORT` hashing is not). This is
@@ -180,7 +180,7 @@ async fn work(
 
 /// Keeps a timer due within a second on this worker at all times. Tokio wakes its own
 /// event loop (an eventfd write, and one more turn of the loop) whenever a timer is set
-/// earlier than every timer it knows (tokio-rs/tokio#5207): with no other timer, that is
+/// earlier than the loop's next wake-up (tokio-rs/tokio#5207): with no other timer, that is
 /// every request's time limit, a system call a request. A timer always due sooner than
 /// the limits spares them: one wake-up a second instead of one a request.
 async fn keep_a_timer_due() {
