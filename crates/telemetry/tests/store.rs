@@ -197,6 +197,30 @@ fn feedback_and_outcomes_from_before_event_ids_read_with_one() {
     assert_eq!(record.outcomes[0].id, "seq-1");
 }
 
+#[test]
+fn a_new_store_takes_16_kib_pages_and_an_older_one_keeps_its_own() {
+    let page_size = |dir: &std::path::Path| -> i64 {
+        rusqlite_conn(&dir.join("rein.db")).query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+    };
+    let new = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(new.path()).unwrap();
+    store.write_batch(&[prediction("c", 1).into()]).unwrap();
+    drop(store);
+    assert_eq!(page_size(new.path()), 16 * 1024);
+
+    // a store made with SQLite's default pages, as rein made them before
+    let old = tempfile::tempdir().unwrap();
+    let conn = rusqlite_conn(&old.path().join("rein.db"));
+    conn.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE keep (x INTEGER)").unwrap();
+    drop(conn);
+    let store = SqliteStore::open(old.path()).unwrap();
+    let p = prediction("c", 2);
+    store.write_batch(&[p.clone().into()]).unwrap();
+    assert_eq!(store.prediction(&p.id).unwrap().unwrap().prediction.id, p.id);
+    drop(store);
+    assert_eq!(page_size(old.path()), 4096);
+}
+
 fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
