@@ -54,11 +54,12 @@ pub(crate) async fn serve(
     let (stop, stopping) = watch::channel(false);
     let (cut, cut_off) = watch::channel(false);
     let workers = workers.max(1);
+    let local = listener.local_addr()?;
     let mut lanes = Vec::with_capacity(workers);
     let mut finished = Vec::with_capacity(workers);
     for index in 0..workers {
         let (lane, handed) = mpsc::channel(HANDED_OVER_BOUND);
-        let handed = Handed { connections: handed, local: listener.local_addr()? };
+        let handed = Handed { connections: handed, local };
         let (done, served) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (router, stopping, cut_off) = (router.clone(), stopping.clone(), cut_off.clone());

@@ -2,7 +2,7 @@
 //! checkpointer) run at the lowest CPU priority: the journal absorbs their bursts, while
 //! the threads answering requests must run the moment a request arrives. At normal
 //! priority a load of 512 events takes a core from request threads for milliseconds
-//! whenever the machine has more busy threads than cores (BENCHMARKS.md, run o).
+//! whenever the machine has more busy threads than cores (BENCHMARKS.md, "what changed").
 
 /// Lowers the calling thread to nice 19. Linux only: elsewhere `setpriority` would lower
 /// the whole process, requests included, so it does nothing there.
