@@ -255,7 +255,7 @@ impl OnnxModel {
         f(&mut session)
     }
 
-    fn build_inputs(&self, rows: &[&[FeatureValue]]) -> Result<Vec<(String, DynValue)>, ModelError> {
+    fn build_inputs(&self, rows: &[&[FeatureValue]]) -> Result<Vec<(&str, DynValue)>, ModelError> {
         let n = rows.len();
         let run_err = |e: ort::Error| ModelError::Run(e.to_string());
         match &self.layout {
@@ -273,7 +273,7 @@ impl OnnxModel {
                         .map_err(run_err)?
                         .into_dyn(),
                 };
-                Ok(vec![(name.clone(), value)])
+                Ok(vec![(name.as_str(), value)])
             }
             Layout::Named(inputs) => {
                 let mut out = Vec::with_capacity(inputs.len());
@@ -329,7 +329,7 @@ impl OnnxModel {
                             Tensor::from_string_array((shape, data.as_slice())).map_err(run_err)?.into_dyn()
                         }
                     };
-                    out.push((input.name.clone(), value));
+                    out.push((input.name.as_str(), value));
                 }
                 Ok(out)
             }
@@ -796,29 +796,36 @@ fn match_outputs(
     }
 }
 
-/// A float tensor's shape and values, widened to f64.
+/// A float tensor's shape and values, widened to f64. Dispatched on the element type:
+/// a failed extraction builds an error message, which the request path should not pay for.
 fn floats(value: &DynValue) -> Result<(Vec<i64>, Vec<f64>), String> {
-    if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-        return Ok((shape.to_vec(), data.iter().map(|&v| f64::from(v)).collect()));
+    let e = |e: ort::Error| e.to_string();
+    match value.dtype().tensor_type() {
+        Some(TensorElementType::Float32) => {
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(e)?;
+            Ok((shape.to_vec(), data.iter().map(|&v| f64::from(v)).collect()))
+        }
+        Some(TensorElementType::Float64) => {
+            let (shape, data) = value.try_extract_tensor::<f64>().map_err(e)?;
+            Ok((shape.to_vec(), data.to_vec()))
+        }
+        _ => Err(format!("expected a float tensor, got {}", value.dtype())),
     }
-    if let Ok((shape, data)) = value.try_extract_tensor::<f64>() {
-        return Ok((shape.to_vec(), data.to_vec()));
-    }
-    Err(format!("expected a float tensor, got {}", value.dtype()))
 }
 
 /// A label tensor (string, int64 or int32) as strings.
 fn strings(value: &DynValue) -> Result<Vec<String>, String> {
-    if let Ok((_, data)) = value.try_extract_tensor::<i64>() {
-        return Ok(data.iter().map(i64::to_string).collect());
+    let e = |e: ort::Error| e.to_string();
+    match value.dtype().tensor_type() {
+        Some(TensorElementType::Int64) => {
+            Ok(value.try_extract_tensor::<i64>().map_err(e)?.1.iter().map(i64::to_string).collect())
+        }
+        Some(TensorElementType::Int32) => {
+            Ok(value.try_extract_tensor::<i32>().map_err(e)?.1.iter().map(i32::to_string).collect())
+        }
+        Some(TensorElementType::String) => Ok(value.try_extract_strings().map_err(e)?.1),
+        _ => Err(format!("expected a label tensor (string or integer), got {}", value.dtype())),
     }
-    if let Ok((_, data)) = value.try_extract_tensor::<i32>() {
-        return Ok(data.iter().map(i32::to_string).collect());
-    }
-    if let Ok((_, data)) = value.try_extract_strings() {
-        return Ok(data);
-    }
-    Err(format!("expected a label tensor (string or integer), got {}", value.dtype()))
 }
 
 fn raw_to_value(shape: Vec<i64>, data: RawData) -> Result<DynValue, String> {

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rein_decision::privacy::TelemetryFeatures;
-use rein_decision::{ActionTaken, Decision, ModelError, ModelOutput, Outcome, Output, Prepared, Refusal};
+use rein_decision::{ModelError, ModelOutput, Outcome, Prepared, Refusal};
 use rein_telemetry::JsonText;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -58,27 +58,13 @@ struct Prediction<'a> {
     component: &'a str,
     unit: Option<&'a str>,
     model: ModelRef<'a>,
-    raw: Part<'a, Option<Output>>,
-    output: Part<'a, Output>,
-    guardrails: Part<'a, [ActionTaken]>,
-    decision: Part<'a, Decision>,
+    // as the telemetry event holds them: serialized once, the output once when it is the raw one
+    raw: &'a JsonText,
+    output: &'a JsonText,
+    guardrails: &'a JsonText,
+    decision: &'a JsonText,
     fallback: &'a Option<String>,
     server_time_us: u64,
-}
-
-/// A part of the answer: serialized here, or as its telemetry event already serialized it.
-enum Part<'a, T: ?Sized> {
-    Value(&'a T),
-    Text(&'a JsonText),
-}
-
-impl<T: Serialize + ?Sized> Serialize for Part<'_, T> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Part::Value(v) => v.serialize(serializer),
-            Part::Text(t) => t.serialize(serializer),
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -239,8 +225,8 @@ struct Decided {
     instance: Instance,
     outcome: Outcome,
     seen_features: Option<JsonText>,
-    /// The outcome as its telemetry event holds it, for the answer to reuse.
-    serialized: Option<SerializedOutcome>,
+    /// The outcome's parts as JSON, shared by the answer and the telemetry event.
+    serialized: SerializedOutcome,
     time_ms: u64,
 }
 
@@ -298,9 +284,9 @@ async fn decide(
                 Ok(Decided {
                     id: uuid::Uuid::now_v7().to_string(),
                     instance,
+                    serialized: SerializedOutcome::of(&outcome),
                     outcome,
                     seen_features,
-                    serialized: None,
                     time_ms,
                 })
             }
@@ -339,7 +325,6 @@ async fn record_events(
     let info = component.model_info();
     let pending = decided.into_iter().map(|d| async move {
         let mut d = d?;
-        let serialized = SerializedOutcome::of(&d.outcome);
         let event = crate::telemetry::prediction_event(
             &d.id,
             d.time_ms as i64,
@@ -349,10 +334,9 @@ async fn record_events(
             info,
             d.seen_features.take().unwrap_or_else(|| JsonText::of(&Map::new())),
             &d.outcome,
-            &serialized,
+            &d.serialized,
             started.elapsed().as_micros() as u64,
         );
-        d.serialized = Some(serialized);
         // Until recorded, the decision may never reach the user (a 503, or the request
         // dropped by its timeout or the client): then it must not spend their frequency cap.
         let unrecorded = Unrecorded { component, decided: Some(d) };
@@ -390,25 +374,16 @@ impl Drop for Unrecorded<'_> {
 
 fn prediction<'a>(component: &'a ComponentRuntime, d: &'a Decided, started: Instant) -> Prediction<'a> {
     let info = component.model_info();
-    let (id, instance, outcome) = (&d.id, &d.instance, &d.outcome);
-    let (raw, output, guardrails, decision) = match &d.serialized {
-        Some(s) => (Part::Text(&s.raw), Part::Text(&s.output), Part::Text(&s.guardrails), Part::Text(&s.decision)),
-        None => (
-            Part::Value(&outcome.raw),
-            Part::Value(&outcome.output),
-            Part::Value(outcome.guardrails.as_slice()),
-            Part::Value(&outcome.decision),
-        ),
-    };
+    let (id, instance, outcome, parts) = (&d.id, &d.instance, &d.outcome, &d.serialized);
     Prediction {
         prediction_id: id.to_string(),
         component: &component.name,
         unit: instance.unit.as_deref(),
         model: ModelRef { name: &info.name, version: &info.version },
-        raw,
-        output,
-        guardrails,
-        decision,
+        raw: &parts.raw,
+        output: &parts.output,
+        guardrails: &parts.guardrails,
+        decision: &parts.decision,
         fallback: &outcome.fallback,
         server_time_us: started.elapsed().as_micros() as u64,
     }
