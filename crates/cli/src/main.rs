@@ -196,10 +196,10 @@ fn run(command: Command) -> Result<(), String> {
                 })?;
                 let local = listener.local_addr().map_err(|e| e.to_string())?;
                 let names: Vec<String> = system.components.iter().map(|c| c.name.clone()).collect();
-                let app = Arc::new(rein_server::App::new(system, models, telemetry));
+                let app = Arc::new(rein_server::App::on_workers(system, models, telemetry, workers));
                 tracing::info!(%local, components = ?names, "rein is serving");
                 println!("rein listening on http://{local}, {recording}");
-                let served = rein_server::serve(listener, app.clone(), workers, rein_server::shutdown_signal()).await;
+                let served = rein_server::serve(listener, app.clone(), rein_server::shutdown_signal()).await;
                 rein_server::finish(&app).await;
                 served.map_err(|e| format!("server error: {e}"))
             });

@@ -19,6 +19,8 @@ pub struct App {
     components: HashMap<String, Arc<ComponentRuntime>>,
     names: Vec<String>,
     pub telemetry: Option<Telemetry>,
+    /// Worker threads that serve it (see [`crate::workers`]); each has its own batching queues.
+    pub workers: usize,
 }
 
 pub struct ComponentRuntime {
@@ -55,8 +57,20 @@ const INLINE_MAX_ROWS: usize = 16;
 const MAX_BATCH_ROWS: usize = INLINE_MAX_ROWS;
 
 impl App {
-    /// Builds the app from a validated system and its loaded models (same order as components).
+    /// Builds the app from a validated system and its loaded models (same order as
+    /// components), to be served by one worker per core.
     pub fn new(system: System, models: Vec<Arc<OnnxModel>>, telemetry: Option<Telemetry>) -> Self {
+        Self::on_workers(system, models, telemetry, crate::workers::default_count())
+    }
+
+    /// As [`App::new`], to be served by `workers` worker threads.
+    pub fn on_workers(
+        system: System,
+        models: Vec<Arc<OnnxModel>>,
+        telemetry: Option<Telemetry>,
+        workers: usize,
+    ) -> Self {
+        let workers = workers.max(1);
         let metrics = crate::metrics::install();
         let system = Arc::new(system);
         let mut components = HashMap::new();
@@ -74,12 +88,12 @@ impl App {
                     in_flight: Arc::new(Semaphore::new(max_in_flight)),
                     max_in_flight,
                     typical_us_per_row: AtomicU64::new(0),
-                    queues: (0..crate::workers::default_count()).map(|_| Mutex::new(VecDeque::new())).collect(),
+                    queues: (0..workers).map(|_| Mutex::new(VecDeque::new())).collect(),
                     next_waiting: AtomicU64::new(0),
                 }),
             );
         }
-        Self { system, metrics, components, names, telemetry }
+        Self { system, metrics, components, names, telemetry, workers }
     }
 
     pub fn component(&self, name: &str) -> Option<&Arc<ComponentRuntime>> {

@@ -82,16 +82,15 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     )
 }
 
-/// Serves on `workers` threads (see [`workers`]) until `shutdown` resolves, then stops
-/// accepting and finishes requests in flight, waiting at most `server.shutdown_timeout_ms`
-/// for them.
+/// Serves on the app's worker threads (see [`workers`]) until `shutdown` resolves, then
+/// stops accepting and finishes requests in flight, waiting at most
+/// `server.shutdown_timeout_ms` for them.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
-    workers: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let deadline = app.system.server.shutdown_timeout;
+    let (deadline, workers) = (app.system.server.shutdown_timeout, app.workers);
     workers::serve(listener, router(app), workers, deadline, shutdown).await
 }
 
@@ -144,16 +143,12 @@ pub struct Running {
 }
 
 impl Running {
-    /// Serves on one worker per core.
+    /// Serves on the app's worker threads.
     pub async fn start(app: Arc<App>, addr: std::net::SocketAddr) -> std::io::Result<Running> {
-        Self::start_on(app, addr, workers::default_count()).await
-    }
-
-    pub async fn start_on(app: Arc<App>, addr: std::net::SocketAddr, workers: usize) -> std::io::Result<Running> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(serve(listener, app.clone(), workers, async {
+        let done = tokio::spawn(serve(listener, app.clone(), async {
             let _ = stopped.await;
         }));
         Ok(Running { addr, app, stop: Some(stop), done })

@@ -424,3 +424,25 @@ async fn concurrent_requests_batched_together_each_get_their_own_answer() {
     assert!(metrics.contains("rein_model_batch_rows_bucket{component=\"phishing\""), "{metrics}");
     server.stop().await;
 }
+
+/// `rein serve --workers N` builds the app for N workers, and the server runs that many:
+/// each takes a connection in turn and answers on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_as_many_workers_as_the_app_was_built_for() {
+    let workers = rein_server::workers::default_count() + 1;
+    let system = system(|s| s);
+    let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
+    let app = Arc::new(rein_server::App::on_workers(system, models, None, workers));
+    let running = rein_server::Running::start(app, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = Server { addr: running.addr, running: Some(running), client: reqwest::Client::new() };
+    for _ in 0..workers {
+        // a client of its own: a connection of its own
+        let one = Server { addr: server.addr, running: None, client: reqwest::Client::new() };
+        let (status, body) = one.predict(json!({"unit": "u", "features": page()})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, metrics) = server.get("/metrics").await;
+    let last = format!("rein_connections_total{{worker=\"{}\"}} 1", workers - 1);
+    assert!(metrics.lines().any(|l| l == last), "the last worker took one connection:\n{metrics}");
+    server.stop().await;
+}
