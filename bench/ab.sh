@@ -19,15 +19,9 @@ source bench/lib.sh
 if [ -n "${RATE:-}" ] && [ ! -x .rein/tools/bin/oha ]; then cargo install oha --locked --root .rein/tools; fi
 addr=127.0.0.1:18081
 url="http://$addr/v1/components/phishing/predict"
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}' /proc/"$1"/task/*/stat; }
 for _ in $(seq "$rounds"); do
   for bin in "$@"; do
-    dir=$(mktemp -d)
-    "$bin" serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$mode" --data-dir "$dir" \
-      > /tmp/rein-ab.log 2>&1 &
-    pid=$!
-    wait_up "$addr"
-    wrk -t1 -c32 -d3s -s bench/predict.lua "$url" > /dev/null # warm-up
+    start_server "$bin" "$addr" "$mode" /tmp/rein-ab.log
     before=$(cpu_seconds "$pid")
     rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
@@ -38,7 +32,6 @@ for _ in $(seq "$rounds"); do
         python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; print(", at %s req/s p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000))' "$RATE")
     fi
     echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request$tail"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-    rm -rf "$dir" # a turn at the maximum writes about a gigabyte
+    stop_server
   done
 done

@@ -10,18 +10,33 @@ build_rein() {
   cargo build --release --locked -p rein-cli "$@" 2>&1 | tail -1
 }
 
+# CPU seconds (user and system, every thread) process PID has used: cpu_seconds PID.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}' /proc/"$1"/task/*/stat; }
+
 # Waits until a server answers on ADDR, or fails.
 wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "http://$1/" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
 
-# Starts rein on the phishing example in the background: serve_rein ADDR MODE LOG.
-# Sets `pid`, stops the server and deletes its data when the script exits, and waits until
-# it answers.
-serve_rein() {
+# Starts a rein binary on the phishing example in the background, waits until it answers
+# and warms it up with two seconds of wrk: start_server BINARY ADDR MODE LOG. Sets `pid`
+# and `rein_data`, the store's directory, which stop_server deletes.
+start_server() {
   rein_data=$(mktemp -d)
-  ./target/release/rein serve examples/phishing-warning/rein.toml --addr "$1" --telemetry "$2" --data-dir "$rein_data" \
-    > "$3" 2>&1 &
+  "$1" serve examples/phishing-warning/rein.toml --addr "$2" --telemetry "$3" --data-dir "$rein_data" > "$4" 2>&1 &
   pid=$!
-  # the store goes with the server: a minute at the maximum writes gigabytes
-  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$rein_data"' EXIT
-  wait_up "$1"
+  wait_up "$2"
+  wrk -t1 -c32 -d2s -s bench/predict.lua "http://$2/v1/components/phishing/predict" > /dev/null
+}
+
+# Stops the server start_server started and deletes its store: a minute at the maximum
+# writes gigabytes.
+stop_server() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$rein_data"
+}
+
+# The release build on the phishing example, stopped when the script exits: serve_rein ADDR MODE LOG.
+serve_rein() {
+  start_server ./target/release/rein "$@"
+  trap stop_server EXIT
 }

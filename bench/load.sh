@@ -71,17 +71,15 @@ start() { # name
 }
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; rm -rf "${data:?}"/*; }
 serve() { exec ./target/release/rein serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$1" --data-dir "$data/$1-$RANDOM"; }
-# CPU seconds (user + system) the server process has used, all threads.
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}' /proc/"$pid"/task/*/stat; }
 
 for name in $targets; do : > "/tmp/rein-bench-$name.runs"; done
 for _ in $(seq "$runs"); do
   for name in $targets; do
     start "$name"
-    before=$(cpu_seconds)
+    before=$(cpu_seconds "$pid")
     read -r r a b < <(max_rate "$addr")
     # server CPU per request in µs: what the target costs, whatever else the machine runs
-    c=$(python3 -c "print(f'{($(cpu_seconds) - $before) / ($r * $duration) * 1e6:.1f}')")
+    c=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($r * $duration) * 1e6:.1f}')")
     echo "$r $a $b $c" >> "/tmp/rein-bench-$name.runs"
     stop
   done

@@ -18,7 +18,6 @@ addr=127.0.0.1:18078
 url="http://$addr/v1/components/phishing/predict"
 serve_rein "$addr" "$mode" /tmp/rein-profile.log
 
-wrk -t1 -c32 -d2s -s bench/predict.lua "$url" > /dev/null # warm-up
 wrk -t1 -c32 -d"$((seconds + 3))s" -s bench/predict.lua "$url" > /tmp/rein-profile-wrk.txt &
 load=$!
 sleep 1

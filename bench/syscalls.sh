@@ -15,11 +15,7 @@ addr=127.0.0.1:18077
 url="http://$addr/v1/components/phishing/predict"
 events=syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,raw_syscalls:sys_enter,context-switches
 for bin in "$@"; do
-  dir=$(mktemp -d)
-  "$bin" serve examples/phishing-warning/rein.toml --addr "$addr" --telemetry "$mode" --data-dir "$dir" > /tmp/rein-syscalls.log 2>&1 &
-  pid=$!
-  wait_up "$addr"
-  wrk -t1 -c32 -d2s -s bench/predict.lua "$url" > /dev/null # warm-up
+  start_server "$bin" "$addr" "$mode" /tmp/rein-syscalls.log
   wrk -t1 -c32 -d8s -s bench/predict.lua "$url" > /tmp/rein-syscalls-wrk.txt &
   load=$!
   sleep 1
@@ -28,6 +24,5 @@ for bin in "$@"; do
   rps=$(awk '/Requests\/sec/ {print $2}' /tmp/rein-syscalls-wrk.txt)
   echo "$bin $mode: $(printf '%.0f' "$rps") req/s; a request:" \
     "$(awk -F, -v n="$rps" '$1 ~ /^[0-9]/ {sub(/^syscalls:sys_enter_|^raw_syscalls:sys_enter/, "", $3); printf "%s %.3f, ", ($3 == "" ? "all system calls" : $3), $1 / (n * 6)}' /tmp/rein-syscalls-stat.txt)"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  rm -rf "$dir"
+  stop_server
 done
