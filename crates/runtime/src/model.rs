@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ort::session::{Session, SessionOutputs};
+use ort::session::{Session, SessionInputValue, SessionOutputs};
 use ort::value::{DynValue, Outlet, Tensor, TensorElementType, ValueType};
 use rein_decision::{Model, ModelError, ModelInfo, ModelOutput};
 use rein_system::{Component, Feature, FeatureKind, FeatureValue, Task};
@@ -40,9 +40,22 @@ pub struct OnnxModel {
     output_types: Vec<TensorElementType>,
     head: Head,
     model_labels: Option<Vec<String>>,
-    sessions: Box<[Mutex<Session>]>,
+    sessions: Box<[Mutex<Slot>]>,
     next: AtomicUsize,
 }
+
+/// A session and the input tensors it keeps between calls.
+struct Slot {
+    session: Session,
+    /// `[n - 1]`: for calls of `n` rows, the numeric input tensors in layout order (`None`
+    /// for a string input), made on the first such call. A call writes its rows into them
+    /// instead of creating tensors, each of which costs ONNX Runtime several allocations.
+    /// String inputs are made for each call: ONNX Runtime owns their strings.
+    inputs: Vec<Option<Vec<Option<DynValue>>>>,
+}
+
+/// Largest call, in rows, whose input tensors a session keeps.
+const KEPT_INPUT_ROWS: usize = 32;
 
 impl std::fmt::Debug for OnnxModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,13 +129,15 @@ impl OnnxModel {
             .min(component.model.max_concurrency.max(1));
         let mut sessions = Vec::with_capacity(pool);
         for _ in 0..pool {
-            sessions.push(Mutex::new(
-                new_session(runtime, &bytes).map_err(|e| artifact(format!("ONNX Runtime cannot load it: {e}")))?,
-            ));
+            sessions.push(Mutex::new(Slot {
+                session: new_session(runtime, &bytes)
+                    .map_err(|e| artifact(format!("ONNX Runtime cannot load it: {e}")))?,
+                inputs: (0..KEPT_INPUT_ROWS).map(|_| None).collect(),
+            }));
         }
         let first = sessions[0].lock().unwrap_or_else(|p| p.into_inner());
-        let model_inputs = first.inputs();
-        let model_outputs = first.outputs();
+        let model_inputs = first.session.inputs();
+        let model_outputs = first.session.outputs();
 
         let (layout, fixed_batch) = match_inputs(model_inputs, &component.features)?;
         let head = match_outputs(model_outputs, component, model_labels.as_deref())?;
@@ -228,8 +243,8 @@ impl OnnxModel {
                 describe_specs(&self.inputs)
             )));
         }
-        self.with_session(|session| {
-            let outputs = session.run(values).map_err(|e| ModelError::Run(e.to_string()))?;
+        self.with_slot(|slot| {
+            let outputs = slot.session.run(values).map_err(|e| ModelError::Run(e.to_string()))?;
             let mut out = Vec::with_capacity(self.outputs.len());
             for (spec, ty) in self.outputs.iter().zip(&self.output_types) {
                 let value = outputs
@@ -243,104 +258,128 @@ impl OnnxModel {
         })
     }
 
-    fn with_session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+    fn with_slot<R>(&self, f: impl FnOnce(&mut Slot) -> R) -> R {
         let n = self.sessions.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
         for k in 0..n {
-            if let Ok(mut session) = self.sessions[(start + k) % n].try_lock() {
-                return f(&mut session);
+            if let Ok(mut slot) = self.sessions[(start + k) % n].try_lock() {
+                return f(&mut slot);
             }
         }
-        let mut session = self.sessions[start].lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut session)
+        let mut slot = self.sessions[start].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut slot)
     }
 
-    fn build_inputs(&self, rows: &[&[FeatureValue]]) -> Result<Vec<(&str, DynValue)>, ModelError> {
-        let n = rows.len();
-        let run_err = |e: ort::Error| ModelError::Run(e.to_string());
+    /// The rows as one column of tensor data per model input, in layout order, each
+    /// value checked against the input's element type.
+    fn columns(&self, rows: &[&[FeatureValue]]) -> Result<Vec<Column>, ModelError> {
         match &self.layout {
             Layout::Single { name, ty, width } => {
-                let mut data = Vec::with_capacity(n * width);
+                let mut data = Vec::with_capacity(rows.len() * width);
                 for (r, row) in rows.iter().enumerate() {
                     for (value, feature) in row.iter().zip(&self.features) {
                         data.push(value.as_f64().ok_or_else(|| value_error(r, feature, value, name, *ty))?);
                     }
                 }
-                let shape = vec![n as i64, *width as i64];
-                let value = match ty {
-                    TensorElementType::Float64 => Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn(),
-                    _ => Tensor::from_array((shape, data.into_iter().map(|v| v as f32).collect::<Vec<f32>>()))
-                        .map_err(run_err)?
-                        .into_dyn(),
-                };
-                Ok(vec![(name.as_str(), value)])
+                Ok(vec![match ty {
+                    TensorElementType::Float64 => Column::F64(data),
+                    _ => Column::F32(data.into_iter().map(|v| v as f32).collect()),
+                }])
             }
-            Layout::Named(inputs) => {
-                let mut out = Vec::with_capacity(inputs.len());
-                for input in inputs {
-                    let shape: Vec<i64> = if input.rank == 1 { vec![n as i64] } else { vec![n as i64, 1] };
+            Layout::Named(inputs) => inputs
+                .iter()
+                .map(|input| {
                     let feature = &self.features[input.feature];
-                    let cells = rows.iter().map(|row| &row[input.feature]);
+                    let cells = rows.iter().map(|row| &row[input.feature]).enumerate();
                     let err = |r: usize, v: &FeatureValue| value_error(r, feature, v, &input.name, input.ty);
-                    let value = match input.ty {
-                        TensorElementType::Float32 => {
-                            let data = cells
-                                .enumerate()
+                    Ok(match input.ty {
+                        TensorElementType::Float32 => Column::F32(
+                            cells
                                 .map(|(r, v)| v.as_f64().map(|x| x as f32).ok_or_else(|| err(r, v)))
-                                .collect::<Result<Vec<f32>, _>>()?;
-                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
-                        }
-                        TensorElementType::Float64 => {
-                            let data = cells
-                                .enumerate()
-                                .map(|(r, v)| v.as_f64().ok_or_else(|| err(r, v)))
-                                .collect::<Result<Vec<f64>, _>>()?;
-                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
-                        }
-                        TensorElementType::Int64 => {
-                            let data = cells
-                                .enumerate()
-                                .map(|(r, v)| v.as_i64().ok_or_else(|| err(r, v)))
-                                .collect::<Result<Vec<i64>, _>>()?;
-                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
-                        }
-                        TensorElementType::Int32 => {
-                            let data = cells
-                                .enumerate()
+                                .collect::<Result<_, _>>()?,
+                        ),
+                        TensorElementType::Float64 => Column::F64(
+                            cells.map(|(r, v)| v.as_f64().ok_or_else(|| err(r, v))).collect::<Result<_, _>>()?,
+                        ),
+                        TensorElementType::Int64 => Column::I64(
+                            cells.map(|(r, v)| v.as_i64().ok_or_else(|| err(r, v))).collect::<Result<_, _>>()?,
+                        ),
+                        TensorElementType::Int32 => Column::I32(
+                            cells
                                 .map(|(r, v)| v.as_i64().and_then(|x| i32::try_from(x).ok()).ok_or_else(|| err(r, v)))
-                                .collect::<Result<Vec<i32>, _>>()?;
-                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
-                        }
-                        TensorElementType::Bool => {
-                            let data = cells
-                                .enumerate()
+                                .collect::<Result<_, _>>()?,
+                        ),
+                        TensorElementType::Bool => Column::Bool(
+                            cells
                                 .map(|(r, v)| match v {
                                     FeatureValue::Boolean(b) => Ok(*b),
                                     _ => Err(err(r, v)),
                                 })
-                                .collect::<Result<Vec<bool>, _>>()?;
-                            Tensor::from_array((shape, data)).map_err(run_err)?.into_dyn()
-                        }
-                        _ => {
-                            let data = cells
-                                .enumerate()
+                                .collect::<Result<_, _>>()?,
+                        ),
+                        _ => Column::Str(
+                            cells
                                 .map(|(r, v)| v.as_str().map(str::to_owned).ok_or_else(|| err(r, v)))
-                                .collect::<Result<Vec<String>, _>>()?;
-                            Tensor::from_string_array((shape, data.as_slice())).map_err(run_err)?.into_dyn()
-                        }
-                    };
-                    out.push((input.name.as_str(), value));
-                }
-                Ok(out)
-            }
+                                .collect::<Result<_, _>>()?,
+                        ),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// The shape of input `i` (layout order) for `n` rows.
+    fn input_shape(&self, i: usize, n: usize) -> Vec<i64> {
+        match &self.layout {
+            Layout::Single { width, .. } => vec![n as i64, *width as i64],
+            Layout::Named(inputs) if inputs[i].rank == 1 => vec![n as i64],
+            Layout::Named(_) => vec![n as i64, 1],
+        }
+    }
+
+    fn input_name(&self, i: usize) -> &str {
+        match &self.layout {
+            Layout::Single { name, .. } => name,
+            Layout::Named(inputs) => &inputs[i].name,
         }
     }
 
     fn infer_batch(&self, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, ModelError> {
-        let inputs = self.build_inputs(rows)?;
-        self.with_session(|session| {
-            let outputs = session.run(inputs).map_err(|e| ModelError::Run(e.to_string()))?;
-            self.read_outputs(&outputs, rows.len())
+        let n = rows.len();
+        let columns = self.columns(rows)?;
+        let run_err = |e: ort::Error| ModelError::Run(e.to_string());
+        self.with_slot(|slot| {
+            let Slot { session, inputs: kept } = slot;
+            let kept = match kept.get_mut(n.wrapping_sub(1)) {
+                Some(set) => {
+                    if set.is_none() {
+                        let made = columns
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| c.kept_tensor(self.input_shape(i, n)).transpose())
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(run_err)?;
+                        *set = Some(made);
+                    }
+                    set.as_mut()
+                }
+                None => None,
+            };
+            let mut values: Vec<(&str, SessionInputValue<'_>)> = Vec::with_capacity(columns.len());
+            let mut kept = kept.map(|set| set.iter_mut());
+            for (i, column) in columns.into_iter().enumerate() {
+                let tensor = kept.as_mut().and_then(|set| set.next()).and_then(Option::as_mut);
+                let value = match tensor {
+                    Some(tensor) => {
+                        column.write_into(tensor).map_err(run_err)?;
+                        SessionInputValue::from(&*tensor)
+                    }
+                    None => SessionInputValue::from(column.into_tensor(self.input_shape(i, n)).map_err(run_err)?),
+                };
+                values.push((self.input_name(i), value));
+            }
+            let outputs = session.run(values).map_err(|e| ModelError::Run(e.to_string()))?;
+            self.read_outputs(&outputs, n)
         })
     }
 
@@ -446,6 +485,62 @@ impl Model for OnnxModel {
                 Ok(out)
             }
             _ => self.infer_batch(rows),
+        }
+    }
+}
+
+/// The data of one model input for one call.
+enum Column {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    I32(Vec<i32>),
+    Bool(Vec<bool>),
+    Str(Vec<String>),
+}
+
+impl Column {
+    fn into_tensor(self, shape: Vec<i64>) -> ort::Result<DynValue> {
+        Ok(match self {
+            Column::F32(d) => Tensor::from_array((shape, d))?.into_dyn(),
+            Column::F64(d) => Tensor::from_array((shape, d))?.into_dyn(),
+            Column::I64(d) => Tensor::from_array((shape, d))?.into_dyn(),
+            Column::I32(d) => Tensor::from_array((shape, d))?.into_dyn(),
+            Column::Bool(d) => Tensor::from_array((shape, d))?.into_dyn(),
+            Column::Str(d) => Tensor::from_string_array((shape, d.as_slice()))?.into_dyn(),
+        })
+    }
+
+    /// A zeroed tensor of this column's type and `shape`, for later calls to write into;
+    /// none for strings.
+    fn kept_tensor(&self, shape: Vec<i64>) -> Option<ort::Result<DynValue>> {
+        let zeroed = match self {
+            Column::F32(d) => Column::F32(vec![0.0; d.len()]),
+            Column::F64(d) => Column::F64(vec![0.0; d.len()]),
+            Column::I64(d) => Column::I64(vec![0; d.len()]),
+            Column::I32(d) => Column::I32(vec![0; d.len()]),
+            Column::Bool(d) => Column::Bool(vec![false; d.len()]),
+            Column::Str(_) => return None,
+        };
+        Some(zeroed.into_tensor(shape))
+    }
+
+    /// Writes the column into a tensor [`Column::kept_tensor`] made for its type and length.
+    fn write_into(self, tensor: &mut DynValue) -> ort::Result<()> {
+        fn copy<T: Copy>(into: &mut [T], from: &[T]) -> ort::Result<()> {
+            if into.len() != from.len() {
+                return Err(ort::Error::new(format!("a kept input holds {} values, not {}", into.len(), from.len())));
+            }
+            into.copy_from_slice(from);
+            Ok(())
+        }
+        match self {
+            Column::F32(d) => copy(tensor.try_extract_tensor_mut::<f32>()?.1, &d),
+            Column::F64(d) => copy(tensor.try_extract_tensor_mut::<f64>()?.1, &d),
+            Column::I64(d) => copy(tensor.try_extract_tensor_mut::<i64>()?.1, &d),
+            Column::I32(d) => copy(tensor.try_extract_tensor_mut::<i32>()?.1, &d),
+            Column::Bool(d) => copy(tensor.try_extract_tensor_mut::<bool>()?.1, &d),
+            Column::Str(_) => Err(ort::Error::new("string inputs are never kept")),
         }
     }
 }

@@ -23,17 +23,15 @@ fn check(fixture: &Fixture, declared: Option<Vec<String>>) {
     for (i, row) in refs.iter().enumerate() {
         let single = model.infer(&[row]).expect("infer one");
         assert_eq!(single.len(), 1);
-        // Vectorised kernels may round the last float bit differently for a batch.
-        match (&single[0], &outputs[i]) {
-            (ModelOutput::Class { label: a, probabilities: p }, ModelOutput::Class { label: b, probabilities: q }) => {
-                assert_eq!(a, b, "row {i}: batch and single labels differ");
-                assert!(p.iter().zip(q).all(|(x, y)| (x - y).abs() < 1e-6), "row {i}: {p:?} vs {q:?}");
-            }
-            (ModelOutput::Value(a), ModelOutput::Value(b)) => {
-                assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "row {i}")
-            }
-            (a, b) => panic!("row {i}: {a:?} vs {b:?}"),
-        }
+        assert_same(&single[0], &outputs[i], &format!("row {i} alone"));
+    }
+
+    // The same rows in reverse, a call of the same size again: a session's kept input
+    // tensors take each call's rows, never a previous call's.
+    let reversed: Vec<&[FeatureValue]> = refs.iter().rev().copied().collect();
+    let again = model.infer(&reversed).expect("infer reversed");
+    for (i, (a, b)) in again.iter().rev().zip(&outputs).enumerate() {
+        assert_same(a, b, &format!("row {i} in the reversed call"));
     }
 
     for (i, (got, want)) in outputs.iter().zip(fixture.expected()).enumerate() {
@@ -62,6 +60,19 @@ fn check(fixture: &Fixture, declared: Option<Vec<String>>) {
                 assert!((v - w).abs() < TOLERANCE * w.abs().max(1.0), "row {i}: {v} vs {w}");
             }
         }
+    }
+}
+
+/// The same output, but for the last float bit: vectorised kernels may round it
+/// differently for a batch.
+fn assert_same(got: &ModelOutput, batch: &ModelOutput, what: &str) {
+    match (got, batch) {
+        (ModelOutput::Class { label: a, probabilities: p }, ModelOutput::Class { label: b, probabilities: q }) => {
+            assert_eq!(a, b, "{what}: the label differs from the batch's");
+            assert!(p.iter().zip(q).all(|(x, y)| (x - y).abs() < 1e-6), "{what}: {p:?} vs {q:?}");
+        }
+        (ModelOutput::Value(a), ModelOutput::Value(b)) => assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{what}"),
+        (a, b) => panic!("{what}: {a:?} vs {b:?}"),
     }
 }
 
