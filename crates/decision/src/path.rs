@@ -113,7 +113,7 @@ impl DecisionPath {
     /// Schema validation and input guardrails.
     pub fn prepare(
         &self,
-        features: &serde_json::Map<String, serde_json::Value>,
+        features: &impl schema::Features,
         context: &serde_json::Value,
         unknown: UnknownFeatures,
     ) -> Result<Prepared<'_>, Refusal> {

@@ -332,3 +332,34 @@ action = "flag"
     }
     assert_eq!(fired(0.5), ["no_value_for_a_classifier"]);
 }
+
+/// Features read straight into the schema's positions are validated exactly as the same
+/// JSON read into a map: the same values, the same errors in the same order, the last of a
+/// name given twice, unknown names once and in name order; and anything but an object is
+/// refused in the words a map would use.
+#[test]
+fn features_read_for_the_schema_agree_with_a_map() {
+    use rein_decision::schema::{GivenFeatures, validate};
+    let component = phishing().component().clone();
+    let texts = [
+        r#"{"url_length": 80, "num_dots": 3, "num_hyphens": 1, "has_ip_host": false, "uses_https": true,
+            "domain_age_days": 400, "num_subdomains": 1, "suspicious_words": 0, "tld_category": "com"}"#,
+        r#"{}"#,
+        r#"{"url_length": 99999, "num_dots": "three", "has_ip_host": 1, "tld_category": "xyz", "num_hyphens": 2.5,
+            "uses_https": null, "colour": "red", "zeta": [1, {"a": 2}], "alpha": null}"#,
+        r#"{"url_length": 1, "url_length": 2000, "colour": 1, "colour": 2, "suspicious_words": null}"#,
+        r#"{"url_l\u0065ngth": 12, "tld_c\u0061tegory": "org", "\u00e9t\u00e9": true, "num_dots": 1e2}"#,
+    ];
+    for text in texts {
+        let map: Map<String, Value> = serde_json::from_str(text).unwrap();
+        let given = GivenFeatures::read(&component, &mut serde_json::Deserializer::from_str(text)).unwrap();
+        for unknown in [UnknownFeatures::Reject, UnknownFeatures::Ignore] {
+            assert_eq!(validate(&component, &given, unknown), validate(&component, &map, unknown), "{text}");
+        }
+    }
+    for text in [r#""url_length""#, "[1, 2]", "3", "null", r#"{"url_length": }"#] {
+        let want = serde_json::from_str::<Map<String, Value>>(text).unwrap_err().to_string();
+        let got = GivenFeatures::read(&component, &mut serde_json::Deserializer::from_str(text)).unwrap_err();
+        assert_eq!(got.to_string(), want, "{text}");
+    }
+}

@@ -24,10 +24,15 @@ impl ApiError {
     }
 
     pub fn malformed_json(e: &serde_json::Error) -> Self {
+        Self::malformed_json_at(e, e.line(), e.column())
+    }
+
+    /// As [`ApiError::malformed_json`], for a mistake whose place in the body the caller worked out.
+    pub fn malformed_json_at(what: impl std::fmt::Display, line: usize, column: usize) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!("the request body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
+            format!("the request body is not valid JSON: {what} (line {line}, column {column})"),
         )
     }
 

@@ -12,9 +12,11 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rein_decision::privacy::TelemetryFeatures;
+use rein_decision::schema::GivenFeatures;
 use rein_decision::{ModelError, ModelOutput, Outcome, Prepared, Refusal};
 use rein_telemetry::JsonText;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::app::{App, ComponentRuntime};
@@ -22,16 +24,18 @@ use crate::error::ApiError;
 use crate::fields;
 use crate::telemetry::SerializedOutcome;
 
-/// A request body: one instance, or a batch under `instances`. Parsed in one pass.
+/// A request body: one instance, or a batch under `instances`. The features and the
+/// instances are kept as their JSON text, checked for syntax, and read for the component
+/// afterwards: features straight into the schema's positions, with no map built.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Body {
-    #[serde(default)]
-    instances: Option<Vec<Value>>,
+struct Body<'a> {
+    #[serde(default, borrow)]
+    instances: Option<Vec<&'a RawValue>>,
     #[serde(default)]
     unit: Option<String>,
-    #[serde(default)]
-    features: Option<Map<String, Value>>,
+    #[serde(default, borrow)]
+    features: Option<&'a RawValue>,
     #[serde(default)]
     context: Value,
     /// Event time in unix milliseconds, for simulations and backfills; default: now.
@@ -39,15 +43,25 @@ struct Body {
     time_ms: Option<u64>,
 }
 
+/// One instance of a batch, as sent.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Instance {
+struct Sent<'a> {
     #[serde(default)]
     unit: Option<String>,
-    features: Map<String, Value>,
+    #[serde(borrow)]
+    features: &'a RawValue,
     #[serde(default)]
     context: Value,
     #[serde(default)]
+    time_ms: Option<u64>,
+}
+
+/// One instance, its features read for the component.
+struct Instance {
+    unit: Option<String>,
+    features: GivenFeatures,
+    context: Value,
     time_ms: Option<u64>,
 }
 
@@ -82,7 +96,7 @@ pub async fn predict(
     let Some(component) = app.component(&name) else {
         return ApiError::unknown_component(&name, &app.component_names()).into_response();
     };
-    let response = match parse(&app, body) {
+    let response = match parse(&app, component, body) {
         Err(e) => Err(e),
         Ok(Parsed::One(instance)) => {
             let decided = decide(&app, component, vec![instance]).await;
@@ -139,11 +153,18 @@ enum Parsed {
     Batch(Vec<Result<Instance, ApiError>>),
 }
 
-fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiError> {
+fn parse(app: &App, component: &ComponentRuntime, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiError> {
     let body = body?;
     let now_ms = fields::now_ms();
     let parsed: Body = serde_json::from_slice(&body)
         .map_err(|e| if e.is_syntax() || e.is_eof() { ApiError::malformed_json(&e) } else { shape_error(&e) })?;
+    let schema = component.path.component();
+    // the features of one instance, read for the component; a mistake located in the whole body
+    let read = |sent: Sent<'_>| -> Result<Instance, ApiError> {
+        let features = GivenFeatures::read(schema, &mut serde_json::Deserializer::from_str(sent.features.get()))
+            .map_err(|e| part_error(&body, sent.features, &e))?;
+        checked(Instance { unit: sent.unit, features, context: sent.context, time_ms: sent.time_ms }, now_ms)
+    };
     match (parsed.instances, parsed.features) {
         (Some(instances), None) => {
             let stray: Vec<&str> = [
@@ -174,18 +195,18 @@ fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiEr
             Ok(Parsed::Batch(
                 instances
                     .into_iter()
-                    .map(|v| {
-                        serde_json::from_value::<Instance>(v)
-                            .map_err(|e| shape_error(&e))
-                            .and_then(|i| checked(i, now_ms))
+                    .map(|raw| {
+                        serde_json::from_str::<Sent>(raw.get()).map_err(|e| part_error(&body, raw, &e)).and_then(read)
                     })
                     .collect(),
             ))
         }
-        (None, Some(features)) => {
-            let instance = Instance { unit: parsed.unit, features, context: parsed.context, time_ms: parsed.time_ms };
-            Ok(Parsed::One(checked(instance, now_ms)?))
-        }
+        (None, Some(features)) => Ok(Parsed::One(read(Sent {
+            unit: parsed.unit,
+            features,
+            context: parsed.context,
+            time_ms: parsed.time_ms,
+        })?)),
         (Some(_), Some(_)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_request_shape",
@@ -198,6 +219,28 @@ fn parse(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiEr
     }
 }
 
+/// An error met reading `part`, a piece of `body` whose syntax the first pass checked
+/// (a number out of range is found only now), placed in the whole body rather than in the piece.
+fn part_error(body: &[u8], part: &RawValue, e: &serde_json::Error) -> ApiError {
+    let text = e.to_string();
+    let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(what, _)| what);
+    let start = (part.get().as_ptr() as usize).saturating_sub(body.as_ptr() as usize).min(body.len());
+    let before = &body[..start];
+    let (line, column) = (
+        before.iter().filter(|&&b| b == b'\n').count() + 1,
+        start - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1),
+    );
+    let (line, column) = match e.line() {
+        1 => (line, column + e.column()),
+        n => (line + n - 1, e.column()),
+    };
+    if e.is_syntax() || e.is_eof() {
+        ApiError::malformed_json_at(format!("{what} at line {line} column {column}"), line, column)
+    } else {
+        shape_error(&format!("{what} at line {line} column {column}"))
+    }
+}
+
 /// The unit and event time of an instance, checked the same way on every route.
 fn checked(mut instance: Instance, now_ms: u64) -> Result<Instance, ApiError> {
     fields::check_unit("unit", instance.unit.as_deref())?;
@@ -205,7 +248,7 @@ fn checked(mut instance: Instance, now_ms: u64) -> Result<Instance, ApiError> {
     Ok(instance)
 }
 
-fn shape_error(e: &serde_json::Error) -> ApiError {
+fn shape_error(e: &impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "bad_request_shape",
