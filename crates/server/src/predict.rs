@@ -45,7 +45,7 @@ struct Body<'a> {
 
 /// One instance of a batch, as sent.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "an instance (an object with `features`)")]
 struct Sent<'a> {
     #[serde(default)]
     unit: Option<String>,

@@ -95,15 +95,14 @@ async fn bad_requests_get_the_right_status_and_a_useful_message() {
     let (status, body) = server.post("/v1/components/phishing/predict", r#"{"features": "x"}"#).await;
     assert_eq!(status, 422);
     assert!(body["error"]["message"].as_str().unwrap().ends_with("expected a map at line 1 column 16"), "{body:#}");
-    let batch = "{\"instances\": [\n  {\"features\": {}},\n  {\"features\": 3}, {\"nonsense\": 1}]}";
+    let batch = "{\"instances\": [\n  {\"features\": {}},\n  {\"features\": 3}, {\"nonsense\": 1}, null]}";
     let (status, body) = server.post("/v1/components/phishing/predict", batch).await;
     assert_eq!(status, 200);
-    let messages: Vec<&str> = body["predictions"].as_array().unwrap()[1..]
-        .iter()
-        .map(|p| p["error"]["message"].as_str().unwrap())
-        .collect();
+    let messages: Vec<&str> =
+        body["predictions"].as_array().unwrap()[1..].iter().map(|p| p["error"]["message"].as_str().unwrap()).collect();
     assert!(messages[0].ends_with("integer `3`, expected a map at line 3 column 16"), "{body:#}");
     assert!(messages[1].contains("unknown field `nonsense`") && messages[1].ends_with("line 3 column 30"), "{body:#}");
+    assert!(messages[2].contains("invalid type: null, expected an instance (an object with `features`) at line 3 column 40"), "{body:#}");
 
     let (status, body) = server.predict(json!([1, 2, 3])).await;
     assert_eq!(status, 422);
