@@ -272,7 +272,7 @@ impl OnnxModel {
 
     /// The rows as one column of tensor data per model input, in layout order, each
     /// value checked against the input's element type.
-    fn columns(&self, rows: &[&[FeatureValue]]) -> Result<Vec<Column>, ModelError> {
+    fn columns(&self, rows: &[&[FeatureValue]]) -> Result<Vec<RawData>, ModelError> {
         match &self.layout {
             Layout::Single { name, ty, width } => {
                 let mut data = Vec::with_capacity(rows.len() * width);
@@ -282,8 +282,8 @@ impl OnnxModel {
                     }
                 }
                 Ok(vec![match ty {
-                    TensorElementType::Float64 => Column::F64(data),
-                    _ => Column::F32(data.into_iter().map(|v| v as f32).collect()),
+                    TensorElementType::Float64 => RawData::Fp64(data),
+                    _ => RawData::Fp32(data.into_iter().map(|v| v as f32).collect()),
                 }])
             }
             Layout::Named(inputs) => inputs
@@ -293,23 +293,23 @@ impl OnnxModel {
                     let cells = rows.iter().map(|row| &row[input.feature]).enumerate();
                     let err = |r: usize, v: &FeatureValue| value_error(r, feature, v, &input.name, input.ty);
                     Ok(match input.ty {
-                        TensorElementType::Float32 => Column::F32(
+                        TensorElementType::Float32 => RawData::Fp32(
                             cells
                                 .map(|(r, v)| v.as_f64().map(|x| x as f32).ok_or_else(|| err(r, v)))
                                 .collect::<Result<_, _>>()?,
                         ),
-                        TensorElementType::Float64 => Column::F64(
+                        TensorElementType::Float64 => RawData::Fp64(
                             cells.map(|(r, v)| v.as_f64().ok_or_else(|| err(r, v))).collect::<Result<_, _>>()?,
                         ),
-                        TensorElementType::Int64 => Column::I64(
+                        TensorElementType::Int64 => RawData::Int64(
                             cells.map(|(r, v)| v.as_i64().ok_or_else(|| err(r, v))).collect::<Result<_, _>>()?,
                         ),
-                        TensorElementType::Int32 => Column::I32(
+                        TensorElementType::Int32 => RawData::Int32(
                             cells
                                 .map(|(r, v)| v.as_i64().and_then(|x| i32::try_from(x).ok()).ok_or_else(|| err(r, v)))
                                 .collect::<Result<_, _>>()?,
                         ),
-                        TensorElementType::Bool => Column::Bool(
+                        TensorElementType::Bool => RawData::Bool(
                             cells
                                 .map(|(r, v)| match v {
                                     FeatureValue::Boolean(b) => Ok(*b),
@@ -317,7 +317,7 @@ impl OnnxModel {
                                 })
                                 .collect::<Result<_, _>>()?,
                         ),
-                        _ => Column::Str(
+                        _ => RawData::Bytes(
                             cells
                                 .map(|(r, v)| v.as_str().map(str::to_owned).ok_or_else(|| err(r, v)))
                                 .collect::<Result<_, _>>()?,
@@ -347,7 +347,7 @@ impl OnnxModel {
     fn infer_batch(&self, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, ModelError> {
         let n = rows.len();
         let columns = self.columns(rows)?;
-        let run_err = |e: ort::Error| ModelError::Run(e.to_string());
+        let run_err = ModelError::Run;
         self.with_slot(|slot| {
             let Slot { session, inputs: kept } = slot;
             let kept = match kept.get_mut(n.wrapping_sub(1)) {
@@ -356,7 +356,7 @@ impl OnnxModel {
                         let made = columns
                             .iter()
                             .enumerate()
-                            .map(|(i, c)| c.kept_tensor(self.input_shape(i, n)).transpose())
+                            .map(|(i, c)| kept_tensor(c, self.input_shape(i, n)).transpose())
                             .collect::<Result<Vec<_>, _>>()
                             .map_err(run_err)?;
                         *set = Some(made);
@@ -371,10 +371,10 @@ impl OnnxModel {
                 let tensor = kept.as_mut().and_then(|set| set.next()).and_then(Option::as_mut);
                 let value = match tensor {
                     Some(tensor) => {
-                        column.write_into(tensor).map_err(run_err)?;
+                        write_into(column, tensor).map_err(run_err)?;
                         SessionInputValue::from(&*tensor)
                     }
-                    None => SessionInputValue::from(column.into_tensor(self.input_shape(i, n)).map_err(run_err)?),
+                    None => SessionInputValue::from(raw_to_value(self.input_shape(i, n), column).map_err(run_err)?),
                 };
                 values.push((self.input_name(i), value));
             }
@@ -489,59 +489,37 @@ impl Model for OnnxModel {
     }
 }
 
-/// The data of one model input for one call.
-enum Column {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    I64(Vec<i64>),
-    I32(Vec<i32>),
-    Bool(Vec<bool>),
-    Str(Vec<String>),
+/// A zeroed tensor of `data`'s type and `shape`, for later calls to write into; none for
+/// strings.
+fn kept_tensor(data: &RawData, shape: Vec<i64>) -> Option<Result<DynValue, String>> {
+    let zeroed = match data {
+        RawData::Fp32(d) => RawData::Fp32(vec![0.0; d.len()]),
+        RawData::Fp64(d) => RawData::Fp64(vec![0.0; d.len()]),
+        RawData::Int64(d) => RawData::Int64(vec![0; d.len()]),
+        RawData::Int32(d) => RawData::Int32(vec![0; d.len()]),
+        RawData::Bool(d) => RawData::Bool(vec![false; d.len()]),
+        RawData::Bytes(_) => return None,
+    };
+    Some(raw_to_value(shape, zeroed))
 }
 
-impl Column {
-    fn into_tensor(self, shape: Vec<i64>) -> ort::Result<DynValue> {
-        Ok(match self {
-            Column::F32(d) => Tensor::from_array((shape, d))?.into_dyn(),
-            Column::F64(d) => Tensor::from_array((shape, d))?.into_dyn(),
-            Column::I64(d) => Tensor::from_array((shape, d))?.into_dyn(),
-            Column::I32(d) => Tensor::from_array((shape, d))?.into_dyn(),
-            Column::Bool(d) => Tensor::from_array((shape, d))?.into_dyn(),
-            Column::Str(d) => Tensor::from_string_array((shape, d.as_slice()))?.into_dyn(),
-        })
-    }
-
-    /// A zeroed tensor of this column's type and `shape`, for later calls to write into;
-    /// none for strings.
-    fn kept_tensor(&self, shape: Vec<i64>) -> Option<ort::Result<DynValue>> {
-        let zeroed = match self {
-            Column::F32(d) => Column::F32(vec![0.0; d.len()]),
-            Column::F64(d) => Column::F64(vec![0.0; d.len()]),
-            Column::I64(d) => Column::I64(vec![0; d.len()]),
-            Column::I32(d) => Column::I32(vec![0; d.len()]),
-            Column::Bool(d) => Column::Bool(vec![false; d.len()]),
-            Column::Str(_) => return None,
-        };
-        Some(zeroed.into_tensor(shape))
-    }
-
-    /// Writes the column into a tensor [`Column::kept_tensor`] made for its type and length.
-    fn write_into(self, tensor: &mut DynValue) -> ort::Result<()> {
-        fn copy<T: Copy>(into: &mut [T], from: &[T]) -> ort::Result<()> {
-            if into.len() != from.len() {
-                return Err(ort::Error::new(format!("a kept input holds {} values, not {}", into.len(), from.len())));
-            }
-            into.copy_from_slice(from);
-            Ok(())
+/// Writes `data` into a tensor [`kept_tensor`] made for its type and length.
+fn write_into(data: RawData, tensor: &mut DynValue) -> Result<(), String> {
+    fn copy<T: Copy>(into: ort::Result<(&ort::value::Shape, &mut [T])>, from: &[T]) -> Result<(), String> {
+        let (_, into) = into.map_err(|e| e.to_string())?;
+        if into.len() != from.len() {
+            return Err(format!("a kept input holds {} values, not {}", into.len(), from.len()));
         }
-        match self {
-            Column::F32(d) => copy(tensor.try_extract_tensor_mut::<f32>()?.1, &d),
-            Column::F64(d) => copy(tensor.try_extract_tensor_mut::<f64>()?.1, &d),
-            Column::I64(d) => copy(tensor.try_extract_tensor_mut::<i64>()?.1, &d),
-            Column::I32(d) => copy(tensor.try_extract_tensor_mut::<i32>()?.1, &d),
-            Column::Bool(d) => copy(tensor.try_extract_tensor_mut::<bool>()?.1, &d),
-            Column::Str(_) => Err(ort::Error::new("string inputs are never kept")),
-        }
+        into.copy_from_slice(from);
+        Ok(())
+    }
+    match data {
+        RawData::Fp32(d) => copy(tensor.try_extract_tensor_mut::<f32>(), &d),
+        RawData::Fp64(d) => copy(tensor.try_extract_tensor_mut::<f64>(), &d),
+        RawData::Int64(d) => copy(tensor.try_extract_tensor_mut::<i64>(), &d),
+        RawData::Int32(d) => copy(tensor.try_extract_tensor_mut::<i32>(), &d),
+        RawData::Bool(d) => copy(tensor.try_extract_tensor_mut::<bool>(), &d),
+        RawData::Bytes(_) => Err("string inputs are never kept".into()),
     }
 }
 

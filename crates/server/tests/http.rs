@@ -102,7 +102,11 @@ async fn bad_requests_get_the_right_status_and_a_useful_message() {
         body["predictions"].as_array().unwrap()[1..].iter().map(|p| p["error"]["message"].as_str().unwrap()).collect();
     assert!(messages[0].ends_with("integer `3`, expected a map at line 3 column 16"), "{body:#}");
     assert!(messages[1].contains("unknown field `nonsense`") && messages[1].ends_with("line 3 column 30"), "{body:#}");
-    assert!(messages[2].contains("invalid type: null, expected an instance (an object with `features`) at line 3 column 40"), "{body:#}");
+    assert!(
+        messages[2]
+            .contains("invalid type: null, expected an instance (an object with `features`) at line 3 column 40"),
+        "{body:#}"
+    );
 
     let (status, body) = server.predict(json!([1, 2, 3])).await;
     assert_eq!(status, 422);
