@@ -20,7 +20,7 @@ pub struct App {
     names: Vec<String>,
     pub telemetry: Option<Telemetry>,
     /// Worker threads that serve it (see [`crate::workers`]); each has its own batching queues.
-    pub workers: usize,
+    workers: usize,
 }
 
 pub struct ComponentRuntime {
@@ -94,6 +94,11 @@ impl App {
             );
         }
         Self { system, metrics, components, names, telemetry, workers }
+    }
+
+    /// How many worker threads serve it.
+    pub fn workers(&self) -> usize {
+        self.workers
     }
 
     pub fn component(&self, name: &str) -> Option<&Arc<ComponentRuntime>> {

@@ -90,7 +90,7 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (deadline, workers) = (app.system.server.shutdown_timeout, app.workers);
+    let (deadline, workers) = (app.system.server.shutdown_timeout, app.workers());
     workers::serve(listener, router(app), workers, deadline, shutdown).await
 }
 
