@@ -36,6 +36,25 @@ pub enum CommitError {
     /// when the store recovers.
     #[error("the telemetry store did not commit within {} ms (stalled or too slow)", .0.as_millis())]
     TimedOut(Duration),
+    /// As `TimedOut`, while the store's writes fail: the cause is named.
+    #[error(
+        "the telemetry store did not commit within {} ms: its writes have failed for {} s, the latest with: {}",
+        .waited.as_millis(), .failure.since.elapsed().as_secs(), .failure.error
+    )]
+    StoreFailing { waited: Duration, failure: rein_telemetry::StoreFailure },
+}
+
+impl CommitError {
+    /// Whether the event was not recorded because the store's writes fail (a full disk, say),
+    /// rather than because it is slow or the queue is busy.
+    pub fn store_failing(&self) -> bool {
+        matches!(
+            self,
+            CommitError::StoreFailing { .. }
+                | CommitError::Record(RecordError::Store { .. })
+                | CommitError::Record(RecordError::Overloaded { failing: Some(_), .. })
+        )
+    }
 }
 
 /// How the command line may override the system file's telemetry.
@@ -113,7 +132,10 @@ impl Telemetry {
     async fn bounded<T>(&self, wait: impl Future<Output = Result<T, RecordError>>) -> Result<T, CommitError> {
         match tokio::time::timeout(self.commit_timeout, wait).await {
             Ok(done) => Ok(done?),
-            Err(_) => Err(CommitError::TimedOut(self.commit_timeout)),
+            Err(_) => Err(match self.writer.store_failure() {
+                Some(failure) => CommitError::StoreFailing { waited: self.commit_timeout, failure },
+                None => CommitError::TimedOut(self.commit_timeout),
+            }),
         }
     }
 }

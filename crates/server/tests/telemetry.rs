@@ -500,3 +500,41 @@ async fn a_stalled_store_cannot_hold_shutdown_past_its_deadline() {
     stalled.release();
     assert!(stopped.is_ok(), "shutdown waited on a stalled store past shutdown_timeout_ms");
 }
+
+/// A full disk (here the real SQLite store with a size quota, which fails exactly as a full
+/// disk does): every prediction that cannot be recorded is answered 503 naming the cause,
+/// the database and what would help, also when it gave up waiting behind a failing write;
+/// and nothing is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_named_in_every_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = rein_telemetry::SqliteOptions { max_db_bytes: Some(512 * 1024), ..Default::default() };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(dir.path(), options).unwrap());
+    let edit = |t: String| {
+        let settings = "[telemetry]\nqueue_capacity = 8\nspill = false\nfsync = true\ncommit_timeout_ms = 200\n\n";
+        t.replacen("[[components]]", &format!("{settings}[[components]]"), 1)
+    };
+    let server = Server::recording(edit, store, dir.path(), Durability::Durable).await;
+    let db = dir.path().join("rein.db").display().to_string();
+    let mut refused = Vec::new();
+    for _ in 0..100 {
+        refused.extend(predict_many(&server, 40).await.into_iter().filter(|(s, _)| *s == 503).map(|(_, b)| b));
+        if refused.len() >= 40 {
+            break;
+        }
+    }
+    assert!(!refused.is_empty(), "the quota is reached");
+    for body in &refused {
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("database or disk is full") && message.contains(&db), "{body:#}");
+        assert!(body["error"]["details"]["hint"].as_str().unwrap().contains("full disk"), "{body:#}");
+    }
+    assert!(
+        refused.iter().any(|b| b["error"]["message"].as_str().unwrap().contains("did not commit within 200 ms")),
+        "some waited behind the failing write and gave up: {:#}",
+        refused[0]
+    );
+    let stats = server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer.stats();
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    drop(server);
+}

@@ -39,12 +39,18 @@ pub enum StoreError {
 pub enum RecordError {
     /// The queue stayed full for the whole bounded wait and there is no spill
     /// file: the HTTP edge answers 503.
+    /// `failing`: the store's latest write error, when its writes are failing (what keeps
+    /// the queue full).
     #[error(
-        "telemetry is overloaded: the write queue ({capacity} events) stayed full for {} ms; \
+        "telemetry is overloaded: the write queue ({capacity} events) stayed full for {} ms{}; \
          the event was not recorded, retry later",
-        waited.as_millis()
+        waited.as_millis(),
+        match failing {
+            Some(e) => format!(", as the store's writes fail: {e}"),
+            None => String::new(),
+        }
     )]
-    Overloaded { capacity: usize, waited: Duration },
+    Overloaded { capacity: usize, waited: Duration, failing: Option<String> },
     /// The store failed to commit the batch holding a durable event.
     #[error("telemetry store write failed: {source}{}", match spilled {
         Some(p) => format!("; the event was kept in the spill file {} and will be replayed", p.display()),

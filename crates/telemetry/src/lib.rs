@@ -30,4 +30,4 @@ pub use export::{ExportError, ExportFormat, export};
 pub use retention::{PruneReport, Retention, prune_once, spawn_pruner};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{Counts, ExampleQuery, LabeledExample, Order, Page, PredictionRecord, ScanQuery, Store, WriteReport};
-pub use writer::{Durability, Writer, WriterConfig, WriterStats};
+pub use writer::{Durability, StoreFailure, Writer, WriterConfig, WriterStats};

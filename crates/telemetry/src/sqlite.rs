@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "rein.db";
@@ -159,6 +159,10 @@ struct Checkpointer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// How often a failing checkpoint is retried, and how often its failure is logged.
+const FAILING_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const FAILING_CHECKPOINT_SAID_EVERY: Duration = Duration::from_secs(60);
+
 impl Checkpointer {
     fn start(path: &Path, every: Duration, busy_timeout: Duration) -> Result<Self, StoreError> {
         let sqlite = |op| move |source| StoreError::Sqlite { path: path.to_path_buf(), op, source };
@@ -171,11 +175,31 @@ impl Checkpointer {
             .name("rein-telemetry-checkpoint".into())
             .spawn(move || {
                 crate::background::lower_priority();
+                // While checkpoints fail (a full disk), retry at most once a second and say so
+                // once a minute, not at every try.
+                let mut failing: Option<(Instant, Instant, u64)> = None; // since, last said, tries since
                 while !stopping.load(Ordering::Acquire) {
-                    std::thread::park_timeout(every);
+                    std::thread::park_timeout(if failing.is_some() { every.max(FAILING_CHECKPOINT_EVERY) } else { every });
                     // PASSIVE: never waits for the writer or readers; what it cannot copy now, it copies next time.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(db = %shown, error = %e, "telemetry: background checkpoint failed; will retry");
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        Ok(()) => {
+                            if let Some((since, _, _)) = failing.take() {
+                                tracing::info!(db = %shown, failed_for_s = since.elapsed().as_secs(), "telemetry: background checkpoints work again");
+                            }
+                        }
+                        Err(e) => match &mut failing {
+                            None => {
+                                tracing::warn!(db = %shown, error = %e, "telemetry: background checkpoint failed; will retry every second");
+                                failing = Some((Instant::now(), Instant::now(), 0));
+                            }
+                            Some((since, said, tries)) => {
+                                *tries += 1;
+                                if said.elapsed() >= FAILING_CHECKPOINT_SAID_EVERY {
+                                    tracing::warn!(db = %shown, error = %e, failed_for_s = since.elapsed().as_secs(), tries = *tries, "telemetry: background checkpoints still failing");
+                                    (*said, *tries) = (Instant::now(), 0);
+                                }
+                            }
+                        },
                     }
                 }
             })

@@ -215,6 +215,16 @@ struct Shared {
     /// after an append of their own was slow: a stalled disk must not hold the runtime.
     appends_paused_until: AtomicU64,
     started: Instant,
+    /// The store's writes are failing: since when, and the latest error. Cleared by a
+    /// write that succeeds. Lets a request that gives up waiting name the cause.
+    failing: Mutex<Option<StoreFailure>>,
+}
+
+/// The store's writes have failed since `since`; `error` is the latest failure.
+#[derive(Debug, Clone)]
+pub struct StoreFailure {
+    pub since: Instant,
+    pub error: String,
 }
 
 impl Shared {
@@ -325,6 +335,7 @@ impl Writer {
             journal,
             appends_paused_until: AtomicU64::new(0),
             started: Instant::now(),
+            failing: Mutex::new(None),
         });
         let replayed = |file: &Path, (replayed, corrupt): (u64, u64)| {
             shared.add(State::Replayed, replayed);
@@ -491,7 +502,8 @@ impl Writer {
     /// feedback is refused: its replay could meet a taken key after a success was answered.
     async fn overflow(&self, event: Event, durability: Durability) -> Result<(), RecordError> {
         if self.shared.spill.is_none() || event.idempotency_key().is_some() {
-            return Err(RecordError::Overloaded { capacity: self.capacity, waited: self.enqueue_timeout });
+            let failing = self.store_failure().map(|f| f.error);
+            return Err(RecordError::Overloaded { capacity: self.capacity, waited: self.enqueue_timeout, failing });
         }
         let shared = self.shared.clone();
         let sync = durability == Durability::Durable;
@@ -543,6 +555,11 @@ impl Writer {
         if let Some(h) = handle {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
+    }
+
+    /// Whether the store's writes are failing now (its latest write failed), since when and why.
+    pub fn store_failure(&self) -> Option<StoreFailure> {
+        self.shared.failing.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Current counters.
@@ -860,7 +877,18 @@ impl Committer {
     }
 
     fn try_write(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
-        match self.store.write_batch(events) {
+        let result = self.store.write_batch(events);
+        {
+            let mut failing = self.shared.failing.lock().unwrap_or_else(|e| e.into_inner());
+            match &result {
+                Ok(_) => *failing = None,
+                Err(e) => {
+                    let since = failing.as_ref().map_or_else(Instant::now, |f| f.since);
+                    *failing = Some(StoreFailure { since, error: e.to_string() });
+                }
+            }
+        }
+        match result {
             Ok(report) => {
                 self.shared.add(State::Written, report.total());
                 self.shared.counters.duplicates.fetch_add(report.duplicates, Ordering::Relaxed);
