@@ -110,9 +110,11 @@ impl Telemetry {
             predictions_days: settings.retention.predictions,
             feedback_days: settings.retention.feedback,
             outcomes_days: settings.retention.outcomes,
+            max_bytes: settings.max_store_bytes,
         };
         if retention != Retention::default() {
-            rein_telemetry::spawn_pruner(store.clone(), retention, Duration::from_secs(3600));
+            // every minute: a store at its size bound grows past it by a minute's events at most
+            rein_telemetry::spawn_pruner(store.clone(), retention, Duration::from_secs(60));
         }
         let hasher = FeatureHasher::new(&hash_key(data_dir)?);
         let commit_timeout = settings.commit_timeout;

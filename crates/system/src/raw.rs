@@ -57,6 +57,7 @@ pub(crate) struct RawTelemetry {
     pub spill: Option<bool>,
     #[serde(default)]
     pub retention_days: RawRetention,
+    pub max_store_mb: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

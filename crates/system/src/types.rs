@@ -74,6 +74,8 @@ pub struct TelemetrySettings {
     /// Overflow to an append-only file in the data directory, replayed on start.
     pub spill: bool,
     pub retention: RetentionDays,
+    /// Most bytes the store may take; past it, its oldest events are deleted.
+    pub max_store_bytes: Option<u64>,
 }
 
 impl Default for TelemetrySettings {
@@ -86,6 +88,7 @@ impl Default for TelemetrySettings {
             fsync: false,
             spill: true,
             retention: RetentionDays::default(),
+            max_store_bytes: None,
         }
     }
 }

@@ -233,6 +233,12 @@ fn telemetry_settings(raw: &RawTelemetry, r: &mut Reporter) -> TelemetrySettings
         feedback: days(r, &raw.retention_days.feedback, "`retention_days.feedback`"),
         outcomes: days(r, &raw.retention_days.outcomes, "`retention_days.outcomes`"),
     };
+    // at most a petabyte: past it the setting is almost certainly bytes written as megabytes
+    t.max_store_bytes = raw
+        .max_store_mb
+        .as_ref()
+        .and_then(|mb| positive(r, mb, "`max_store_mb`", 1_000_000_000))
+        .map(|mb| mb as u64 * 1024 * 1024);
     t
 }
 

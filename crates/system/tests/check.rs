@@ -266,3 +266,18 @@ fn a_request_timeout_shorter_than_the_model_and_commit_timeouts_is_refused() {
     let off = format!("{EXAMPLE}\n[server]\nrequest_timeout_ms = 1000\n\n[telemetry]\nenabled = false\n");
     parse(&off, Path::new("rein.toml")).expect("1 s outlives a 50 ms model");
 }
+
+#[test]
+fn a_store_size_bound_is_megabytes_and_positive() {
+    let with = |value: &str| {
+        EXAMPLE.replacen("[[components]]", &format!("[telemetry]\nmax_store_mb = {value}\n\n[[components]]"), 1)
+    };
+    let system = parse(&with("2048"), Path::new("rein.toml")).expect("valid");
+    assert_eq!(system.telemetry.max_store_bytes, Some(2048 * 1024 * 1024));
+    let text = with("0");
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].message.contains("`max_store_mb` must be between 1 and"), "{}", found[0]);
+    let (line, column) = position_of(&text, "0\n\n[[components]]");
+    assert_eq!((found[0].location.line, found[0].location.column), (line, column), "{}", found[0]);
+}

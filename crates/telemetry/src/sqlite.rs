@@ -743,6 +743,32 @@ impl Store for SqliteStore {
         })
     }
 
+    fn used_bytes(&self) -> Result<u64, StoreError> {
+        self.read("measure the store", |c| {
+            c.query_row(
+                "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()),
+                        (SELECT page_size FROM pragma_page_size())",
+                [],
+                |r| Ok(r.get::<_, i64>(0)?.max(0) as u64 * r.get::<_, i64>(1)?.max(0) as u64),
+            )
+            .map_err(self.err("measure the store"))
+        })
+    }
+
+    fn oldest_predictions_until(&self, fraction: f64) -> Result<Option<i64>, StoreError> {
+        self.read("find the oldest predictions", |c| {
+            let n: i64 =
+                c.query_row("SELECT COUNT(*) FROM predictions", [], |r| r.get(0)).map_err(self.err("count rows"))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let rank = ((n as f64 * fraction.clamp(0.0, 1.0)).ceil() as i64 - 1).clamp(0, n - 1);
+            c.query_row("SELECT time_ms FROM predictions ORDER BY time_ms LIMIT 1 OFFSET ?1", [rank], |r| r.get(0))
+                .map(Some)
+                .map_err(self.err("find the oldest predictions"))
+        })
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }

@@ -180,6 +180,13 @@ pub trait Store: Send + Sync + 'static {
     /// Row counts.
     fn counts(&self) -> Result<Counts, StoreError>;
 
+    /// Bytes the stored events take (not counting space freed for reuse).
+    fn used_bytes(&self) -> Result<u64, StoreError>;
+
+    /// The `time_ms` of the prediction that `fraction` (0 to 1) of the stored predictions
+    /// are as old as or older than; `None` when there are none.
+    fn oldest_predictions_until(&self, fraction: f64) -> Result<Option<i64>, StoreError>;
+
     /// A short description for logs and errors (e.g. the database path).
     fn describe(&self) -> String;
 }

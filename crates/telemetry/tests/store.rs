@@ -284,12 +284,54 @@ fn prune_deletes_old_rows_per_kind() {
     store.write_batch(&events).unwrap();
     let r = prune_once(
         store.as_ref(),
-        &Retention { predictions_days: Some(30), feedback_days: Some(90), outcomes_days: Some(1) },
+        &Retention { predictions_days: Some(30), feedback_days: Some(90), outcomes_days: Some(1), max_bytes: None },
         now,
     )
     .unwrap();
     assert_eq!(r, PruneReport { predictions: 6_000, feedback: 0, outcomes: 1 });
     assert_eq!(store.counts().unwrap(), Counts { predictions: 6_000, feedback: 1, outcomes: 0 });
+}
+
+/// Past its size bound, a store loses its oldest events first, predictions with the
+/// feedback and outcomes as old as they are, and keeps the newest.
+#[test]
+fn a_store_past_its_size_loses_its_oldest_events_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut oldest = None;
+    let mut newest = None;
+    for batch in 0..10i64 {
+        let mut events = Vec::new();
+        for i in 0..500i64 {
+            let mut p = prediction("c", 1_000_000 + batch * 500 + i);
+            p.features = json!({"blob": "x".repeat(400)}).into();
+            if batch == 0 && i == 0 {
+                oldest = Some(p.id.clone());
+                let mut f = feedback(&p.id, FeedbackKind::Correct, None, None);
+                f.time_ms = p.time_ms;
+                events.push(f.into());
+            }
+            newest = Some(p.id.clone());
+            events.push(p.into());
+        }
+        store.write_batch(&events).unwrap();
+    }
+    let full = store.used_bytes().unwrap();
+    let bound = full / 2;
+    let report = prune_once(store.as_ref(), &Retention { max_bytes: Some(bound), ..Default::default() }, 0).unwrap();
+    assert!(
+        store.used_bytes().unwrap() <= bound,
+        "{} bytes left of {full}, bound {bound}",
+        store.used_bytes().unwrap()
+    );
+    assert!((2_000..5_000).contains(&report.predictions), "about half the predictions go: {report:?}");
+    assert!(store.prediction(&oldest.unwrap()).unwrap().is_none(), "the oldest went");
+    assert!(store.prediction(&newest.unwrap()).unwrap().is_some(), "the newest stayed");
+    assert_eq!(store.counts().unwrap().predictions, 5_000 - report.predictions);
+    assert_eq!((report.feedback, store.counts().unwrap().feedback), (1, 0), "its feedback, as old, went too");
+    // within the bound, nothing more goes
+    let again = prune_once(store.as_ref(), &Retention { max_bytes: Some(bound), ..Default::default() }, 0).unwrap();
+    assert_eq!(again, PruneReport::default());
 }
 
 #[test]

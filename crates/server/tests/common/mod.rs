@@ -168,6 +168,12 @@ impl Store for StalledStore {
     fn counts(&self) -> Result<rein_telemetry::Counts, StoreError> {
         self.inner.counts()
     }
+    fn used_bytes(&self) -> Result<u64, StoreError> {
+        self.inner.used_bytes()
+    }
+    fn oldest_predictions_until(&self, fraction: f64) -> Result<Option<i64>, StoreError> {
+        self.inner.oldest_predictions_until(fraction)
+    }
     fn describe(&self) -> String {
         format!("stalled {}", self.inner.describe())
     }

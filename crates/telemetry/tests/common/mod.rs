@@ -119,6 +119,12 @@ impl Store for GatedStore {
     fn counts(&self) -> Result<Counts, StoreError> {
         self.inner.counts()
     }
+    fn used_bytes(&self) -> Result<u64, StoreError> {
+        self.inner.used_bytes()
+    }
+    fn oldest_predictions_until(&self, fraction: f64) -> Result<Option<i64>, StoreError> {
+        self.inner.oldest_predictions_until(fraction)
+    }
     fn describe(&self) -> String {
         self.inner.describe()
     }
