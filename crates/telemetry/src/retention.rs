@@ -81,6 +81,16 @@ pub fn prune_to_size(store: &dyn Store, max_bytes: u64) -> Result<PruneReport, S
             break;
         }
     }
+    let used = store.used_bytes()?;
+    if used > max_bytes {
+        // e.g. feedback and outcomes newer than every prediction: said each pass, never hidden
+        tracing::warn!(
+            store = %store.describe(),
+            used_mb = used / (1024 * 1024),
+            max_mb = max_bytes / (1024 * 1024),
+            "telemetry: the store is still over `max_store_mb` after pruning its oldest predictions"
+        );
+    }
     Ok(report)
 }
 
