@@ -745,16 +745,24 @@ impl Worker {
             !flushes.is_empty() || shutdown.is_some() || events.iter().any(|e| e.idempotency_key().is_some());
         let (n, max_batch) = (events.len() as i64, self.max_batch);
         let events = match &self.shared.journal {
-            Some(journal) if !acks.is_empty() && !needs_store => match journal.append(events, usize::MAX) {
-                Ok(_) => {
-                    for (_, a) in acks.drain(..) {
-                        let _ = a.send(Ok(()));
+            Some(journal) if !acks.is_empty() && !needs_store => {
+                // Counted before the append (a load may count them out at once) and so before
+                // the answers: a client that reads right after its answer must find the
+                // backlog and flush it, or it would miss its own event.
+                self.shared.unloaded_add(n);
+                match journal.append(events, usize::MAX) {
+                    Ok(_) => {
+                        for (_, a) in acks.drain(..) {
+                            let _ = a.send(Ok(()));
+                        }
+                        Vec::new()
                     }
-                    self.shared.unloaded_add(n);
-                    Vec::new()
+                    Err(events) => {
+                        self.shared.unloaded_add(-n);
+                        events
+                    }
                 }
-                Err(events) => events,
-            },
+            }
             _ => events,
         };
         if let Some(journal) = &self.shared.journal
