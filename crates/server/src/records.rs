@@ -67,7 +67,7 @@ enum Seen {
 async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<PredictionRecord, ApiError> {
     let unavailable = |e| ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e);
     let flush = || async { t.flush().await.map_err(unavailable) };
-    if seen == Seen::Everything && t.writer.unloaded() > 0 {
+    if seen == Seen::Everything && t.writer.backlog() > 0 {
         flush().await?;
     }
     for attempt in 0..2 {
@@ -353,8 +353,8 @@ pub async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, Q
             cursor: q.cursor,
             order: Default::default(),
         };
-        if t.writer.unloaded() > 0 {
-            // every answered prediction is listed: the journaled ones are loaded first
+        if t.writer.backlog() > 0 {
+            // every answered prediction is listed: the journaled and spilled ones are stored first
             t.flush().await.map_err(|e| ApiError::telemetry_unavailable("cannot list every prediction", &e))?;
         }
         let page = read(t, move |s| s.scan(&scan)).await?;

@@ -580,10 +580,17 @@ impl Writer {
         }
     }
 
-    /// How many answered events are in the journal but not yet in the store: a reader
-    /// that must see every answered event [`flush`](Self::flush)es first when this is not 0.
+    /// How many answered events are in the journal but not yet in the store.
     pub fn unloaded(&self) -> u64 {
         self.shared.unloaded.load(Ordering::Relaxed)
+    }
+
+    /// How many answered events are not yet in the store: in the journal, or in the spill
+    /// file (the queue was full). A reader that must see every answered event
+    /// [`flush`](Self::flush)es first when this is not 0; a flush replays the spill file too.
+    pub fn backlog(&self) -> u64 {
+        let spilled = self.shared.spill.as_ref().map_or(0, |s| s.pending.load(Ordering::Relaxed));
+        self.unloaded() + spilled
     }
 
     /// The spill file, if configured.

@@ -192,8 +192,9 @@ fn stalled_with_a_tiny_queue(enqueue_timeout: Duration) -> (tempfile::TempDir, A
     (dir, gated, writer)
 }
 
-/// An event answered from the spill file (the queue was full) is in the store once a
-/// flush returns, as a lookup of its prediction expects, not only when the queue goes idle.
+/// An event answered from the spill file (the queue was full) counts in the writer's
+/// backlog, so a lookup knows to flush, and is in the store once a flush returns, not
+/// only when the queue goes idle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_replays_the_spill_file_before_it_returns() {
     let (_dir, gated, writer) = stalled_with_a_tiny_queue(Duration::from_millis(5));
@@ -210,10 +211,13 @@ async fn a_flush_replays_the_spill_file_before_it_returns() {
     let spilled = prediction("c", 3);
     writer.record(spilled.clone().into(), Durability::Durable).await.unwrap();
     assert_eq!(writer.stats().spilled, 1);
+    // answered, not in the store: a reader that must see it knows to flush first
+    assert!(writer.backlog() >= 1, "the spilled event counts in the backlog");
     gated.open_gate();
     stuck.await.unwrap().unwrap();
     writer.flush().await.unwrap();
     assert!(gated.prediction_exists(&spilled.id).unwrap(), "the flush returned before the spilled event was stored");
+    assert_eq!(writer.backlog(), 0, "everything answered is in the store");
     writer.shutdown().await;
 }
 
