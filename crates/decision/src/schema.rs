@@ -163,8 +163,8 @@ pub fn validate(
         }
     }
     if unknown == UnknownFeatures::Reject {
+        let names: Vec<&str> = component.features.iter().map(|f| f.name.as_str()).collect();
         for name in features.unknown_names(component) {
-            let names: Vec<&str> = component.features.iter().map(|f| f.name.as_str()).collect();
             let problem = match rein_system::closest(name, names.iter().copied()) {
                 Some(near) => format!("is not a feature of component `{}`; did you mean `{near}`?", component.name),
                 None => format!("is not a feature of component `{}`; it has: {}", component.name, names.join(", ")),

@@ -50,17 +50,16 @@ impl ApiError {
         use crate::telemetry::CommitError;
         let queued = matches!(e, CommitError::TimedOut(_) | CommitError::StoreFailing { .. });
         let tail = if queued { "; what was queued stays queued and is written when the store recovers" } else { "" };
-        let hint = match e {
-            e if e.store_failing() => {
-                "the store cannot write: on a full disk, free space where the data directory is, or keep \
-                 fewer days (`[telemetry] retention_days`); then retry (feedback with the same `key`, so \
-                 it is recorded once); see rein_telemetry_events_total and the server log"
-            }
-            _ => {
-                "retry later (feedback with the same `key`, so it is recorded once); \
-                 see rein_telemetry_events_total and the server log"
-            }
+        let first = if e.store_failing() {
+            "the store cannot write: on a full disk, free space where the data directory is, or keep \
+             fewer days (`[telemetry] retention_days`); then retry"
+        } else {
+            "retry later"
         };
+        let hint = format!(
+            "{first} (feedback with the same `key`, so it is recorded once); \
+             see rein_telemetry_events_total and the server log"
+        );
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "telemetry_unavailable", format!("{what}: {e}{tail}"))
             .with_details(json!({ "hint": hint }))
     }

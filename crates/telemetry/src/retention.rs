@@ -53,9 +53,9 @@ pub fn prune_once(store: &dyn Store, retention: &Retention, now_ms: i64) -> Resu
     }
     if let Some(max_bytes) = retention.max_bytes {
         let by_size = prune_to_size(store, max_bytes)?;
-        report.predictions += by_size.predictions;
-        report.feedback += by_size.feedback;
-        report.outcomes += by_size.outcomes;
+        report.add(EventKind::Prediction, by_size.predictions);
+        report.add(EventKind::Feedback, by_size.feedback);
+        report.add(EventKind::Outcome, by_size.outcomes);
     }
     Ok(report)
 }
@@ -64,8 +64,8 @@ pub fn prune_once(store: &dyn Store, retention: &Retention, now_ms: i64) -> Resu
 /// the feedback and outcomes as old as they are. Stops when nothing older is left to go.
 pub fn prune_to_size(store: &dyn Store, max_bytes: u64) -> Result<PruneReport, StoreError> {
     let mut report = PruneReport::default();
+    let mut used = store.used_bytes()?;
     for _ in 0..SIZE_PASSES {
-        let used = store.used_bytes()?;
         if used <= max_bytes {
             break;
         }
@@ -80,8 +80,8 @@ pub fn prune_to_size(store: &dyn Store, max_bytes: u64) -> Result<PruneReport, S
         if report == before {
             break;
         }
+        used = store.used_bytes()?;
     }
-    let used = store.used_bytes()?;
     if used > max_bytes {
         // e.g. feedback and outcomes newer than every prediction: said each pass, never hidden
         tracing::warn!(

@@ -893,18 +893,10 @@ impl Committer {
 
     fn try_write(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
         let result = self.store.write_batch(events);
-        {
-            let mut failing = self.shared.failing.lock().unwrap_or_else(|e| e.into_inner());
-            match &result {
-                Ok(_) => *failing = None,
-                Err(e) => {
-                    let since = failing.as_ref().map_or_else(Instant::now, |f| f.since);
-                    *failing = Some(StoreFailure { since, error: e.to_string() });
-                }
-            }
-        }
+        let mut failing = self.shared.failing.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(report) => {
+                *failing = None;
                 self.shared.add(State::Written, report.total());
                 self.shared.counters.duplicates.fetch_add(report.duplicates, Ordering::Relaxed);
                 self.shared.counters.batches.fetch_add(1, Ordering::Relaxed);
@@ -912,6 +904,8 @@ impl Committer {
                 Ok(report)
             }
             Err(e) => {
+                let since = failing.as_ref().map_or_else(Instant::now, |f| f.since);
+                *failing = Some(StoreFailure { since, error: e.to_string() });
                 self.shared.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
                 Err(e)
             }
