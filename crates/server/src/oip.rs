@@ -28,9 +28,18 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "live": true }))
 }
 
-pub async fn ready(State(app): State<Arc<App>>) -> Json<Value> {
-    // Models are loaded before the server listens, so a listening server is ready.
-    Json(json!({ "ready": !app.component_names().is_empty() }))
+/// Models are loaded before the server listens, so a listening server is ready unless its
+/// telemetry store fails (a full disk): then it answers 503, naming the failure, so that a
+/// load balancer sends predictions to a replica that can record them.
+pub async fn ready(State(app): State<Arc<App>>) -> Response {
+    match app.telemetry.as_ref().and_then(|t| t.writer.store_failure()) {
+        Some(failure) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": format!("the telemetry store is failing: {failure}") })),
+        )
+            .into_response(),
+        None => Json(json!({ "ready": !app.component_names().is_empty() })).into_response(),
+    }
 }
 
 fn component<'a>(app: &'a App, name: &str) -> Result<&'a Arc<ComponentRuntime>, ApiError> {

@@ -37,10 +37,7 @@ pub enum CommitError {
     #[error("the telemetry store did not commit within {} ms (stalled or too slow)", .0.as_millis())]
     TimedOut(Duration),
     /// As `TimedOut`, while the store's writes fail: the cause is named.
-    #[error(
-        "the telemetry store did not commit within {} ms: its writes have failed for {} s, the latest with: {}",
-        .waited.as_millis(), .failure.since.elapsed().as_secs(), .failure.error
-    )]
+    #[error("the telemetry store did not commit within {} ms: {failure}", .waited.as_millis())]
     StoreFailing { waited: Duration, failure: rein_telemetry::StoreFailure },
 }
 

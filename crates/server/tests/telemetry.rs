@@ -534,6 +534,13 @@ async fn a_full_disk_is_named_in_every_503() {
         "some waited behind the failing write and gave up: {:#}",
         refused[0]
     );
+    // a load balancer is told to send predictions elsewhere, and why
+    let (status, ready) = server.get("/v2/health/ready").await;
+    assert_eq!(status, 503, "{ready}");
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["ready"], false);
+    let reason = ready["reason"].as_str().unwrap();
+    assert!(reason.contains("database or disk is full") && reason.contains(&db), "{ready:#}");
     let stats = server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer.stats();
     assert_eq!(stats.dropped, 0, "{stats:?}");
     drop(server);

@@ -13,6 +13,7 @@
 //! of separate connections, which WAL lets run alongside the writer.
 
 use crate::StoreError;
+use crate::background::{Outage, Say};
 use crate::events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
 };
@@ -159,9 +160,8 @@ struct Checkpointer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// How often a failing checkpoint is retried, and how often its failure is logged.
+/// How often a failing checkpoint is retried.
 const FAILING_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-const FAILING_CHECKPOINT_SAID_EVERY: Duration = Duration::from_secs(60);
 
 impl Checkpointer {
     fn start(path: &Path, every: Duration, busy_timeout: Duration) -> Result<Self, StoreError> {
@@ -175,30 +175,26 @@ impl Checkpointer {
             .name("rein-telemetry-checkpoint".into())
             .spawn(move || {
                 crate::background::lower_priority();
-                // While checkpoints fail (a full disk), retry at most once a second and say so
-                // once a minute, not at every try.
-                let mut failing: Option<(Instant, Instant, u64)> = None; // since, last said, tries since
+                // While checkpoints fail (a full disk), retry at most once a second.
+                let mut failing = Outage::default();
                 while !stopping.load(Ordering::Acquire) {
-                    std::thread::park_timeout(if failing.is_some() { every.max(FAILING_CHECKPOINT_EVERY) } else { every });
+                    std::thread::park_timeout(if failing.is_on() { every.max(FAILING_CHECKPOINT_EVERY) } else { every });
                     // PASSIVE: never waits for the writer or readers; what it cannot copy now, it copies next time.
+                    let now = Instant::now();
                     match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                         Ok(()) => {
-                            if let Some((since, _, _)) = failing.take() {
-                                tracing::info!(db = %shown, failed_for_s = since.elapsed().as_secs(), "telemetry: background checkpoints work again");
+                            if let Some(failed_for_s) = failing.ended(now) {
+                                tracing::info!(db = %shown, failed_for_s, "telemetry: background checkpoints work again");
                             }
                         }
-                        Err(e) => match &mut failing {
-                            None => {
-                                tracing::warn!(db = %shown, error = %e, "telemetry: background checkpoint failed; will retry every second");
-                                failing = Some((Instant::now(), Instant::now(), 0));
+                        Err(e) => match failing.failed(now) {
+                            Say::Began => {
+                                tracing::warn!(db = %shown, error = %e, "telemetry: background checkpoint failed; will retry every second")
                             }
-                            Some((since, said, tries)) => {
-                                *tries += 1;
-                                if said.elapsed() >= FAILING_CHECKPOINT_SAID_EVERY {
-                                    tracing::warn!(db = %shown, error = %e, failed_for_s = since.elapsed().as_secs(), tries = *tries, "telemetry: background checkpoints still failing");
-                                    (*said, *tries) = (Instant::now(), 0);
-                                }
+                            Say::Still { failed_for_s, tries } => {
+                                tracing::warn!(db = %shown, error = %e, failed_for_s, tries, "telemetry: background checkpoints still failing")
                             }
+                            Say::Nothing => {}
                         },
                     }
                 }

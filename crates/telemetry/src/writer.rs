@@ -44,6 +44,7 @@
 //! (`capacity`) plus the batch being written (`max_batch`); a graceful
 //! [`Writer::shutdown`] (or dropping every handle) writes them all.
 
+use crate::background::{Outage, Say};
 use crate::event_log::EventLog;
 use crate::events::{Event, PredictionEvent};
 use crate::journal::Journal;
@@ -227,6 +228,12 @@ pub struct StoreFailure {
     pub error: String,
 }
 
+impl std::fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "its writes have failed for {} s, the latest with: {}", self.since.elapsed().as_secs(), self.error)
+    }
+}
+
 impl Shared {
     fn add(&self, state: State, n: u64) {
         if n == 0 {
@@ -366,6 +373,7 @@ impl Writer {
             max_delay: config.max_delay,
             buffered_delay: config.buffered_delay,
             spill_replay_due: None,
+            spill_replay_failing: Outage::default(),
             rt,
         };
         let handle = std::thread::Builder::new()
@@ -608,6 +616,8 @@ struct Worker {
     buffered_delay: Duration,
     /// When the spill file may be replayed again after a failed replay.
     spill_replay_due: Option<Instant>,
+    /// Replays of the spill file failing one after another.
+    spill_replay_failing: Outage,
     rt: tokio::runtime::Runtime,
 }
 
@@ -714,10 +724,22 @@ impl Worker {
                 self.shared.add(State::Replayed, replayed);
                 self.shared.add(State::Dropped, corrupt);
                 self.spill_replay_due = None;
+                if let Some(failed_for_s) = self.spill_replay_failing.ended(Instant::now()) {
+                    tracing::info!(replayed, failed_for_s, "telemetry: the spill file replays again");
+                }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "telemetry: replaying the spill file failed; will retry");
-                self.spill_replay_due = Some(Instant::now() + SPILL_RETRY_EVERY);
+                let now = Instant::now();
+                match self.spill_replay_failing.failed(now) {
+                    Say::Began => {
+                        tracing::warn!(error = %e, "telemetry: replaying the spill file failed; will retry every second")
+                    }
+                    Say::Still { failed_for_s, tries } => {
+                        tracing::warn!(error = %e, failed_for_s, tries, "telemetry: replaying the spill file still fails")
+                    }
+                    Say::Nothing => {}
+                }
+                self.spill_replay_due = Some(now + SPILL_RETRY_EVERY);
             }
         }
     }
@@ -846,7 +868,7 @@ impl Committer {
         };
         tracing::error!(store = %self.store.describe(), events = events.len(), error = %err, "telemetry: store write failed");
         // Durable waiters learn of the failure now (the edge answers 503)...
-        let spilled = self.try_spill(&events);
+        let spilled = self.try_spill(&events, true);
         for (_, a) in acks {
             let _ = a.send(Err(RecordError::Store { source: err.clone(), spilled: spilled.clone() }));
         }
@@ -857,17 +879,26 @@ impl Committer {
         // and new records meet backpressure.
         let mut delay = RETRY_MIN;
         let mut attempts = 0u32;
+        let mut outage = Outage::default();
+        outage.failed(Instant::now()); // said above
         loop {
             std::thread::sleep(delay);
             delay = (delay * 2).min(RETRY_MAX);
             match self.try_write(&events) {
                 Ok(_) => {
-                    tracing::info!(events = events.len(), attempts, "telemetry: store write succeeded after retry");
+                    let failed_for_s = outage.ended(Instant::now()).unwrap_or_default();
+                    tracing::info!(
+                        events = events.len(),
+                        attempts,
+                        failed_for_s,
+                        "telemetry: store write succeeded after retry"
+                    );
                     return true;
                 }
                 Err(e) => {
                     attempts += 1;
-                    if self.try_spill(&events).is_some() {
+                    let say = outage.failed(Instant::now());
+                    if self.try_spill(&events, say != Say::Nothing).is_some() {
                         return true;
                     }
                     if self.shared.closing.load(Ordering::Relaxed) && attempts >= SHUTDOWN_RETRIES && journaled {
@@ -885,7 +916,12 @@ impl Committer {
                         );
                         return false;
                     }
-                    tracing::warn!(error = %e, attempts, "telemetry: store write still failing; retrying");
+                    if let Say::Still { failed_for_s, tries } = say {
+                        tracing::warn!(
+                            store = %self.store.describe(), error = %e, failed_for_s, tries,
+                            "telemetry: store write still failing; retrying every second"
+                        );
+                    }
                 }
             }
         }
@@ -912,7 +948,9 @@ impl Committer {
         }
     }
 
-    fn try_spill(&self, events: &[Event]) -> Option<PathBuf> {
+    /// Appends `events` to the spill file, if there is one. A failure is logged when `say`
+    /// (in a retry loop, only when the outage is due to be said).
+    fn try_spill(&self, events: &[Event], say: bool) -> Option<PathBuf> {
         let spill = self.shared.spill.as_ref()?;
         match spill.append(events, true) {
             Ok(n) => {
@@ -921,7 +959,9 @@ impl Committer {
                 Some(spill.path.clone())
             }
             Err(e) => {
-                tracing::error!(spill = %spill.path.display(), error = %e, "telemetry: spilling a failed batch failed");
+                if say {
+                    tracing::error!(spill = %spill.path.display(), error = %e, "telemetry: spilling a failed batch failed");
+                }
                 None
             }
         }

@@ -278,9 +278,13 @@ async fn failed_store_write_without_spill_is_retried_not_dropped() {
     assert!(matches!(err, RecordError::Store { spilled: None, .. }), "{err}");
     assert!(err.to_string().contains("retried"), "{err}");
     tokio::time::sleep(Duration::from_millis(50)).await;
+    let failure = writer.store_failure().expect("the failing store is named while it fails");
+    assert!(failure.error.contains("injected"), "{failure}");
+    assert!(failure.to_string().starts_with("its writes have failed for 0 s, the latest with: "), "{failure}");
     gated.fail.store(false, Ordering::SeqCst);
     writer.flush().await.unwrap();
     assert!(gated.prediction_exists(&p.id).unwrap());
+    assert!(writer.store_failure().is_none(), "a write that works clears the failure");
     let stats = writer.stats();
     assert!(stats.failed_batches >= 1);
     assert_eq!((stats.written, stats.dropped), (1, 0));
