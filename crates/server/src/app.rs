@@ -10,6 +10,7 @@ use rein_runtime::{OnnxModel, Runtime, RuntimeError};
 use rein_system::{Diagnostic, Diagnostics, FeatureValue, System};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+use crate::call_cost::{CallCost, INLINE_MAX_ROWS};
 use crate::metrics::ComponentMetrics;
 use crate::telemetry::Telemetry;
 
@@ -31,24 +32,14 @@ pub struct ComponentRuntime {
     /// Bounds inferences in flight: past it, a request gets the fallback, not a queue.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
-    /// Moving average of inference time per row, in µs (0: not timed yet): decides
-    /// inline or blocking-pool execution.
-    typical_us_per_row: AtomicU64,
+    /// What its calls cost, by size: decides inline or blocking-pool execution.
+    call_cost: CallCost,
     /// Requests waiting for the next batched model call, a queue per worker thread (see
     /// [`crate::workers`]) so that a call never wakes a request on another thread; each
     /// waiter drains its queue, so it never holds more than the requests in flight.
     queues: Box<[Mutex<VecDeque<Waiting>>]>,
     next_waiting: AtomicU64,
 }
-
-/// Calls to models typically faster than this per row run inline on the async worker:
-/// handing a 10 µs inference to the blocking pool costs more than the inference. Slower
-/// models, a model not yet timed, and large calls go to the blocking pool, where they
-/// cannot stall other requests and their deadline is enforced by a timer.
-const INLINE_BELOW_US: u64 = 200;
-
-/// Largest call (in rows) that may run inline, however fast the model.
-const INLINE_MAX_ROWS: usize = 16;
 
 /// Most rows one batched model call carries; a request with this many goes alone.
 /// No more than may run inline: a larger batch would go to the blocking pool, whose
@@ -87,7 +78,7 @@ impl App {
                     model,
                     in_flight: Arc::new(Semaphore::new(max_in_flight)),
                     max_in_flight,
-                    typical_us_per_row: AtomicU64::new(0),
+                    call_cost: CallCost::default(),
                     queues: (0..workers).map(|_| Mutex::new(VecDeque::new())).collect(),
                     next_waiting: AtomicU64::new(0),
                 }),
@@ -209,7 +200,7 @@ impl ComponentRuntime {
     }
 
     fn inline(&self, rows: usize) -> bool {
-        runs_inline(self.typical_us_per_row.load(Ordering::Relaxed), rows.max(1))
+        self.call_cost.runs_inline(rows)
     }
 
     fn timed_out(&self) -> ModelError {
@@ -259,14 +250,9 @@ impl ComponentRuntime {
     }
 
     fn observe(&self, took: Duration, rows: usize) {
-        let rows = rows.max(1);
         self.metrics.model_duration.record(took);
-        self.metrics.model_batch_rows.record(rows as f64);
-        let sample = (took.as_micros() / rows as u128).min(u64::MAX as u128) as u64;
-        let old = self.typical_us_per_row.load(Ordering::Relaxed);
-        // exponential moving average, weight 1/8; races only lose a sample
-        let new = if old == 0 { sample } else { old - old / 8 + sample / 8 };
-        self.typical_us_per_row.store(new.max(1), Ordering::Relaxed);
+        self.metrics.model_batch_rows.record(rows.max(1) as f64);
+        self.call_cost.observe(took, rows);
     }
 }
 
@@ -357,14 +343,6 @@ fn answer_all(
             }
         }
     }
-}
-
-/// Inline only when the model has been timed (the first call may be slow or hang),
-/// is fast per row, and the call is small enough that its total stays short.
-fn runs_inline(typical_us_per_row: u64, rows: usize) -> bool {
-    typical_us_per_row != 0
-        && rows <= INLINE_MAX_ROWS
-        && typical_us_per_row.saturating_mul(rows as u64) < INLINE_BELOW_US
 }
 
 /// Loads ONNX Runtime and every component's model, in component order. Each problem
@@ -461,16 +439,5 @@ mod tests {
         answer_all(vec![a.reply, b.reply], Err(ModelError::Overloaded(4)));
         assert_eq!(answer_a.try_recv().unwrap(), Err(ModelError::Overloaded(4)));
         assert_eq!(answer_b.try_recv().unwrap(), Err(ModelError::Overloaded(4)));
-    }
-
-    #[test]
-    fn only_small_calls_to_a_timed_fast_model_run_inline() {
-        assert!(!runs_inline(0, 1), "a model never timed goes to the blocking pool");
-        assert!(runs_inline(10, 1));
-        assert!(runs_inline(10, INLINE_MAX_ROWS));
-        assert!(!runs_inline(10, INLINE_MAX_ROWS + 1), "large calls go to the blocking pool");
-        assert!(!runs_inline(INLINE_BELOW_US, 1), "slow models go to the blocking pool");
-        assert!(!runs_inline(50, 8), "8 rows of 50 µs is too long to run inline");
-        assert!(!runs_inline(u64::MAX, 2));
     }
 }

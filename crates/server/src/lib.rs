@@ -3,6 +3,7 @@
 //! statuses here, once, in [`error`].
 
 pub mod app;
+mod call_cost;
 pub mod error;
 mod fields;
 pub mod metrics;
