@@ -2,8 +2,8 @@
 # Before and after, in the same minutes: rein binaries (say, builds of two commits) take
 # turns at wrk's maximum rate on the phishing example, round after round, as in
 # bench/load.sh. Prints req/s and the server's CPU µs a request for each turn; with
-# RATE=N set, also the p50/p99 latency at N req/s (oha, coordinated-omission corrected,
-# as in bench/load.sh).
+# RATE=N set, also the p50/p99 latency and the server's CPU µs a request at N req/s (oha,
+# coordinated-omission corrected, as in bench/load.sh).
 #
 #   [RATE=N] bench/ab.sh SECONDS ROUNDS MODE BINARY...     (MODE: off | durable | buffered)
 #
@@ -27,9 +27,12 @@ for _ in $(seq "$rounds"); do
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
     tail=""
     if [ -n "${RATE:-}" ]; then
-      tail=$(.rein/tools/bin/oha --no-tui --output-format json -z "${seconds}s" -c 32 -q "$RATE" --latency-correction \
-        -m POST -H 'content-type: application/json' -d "$predict_body" "$url" |
-        python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; print(", at %s req/s p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000))' "$RATE")
+      before=$(cpu_seconds "$pid")
+      report=$(.rein/tools/bin/oha --no-tui --output-format json -z "${seconds}s" -c 32 -q "$RATE" --latency-correction \
+        -m POST -H 'content-type: application/json' -d "$predict_body" "$url")
+      used=$(python3 -c "print($(cpu_seconds "$pid") - $before)")
+      tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; n=sum(d["statusCodeDistribution"].values())
+print(", at %s req/s p50 %.2f ms, p99 %.2f ms, %.1f µs of server CPU a request" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000, float(sys.argv[2]) / n * 1e6))' "$RATE" "$used")
     fi
     echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request$tail"
     stop_server
