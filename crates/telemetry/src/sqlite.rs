@@ -126,9 +126,11 @@ pub struct SqliteOptions {
     pub checkpoint_every: Option<Duration>,
 }
 
-/// With background checkpoints, the writer still checkpoints past this many WAL
-/// pages (64 MiB), so the WAL is rewound even if writes never pause.
-const WAL_BACKSTOP_PAGES: u32 = 16_384;
+/// With background checkpoints, the writer still checkpoints once the WAL holds this
+/// much, so the WAL is rewound even if writes never pause; and a WAL that grew past it
+/// (a long read held the checkpoints back) is cut back to it when rewound, so the
+/// store's files do not keep their largest size (`PRAGMA journal_size_limit`).
+const WAL_BACKSTOP_BYTES: i64 = 64 * 1024 * 1024;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -274,17 +276,22 @@ impl SqliteStore {
         conn.execute_batch(sync).map_err(err("set synchronous"))?;
         conn.set_prepared_statement_cache_capacity(32);
         migrate(&mut conn, &path)?;
+        // an existing store keeps the page size it was made with
+        let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(err("read page size"))?;
+        let page = page.max(512);
         if let Some(bytes) = options.max_db_bytes {
-            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(err("read page size"))?;
-            let pages = (bytes / page.max(512) as u64).max(1);
+            let pages = (bytes / page as u64).max(1);
             let _: i64 = conn
                 .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))
                 .map_err(err("set max_page_count"))?;
         }
         let checkpointer = match options.checkpoint_every {
             Some(every) => {
-                conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+                conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_BYTES / page)
                     .map_err(err("set wal_autocheckpoint"))?;
+                let _: i64 = conn
+                    .query_row(&format!("PRAGMA journal_size_limit = {WAL_BACKSTOP_BYTES}"), [], |r| r.get(0))
+                    .map_err(err("set journal_size_limit"))?;
                 Some(Checkpointer::start(&path, every, options.busy_timeout)?)
             }
             None => None,
@@ -767,5 +774,33 @@ impl Store for SqliteStore {
 
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (wal_autocheckpoint in pages, journal_size_limit in bytes) of the store's writer.
+    fn wal_bounds(store: &SqliteStore) -> (i64, i64) {
+        let conn = store.write.lock().unwrap();
+        let pages = conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
+        let limit = conn.query_row("PRAGMA journal_size_limit", [], |r| r.get(0)).unwrap();
+        (pages, limit)
+    }
+
+    #[test]
+    fn the_wal_is_bounded_in_bytes_whatever_the_page_size() {
+        let new = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(new.path()).unwrap();
+        assert_eq!(wal_bounds(&store), (4096, 64 << 20), "64 MiB of 16 KiB pages");
+
+        let old = tempfile::tempdir().unwrap();
+        let conn = Connection::open(old.path().join(DB_FILE)).unwrap();
+        conn.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE keep (x INTEGER)")
+            .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(old.path()).unwrap();
+        assert_eq!(wal_bounds(&store), (16_384, 64 << 20), "64 MiB of an older store's 4 KiB pages");
     }
 }
