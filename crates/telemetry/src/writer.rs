@@ -165,6 +165,7 @@ struct Metrics {
     dropped: metrics::Counter,
     abandoned: metrics::Counter,
     commits: metrics::Counter,
+    store_failures: metrics::Counter,
     depth: metrics::Gauge,
     journaled: metrics::Gauge,
 }
@@ -184,6 +185,10 @@ impl Metrics {
             "rein_telemetry_commits_total",
             "Store transactions the writer committed; written events per commit is what a commit costs per event"
         );
+        metrics::describe_counter!(
+            "rein_telemetry_store_failures_total",
+            "Store writes that failed (a full disk, say); their events are retried or spilled, never dropped unsaid"
+        );
         let c = |state: &'static str| metrics::counter!("rein_telemetry_events_total", "state" => state);
         Metrics {
             queued: c("queued"),
@@ -195,6 +200,7 @@ impl Metrics {
             depth: metrics::gauge!("rein_telemetry_queue_depth"),
             journaled: metrics::gauge!("rein_telemetry_journal_events"),
             commits: metrics::counter!("rein_telemetry_commits_total"),
+            store_failures: metrics::counter!("rein_telemetry_store_failures_total"),
         }
     }
 }
@@ -943,6 +949,7 @@ impl Committer {
                 let since = failing.as_ref().map_or_else(Instant::now, |f| f.since);
                 *failing = Some(StoreFailure { since, error: e.to_string() });
                 self.shared.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                self.shared.metrics.store_failures.increment(1);
                 Err(e)
             }
         }
