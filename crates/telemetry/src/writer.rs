@@ -241,6 +241,11 @@ impl std::fmt::Display for StoreFailure {
 }
 
 impl Shared {
+    /// A write into the store worked: its failure, if any, is over.
+    fn store_works(&self) {
+        *self.failing.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     fn add(&self, state: State, n: u64) {
         if n == 0 {
             return;
@@ -651,16 +656,20 @@ impl Worker {
         let mut jobs = Vec::with_capacity(self.max_batch);
         loop {
             jobs.clear();
+            // Spilled events are replayed with nothing queued too: a replica that a failing
+            // store made unready gets no traffic, and only a write that works ends the failure.
+            let replay_at = self.spill_replay_at().map(tokio::time::Instant::from_std);
             let (rx, max_batch) = (&mut self.rx, self.max_batch);
             let (max_delay, buffered_delay) = (self.max_delay, self.buffered_delay);
             let shared = &self.shared;
             let load_at = shared.journal.as_ref().and_then(Journal::load_due).map(tokio::time::Instant::from_std);
+            let wake_at = load_at.into_iter().chain(replay_at).min();
             let n = self.rt.block_on(async {
-                let n = match load_at {
+                let n = match wake_at {
                     None => rx.recv_many(&mut jobs, max_batch).await,
                     Some(at) => match tokio::time::timeout_at(at, rx.recv_many(&mut jobs, max_batch)).await {
                         Ok(n) => n,
-                        Err(_) => return None, // journaled events are due in the store
+                        Err(_) => return None, // journaled events are due in the store, or a replay
                     },
                 };
                 if n == 0 {
@@ -689,7 +698,10 @@ impl Worker {
                 Some(n)
             });
             let Some(n) = n else {
-                self.load_journaled(false);
+                if load_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                    self.load_journaled(false);
+                }
+                self.replay_spill_when_due();
                 continue;
             };
             if n == 0 {
@@ -712,9 +724,21 @@ impl Worker {
                 let _ = done.send(());
                 return;
             }
-            if self.rx.is_empty() && self.spill_replay_due.is_none_or(|t| Instant::now() >= t) {
-                self.replay_spill();
-            }
+            self.replay_spill_when_due();
+        }
+    }
+
+    /// When the spill file's events are to be replayed: none pending, never; else once a
+    /// failed replay has waited `SPILL_RETRY_EVERY`, or at once.
+    fn spill_replay_at(&self) -> Option<Instant> {
+        let spill = self.shared.spill.as_ref()?;
+        (spill.pending.load(Ordering::Relaxed) > 0).then(|| self.spill_replay_due.unwrap_or_else(Instant::now))
+    }
+
+    /// Replays the spill file if it is due and nothing is queued (queued events go first).
+    fn replay_spill_when_due(&mut self) {
+        if self.rx.is_empty() && self.spill_replay_due.is_none_or(|t| Instant::now() >= t) {
+            self.replay_spill();
         }
     }
 
@@ -730,6 +754,7 @@ impl Worker {
                 self.shared.add(State::Replayed, replayed);
                 self.shared.add(State::Dropped, corrupt);
                 self.spill_replay_due = None;
+                self.shared.store_works();
                 if let Some(failed_for_s) = self.spill_replay_failing.ended(Instant::now()) {
                     tracing::info!(replayed, failed_for_s, "telemetry: the spill file replays again");
                 }
@@ -934,11 +959,9 @@ impl Committer {
     }
 
     fn try_write(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
-        let result = self.store.write_batch(events);
-        let mut failing = self.shared.failing.lock().unwrap_or_else(|e| e.into_inner());
-        match result {
+        match self.store.write_batch(events) {
             Ok(report) => {
-                *failing = None;
+                self.shared.store_works();
                 self.shared.add(State::Written, report.total());
                 self.shared.counters.duplicates.fetch_add(report.duplicates, Ordering::Relaxed);
                 self.shared.counters.batches.fetch_add(1, Ordering::Relaxed);
@@ -946,6 +969,7 @@ impl Committer {
                 Ok(report)
             }
             Err(e) => {
+                let mut failing = self.shared.failing.lock().unwrap_or_else(|e| e.into_inner());
                 let since = failing.as_ref().map_or_else(Instant::now, |f| f.since);
                 *failing = Some(StoreFailure { since, error: e.to_string() });
                 self.shared.counters.failed_batches.fetch_add(1, Ordering::Relaxed);

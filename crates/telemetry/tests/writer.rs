@@ -268,6 +268,32 @@ async fn failed_store_write_errors_durable_waiters_and_spills() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_writer_replays_what_it_spilled_once_the_store_works_and_the_failure_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
+    let writer =
+        Writer::start(gated.clone(), WriterConfig { spill: Some(dir.path().join("telemetry.spill")), ..config() })
+            .unwrap();
+    gated.fail.store(true, Ordering::SeqCst);
+    let p = prediction("c", 1);
+    let err = writer.record(p.clone().into(), Durability::Durable).await.unwrap_err();
+    assert!(matches!(err, RecordError::Store { spilled: Some(_), .. }), "{err}");
+    assert!(writer.store_failure().is_some());
+    // the store works again, and nothing more is recorded: a replica that was unready
+    // for its failing store gets no traffic, so the writer must find out by itself
+    gated.fail.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while writer.store_failure().is_some() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(writer.store_failure().is_none(), "the failure ends with the replay");
+    assert!(gated.prediction_exists(&p.id).unwrap());
+    let stats = writer.stats();
+    assert_eq!((stats.spilled, stats.replayed, stats.dropped), (1, 1, 0), "{stats:?}");
+    writer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_store_write_without_spill_is_retried_not_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
