@@ -32,9 +32,14 @@ pub(crate) struct CallCost {
 }
 
 impl CallCost {
-    /// A call of `rows` rows took `took`.
+    /// A call of `rows` rows took `took`. Calls larger than may run inline are not
+    /// counted: their fixed part spread over hundreds of rows would pass for a cost a row
+    /// that 16 rows do not reach.
     pub(crate) fn observe(&self, took: Duration, rows: usize) {
         let rows = rows.max(1);
+        if rows > INLINE_MAX_ROWS {
+            return;
+        }
         let Some(average) = self.ns_per_row.get(class(rows)) else { return };
         let sample = (took.as_nanos() / rows as u128).min(u64::MAX as u128) as u64;
         let old = average.load(Ordering::Relaxed);
@@ -58,10 +63,9 @@ impl CallCost {
     }
 }
 
-/// The class of a call of `rows` (≥ 1) rows; calls larger than may run inline share the
-/// last class, as they never run inline.
+/// The class of a call of 1 to [`INLINE_MAX_ROWS`] rows.
 fn class(rows: usize) -> usize {
-    (rows.min(INLINE_MAX_ROWS).ilog2() as usize).min(CLASSES - 1)
+    (rows.clamp(1, INLINE_MAX_ROWS).ilog2() as usize).min(CLASSES - 1)
 }
 
 #[cfg(test)]
@@ -79,8 +83,8 @@ mod tests {
 
     #[test]
     fn sizes_are_classed_by_powers_of_two() {
-        let classes: Vec<usize> = (1..=20).map(class).collect();
-        assert_eq!(classes, [0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4]);
+        let classes: Vec<usize> = (1..=16).map(class).collect();
+        assert_eq!(classes, [0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4]);
     }
 
     #[test]
@@ -122,6 +126,11 @@ mod tests {
         let fast = CallCost::default();
         fast.observe(us(10), 1);
         assert!(!fast.runs_inline(INLINE_MAX_ROWS + 1), "however fast the model");
+        // a model with a fixed cost of 1 ms a call and 2 µs a row: 1,000 rows take 3 µs a row,
+        // which would make a call of 16 rows look like 48 µs; it takes 1.03 ms
+        let heavy = CallCost::default();
+        heavy.observe(us(1_000 + 2 * 1_000), 1_000);
+        assert!(!heavy.runs_inline(16));
         fast.observe(Duration::MAX, 1);
         assert!(!fast.runs_inline(1), "an immense sample saturates");
     }
