@@ -3,7 +3,8 @@
 # turns at wrk's maximum rate on the phishing example, round after round, as in
 # bench/load.sh. Prints req/s and the server's CPU µs a request for each turn; with
 # RATE=N set, also the p50/p99 latency and the server's CPU µs a request at N req/s (oha,
-# coordinated-omission corrected, as in bench/load.sh).
+# coordinated-omission corrected, as in bench/load.sh, over CONNECTIONS connections: 32
+# unless set).
 #
 #   [RATE=N] bench/ab.sh SECONDS ROUNDS MODE BINARY...     (MODE: off | durable | buffered)
 #
@@ -28,11 +29,11 @@ for _ in $(seq "$rounds"); do
     tail=""
     if [ -n "${RATE:-}" ]; then
       before=$(cpu_seconds "$pid")
-      report=$(.rein/tools/bin/oha --no-tui --output-format json -z "${seconds}s" -c 32 -q "$RATE" --latency-correction \
+      report=$(.rein/tools/bin/oha --no-tui --output-format json -z "${seconds}s" -c "${CONNECTIONS:-32}" -q "$RATE" --latency-correction \
         -m POST -H 'content-type: application/json' -d "$predict_body" "$url")
       used=$(python3 -c "print($(cpu_seconds "$pid") - $before)")
       tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; n=sum(d["statusCodeDistribution"].values())
-print(", at %s req/s p50 %.2f ms, p99 %.2f ms, %.1f µs of server CPU a request" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000, float(sys.argv[2]) / n * 1e6))' "$RATE" "$used")
+print(", at %s req/s over %s connections p50 %.2f ms, p99 %.2f ms, %.1f µs of server CPU a request" % (sys.argv[1], sys.argv[3], p["p50"]*1000, p["p99"]*1000, float(sys.argv[2]) / n * 1e6))' "$RATE" "$used" "${CONNECTIONS:-32}")
     fi
     echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request$tail"
     stop_server
