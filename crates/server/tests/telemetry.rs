@@ -545,3 +545,45 @@ async fn a_full_disk_is_named_in_every_503() {
     assert_eq!(stats.dropped, 0, "{stats:?}");
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_unready_for_its_full_disk_is_ready_again_once_it_heals_with_no_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    store.release();
+    store.full.store(true, Ordering::SeqCst);
+    let server = Server::recording(|t| t, store.clone(), dir.path(), Durability::Durable).await;
+    let answers = predict_many(&server, 5).await;
+    assert!(answers.iter().all(|(status, _)| [200, 503].contains(status)), "{answers:?}");
+    let ready = |server: &Server| {
+        let url = server.url("/v2/health/ready");
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    let mut status = 0;
+    for _ in 0..250 {
+        status = ready(&server).await;
+        if status == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 503, "unready while the store's writes fail");
+
+    // the disk is freed, and a load balancer sends this replica nothing meanwhile
+    store.full.store(false, Ordering::SeqCst);
+    for _ in 0..500 {
+        status = ready(&server).await;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let writer = &server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer;
+    assert_eq!(status, 200, "ready again without a single request: {:?} {:?}", writer.stats(), writer.store_failure());
+    for (_, body) in answers.iter().filter(|(status, _)| *status == 200) {
+        let id = body["prediction_id"].as_str().unwrap();
+        let (found, record) = server.get(&format!("/v1/predictions/{id}")).await;
+        assert_eq!(found, 200, "{record}");
+    }
+    assert_eq!(writer.stats().dropped, 0, "{:?}", writer.stats());
+}

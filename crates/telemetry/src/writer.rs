@@ -215,6 +215,9 @@ struct Shared {
     /// either ends the linger of a batch of buffered events. The lingering writer does
     /// not watch the queue itself, so a buffered event wakes no thread.
     urgent: tokio::sync::Notify,
+    /// Rung when events are spilled (by a request, the writer or the journal's loader), so
+    /// that an idle writer schedules their replay.
+    spilled: tokio::sync::Notify,
     /// Events answered from the journal and not yet loaded into the store.
     unloaded: AtomicU64,
     journal: Option<Journal>,
@@ -253,7 +256,10 @@ impl Shared {
         let (a, m) = match state {
             State::Queued => (&self.counters.queued, &self.metrics.queued),
             State::Written => (&self.counters.written, &self.metrics.written),
-            State::Spilled => (&self.counters.spilled, &self.metrics.spilled),
+            State::Spilled => {
+                self.spilled.notify_one();
+                (&self.counters.spilled, &self.metrics.spilled)
+            }
             State::Replayed => (&self.counters.replayed, &self.metrics.replayed),
             State::Dropped => (&self.counters.dropped, &self.metrics.dropped),
             State::Abandoned => (&self.counters.abandoned, &self.metrics.abandoned),
@@ -349,6 +355,7 @@ impl Writer {
             closing: AtomicBool::new(false),
             thread: Mutex::new(None),
             urgent: tokio::sync::Notify::new(),
+            spilled: tokio::sync::Notify::new(),
             unloaded: AtomicU64::new(0),
             journal,
             appends_paused_until: AtomicU64::new(0),
@@ -665,13 +672,18 @@ impl Worker {
             let load_at = shared.journal.as_ref().and_then(Journal::load_due).map(tokio::time::Instant::from_std);
             let wake_at = load_at.into_iter().chain(replay_at).min();
             let n = self.rt.block_on(async {
-                let n = match wake_at {
-                    None => rx.recv_many(&mut jobs, max_batch).await,
-                    Some(at) => match tokio::time::timeout_at(at, rx.recv_many(&mut jobs, max_batch)).await {
-                        Ok(n) => n,
-                        Err(_) => return None, // journaled events are due in the store, or a replay
-                    },
+                // None: journaled events are due in the store, or a replay may be
+                let received = async {
+                    tokio::select! {
+                        n = rx.recv_many(&mut jobs, max_batch) => Some(n),
+                        _ = shared.spilled.notified() => None,
+                    }
                 };
+                let received = match wake_at {
+                    None => received.await,
+                    Some(at) => tokio::time::timeout_at(at, received).await.unwrap_or(None),
+                };
+                let n = received?;
                 if n == 0 {
                     return Some(0);
                 }

@@ -112,17 +112,25 @@ pub async fn predict_many(server: &Server, n: usize) -> Vec<(u16, Value)> {
     futures_util::future::join_all(requests).await
 }
 
-/// The real SQLite store behind a gate: while closed, writes block, as on a stalled disk.
+/// The real SQLite store behind a gate: while closed, writes block, as on a stalled disk;
+/// while `full`, they fail as on a full disk.
 pub struct StalledStore {
     pub inner: SqliteStore,
     open: Mutex<bool>,
     opened: Condvar,
     pub stalled_once: AtomicBool,
+    pub full: AtomicBool,
 }
 
 impl StalledStore {
     pub fn new(inner: SqliteStore) -> Arc<Self> {
-        Arc::new(Self { inner, open: Mutex::new(false), opened: Condvar::new(), stalled_once: AtomicBool::new(false) })
+        Arc::new(Self {
+            inner,
+            open: Mutex::new(false),
+            opened: Condvar::new(),
+            stalled_once: AtomicBool::new(false),
+            full: AtomicBool::new(false),
+        })
     }
     pub fn release(&self) {
         *self.open.lock().unwrap() = true;
@@ -141,6 +149,10 @@ impl Store for StalledStore {
             open = self.opened.wait(open).unwrap();
         }
         drop(open);
+        if self.full.load(Ordering::SeqCst) {
+            let source = std::io::Error::from_raw_os_error(28); // ENOSPC
+            return Err(StoreError::Io { path: "rein.db".into(), op: "commit", source });
+        }
         self.inner.write_batch(events)
     }
     fn prediction(&self, id: &str) -> Result<Option<rein_telemetry::PredictionRecord>, StoreError> {
