@@ -29,15 +29,26 @@ pub async fn live() -> Json<Value> {
 }
 
 /// Models are loaded before the server listens, so a listening server is ready unless its
-/// telemetry store fails (a full disk): then it answers 503, naming the failure, so that a
-/// load balancer sends predictions to a replica that can record them.
+/// telemetry store fails (a full disk) or a write into it has lasted longer than a request
+/// waits for one (a stalled disk): then it answers 503 and why, so that a load balancer
+/// sends predictions to a replica that can record them.
 pub async fn ready(State(app): State<Arc<App>>) -> Response {
-    match app.telemetry.as_ref().and_then(|t| t.writer.store_failure()) {
-        Some(failure) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "reason": format!("the telemetry store is failing: {failure}") })),
-        )
-            .into_response(),
+    let unready = app.telemetry.as_ref().and_then(|t| {
+        if let Some(failure) = t.writer.store_failure() {
+            return Some(format!("the telemetry store is failing: {failure}"));
+        }
+        let age = t.writer.store_write_age().filter(|age| *age > t.commit_timeout)?;
+        Some(format!(
+            "the telemetry store has not finished a write for {} ms, longer than `commit_timeout_ms` ({} ms): \
+             its disk is stalled or far too slow",
+            age.as_millis(),
+            t.commit_timeout.as_millis()
+        ))
+    });
+    match unready {
+        Some(reason) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false, "reason": reason }))).into_response()
+        }
         None => Json(json!({ "ready": !app.component_names().is_empty() })).into_response(),
     }
 }

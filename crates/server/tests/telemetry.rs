@@ -587,3 +587,49 @@ async fn a_replica_unready_for_its_full_disk_is_ready_again_once_it_heals_with_n
     }
     assert_eq!(writer.stats().dropped, 0, "{:?}", writer.stats());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_store_stalls_is_unready_until_the_write_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
+    let edit = |t: String| t.replacen("[[components]]", "[telemetry]\ncommit_timeout_ms = 200\n\n[[components]]", 1);
+    let server = Server::recording(edit, store.clone(), dir.path(), Durability::Buffered).await;
+    let ready = |server: &Server| {
+        let url = server.url("/v2/health/ready");
+        async move {
+            let response = reqwest::get(url).await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(ready(&server).await.0, 200, "nothing is being written");
+    let (status, body) = server.predict(json!({"unit": "u", "features": page()})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // the writer's write of that event hangs on the stalled disk
+    let mut answer = (0, Value::Null);
+    for _ in 0..250 {
+        answer = ready(&server).await;
+        if answer.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(answer.0, 503, "{}", answer.1);
+    let reason = answer.1["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("has not finished a write") && reason.contains("200 ms") && reason.contains("stalled"),
+        "{reason}"
+    );
+
+    store.release();
+    for _ in 0..250 {
+        answer = ready(&server).await;
+        if answer.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(answer.0, 200, "ready once the write ends: {}", answer.1);
+    let id = body["prediction_id"].as_str().unwrap();
+    assert_eq!(server.get(&format!("/v1/predictions/{id}")).await.0, 200);
+}

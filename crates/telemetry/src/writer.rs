@@ -228,6 +228,9 @@ struct Shared {
     /// The store's writes are failing: since when, and the latest error. Cleared by a
     /// write that succeeds. Lets a request that gives up waiting name the cause.
     failing: Mutex<Option<StoreFailure>>,
+    /// Store writes under way (the writer's and the journal loader's) and since when the
+    /// oldest has been: a stalled disk shows as a write that does not end.
+    writing: Mutex<(u32, Option<Instant>)>,
 }
 
 /// The store's writes have failed since `since`; `error` is the latest failure.
@@ -244,6 +247,22 @@ impl std::fmt::Display for StoreFailure {
 }
 
 impl Shared {
+    fn write_begins(&self) {
+        let mut writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        writing.0 += 1;
+        writing.1.get_or_insert_with(Instant::now);
+    }
+
+    /// Overlapping writes keep the first one's start until none is left: the age errs long,
+    /// by at most one write.
+    fn write_ends(&self) {
+        let mut writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        writing.0 = writing.0.saturating_sub(1);
+        if writing.0 == 0 {
+            writing.1 = None;
+        }
+    }
+
     /// A write into the store worked: its failure, if any, is over.
     fn store_works(&self) {
         *self.failing.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -361,6 +380,7 @@ impl Writer {
             appends_paused_until: AtomicU64::new(0),
             started: Instant::now(),
             failing: Mutex::new(None),
+            writing: Mutex::new((0, None)),
         });
         let replayed = |file: &Path, (replayed, corrupt): (u64, u64)| {
             shared.add(State::Replayed, replayed);
@@ -581,6 +601,12 @@ impl Writer {
         if let Some(h) = handle {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
+    }
+
+    /// How long the store's oldest write under way has been going on, if one is: a write
+    /// that does not end is a stalled (or far too slow) disk.
+    pub fn store_write_age(&self) -> Option<Duration> {
+        self.shared.writing.lock().unwrap_or_else(|e| e.into_inner()).1.map(|since| since.elapsed())
     }
 
     /// Whether the store's writes are failing now (its latest write failed), since when and why.
@@ -971,7 +997,10 @@ impl Committer {
     }
 
     fn try_write(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
-        match self.store.write_batch(events) {
+        self.shared.write_begins();
+        let result = self.store.write_batch(events);
+        self.shared.write_ends();
+        match result {
             Ok(report) => {
                 self.shared.store_works();
                 self.shared.add(State::Written, report.total());
