@@ -555,31 +555,14 @@ async fn a_replica_unready_for_its_full_disk_is_ready_again_once_it_heals_with_n
     let server = Server::recording(|t| t, store.clone(), dir.path(), Durability::Durable).await;
     let answers = predict_many(&server, 5).await;
     assert!(answers.iter().all(|(status, _)| [200, 503].contains(status)), "{answers:?}");
-    let ready = |server: &Server| {
-        let url = server.url("/v2/health/ready");
-        async move { reqwest::get(url).await.unwrap().status().as_u16() }
-    };
-    let mut status = 0;
-    for _ in 0..250 {
-        status = ready(&server).await;
-        if status == 503 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, 503, "unready while the store's writes fail");
+    let (status, body) = readiness_until(&server, 503).await;
+    assert_eq!(status, 503, "unready while the store's writes fail: {body}");
 
     // the disk is freed, and a load balancer sends this replica nothing meanwhile
     store.full.store(false, Ordering::SeqCst);
-    for _ in 0..500 {
-        status = ready(&server).await;
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let (status, body) = readiness_until(&server, 200).await;
     let writer = &server.running.as_ref().unwrap().app.telemetry.as_ref().unwrap().writer;
-    assert_eq!(status, 200, "ready again without a single request: {:?} {:?}", writer.stats(), writer.store_failure());
+    assert_eq!(status, 200, "ready again without a single request: {body} {:?}", writer.stats());
     for (_, body) in answers.iter().filter(|(status, _)| *status == 200) {
         let id = body["prediction_id"].as_str().unwrap();
         let (found, record) = server.get(&format!("/v1/predictions/{id}")).await;
@@ -594,26 +577,12 @@ async fn a_replica_whose_store_stalls_is_unready_until_the_write_ends() {
     let store = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
     let edit = |t: String| t.replacen("[[components]]", "[telemetry]\ncommit_timeout_ms = 200\n\n[[components]]", 1);
     let server = Server::recording(edit, store.clone(), dir.path(), Durability::Buffered).await;
-    let ready = |server: &Server| {
-        let url = server.url("/v2/health/ready");
-        async move {
-            let response = reqwest::get(url).await.unwrap();
-            (response.status().as_u16(), response.json::<Value>().await.unwrap())
-        }
-    };
-    assert_eq!(ready(&server).await.0, 200, "nothing is being written");
+    assert_eq!(server.get_json("/v2/health/ready").await.0, 200, "nothing is being written");
     let (status, body) = server.predict(json!({"unit": "u", "features": page()})).await;
     assert_eq!(status, 200, "{body}");
 
     // the writer's write of that event hangs on the stalled disk
-    let mut answer = (0, Value::Null);
-    for _ in 0..250 {
-        answer = ready(&server).await;
-        if answer.0 == 503 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let answer = readiness_until(&server, 503).await;
     assert_eq!(answer.0, 503, "{}", answer.1);
     let reason = answer.1["reason"].as_str().unwrap();
     assert!(
@@ -622,13 +591,7 @@ async fn a_replica_whose_store_stalls_is_unready_until_the_write_ends() {
     );
 
     store.release();
-    for _ in 0..250 {
-        answer = ready(&server).await;
-        if answer.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let answer = readiness_until(&server, 200).await;
     assert_eq!(answer.0, 200, "ready once the write ends: {}", answer.1);
     let id = body["prediction_id"].as_str().unwrap();
     assert_eq!(server.get(&format!("/v1/predictions/{id}")).await.0, 200);

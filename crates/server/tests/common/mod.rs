@@ -105,6 +105,20 @@ pub fn assert_error(body: &Value, code: &str) {
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body:#}");
 }
 
+/// Asks `/v2/health/ready` every 20 ms until it answers `want`, for 5 s at most; the
+/// last answer.
+pub async fn readiness_until(server: &Server, want: u16) -> (u16, Value) {
+    let mut answer = server.get_json("/v2/health/ready").await;
+    for _ in 0..250 {
+        if answer.0 == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        answer = server.get_json("/v2/health/ready").await;
+    }
+    answer
+}
+
 /// `n` predictions at once, each for its own unit.
 pub async fn predict_many(server: &Server, n: usize) -> Vec<(u16, Value)> {
     let requests =
