@@ -17,7 +17,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
 source bench/lib.sh
 
-if [ -n "${RATE:-}" ] && [ ! -x .rein/tools/bin/oha ]; then cargo install oha --locked --root .rein/tools; fi
+if [ -n "${RATE:-}" ]; then need_oha; fi
 addr=127.0.0.1:18081
 url="http://$addr/v1/components/phishing/predict"
 for _ in $(seq "$rounds"); do
@@ -29,8 +29,7 @@ for _ in $(seq "$rounds"); do
     tail=""
     if [ -n "${RATE:-}" ]; then
       before=$(cpu_seconds "$pid")
-      report=$(.rein/tools/bin/oha --no-tui --output-format json -z "${seconds}s" -c "${CONNECTIONS:-32}" -q "$RATE" --latency-correction \
-        -m POST -H 'content-type: application/json' -d "$predict_body" "$url")
+      report=$(oha_at_rate "$url" "$RATE" "$seconds" "${CONNECTIONS:-32}")
       used=$(python3 -c "print($(cpu_seconds "$pid") - $before)")
       tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; n=sum(d["statusCodeDistribution"].values())
 print(", at %s req/s over %s connections p50 %.2f ms, p99 %.2f ms, %.1f µs of server CPU a request" % (sys.argv[1], sys.argv[3], p["p50"]*1000, p["p99"]*1000, float(sys.argv[2]) / n * 1e6))' "$RATE" "$used" "${CONNECTIONS:-32}")

@@ -3,6 +3,16 @@
 # One predict request on the phishing example: every guardrail and the policy run on it.
 predict_body='{"unit":"user-1","features":{"url_length":142,"num_dots":6,"num_hyphens":4,"has_ip_host":true,"uses_https":false,"domain_age_days":3,"num_subdomains":4,"suspicious_words":3,"tld_category":"new_gtld"}}'
 
+# oha, installed into .rein/tools if missing.
+need_oha() { [ -x .rein/tools/bin/oha ] || cargo install oha --locked --root .rein/tools; }
+
+# oha's JSON report of predict at a fixed rate, coordinated-omission corrected:
+# oha_at_rate URL RATE SECONDS [CONNECTIONS=32].
+oha_at_rate() {
+  .rein/tools/bin/oha --no-tui --output-format json -z "$3s" -c "${4:-32}" -q "$2" --latency-correction \
+    -m POST -H 'content-type: application/json' -d "$predict_body" "$1"
+}
+
 # The ONNX Runtime library and a release build of rein.
 build_rein() {
   bash scripts/setup-onnxruntime.sh >/dev/null

@@ -15,9 +15,8 @@ duration="${1:-20}"
 runs="${2:-3}"
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-oha=.rein/tools/bin/oha
-[ -x "$oha" ] || cargo install oha --locked --root .rein/tools
 source bench/lib.sh
+need_oha
 build_rein -p rein-bench-ceiling
 
 pid=""
@@ -42,8 +41,7 @@ max_rate() {
 
 # oha at a fixed rate: prints "<p50 ms> <p99 ms> <non-200 answers>"
 at_rate() {
-  "$oha" --no-tui --output-format json -z "${duration}s" -c 32 -q "$2" --latency-correction -m POST \
-    -H 'content-type: application/json' -d "$predict_body" "$(url_of "$1")" |
+  oha_at_rate "$(url_of "$1")" "$2" "$duration" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; print("%.3f %.3f %d" % (p["p50"]*1000, p["p99"]*1000, sum(v for k,v in d["statusCodeDistribution"].items() if k != "200")))'
 }
 

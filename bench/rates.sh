@@ -11,9 +11,8 @@ cd "$(dirname "$0")/.."
 mode="${1:-off}"; seconds="${2:-6}"; shift $(( $# > 2 ? 2 : $# ))
 if [ $# -gt 0 ]; then rates=("$@"); else rates=(15000 25000); fi
 
-oha=.rein/tools/bin/oha
-[ -x "$oha" ] || cargo install oha --locked --root .rein/tools
 source bench/lib.sh
+need_oha
 build_rein
 
 addr=127.0.0.1:18079
@@ -46,8 +45,7 @@ PY
 }
 for rate in "${rates[@]}"; do
   curl -s "http://$addr/metrics" > /tmp/rein-rates-before.txt
-  "$oha" --no-tui --output-format json -z "${seconds}s" -c 32 -q "$rate" --latency-correction -m POST \
-    -H 'content-type: application/json' -d "$predict_body" "$url" |
+  oha_at_rate "$url" "$rate" "$seconds" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; r=sys.argv[1]
 print(f"at {r} req/s: " + ", ".join(f"{k} {p[k]*1000:.2f} ms" for k in ("p50","p95","p99","p99.9")))' "$rate"
   curl -s "http://$addr/metrics" > /tmp/rein-rates-after.txt

@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 mode="$1"; rate="$2"; seconds="$3"; shift 3
 [ -r /proc/self/schedstat ] || { echo "this kernel keeps no /proc/PID/schedstat" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-[ -x .rein/tools/bin/oha ] || cargo install oha --locked --root .rein/tools
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
 source bench/lib.sh
+need_oha
 
 addr=127.0.0.1:18076
 url="http://$addr/v1/components/phishing/predict"
@@ -22,8 +22,7 @@ threads() { for t in /proc/"$pid"/task/*; do echo "${t##*/} $(tr ' ' _ < "$t/com
 for bin in "$@"; do
   start_server "$bin" "$addr" "$mode" /tmp/rein-threads.log
   threads > /tmp/rein-threads-before
-  report=$(.rein/tools/bin/oha --no-tui --output-format json -z "${seconds}s" -c 32 -q "$rate" --latency-correction \
-    -m POST -H 'content-type: application/json' -d "$predict_body" "$url")
+  report=$(oha_at_rate "$url" "$rate" "$seconds")
   threads > /tmp/rein-threads-after
   echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]
 print("%s %s at %s req/s: p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], sys.argv[2], sys.argv[3], p["p50"]*1000, p["p99"]*1000))' "$bin" "$mode" "$rate"
