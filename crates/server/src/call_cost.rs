@@ -40,7 +40,7 @@ impl CallCost {
         if rows > INLINE_MAX_ROWS {
             return;
         }
-        let Some(average) = self.ns_per_row.get(class(rows)) else { return };
+        let average = &self.ns_per_row[class(rows)];
         let sample = (took.as_nanos() / rows as u128).min(u64::MAX as u128) as u64;
         let old = average.load(Ordering::Relaxed);
         // exponential moving average, weight 1/8; races only lose a sample

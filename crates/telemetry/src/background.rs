@@ -63,6 +63,27 @@ impl Outage {
     pub(crate) fn ended(&mut self, now: Instant) -> Option<u64> {
         self.0.take().map(|on| now.saturating_duration_since(on.since).as_secs())
     }
+
+    /// [`Outage::failed`], said in the log when it is due; `what` names the work that
+    /// fails ("background checkpoints of /data/rein.db").
+    pub(crate) fn failed_logged(&mut self, now: Instant, what: &str, error: &dyn std::fmt::Display) -> Say {
+        let say = self.failed(now);
+        match &say {
+            Say::Began => tracing::warn!(error = %error, "telemetry: {what} failed; retrying every second"),
+            Say::Still { failed_for_s, tries } => {
+                tracing::warn!(error = %error, failed_for_s, tries, "telemetry: {what} still failing")
+            }
+            Say::Nothing => {}
+        }
+        say
+    }
+
+    /// [`Outage::ended`], said in the log if an outage ended.
+    pub(crate) fn ended_logged(&mut self, now: Instant, what: &str) {
+        if let Some(failed_for_s) = self.ended(now) {
+            tracing::info!(failed_for_s, "telemetry: {what} works again");
+        }
+    }
 }
 
 /// Lowers the calling thread to nice 19. Linux only: elsewhere `setpriority` would lower

@@ -13,7 +13,7 @@
 //! of separate connections, which WAL lets run alongside the writer.
 
 use crate::StoreError;
-use crate::background::{Outage, Say};
+use crate::background::Outage;
 use crate::events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
 };
@@ -179,25 +179,20 @@ impl Checkpointer {
                 crate::background::lower_priority();
                 // While checkpoints fail (a full disk), retry at most once a second.
                 let mut failing = Outage::default();
+                let what = format!("background checkpoints of {shown}");
                 while !stopping.load(Ordering::Acquire) {
-                    std::thread::park_timeout(if failing.is_on() { every.max(FAILING_CHECKPOINT_EVERY) } else { every });
+                    std::thread::park_timeout(if failing.is_on() {
+                        every.max(FAILING_CHECKPOINT_EVERY)
+                    } else {
+                        every
+                    });
                     // PASSIVE: never waits for the writer or readers; what it cannot copy now, it copies next time.
                     let now = Instant::now();
                     match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        Ok(()) => {
-                            if let Some(failed_for_s) = failing.ended(now) {
-                                tracing::info!(db = %shown, failed_for_s, "telemetry: background checkpoints work again");
-                            }
+                        Ok(()) => failing.ended_logged(now, &what),
+                        Err(e) => {
+                            failing.failed_logged(now, &what, &e);
                         }
-                        Err(e) => match failing.failed(now) {
-                            Say::Began => {
-                                tracing::warn!(db = %shown, error = %e, "telemetry: background checkpoint failed; will retry every second")
-                            }
-                            Say::Still { failed_for_s, tries } => {
-                                tracing::warn!(db = %shown, error = %e, failed_for_s, tries, "telemetry: background checkpoints still failing")
-                            }
-                            Say::Nothing => {}
-                        },
                     }
                 }
             })

@@ -683,6 +683,8 @@ const RETRY_MIN: Duration = Duration::from_millis(10);
 const RETRY_MAX: Duration = Duration::from_secs(1);
 const SHUTDOWN_RETRIES: u32 = 5;
 const SPILL_RETRY_EVERY: Duration = Duration::from_secs(1);
+/// The spill file's replay, as the log names it.
+const SPILL_REPLAY: &str = "replaying the spill file";
 
 impl Worker {
     fn run(&mut self) {
@@ -793,21 +795,11 @@ impl Worker {
                 self.shared.add(State::Dropped, corrupt);
                 self.spill_replay_due = None;
                 self.shared.store_works();
-                if let Some(failed_for_s) = self.spill_replay_failing.ended(Instant::now()) {
-                    tracing::info!(replayed, failed_for_s, "telemetry: the spill file replays again");
-                }
+                self.spill_replay_failing.ended_logged(Instant::now(), SPILL_REPLAY);
             }
             Err(e) => {
                 let now = Instant::now();
-                match self.spill_replay_failing.failed(now) {
-                    Say::Began => {
-                        tracing::warn!(error = %e, "telemetry: replaying the spill file failed; will retry every second")
-                    }
-                    Say::Still { failed_for_s, tries } => {
-                        tracing::warn!(error = %e, failed_for_s, tries, "telemetry: replaying the spill file still fails")
-                    }
-                    Say::Nothing => {}
-                }
+                self.spill_replay_failing.failed_logged(now, SPILL_REPLAY, &e);
                 self.spill_replay_due = Some(now + SPILL_RETRY_EVERY);
             }
         }
@@ -950,6 +942,7 @@ impl Committer {
         let mut attempts = 0u32;
         let mut outage = Outage::default();
         outage.failed(Instant::now()); // said above
+        let what = format!("the store write to {}", self.store.describe());
         loop {
             std::thread::sleep(delay);
             delay = (delay * 2).min(RETRY_MAX);
@@ -966,7 +959,7 @@ impl Committer {
                 }
                 Err(e) => {
                     attempts += 1;
-                    let say = outage.failed(Instant::now());
+                    let say = outage.failed_logged(Instant::now(), &what, &e);
                     if self.try_spill(&events, say != Say::Nothing).is_some() {
                         return true;
                     }
@@ -984,12 +977,6 @@ impl Committer {
                             "telemetry: DROPPED events: the store keeps failing at shutdown and no spill file is usable"
                         );
                         return false;
-                    }
-                    if let Say::Still { failed_for_s, tries } = say {
-                        tracing::warn!(
-                            store = %self.store.describe(), error = %e, failed_for_s, tries,
-                            "telemetry: store write still failing; retrying every second"
-                        );
                     }
                 }
             }
