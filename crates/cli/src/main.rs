@@ -183,6 +183,9 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Serve { system, addr, data_dir, telemetry, workers } => {
             let (system, models) = load(&system)?;
+            for (component, model) in system.components.iter().zip(&models) {
+                tracing::info!(component = %component.name, "{}", model.engine());
+            }
             let workers = workers.map_or_else(rein_server::workers::default_count, usize::from);
             let runtime = runtime()?;
             let served = runtime.block_on(async move {
@@ -294,6 +297,7 @@ fn summary(system: &System, models: &[Arc<rein_runtime::OnnxModel>]) -> String {
             c.model.path.display(),
             c.model.timeout.as_millis()
         );
+        let _ = writeln!(s, "  engine: {}", model.engine());
         let features: Vec<String> = c.features.iter().map(|f| format!("{} ({})", f.name, f.kind.type_name())).collect();
         let _ = writeln!(s, "  features ({}): {}", c.features.len(), features.join(", "));
         for stage in [Stage::Input, Stage::Output] {

@@ -40,6 +40,42 @@ fn check_prints_the_derived_thresholds() {
 }
 
 #[test]
+fn check_names_the_engine_of_each_model() {
+    let file = Path::new(EXAMPLES).join("phishing-warning/rein.toml");
+    let (ok, stdout, _) = rein(&["check", file.to_str().unwrap()]);
+    assert!(ok);
+    assert!(
+        stdout.contains("engine: rein evaluates the graph itself (it agreed with ONNX Runtime on 256 probe rows)"),
+        "{stdout}"
+    );
+    let file = Path::new(EXAMPLES).join("legal-triage/rein.toml");
+    let (ok, stdout, _) = rein(&["check", file.to_str().unwrap()]);
+    assert!(ok);
+    assert!(stdout.contains("engine: ONNX Runtime evaluates the graph: operator `StringNormalizer`"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(Path::new(EXAMPLES).join("phishing-warning/rein.toml")).unwrap();
+    let model = std::fs::canonicalize(Path::new(EXAMPLES).join("phishing-warning/model.onnx")).unwrap();
+    let at = |engine: &str| {
+        source.replacen(
+            r#"model = { path = "model.onnx", timeout_ms = 50 }"#,
+            &format!(r#"model = {{ path = "{}", timeout_ms = 50, engine = "{engine}" }}"#, model.display()),
+            1,
+        )
+    };
+    let file = dir.path().join("rein.toml");
+    std::fs::write(&file, at("onnxruntime")).unwrap();
+    let (ok, stdout, stderr) = rein(&["check", file.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(r#"engine: ONNX Runtime evaluates the graph: `engine = "onnxruntime"`"#), "{stdout}");
+    std::fs::write(&file, at("onnxruntim")).unwrap();
+    let (ok, _, stderr) = rein(&["check", file.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains("rein.toml:15:") && stderr.contains("unknown `engine` `onnxruntim`"), "{stderr}");
+    assert!(stderr.contains("did you mean `onnxruntime`?"), "{stderr}");
+}
+
+#[test]
 fn check_reports_mistakes_with_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let source = std::fs::read_to_string(Path::new(EXAMPLES).join("phishing-warning/rein.toml")).unwrap();

@@ -8,14 +8,18 @@
 //!   (inputs against features, class labels against declared labels, outputs against the
 //!   task) and implements [`rein_decision::Model`]. It also serves raw tensors for the
 //!   Open Inference Protocol v2 endpoint ([`OnnxModel::infer_raw`]).
+//! - `native` evaluates the graphs of tree models itself (preprocessing and tree
+//!   ensembles, as scikit-learn exports them), far cheaper a call than ONNX Runtime;
+//!   a model is served that way only after agreeing with ONNX Runtime on probe rows.
 
 mod error;
 mod library;
 mod model;
+mod native;
 mod proto;
 mod raw;
 
 pub use error::RuntimeError;
 pub use library::{ONNXRUNTIME_VERSION, PROJECT_LIBRARY, Runtime};
-pub use model::OnnxModel;
+pub use model::{Engine, OnnxModel};
 pub use raw::{RawData, RawTensor, TensorSpec, unsupported_datatype};

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ort::session::{Session, SessionInputValue, SessionOutputs};
 use ort::value::{DynValue, Outlet, Tensor, TensorElementType, ValueType};
 use rein_decision::{Model, ModelError, ModelInfo, ModelOutput};
-use rein_system::{Component, Feature, FeatureKind, FeatureValue, Task};
+use rein_system::{Component, Feature, FeatureKind, FeatureValue, ModelEngine, Task};
 use sha2::{Digest, Sha256};
 
+use crate::native::{self, Graph};
 use crate::raw::{RawData, RawTensor, TensorSpec, oip_datatype, onnx_type_name};
 use crate::{Runtime, RuntimeError, proto};
 
@@ -42,7 +43,40 @@ pub struct OnnxModel {
     model_labels: Option<Vec<String>>,
     sessions: Box<[Mutex<Slot>]>,
     next: AtomicUsize,
+    /// The graph rein evaluates itself, when it serves this model's calls.
+    native: Option<Native>,
+    engine: Engine,
 }
+
+/// Who evaluates a model's calls through [`rein_decision::Model`] (raw OIP v2 calls
+/// always go to ONNX Runtime), and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Engine {
+    /// rein itself; it agreed with ONNX Runtime on this many probe rows at load.
+    Rein { probe_rows: usize },
+    /// ONNX Runtime, for the reason given.
+    OnnxRuntime { reason: String },
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Engine::Rein { probe_rows } => {
+                write!(f, "rein evaluates the graph itself (it agreed with ONNX Runtime on {probe_rows} probe rows)")
+            }
+            Engine::OnnxRuntime { reason } => write!(f, "ONNX Runtime evaluates the graph: {reason}"),
+        }
+    }
+}
+
+/// A [`Graph`] compiled from the model, and where each of its inputs is in the layout.
+struct Native {
+    graph: Graph,
+    inputs: Vec<usize>,
+}
+
+/// Rows a native graph must agree with ONNX Runtime on before it serves.
+const PROBE_ROWS: usize = 256;
 
 /// A session and the input tensors it keeps between calls.
 struct Slot {
@@ -145,7 +179,7 @@ impl OnnxModel {
         let (outputs, output_types) = specs(model_outputs);
         drop(first);
 
-        Ok(OnnxModel {
+        let mut model = OnnxModel {
             info: ModelInfo { name, version },
             path,
             features: component.features.clone(),
@@ -158,7 +192,77 @@ impl OnnxModel {
             model_labels,
             sessions: sessions.into_boxed_slice(),
             next: AtomicUsize::new(0),
-        })
+            native: None,
+            engine: Engine::OnnxRuntime { reason: "`engine = \"onnxruntime\"` in the system file".into() },
+        };
+        if component.model.engine == ModelEngine::Auto {
+            match model.native_graph(&graph).and_then(|native| model.agreement(&native).map(|rows| (native, rows))) {
+                Ok((native, probe_rows)) => {
+                    model.native = Some(native);
+                    model.engine = Engine::Rein { probe_rows };
+                }
+                Err(reason) => model.engine = Engine::OnnxRuntime { reason },
+            }
+        }
+        Ok(model)
+    }
+
+    /// Who evaluates this model's calls, and why.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The model's graph compiled for rein to evaluate, its inputs wired to the layout.
+    fn native_graph(&self, model: &proto::ModelProto) -> Result<Native, String> {
+        let graph = Graph::compile(model)?;
+        let inputs = graph
+            .input_names()
+            .map(|name| {
+                (0..self.layout_len())
+                    .find(|&i| self.input_name(i) == name)
+                    .ok_or_else(|| format!("graph input `{name}` is not one rein feeds"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if inputs.len() != self.layout_len() {
+            return Err("the graph's inputs are not the model's".into());
+        }
+        Ok(Native { graph, inputs })
+    }
+
+    /// Rows of the schema's kinds, each run by both engines alone and all of them in one
+    /// call: the number of rows, when every answer agrees (or both engines refuse it).
+    fn agreement(&self, native: &Native) -> Result<usize, String> {
+        let rows = probe_rows(&self.features, PROBE_ROWS);
+        let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
+        let compare = |rows: &[&[FeatureValue]], what: &str| -> Result<(), String> {
+            match (self.infer_native(native, rows), self.infer_onnxruntime(rows)) {
+                (Ok(ours), Ok(theirs)) => match ours.iter().zip(&theirs).position(|(a, b)| !agree(a, b)) {
+                    Some(i) => Err(format!(
+                        "on {what}, rein's evaluation gave {:?} where ONNX Runtime gave {:?}",
+                        ours[i], theirs[i]
+                    )),
+                    None if ours.len() != theirs.len() => {
+                        Err(format!("on {what}, the engines gave different row counts"))
+                    }
+                    None => Ok(()),
+                },
+                (Err(_), Err(_)) => Ok(()),
+                (Err(e), Ok(_)) => Err(format!("on {what}, rein's evaluation failed where ONNX Runtime did not: {e}")),
+                (Ok(_), Err(e)) => Err(format!("on {what}, ONNX Runtime failed where rein's evaluation did not: {e}")),
+            }
+        };
+        for (i, row) in refs.iter().enumerate() {
+            compare(std::slice::from_ref(row), &format!("probe row {i}"))?;
+        }
+        compare(&refs, &format!("{} probe rows in one call", refs.len()))?;
+        Ok(refs.len())
+    }
+
+    fn layout_len(&self) -> usize {
+        match &self.layout {
+            Layout::Single { .. } => 1,
+            Layout::Named(inputs) => inputs.len(),
+        }
     }
 
     /// The model file.
@@ -345,6 +449,27 @@ impl OnnxModel {
     }
 
     fn infer_batch(&self, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, ModelError> {
+        match &self.native {
+            Some(native) => self.infer_native(native, rows),
+            None => self.infer_onnxruntime(rows),
+        }
+    }
+
+    fn infer_native(&self, native: &Native, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, ModelError> {
+        let n = rows.len();
+        let mut columns: Vec<Option<RawData>> = self.columns(rows)?.into_iter().map(Some).collect();
+        let mut inputs = Vec::with_capacity(native.inputs.len());
+        for &i in &native.inputs {
+            let data = columns[i].take().ok_or_else(|| ModelError::Run("an input is wired twice".into()))?;
+            let shape = self.input_shape(i, n).into_iter().map(|d| d as usize).collect();
+            inputs.push(native::Tensor::new(shape, data).map_err(ModelError::Run)?);
+        }
+        let tensors = native.graph.run(inputs).map_err(ModelError::Run)?;
+        let names: Vec<&str> = native.graph.output_names().collect();
+        self.read_outputs(&NativeOutputs { names, tensors }, n)
+    }
+
+    fn infer_onnxruntime(&self, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, ModelError> {
         let n = rows.len();
         let columns = self.columns(rows)?;
         let run_err = ModelError::Run;
@@ -383,14 +508,10 @@ impl OnnxModel {
         })
     }
 
-    fn read_outputs(&self, outputs: &SessionOutputs<'_>, n: usize) -> Result<Vec<ModelOutput>, ModelError> {
-        let get = |name: &str| {
-            outputs.get(name).ok_or_else(|| ModelError::Output(format!("the model gave no output `{name}`")))
-        };
+    fn read_outputs(&self, outputs: &impl Outputs, n: usize) -> Result<Vec<ModelOutput>, ModelError> {
         match &self.head {
             Head::Value { output } => {
-                let (_, values) =
-                    floats(get(output)?).map_err(|e| ModelError::Output(format!("output `{output}`: {e}")))?;
+                let values: Vec<f64> = read_output(output, outputs.floats(output))?;
                 if values.len() != n {
                     return Err(ModelError::Output(format!(
                         "output `{output}` has {} values for {n} rows",
@@ -400,8 +521,7 @@ impl OnnxModel {
                 Ok(values.into_iter().map(ModelOutput::Value).collect())
             }
             Head::Class { label, probabilities, width, order, declared } => {
-                let (_, probs) = floats(get(probabilities)?)
-                    .map_err(|e| ModelError::Output(format!("output `{probabilities}`: {e}")))?;
+                let probs: Vec<f64> = read_output(probabilities, outputs.floats(probabilities))?;
                 if probs.len() != n * width {
                     return Err(ModelError::Output(format!(
                         "output `{probabilities}` has {} values for {n} rows of {width} classes",
@@ -410,8 +530,7 @@ impl OnnxModel {
                 }
                 let labels = match label {
                     Some(name) => {
-                        let labels =
-                            strings(get(name)?).map_err(|e| ModelError::Output(format!("output `{name}`: {e}")))?;
+                        let labels: Vec<String> = read_output(name, outputs.labels(name))?;
                         if labels.len() != n {
                             return Err(ModelError::Output(format!(
                                 "output `{name}` has {} labels for {n} rows",
@@ -487,6 +606,133 @@ impl Model for OnnxModel {
             _ => self.infer_batch(rows),
         }
     }
+}
+
+fn read_output<T>(name: &str, got: Option<Result<T, String>>) -> Result<T, ModelError> {
+    got.ok_or_else(|| ModelError::Output(format!("the model gave no output `{name}`")))?
+        .map_err(|e| ModelError::Output(format!("output `{name}`: {e}")))
+}
+
+/// A call's outputs, by name, whichever engine made them.
+trait Outputs {
+    /// A float output's values, widened to f64; `None` when there is no such output.
+    fn floats(&self, name: &str) -> Option<Result<Vec<f64>, String>>;
+    /// A label output (string or integer) as strings.
+    fn labels(&self, name: &str) -> Option<Result<Vec<String>, String>>;
+}
+
+impl Outputs for SessionOutputs<'_> {
+    fn floats(&self, name: &str) -> Option<Result<Vec<f64>, String>> {
+        self.get(name).map(|v| floats(v).map(|(_, values)| values))
+    }
+
+    fn labels(&self, name: &str) -> Option<Result<Vec<String>, String>> {
+        self.get(name).map(strings)
+    }
+}
+
+struct NativeOutputs<'a> {
+    names: Vec<&'a str>,
+    tensors: Vec<native::Tensor>,
+}
+
+impl NativeOutputs<'_> {
+    fn get(&self, name: &str) -> Option<&RawData> {
+        self.names.iter().position(|n| *n == name).map(|i| &self.tensors[i].data)
+    }
+}
+
+impl Outputs for NativeOutputs<'_> {
+    fn floats(&self, name: &str) -> Option<Result<Vec<f64>, String>> {
+        self.get(name).map(|data| match data {
+            RawData::Fp32(v) => Ok(v.iter().map(|&x| f64::from(x)).collect()),
+            RawData::Fp64(v) => Ok(v.clone()),
+            other => Err(format!("expected a float tensor, got {}", other.datatype())),
+        })
+    }
+
+    fn labels(&self, name: &str) -> Option<Result<Vec<String>, String>> {
+        self.get(name).map(|data| match data {
+            RawData::Bytes(v) => Ok(v.clone()),
+            RawData::Int64(v) => Ok(v.iter().map(i64::to_string).collect()),
+            RawData::Int32(v) => Ok(v.iter().map(i32::to_string).collect()),
+            other => Err(format!("expected a label tensor (string or integer), got {}", other.datatype())),
+        })
+    }
+}
+
+/// Whether two engines' answers for a row agree: the same label, and scores equal but
+/// for float rounding in the last places.
+fn agree(a: &ModelOutput, b: &ModelOutput) -> bool {
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * x.abs().max(y.abs()).max(1.0) || (x.is_nan() && y.is_nan());
+    match (a, b) {
+        (ModelOutput::Class { label: la, probabilities: pa }, ModelOutput::Class { label: lb, probabilities: pb }) => {
+            la == lb && pa.len() == pb.len() && pa.iter().zip(pb).all(|(x, y)| close(*x, *y))
+        }
+        (ModelOutput::Value(x), ModelOutput::Value(y)) => close(*x, *y),
+        _ => false,
+    }
+}
+
+/// `count` rows of the schema's kinds, the same each time: bounds, zero and values over
+/// many magnitudes within the bounds, each category in turn, short texts.
+fn probe_rows(features: &[Feature], count: usize) -> Vec<Vec<FeatureValue>> {
+    // splitmix64: a fixed sequence, no dependency.
+    let mut state = 0x5eed_u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut unit = move || (next() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut number = |min: Option<f64>, max: Option<f64>, r: usize| -> f64 {
+        let u = unit();
+        let v = match (r % 4, min, max) {
+            (0, Some(lo), _) => lo,
+            (1, _, Some(hi)) => hi,
+            (2, Some(lo), Some(hi)) => lo + u * (hi - lo),
+            _ => {
+                let magnitude = 10f64.powf(u * 8.0 - 2.0);
+                if unit() < 0.3 {
+                    -magnitude
+                } else if unit() < 0.05 {
+                    0.0
+                } else {
+                    magnitude
+                }
+            }
+        };
+        v.clamp(min.unwrap_or(f64::MIN), max.unwrap_or(f64::MAX))
+    };
+    (0..count)
+        .map(|r| {
+            features
+                .iter()
+                .enumerate()
+                .map(|(f, feature)| {
+                    let r = r + f;
+                    match &feature.kind {
+                        FeatureKind::Number { min, max } => FeatureValue::Number(number(*min, *max, r)),
+                        FeatureKind::Integer { min, max } => FeatureValue::Integer(
+                            number(min.map(|m| m as f64), max.map(|m| m as f64), r).round() as i64,
+                        ),
+                        FeatureKind::Boolean => FeatureValue::Boolean(r % 2 == 0),
+                        FeatureKind::Category { categories } if !categories.is_empty() => {
+                            FeatureValue::Text(categories[r % categories.len()].clone())
+                        }
+                        FeatureKind::Category { .. } => FeatureValue::Text(String::new()),
+                        FeatureKind::Text { max_length } => {
+                            let words = ["the", "claim", "deadline", "court", "tenant", "refund", "notice"];
+                            let text: Vec<&str> = (0..r % 9).map(|k| words[(r * 7 + k) % words.len()]).collect();
+                            FeatureValue::Text(text.join(" ").chars().take(*max_length).collect())
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A zeroed tensor of `data`'s type and `shape`, for later calls to write into; none for

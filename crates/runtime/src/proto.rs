@@ -1,5 +1,6 @@
-//! The few parts of the ONNX protobuf rein reads itself: the class labels of the
-//! classifier node. A hand-written subset; prost skips every field not declared here.
+//! The parts of the ONNX protobuf rein reads itself: the class labels of the classifier
+//! node, and the graph (nodes, attributes, constant tensors) that `native` evaluates.
+//! A hand-written subset of onnx.proto; prost skips every field not declared here.
 
 use prost::Message;
 
@@ -7,16 +8,42 @@ use prost::Message;
 pub(crate) struct ModelProto {
     #[prost(message, optional, tag = "7")]
     pub graph: Option<GraphProto>,
+    #[prost(message, repeated, tag = "8")]
+    pub opset_import: Vec<OperatorSetIdProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct OperatorSetIdProto {
+    #[prost(string, tag = "1")]
+    pub domain: String,
+    #[prost(int64, tag = "2")]
+    pub version: i64,
 }
 
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct GraphProto {
     #[prost(message, repeated, tag = "1")]
     pub node: Vec<NodeProto>,
+    #[prost(message, repeated, tag = "5")]
+    pub initializer: Vec<TensorProto>,
+    #[prost(message, repeated, tag = "11")]
+    pub input: Vec<ValueInfoProto>,
+    #[prost(message, repeated, tag = "12")]
+    pub output: Vec<ValueInfoProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct ValueInfoProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct NodeProto {
+    #[prost(string, repeated, tag = "1")]
+    pub input: Vec<String>,
+    #[prost(string, repeated, tag = "2")]
+    pub output: Vec<String>,
     #[prost(string, tag = "4")]
     pub op_type: String,
     #[prost(message, repeated, tag = "5")]
@@ -29,10 +56,53 @@ pub(crate) struct NodeProto {
 pub(crate) struct AttributeProto {
     #[prost(string, tag = "1")]
     pub name: String,
+    #[prost(float, tag = "2")]
+    pub f: f32,
+    #[prost(int64, tag = "3")]
+    pub i: i64,
+    #[prost(bytes = "vec", tag = "4")]
+    pub s: Vec<u8>,
+    #[prost(message, optional, tag = "5")]
+    pub t: Option<TensorProto>,
+    #[prost(float, repeated, tag = "7")]
+    pub floats: Vec<f32>,
     #[prost(int64, repeated, tag = "8")]
     pub ints: Vec<i64>,
     #[prost(bytes = "vec", repeated, tag = "9")]
     pub strings: Vec<Vec<u8>>,
+}
+
+/// A constant tensor: an initializer, or a tensor attribute.
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct TensorProto {
+    #[prost(int64, repeated, tag = "1")]
+    pub dims: Vec<i64>,
+    /// onnx.TensorProto.DataType: 1 float, 6 int32, 7 int64, 8 string, 9 bool, 11 double.
+    #[prost(int32, tag = "2")]
+    pub data_type: i32,
+    #[prost(float, repeated, tag = "4")]
+    pub float_data: Vec<f32>,
+    #[prost(int32, repeated, tag = "5")]
+    pub int32_data: Vec<i32>,
+    #[prost(bytes = "vec", repeated, tag = "6")]
+    pub string_data: Vec<Vec<u8>>,
+    #[prost(int64, repeated, tag = "7")]
+    pub int64_data: Vec<i64>,
+    #[prost(string, tag = "8")]
+    pub name: String,
+    #[prost(bytes = "vec", tag = "9")]
+    pub raw_data: Vec<u8>,
+    #[prost(double, repeated, tag = "10")]
+    pub double_data: Vec<f64>,
+    /// Set when the data lives in another file; rein does not read those.
+    #[prost(message, repeated, tag = "13")]
+    pub external_data: Vec<StringStringEntryProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct StringStringEntryProto {
+    #[prost(string, tag = "1")]
+    pub key: String,
 }
 
 /// Operators that carry a classifier's labels, in the order the first one found wins.
@@ -78,18 +148,21 @@ mod tests {
         let model = ModelProto {
             graph: Some(GraphProto {
                 node: vec![
-                    NodeProto { op_type: "Scaler".into(), attribute: vec![], domain: "ai.onnx.ml".into() },
+                    NodeProto { op_type: "Scaler".into(), domain: "ai.onnx.ml".into(), ..Default::default() },
                     NodeProto {
                         op_type: "LinearClassifier".into(),
                         attribute: vec![AttributeProto {
                             name: "classlabels_strings".into(),
-                            ints: vec![],
                             strings: vec![b"b".to_vec(), b"a".to_vec()],
+                            ..Default::default()
                         }],
                         domain: "ai.onnx.ml".into(),
+                        ..Default::default()
                     },
                 ],
+                ..Default::default()
             }),
+            ..Default::default()
         };
         let bytes = model.encode_to_vec();
         let decoded = decode(&bytes).expect("decodes");

@@ -4,16 +4,31 @@ mod common;
 
 use common::*;
 use rein_decision::{Model, ModelOutput};
-use rein_runtime::OnnxModel;
-use rein_system::FeatureValue;
+use rein_runtime::{Engine, OnnxModel};
+use rein_system::{Component, FeatureValue, ModelEngine};
 
 const TOLERANCE: f64 = 1e-5;
 
-fn check(fixture: &Fixture, declared: Option<Vec<String>>) {
+/// Checks the fixture under rein's choice of engine and under ONNX Runtime alone; the two
+/// must agree to the bit on the fixture's rows. Returns the engine rein chose.
+fn check(fixture: &Fixture, declared: Option<Vec<String>>) -> Engine {
     let rt = runtime();
-    let model_labels = fixture.labels();
     let component = fixture.component_with_labels(declared.clone());
-    let model = OnnxModel::load(&component, &rt).unwrap_or_else(|e| panic!("{}: {e}", fixture.model.display()));
+    let chosen = OnnxModel::load(&component, &rt).unwrap_or_else(|e| panic!("{}: {e}", fixture.model.display()));
+    let mut only_ort = component.clone();
+    only_ort.model.engine = ModelEngine::OnnxRuntime;
+    let ort = OnnxModel::load(&only_ort, &rt).expect("load for ONNX Runtime alone");
+    assert!(matches!(ort.engine(), Engine::OnnxRuntime { .. }));
+    check_model(fixture, &component, &chosen);
+    check_model(fixture, &component, &ort);
+    let rows = fixture.rows();
+    let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
+    assert_eq!(chosen.infer(&refs).expect("infer"), ort.infer(&refs).expect("infer"), "{}", chosen.engine());
+    chosen.engine().clone()
+}
+
+fn check_model(fixture: &Fixture, component: &Component, model: &OnnxModel) {
+    let model_labels = fixture.labels();
     let rows = fixture.rows();
     let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
     let outputs = model.infer(&refs).expect("infer");
@@ -76,9 +91,22 @@ fn assert_same(got: &ModelOutput, batch: &ModelOutput, what: &str) {
     }
 }
 
+/// What rein evaluates itself: the tree models and their preprocessing, never a linear
+/// model or a text pipeline, whose operators it does not know.
+fn assert_rein(engine: Engine) {
+    assert!(matches!(engine, Engine::Rein { probe_rows } if probe_rows > 100), "{engine}");
+}
+
+fn assert_onnxruntime(engine: Engine, operator: &str) {
+    match &engine {
+        Engine::OnnxRuntime { reason } => assert!(reason.contains(operator), "{reason}"),
+        other => panic!("{other}"),
+    }
+}
+
 #[test]
 fn scaler_logreg() {
-    check(&fixture("scaler_logreg"), None);
+    assert_onnxruntime(check(&fixture("scaler_logreg"), None), "`LinearClassifier`");
 }
 
 #[test]
@@ -88,40 +116,40 @@ fn scaler_logreg_declared_in_another_order() {
 
 #[test]
 fn random_forest_int_labels() {
-    check(&fixture("random_forest"), None);
+    assert_rein(check(&fixture("random_forest"), None));
     check(&fixture("random_forest"), Some(vec!["2".into(), "0".into(), "1".into()]));
 }
 
 #[test]
 fn gradient_boosting() {
-    check(&fixture("gradient_boosting"), None);
+    assert_rein(check(&fixture("gradient_boosting"), None));
 }
 
 #[test]
 fn tree_regressor() {
-    check(&fixture("tree_regressor"), None);
+    assert_rein(check(&fixture("tree_regressor"), None));
 }
 
 #[test]
 fn gbr_regressor() {
-    check(&fixture("gbr_regressor"), None);
+    assert_rein(check(&fixture("gbr_regressor"), None));
 }
 
 #[test]
 fn column_transformer_named_inputs() {
-    check(&fixture("column_transformer"), None);
+    assert_onnxruntime(check(&fixture("column_transformer"), None), "`LinearClassifier`");
     check(&fixture("column_transformer"), Some(vec!["low".into(), "medium".into(), "high".into()]));
 }
 
 #[test]
 fn text_tfidf() {
-    check(&fixture("text_tfidf"), None);
+    assert_onnxruntime(check(&fixture("text_tfidf"), None), "not one rein evaluates");
 }
 
 #[test]
 fn phishing_example_model() {
     let f = phishing_example();
-    check(&f, None);
+    assert_rein(check(&f, None));
     check(&f, Some(vec!["phishing".into(), "legit".into()]));
 }
 

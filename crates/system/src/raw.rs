@@ -92,6 +92,7 @@ pub(crate) struct RawModel {
     pub version: Option<Spanned<String>>,
     pub timeout_ms: Option<Spanned<i64>>,
     pub max_concurrency: Option<Spanned<i64>>,
+    pub engine: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -180,6 +180,18 @@ pub struct ModelSpec {
     pub timeout: Duration,
     /// Most inferences of this component allowed in flight at once.
     pub max_concurrency: usize,
+    pub engine: ModelEngine,
+}
+
+/// Who evaluates the model's graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelEngine {
+    /// rein itself where it evaluates every operator of the graph and agrees with ONNX
+    /// Runtime on probe rows at start-up; ONNX Runtime otherwise.
+    #[default]
+    Auto,
+    /// Always ONNX Runtime.
+    OnnxRuntime,
 }
 
 #[derive(Debug, Clone)]

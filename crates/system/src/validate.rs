@@ -20,6 +20,7 @@ const ACTIONS: [&str; 5] = ["reject", "clamp", "override", "escalate", "flag"];
 const POLICIES: [&str; 3] = ["thresholds", "expected_value", "fixed"];
 const DEFAULT_TIMEOUT_MS: i64 = 100;
 const DEFAULT_MAX_CONCURRENCY: i64 = 256;
+const ENGINES: &[&str] = &["auto", "onnxruntime"];
 const DEFAULT_TEXT_MAX_LENGTH: i64 = 10_000;
 
 pub(crate) fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
@@ -464,11 +465,19 @@ fn model_spec(m: &Spanned<RawModel>, base: &Path, r: &mut Reporter) -> Option<Mo
         Some(t) => positive(r, t, "`max_concurrency`", 65_536),
         None => Some(DEFAULT_MAX_CONCURRENCY),
     };
+    let engine = match &raw.engine {
+        Some(e) => match one_of(r, e, "`engine`", ENGINES)? {
+            "onnxruntime" => ModelEngine::OnnxRuntime,
+            _ => ModelEngine::Auto,
+        },
+        None => ModelEngine::Auto,
+    };
     Some(ModelSpec {
         path: path?,
         version: raw.version.as_ref().map(|v| v.get_ref().clone()),
         timeout: Duration::from_millis(timeout_ms? as u64),
         max_concurrency: max_concurrency? as usize,
+        engine,
     })
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use rein_runtime::Runtime;
 use rein_system::{
-    Component, ComponentLocations, Experience, Feature, FeatureKind, FeatureValue, Location, Mode, ModelSpec, Policy,
-    Task, TelemetryPolicy,
+    Component, ComponentLocations, Experience, Feature, FeatureKind, FeatureValue, Location, Mode, ModelEngine,
+    ModelSpec, Policy, Task, TelemetryPolicy,
 };
 use serde_json::Value;
 
@@ -77,6 +77,7 @@ pub fn component(name: &str, task: Task, labels: Vec<String>, features: Vec<Feat
             version: None,
             timeout: Duration::from_millis(100),
             max_concurrency: 8,
+            engine: ModelEngine::Auto,
         },
         features,
         guardrails: vec![],
