@@ -1,5 +1,7 @@
 //! The decision path without HTTP, on the phishing example with every guardrail and the
 //! experience policy on: schema validation → ONNX inference → guardrails → experience.
+//! The model calls run twice: as rein serves the example (rein evaluates the graph
+//! itself) and through ONNX Runtime, in the same run.
 //!
 //!   ORT_DYLIB_PATH=.rein/onnxruntime/libonnxruntime.so cargo bench -p rein-server --bench decision_path
 
@@ -14,6 +16,10 @@ fn bench(c: &mut Criterion) {
     let system = rein_system::load(&file).expect("the example is valid");
     let models = rein_server::app::load_models(&system).expect("the example model loads");
     let model = models[0].clone();
+    let mut through_ort = system.clone();
+    through_ort.components[0].model.engine = rein_system::ModelEngine::OnnxRuntime;
+    let ort_model = rein_server::app::load_models(&through_ort).expect("the example model loads")[0].clone();
+    assert!(matches!(model.engine(), rein_runtime::Engine::Rein { .. }), "{}", model.engine());
     let path = DecisionPath::new(system.components[0].clone(), rein_decision::DEFAULT_MAX_TRACKED_UNITS);
     let request = json!({
         "url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": true, "uses_https": false,
@@ -28,9 +34,26 @@ fn bench(c: &mut Criterion) {
         b.iter(|| path.prepare(&features, &context, unknown).unwrap())
     });
     let prepared = path.prepare(&features, &context, unknown).unwrap();
-    group.bench_function("onnx inference (1 row)", |b| b.iter(|| model.infer(&[&prepared.values]).unwrap()));
-    let sixteen: Vec<&[rein_system::FeatureValue]> = (0..16).map(|_| prepared.values.as_slice()).collect();
-    group.bench_function("onnx inference (16 rows, one call)", |b| b.iter(|| model.infer(&sixteen).unwrap()));
+    // Sixteen different rows, so that the trees' branches are not all the same.
+    let rows: Vec<Vec<rein_system::FeatureValue>> = (0..16u64)
+        .map(|k| {
+            let mut r = features.clone();
+            r.insert("url_length".into(), json!(20 + k * 17));
+            r.insert("num_dots".into(), json!(k % 7));
+            r.insert("domain_age_days".into(), json!(k * k * 40));
+            r.insert("uses_https".into(), json!(k % 3 == 0));
+            path.prepare(&r, &context, unknown).unwrap().values
+        })
+        .collect();
+    let sixteen: Vec<&[rein_system::FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
+    for (engine, model) in [("rein", &model), ("ONNX Runtime", &ort_model)] {
+        group.bench_function(format!("inference (1 row), {engine}"), |b| {
+            b.iter(|| model.infer(&[&prepared.values]).unwrap())
+        });
+        group.bench_function(format!("inference (16 rows, one call), {engine}"), |b| {
+            b.iter(|| model.infer(&sixteen).unwrap())
+        });
+    }
     let mut i = 0u64;
     group.bench_function("whole decision path", |b| {
         b.iter(|| {

@@ -153,10 +153,9 @@ impl Graph {
         if inputs.len() != self.inputs.len() {
             return Err(format!("the graph takes {} inputs, not {}", self.inputs.len(), inputs.len()));
         }
+        // Constants are read where they are, never copied into a call's values.
+        let constant = |s: usize| self.constants.iter().find(|(c, _)| *c == s).map(|(_, t)| t);
         let mut values: Vec<Option<Tensor>> = vec![None; self.slots];
-        for (s, c) in &self.constants {
-            values[*s] = Some(c.clone());
-        }
         for ((_, s), t) in self.inputs.iter().zip(inputs) {
             values[*s] = Some(t);
         }
@@ -164,7 +163,7 @@ impl Graph {
             let args: Vec<&Tensor> = step
                 .inputs
                 .iter()
-                .map(|&s| values[s].as_ref().ok_or("a node read an unwritten value"))
+                .map(|&s| values[s].as_ref().or_else(|| constant(s)).ok_or("a node read an unwritten value"))
                 .collect::<Result<_, _>>()?;
             let outs = step.op.run(&args)?;
             if outs.len() < step.outputs.len() {
@@ -176,7 +175,12 @@ impl Graph {
         }
         self.outputs
             .iter()
-            .map(|(name, s)| values[*s].take().ok_or_else(|| format!("output `{name}` was not written")))
+            .map(|(name, s)| {
+                values[*s]
+                    .take()
+                    .or_else(|| constant(*s).cloned())
+                    .ok_or_else(|| format!("output `{name}` was not written"))
+            })
             .collect()
     }
 }

@@ -27,10 +27,25 @@ struct Node {
     votes: (usize, usize),
 }
 
+/// A node as the walk reads it, 16 bytes; a leaf has `feature == LEAF`.
+#[derive(Clone, Copy)]
+struct Packed {
+    feature: u32,
+    threshold: f32,
+    yes: u32,
+    no: u32,
+}
+
+const LEAF: u32 = u32::MAX;
+
 /// The trees, flattened: each tree's root, its nodes, and the leaves' votes
 /// (class or target, weight) in the order the graph lists them.
 struct Forest {
     nodes: Vec<Node>,
+    packed: Vec<Packed>,
+    /// The one comparison every branch makes, when they all make the same one and none
+    /// sends a missing value (NaN) its own way: the walk then has no branch to mispredict.
+    uniform: Option<Mode>,
     roots: Vec<usize>,
     votes: Vec<(usize, f32)>,
     /// Inputs a row must have: one more than the largest feature index.
@@ -171,12 +186,84 @@ impl Forest {
                 }
             }
         }
-        Ok(Forest { nodes, roots: roots.into_iter().map(|r| r.2).collect(), votes, features: widest })
+        let narrow = |i: usize| u32::try_from(i).map_err(|_| format!("{op} has too many nodes"));
+        let packed = nodes
+            .iter()
+            .map(|n| {
+                Ok(Packed {
+                    feature: if n.mode == Mode::Leaf { LEAF } else { narrow(n.feature)? },
+                    threshold: n.threshold,
+                    yes: narrow(n.yes)?,
+                    no: narrow(n.no)?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let mut branches = nodes.iter().filter(|n| n.mode != Mode::Leaf);
+        let first = branches.clone().next().map(|n| n.mode);
+        let uniform = first.filter(|&m| branches.all(|n| n.mode == m && !n.missing_true));
+        Ok(Forest { nodes, packed, uniform, roots: roots.into_iter().map(|r| r.2).collect(), votes, features: widest })
     }
 
-    /// The votes of the leaf row `x` reaches in tree `root`.
-    fn leaf(&self, root: usize, x: &[f32]) -> &[(usize, f32)] {
-        let mut node = &self.nodes[root];
+    fn votes_of(&self, leaf: usize) -> &[(usize, f32)] {
+        let (from, to) = self.nodes[leaf].votes;
+        &self.votes[from..to]
+    }
+
+    /// Visits the votes of the leaf row `x` reaches in each tree, in tree order.
+    fn each_leaf(&self, x: &[f32], mut visit: impl FnMut(&[(usize, f32)])) {
+        match self.uniform {
+            Some(Mode::Leq) => self.walk_all(x, |v, t| v <= t, &mut visit),
+            Some(Mode::Lt) => self.walk_all(x, |v, t| v < t, &mut visit),
+            Some(Mode::Gte) => self.walk_all(x, |v, t| v >= t, &mut visit),
+            Some(Mode::Gt) => self.walk_all(x, |v, t| v > t, &mut visit),
+            Some(Mode::Eq) => self.walk_all(x, |v, t| v == t, &mut visit),
+            Some(Mode::Neq) => self.walk_all(x, |v, t| v != t, &mut visit),
+            _ => self.roots.iter().for_each(|&root| visit(self.votes_of(self.walk_mixed(root, x)))),
+        }
+    }
+
+    /// Walks the trees four at a time when every branch compares the same way: a step
+    /// waits on its node's load, and four independent walks keep the core busy meanwhile.
+    #[inline(always)]
+    fn walk_all(&self, x: &[f32], goes_yes: impl Fn(f32, f32) -> bool, visit: &mut impl FnMut(&[(usize, f32)])) {
+        let step = |i: usize| {
+            let node = self.packed[i];
+            if node.feature == LEAF {
+                None
+            } else {
+                Some(if goes_yes(x[node.feature as usize], node.threshold) { node.yes } else { node.no } as usize)
+            }
+        };
+        let mut fours = self.roots.chunks_exact(4);
+        for four in &mut fours {
+            let mut at = [four[0], four[1], four[2], four[3]];
+            loop {
+                let mut moved = false;
+                for a in &mut at {
+                    if let Some(next) = step(*a) {
+                        *a = next;
+                        moved = true;
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            at.iter().for_each(|&leaf| visit(self.votes_of(leaf)));
+        }
+        for &root in fours.remainder() {
+            let mut i = root;
+            while let Some(next) = step(i) {
+                i = next;
+            }
+            visit(self.votes_of(i));
+        }
+    }
+
+    /// The leaf reached when branches compare in different ways or track missing values.
+    fn walk_mixed(&self, root: usize, x: &[f32]) -> usize {
+        let mut i = root;
+        let mut node = &self.nodes[i];
         while node.mode != Mode::Leaf {
             let v = x[node.feature];
             let t = node.threshold;
@@ -189,9 +276,10 @@ impl Forest {
                 Mode::Neq => v != t,
                 Mode::Leaf => unreachable!("the loop stops at a leaf"),
             };
-            node = &self.nodes[if go || (node.missing_true && v.is_nan()) { node.yes } else { node.no }];
+            i = if go || (node.missing_true && v.is_nan()) { node.yes } else { node.no };
+            node = &self.nodes[i];
         }
-        &self.votes[node.votes.0..node.votes.1]
+        i
     }
 
     /// The rows of `x` (float, `[N, F]` or `[F]`), checked to be wide enough.
@@ -354,8 +442,9 @@ impl Classifier {
         Ok(Classifier { forest, labels, classes, base, transform: transform(attrs)?, binary, positive_weights })
     }
 
-    /// The row's label (as an index into string labels, or an integer label) and scores.
-    fn finish(&self, mut scores: Vec<f32>, mut scored: Vec<bool>) -> Result<(i64, Vec<f32>), String> {
+    /// The row's label (as an index into string labels, or an integer label); `scores`
+    /// become the row's output scores.
+    fn finish(&self, scores: &mut Vec<f32>, scored: &mut [bool]) -> Result<i64, String> {
         let label_at = |i: usize| match &self.labels {
             Ok(_) => i as i64,
             Err(ints) => ints[i],
@@ -372,8 +461,8 @@ impl Classifier {
                 }
             }
             let best = best.ok_or("TreeEnsembleClassifier: no tree voted for any class")?;
-            write_scores(&mut scores, self.transform, None);
-            return Ok((label_at(best), scores));
+            write_scores(scores, self.transform, None);
+            return Ok(label_at(best));
         }
         let mut second = None;
         match self.base.as_slice() {
@@ -421,11 +510,11 @@ impl Classifier {
         } else {
             0
         };
-        write_scores(&mut scores, self.transform, second);
+        write_scores(scores, self.transform, second);
         if scores.len() != 2 {
             return Err("TreeEnsembleClassifier: a binary score ONNX Runtime leaves undefined".into());
         }
-        Ok((label, scores))
+        Ok(label)
     }
 }
 
@@ -435,19 +524,21 @@ impl Op for Classifier {
         let (n, width, data) = self.forest.rows(x, "TreeEnsembleClassifier")?;
         let mut codes = Vec::with_capacity(n);
         let mut probabilities = Vec::with_capacity(n * self.classes);
+        let mut scores = Vec::with_capacity(self.classes);
+        let mut scored = vec![false; self.classes];
         for r in 0..n {
             let row = &data[r * width..(r + 1) * width];
-            let mut scores = vec![0f32; self.classes];
-            let mut scored = vec![false; self.classes];
-            for &root in &self.forest.roots {
-                for &(c, w) in self.forest.leaf(root, row) {
+            scores.clear();
+            scores.resize(self.classes, 0f32);
+            scored.fill(false);
+            self.forest.each_leaf(row, |votes| {
+                for &(c, w) in votes {
                     scores[c] += w;
                     scored[c] = true;
                 }
-            }
-            let (code, row_scores) = self.finish(scores, scored)?;
-            codes.push(code);
-            probabilities.extend(row_scores);
+            });
+            codes.push(self.finish(&mut scores, &mut scored)?);
+            probabilities.extend_from_slice(&scores);
         }
         let label = match &self.labels {
             Ok(strings) => RawData::Bytes(
@@ -515,15 +606,15 @@ impl Regressor {
     fn one_target(&self, row: &[f32]) -> f32 {
         let mut score = 0f32;
         let mut scored = false;
-        for &root in &self.forest.roots {
-            let w = self.forest.leaf(root, row)[0].1;
+        self.forest.each_leaf(row, |votes| {
+            let w = votes[0].1;
             match self.aggregate {
                 Aggregate::Sum | Aggregate::Average => score += w,
                 Aggregate::Min => score = if !scored || w < score { w } else { score },
                 Aggregate::Max => score = if !scored || w > score { w } else { score },
             }
             scored = true;
-        }
+        });
         let origin = if self.base.len() == 1 { self.base[0] } else { 0.0 };
         score = match self.aggregate {
             Aggregate::Sum => score + origin,
@@ -537,8 +628,8 @@ impl Regressor {
     fn targets(&self, row: &[f32]) -> Vec<f32> {
         let mut scores = vec![0f32; self.targets];
         let mut scored = vec![false; self.targets];
-        for &root in &self.forest.roots {
-            for &(t, w) in self.forest.leaf(root, row) {
+        self.forest.each_leaf(row, |votes| {
+            for &(t, w) in votes {
                 scores[t] = match self.aggregate {
                     Aggregate::Sum | Aggregate::Average => scores[t] + w,
                     Aggregate::Min if scored[t] && scores[t] < w => scores[t],
@@ -547,7 +638,7 @@ impl Regressor {
                 };
                 scored[t] = true;
             }
-        }
+        });
         let base = if self.base.len() == self.targets { Some(&self.base) } else { None };
         let trees = self.forest.roots.len() as f32;
         for t in 0..self.targets {
