@@ -1189,3 +1189,173 @@ fn value_to_raw(value: &DynValue, ty: TensorElementType) -> Result<(Vec<i64>, Ra
         other => return Err(format!("tensor({}) outputs are not supported", onnx_type_name(other))),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use prost::Message;
+    use rein_system::{Component, ComponentLocations, Experience, Location, Mode, ModelSpec, Policy, TelemetryPolicy};
+
+    use super::*;
+    use crate::native::build::{self, FLOAT, INT64, STRING, int, ints, model, node, string, stumps, value};
+
+    /// Loads a hand-made model for a component of integer features 0 to 2, so that probe
+    /// rows land exactly on the thresholds (1.0) as well as on either side.
+    fn load(model: proto::ModelProto, task: Task, labels: &[&str]) -> OnnxModel {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("model.onnx");
+        std::fs::write(&path, model.encode_to_vec()).expect("write");
+        let component = Component {
+            name: "c".into(),
+            task,
+            positive: (task == Task::Binary).then_some(1),
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            model: ModelSpec {
+                path,
+                version: None,
+                timeout: Duration::from_millis(100),
+                max_concurrency: 1,
+                engine: ModelEngine::Auto,
+            },
+            features: vec![Feature {
+                name: "x".into(),
+                kind: FeatureKind::Integer { min: Some(0), max: Some(2) },
+                required: true,
+                default: None,
+                telemetry: TelemetryPolicy::Raw,
+                location: Location::default(),
+            }],
+            guardrails: vec![],
+            fallback: None,
+            experience: Experience { policy: Policy::Fixed(Mode::None), caps: vec![] },
+            locations: ComponentLocations::default(),
+        };
+        let runtime = Runtime::init(None, None).expect("ONNX Runtime (bash scripts/setup-onnxruntime.sh)");
+        OnnxModel::load(&component, &runtime).expect("loads")
+    }
+
+    fn regressor(extra: Vec<proto::AttributeProto>, modes: &[&str], missing: &[i64]) -> proto::ModelProto {
+        let weights: Vec<f32> = (0..modes.len()).map(|k| 0.5 + k as f32).collect();
+        let mut attrs = stumps(modes, 1.0, &weights, missing);
+        attrs.push(int("n_targets", 1));
+        attrs.extend(extra);
+        model(
+            vec![
+                node("Cast", &["x"], &["xf"], vec![int("to", 1)]),
+                node("TreeEnsembleRegressor", &["xf"], &["y"], attrs),
+            ],
+            vec![value("x", INT64, &[None, Some(1)])],
+            vec![value("y", FLOAT, &[None, Some(1)])],
+            vec![],
+        )
+    }
+
+    fn rein_serves(model: &OnnxModel) {
+        assert!(matches!(model.engine(), Engine::Rein { .. }), "{}", model.engine());
+    }
+
+    #[test]
+    fn every_branch_mode_agrees_with_onnx_runtime_on_and_around_thresholds() {
+        let modes = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"];
+        rein_serves(&load(
+            regressor(vec![build::floats("base_values", &[0.125])], &modes, &[1, 0, 1, 0, 0, 0]),
+            Task::Regression,
+            &[],
+        ));
+        for mode in modes {
+            rein_serves(&load(regressor(vec![], &[mode; 5], &[0; 5]), Task::Regression, &[]));
+        }
+    }
+
+    #[test]
+    fn every_aggregate_agrees_with_onnx_runtime() {
+        for aggregate in ["SUM", "AVERAGE", "MIN", "MAX"] {
+            let extra = vec![string("aggregate_function", aggregate), build::floats("base_values", &[3.0])];
+            rein_serves(&load(
+                regressor(extra, &["BRANCH_LEQ", "BRANCH_GT", "BRANCH_LEQ"], &[0; 3]),
+                Task::Regression,
+                &[],
+            ));
+        }
+    }
+
+    /// Classifiers of stumps: `votes[k]` lists (class, weight) pairs for stump k's `yes` leaf;
+    /// its `no` leaf gets each weight halved.
+    fn classifier(
+        votes: &[&[(i64, f32)]],
+        labels: proto::AttributeProto,
+        extra: Vec<proto::AttributeProto>,
+    ) -> proto::ModelProto {
+        let modes = vec!["BRANCH_LEQ"; votes.len()];
+        let mut attrs: Vec<_> = stumps(&modes, 1.0, &vec![0.0; votes.len()], &vec![0; votes.len()])
+            .into_iter()
+            .filter(|a| !a.name.starts_with("target_"))
+            .collect();
+        let (mut trees, mut nodes, mut ids, mut weights) = (vec![], vec![], vec![], vec![]);
+        for (t, list) in votes.iter().enumerate() {
+            for &(class, w) in *list {
+                for (leaf, weight) in [(1, w), (2, w / 2.0)] {
+                    trees.push(t as i64);
+                    nodes.push(leaf);
+                    ids.push(class);
+                    weights.push(weight);
+                }
+            }
+        }
+        attrs.extend([
+            ints("class_treeids", &trees),
+            ints("class_nodeids", &nodes),
+            ints("class_ids", &ids),
+            build::floats("class_weights", &weights),
+            labels,
+        ]);
+        attrs.extend(extra);
+        let label_type = if attrs.iter().any(|a| a.name == "classlabels_strings") { STRING } else { INT64 };
+        let classes =
+            attrs.iter().find(|a| a.name.starts_with("classlabels")).map_or(0, |a| a.ints.len().max(a.strings.len()));
+        model(
+            vec![
+                node("Cast", &["x"], &["xf"], vec![int("to", 1)]),
+                node("TreeEnsembleClassifier", &["xf"], &["label", "probabilities"], attrs),
+            ],
+            vec![value("x", INT64, &[None, Some(1)])],
+            vec![value("label", label_type, &[None]), value("probabilities", FLOAT, &[None, Some(classes as i64)])],
+            vec![],
+        )
+    }
+
+    #[test]
+    fn classifiers_agree_with_onnx_runtime_on_labels_and_scores() {
+        let two = || build::strings("classlabels_strings", &["no", "yes"]);
+        // One class scored, mixed weights, logistic (as scikit-learn's gradient boosting).
+        rein_serves(&load(
+            classifier(
+                &[&[(0, 0.7)], &[(0, -1.1)]],
+                two(),
+                vec![build::floats("base_values", &[0.2]), string("post_transform", "LOGISTIC")],
+            ),
+            Task::Binary,
+            &["no", "yes"],
+        ));
+        // One class scored, positive weights, no transform (as a random forest's votes):
+        // 0.9 and 0.45, on either side of the 0.5 that decides the label.
+        rein_serves(&load(classifier(&[&[(1, 0.6)], &[(1, 0.3)]], two(), vec![]), Task::Binary, &["no", "yes"]));
+        // Both classes scored.
+        rein_serves(&load(
+            classifier(&[&[(0, 0.4), (1, 0.6)], &[(0, 0.9), (1, 0.1)]], two(), vec![]),
+            Task::Binary,
+            &["no", "yes"],
+        ));
+        // Three integer classes, base values, softmax.
+        rein_serves(&load(
+            classifier(
+                &[&[(0, 1.0), (2, -0.5)], &[(1, 2.0)], &[(2, 0.75)]],
+                ints("classlabels_int64s", &[10, 20, 30]),
+                vec![build::floats("base_values", &[0.1, 0.2, 0.3]), string("post_transform", "SOFTMAX")],
+            ),
+            Task::Multiclass,
+            &["10", "20", "30"],
+        ));
+    }
+}

@@ -6,6 +6,8 @@ use prost::Message;
 
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct ModelProto {
+    #[prost(int64, tag = "1")]
+    pub ir_version: i64,
     #[prost(message, optional, tag = "7")]
     pub graph: Option<GraphProto>,
     #[prost(message, repeated, tag = "8")]
@@ -36,6 +38,38 @@ pub(crate) struct GraphProto {
 pub(crate) struct ValueInfoProto {
     #[prost(string, tag = "1")]
     pub name: String,
+    /// Read by ONNX Runtime, not by rein; declared so that tests can write whole models.
+    #[prost(message, optional, tag = "2")]
+    pub r#type: Option<TypeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct TypeProto {
+    #[prost(message, optional, tag = "1")]
+    pub tensor_type: Option<TensorTypeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct TensorTypeProto {
+    #[prost(int32, tag = "1")]
+    pub elem_type: i32,
+    #[prost(message, optional, tag = "2")]
+    pub shape: Option<TensorShapeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct TensorShapeProto {
+    #[prost(message, repeated, tag = "1")]
+    pub dim: Vec<Dimension>,
+}
+
+/// A dimension: a size, or a name for a size left open (`dim_param`, the batch).
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct Dimension {
+    #[prost(int64, optional, tag = "1")]
+    pub dim_value: Option<i64>,
+    #[prost(string, optional, tag = "2")]
+    pub dim_param: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -70,6 +104,9 @@ pub(crate) struct AttributeProto {
     pub ints: Vec<i64>,
     #[prost(bytes = "vec", repeated, tag = "9")]
     pub strings: Vec<Vec<u8>>,
+    /// AttributeType: 1 float, 2 int, 3 string, 4 tensor, 6 floats, 7 ints, 8 strings.
+    #[prost(int32, tag = "20")]
+    pub r#type: i32,
 }
 
 /// A constant tensor: an initializer, or a tensor attribute.

@@ -322,3 +322,301 @@ fn constant(t: &TensorProto) -> Result<Tensor, String> {
     };
     Tensor::new(shape, data).map_err(|e| format!("constant `{}`: {e}", t.name))
 }
+
+/// Hand-made graphs for tests: nodes, attributes, typed inputs and outputs.
+#[cfg(test)]
+pub(crate) mod build {
+    use crate::proto::*;
+
+    pub(crate) const FLOAT: i32 = 1;
+    pub(crate) const INT64: i32 = 7;
+    pub(crate) const STRING: i32 = 8;
+
+    pub(crate) fn node(op: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
+        let ml = !matches!(op, "Identity" | "Cast" | "Concat" | "Gather" | "Reshape" | "Flatten");
+        NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            op_type: op.into(),
+            attribute,
+            domain: if ml { "ai.onnx.ml".into() } else { String::new() },
+        }
+    }
+
+    pub(crate) fn int(name: &str, i: i64) -> AttributeProto {
+        AttributeProto { name: name.into(), i, r#type: 2, ..Default::default() }
+    }
+
+    pub(crate) fn string(name: &str, s: &str) -> AttributeProto {
+        AttributeProto { name: name.into(), s: s.as_bytes().to_vec(), r#type: 3, ..Default::default() }
+    }
+
+    pub(crate) fn floats(name: &str, floats: &[f32]) -> AttributeProto {
+        AttributeProto { name: name.into(), floats: floats.to_vec(), r#type: 6, ..Default::default() }
+    }
+
+    pub(crate) fn ints(name: &str, ints: &[i64]) -> AttributeProto {
+        AttributeProto { name: name.into(), ints: ints.to_vec(), r#type: 7, ..Default::default() }
+    }
+
+    pub(crate) fn strings(name: &str, strings: &[&str]) -> AttributeProto {
+        let strings = strings.iter().map(|s| s.as_bytes().to_vec()).collect();
+        AttributeProto { name: name.into(), strings, r#type: 8, ..Default::default() }
+    }
+
+    /// A tensor value of `elem_type` whose first dimension is the batch (`None`: open).
+    pub(crate) fn value(name: &str, elem_type: i32, dims: &[Option<i64>]) -> ValueInfoProto {
+        let dim = dims
+            .iter()
+            .map(|d| match d {
+                Some(v) => Dimension { dim_value: Some(*v), dim_param: None },
+                None => Dimension { dim_value: None, dim_param: Some("N".into()) },
+            })
+            .collect();
+        ValueInfoProto {
+            name: name.into(),
+            r#type: Some(TypeProto {
+                tensor_type: Some(TensorTypeProto { elem_type, shape: Some(TensorShapeProto { dim }) }),
+            }),
+        }
+    }
+
+    pub(crate) fn int64s(name: &str, dims: &[i64], values: &[i64]) -> TensorProto {
+        TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: INT64,
+            int64_data: values.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn model(
+        node: Vec<NodeProto>,
+        input: Vec<ValueInfoProto>,
+        output: Vec<ValueInfoProto>,
+        initializer: Vec<TensorProto>,
+    ) -> ModelProto {
+        ModelProto {
+            ir_version: 8,
+            graph: Some(GraphProto { node, initializer, input, output }),
+            opset_import: vec![
+                OperatorSetIdProto { domain: String::new(), version: 15 },
+                OperatorSetIdProto { domain: "ai.onnx.ml".into(), version: 1 },
+            ],
+        }
+    }
+
+    /// A forest of stumps on feature 0, one a mode: a row goes the stump's `yes` way
+    /// when `x0 <mode> threshold`; its vote is `weights[k]` for `yes` and 0 for `no`.
+    pub(crate) fn stumps(modes: &[&str], threshold: f32, weights: &[f32], missing_true: &[i64]) -> Vec<AttributeProto> {
+        let n = modes.len() as i64;
+        let mut trees = Vec::new();
+        let mut ids = Vec::new();
+        let mut node_modes = Vec::new();
+        let mut values = Vec::new();
+        let mut yes = Vec::new();
+        let mut no = Vec::new();
+        let mut missing = Vec::new();
+        for (t, mode) in modes.iter().enumerate() {
+            for (id, m) in [(0, *mode), (1, "LEAF"), (2, "LEAF")] {
+                trees.push(t as i64);
+                ids.push(id);
+                node_modes.push(m);
+                values.push(if id == 0 { threshold } else { 0.0 });
+                yes.push(if id == 0 { 1 } else { 0 });
+                no.push(if id == 0 { 2 } else { 0 });
+                missing.push(if id == 0 { missing_true[t] } else { 0 });
+            }
+        }
+        let leaf_trees: Vec<i64> = (0..n).flat_map(|t| [t, t]).collect();
+        let leaf_ids: Vec<i64> = (0..n).flat_map(|_| [1, 2]).collect();
+        let leaf_weights: Vec<f32> = weights.iter().flat_map(|&w| [w, 0.0]).collect();
+        vec![
+            ints("nodes_treeids", &trees),
+            ints("nodes_nodeids", &ids),
+            ints("nodes_featureids", &vec![0; trees.len()]),
+            strings("nodes_modes", &node_modes),
+            floats("nodes_values", &values),
+            ints("nodes_truenodeids", &yes),
+            ints("nodes_falsenodeids", &no),
+            ints("nodes_missing_value_tracks_true", &missing),
+            ints("target_treeids", &leaf_trees),
+            ints("target_nodeids", &leaf_ids),
+            ints("target_ids", &vec![0; leaf_trees.len()]),
+            floats("target_weights", &leaf_weights),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::*;
+    use super::*;
+
+    fn floats_of(t: &Tensor) -> Vec<f32> {
+        match &t.data {
+            RawData::Fp32(v) => v.clone(),
+            other => panic!("not float: {other:?}"),
+        }
+    }
+
+    fn column(values: Vec<f32>) -> Tensor {
+        Tensor::new(vec![values.len(), 1], RawData::Fp32(values)).unwrap()
+    }
+
+    #[test]
+    fn preprocessing_runs_as_a_column_transformer_exports_it() {
+        let graph = Graph::compile(&model(
+            vec![
+                node("Cast", &["a"], &["a_float"], vec![int("to", 1)]),
+                node("Concat", &["a_float", "b"], &["numbers"], vec![int("axis", 1)]),
+                node(
+                    "Scaler",
+                    &["numbers"],
+                    &["scaled"],
+                    vec![floats("offset", &[1.0, 2.0]), floats("scale", &[2.0, 0.5])],
+                ),
+                node("Gather", &["c", "first"], &["c0"], vec![int("axis", 1)]),
+                node("OneHotEncoder", &["c0"], &["hot"], vec![strings("cats_strings", &["x", "y"]), int("zeros", 1)]),
+                node("Reshape", &["hot", "shape"], &["flat"], vec![]),
+                node("Concat", &["scaled", "flat"], &["out"], vec![int("axis", 1)]),
+            ],
+            vec![
+                value("a", INT64, &[None, Some(1)]),
+                value("b", FLOAT, &[None, Some(1)]),
+                value("c", STRING, &[None, Some(1)]),
+            ],
+            vec![value("out", FLOAT, &[None, Some(4)])],
+            vec![int64s("first", &[1], &[0]), int64s("shape", &[2], &[-1, 2])],
+        ))
+        .expect("compiles");
+        assert_eq!(graph.input_names().collect::<Vec<_>>(), ["a", "b", "c"]);
+        let out = graph
+            .run(vec![
+                Tensor::new(vec![2, 1], RawData::Int64(vec![3, -1])).unwrap(),
+                column(vec![4.0, 0.0]),
+                Tensor::new(vec![2, 1], RawData::Bytes(vec!["y".into(), "unknown".into()])).unwrap(),
+            ])
+            .expect("runs");
+        assert_eq!(out[0].shape, [2, 4]);
+        // (3 - 1) * 2, (4 - 2) * 0.5, one-hot "y"; (-1 - 1) * 2, (0 - 2) * 0.5, an unknown category: zeros.
+        assert_eq!(floats_of(&out[0]), [4.0, 1.0, 0.0, 1.0, -4.0, -1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn every_branch_mode_and_missing_values_go_the_specified_way() {
+        let modes = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ", "BRANCH_LEQ"];
+        let weights = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+        let mut attrs = stumps(&modes, 1.0, &weights, &[0, 0, 0, 0, 0, 0, 1]);
+        attrs.push(int("n_targets", 1));
+        let graph = Graph::compile(&model(
+            vec![node("TreeEnsembleRegressor", &["x"], &["y"], attrs)],
+            vec![value("x", FLOAT, &[None, Some(1)])],
+            vec![value("y", FLOAT, &[None, Some(1)])],
+            vec![],
+        ))
+        .expect("compiles");
+        let y = graph.run(vec![column(vec![0.0, 1.0, 2.0, f32::NAN])]).expect("runs");
+        // 0: LEQ, LT, NEQ, LEQ; 1: LEQ, GTE, EQ, LEQ; 2: GTE, GT, NEQ; NaN: NEQ, and the
+        // last stump, which sends a missing value the `yes` way.
+        assert_eq!(floats_of(&y[0]), [1.0 + 2.0 + 32.0 + 64.0, 1.0 + 4.0 + 16.0 + 64.0, 4.0 + 8.0 + 32.0, 32.0 + 64.0]);
+    }
+
+    #[test]
+    fn a_uniform_forest_walks_as_a_mixed_one() {
+        // Nine LEQ stumps (two groups of four and one left over), against the same with one
+        // stump made mixed by tracking missing values.
+        let modes = ["BRANCH_LEQ"; 9];
+        let weights: Vec<f32> = (0..9).map(|k| (1 << k) as f32).collect();
+        let regressor = |missing: &[i64]| {
+            let mut attrs = stumps(&modes, 1.5, &weights, missing);
+            attrs.push(int("n_targets", 1));
+            Graph::compile(&model(
+                vec![node("TreeEnsembleRegressor", &["x"], &["y"], attrs)],
+                vec![value("x", FLOAT, &[None, Some(1)])],
+                vec![value("y", FLOAT, &[None, Some(1)])],
+                vec![],
+            ))
+            .expect("compiles")
+        };
+        let x = || column(vec![0.0, 1.5, 3.0]);
+        let uniform = regressor(&[0; 9]).run(vec![x()]).unwrap();
+        let mixed = regressor(&[0, 0, 0, 0, 0, 0, 0, 0, 1]).run(vec![x()]).unwrap();
+        assert_eq!(floats_of(&uniform[0]), [511.0, 511.0, 0.0]);
+        assert_eq!(uniform, mixed);
+    }
+
+    #[test]
+    fn a_binary_classifier_scoring_one_class_adds_the_other() {
+        // Mixed weights, one base value, logistic: ONNX Runtime's "add second class" 2 and 3.
+        let mut attrs: Vec<_> = stumps(&["BRANCH_LEQ"], 0.0, &[-2.0], &[0])
+            .into_iter()
+            .map(|mut a| {
+                a.name = a.name.replace("target_", "class_");
+                a
+            })
+            .collect();
+        // the `no` leaf votes +1.5, so that weights are mixed
+        for a in &mut attrs {
+            if a.name == "class_weights" {
+                a.floats = vec![-2.0, 1.5];
+            }
+        }
+        attrs.extend([
+            strings("classlabels_strings", &["legit", "phishing"]),
+            floats("base_values", &[0.25]),
+            string("post_transform", "LOGISTIC"),
+        ]);
+        let graph = Graph::compile(&model(
+            vec![node("TreeEnsembleClassifier", &["x"], &["label", "p"], attrs)],
+            vec![value("x", FLOAT, &[None, Some(1)])],
+            vec![value("label", STRING, &[None]), value("p", FLOAT, &[None, Some(2)])],
+            vec![],
+        ))
+        .expect("compiles");
+        let out = graph.run(vec![column(vec![-1.0, 1.0])]).expect("runs");
+        assert_eq!(out[0].data, RawData::Bytes(vec!["legit".into(), "phishing".into()]));
+        let logistic = |s: f32| 1.0 / (1.0 + (-s).exp());
+        let p = floats_of(&out[1]);
+        for (row, s) in [-1.75f32, 1.75].into_iter().enumerate() {
+            assert!((p[row * 2 + 1] - logistic(s)).abs() < 1e-7, "{p:?}");
+            assert!((p[row * 2] - logistic(-s)).abs() < 1e-7, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn what_rein_does_not_evaluate_is_refused_with_its_name() {
+        let refused = |node: crate::proto::NodeProto| {
+            Graph::compile(&model(
+                vec![node],
+                vec![value("x", FLOAT, &[None, Some(2)])],
+                vec![value("y", FLOAT, &[None])],
+                vec![],
+            ))
+            .expect_err("refused")
+        };
+        let e = refused(build::node("LinearClassifier", &["x"], &["y"], vec![]));
+        assert!(e.contains("`LinearClassifier` (ai.onnx.ml) is not one rein evaluates"), "{e}");
+        let e = refused(build::node("Cast", &["x"], &["y"], vec![int("to", 8)]));
+        assert!(e.contains("Cast to ONNX data type 8"), "{e}");
+        let e = refused(build::node(
+            "Scaler",
+            &["x"],
+            &["y"],
+            vec![floats("scale", &[1.0]), floats("offset", &[1.0]), int("extra", 1)],
+        ));
+        assert!(e.contains("attribute `extra`"), "{e}");
+        // A tree whose node points back at its root.
+        let mut attrs = stumps(&["BRANCH_LEQ"], 0.0, &[1.0], &[0]);
+        for a in &mut attrs {
+            if a.name == "nodes_falsenodeids" {
+                a.ints = vec![0, 0, 0];
+            }
+        }
+        let e = refused(build::node("TreeEnsembleRegressor", &["x"], &["y"], attrs));
+        assert!(e.contains("not a tree"), "{e}");
+        let e = refused(build::node("Reshape", &["x", "x"], &["y"], vec![]));
+        assert!(e.contains("not a constant"), "{e}");
+    }
+}
