@@ -25,8 +25,8 @@ pub(crate) struct Tensor {
 
 impl Tensor {
     pub(crate) fn new(shape: Vec<usize>, data: RawData) -> Result<Tensor, String> {
-        let count: usize = shape.iter().product();
-        if count != data.len() {
+        let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if count != Some(data.len()) {
             return Err(format!("a tensor of shape {shape:?} cannot hold {} values", data.len()));
         }
         Ok(Tensor { shape, data })
@@ -287,10 +287,13 @@ fn constant(t: &TensorProto) -> Result<Tensor, String> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| format!("constant `{}` has dimension {d}", t.name)))
         .collect::<Result<_, _>>()?;
-    let count: usize = shape.iter().product();
+    let count = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("constant `{}` has shape {shape:?}, too large", t.name))?;
     let raw = &t.raw_data;
     let fixed = |width: usize| -> Result<Vec<&[u8]>, String> {
-        if raw.len() != count * width {
+        if Some(raw.len()) != count.checked_mul(width) {
             return Err(format!("constant `{}` has {} bytes for {count} values", t.name, raw.len()));
         }
         Ok(raw.chunks_exact(width).collect())

@@ -222,7 +222,9 @@ impl Reshape {
             return Err("Reshape with `allowzero` is not one rein evaluates".into());
         }
         match shape.data {
-            RawData::Int64(v) if v.iter().filter(|&&d| d == -1).count() <= 1 && v.iter().all(|&d| d >= -1) => {
+            RawData::Int64(v)
+                if v.iter().filter(|&&d| d == -1).count() <= 1 && v.iter().all(|&d| (-1..=1 << 31).contains(&d)) =>
+            {
                 Ok(Reshape { shape: v })
             }
             _ => Err("Reshape's shape is not a valid int64 constant".into()),
@@ -243,10 +245,11 @@ impl Op for Reshape {
             });
         }
         if let Some(i) = self.shape.iter().position(|&d| d == -1) {
-            let known: usize = shape.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, d)| d).product();
-            if known == 0 || count % known != 0 {
+            let known =
+                shape.iter().enumerate().filter(|&(j, _)| j != i).try_fold(1usize, |n, (_, &d)| n.checked_mul(d));
+            let Some(known) = known.filter(|&k| k != 0 && count % k == 0) else {
                 return Err(format!("Reshape: {count} values do not fit shape {:?}", self.shape));
-            }
+            };
             shape[i] = count / known;
         }
         Ok(vec![Tensor::new(shape, x.data.clone())?])
