@@ -444,8 +444,12 @@ async fn a_stalled_store_answers_feedback_outcomes_and_lookups_503_not_a_hang() 
     }
 
     // the store is back: the feedback, in the stalled commit, was written, so its retry is
-    // a duplicate; the outcome, still queued when it was answered 503, was not
+    // a duplicate; the outcome, still queued when it was answered 503, was not. A client
+    // retries once the replica is ready again: the stalled commit has ended by then, so a
+    // loaded machine cannot make the retry itself outlast the 300 ms.
     stalled.release();
+    let (status, body) = readiness_until(&server, 200).await;
+    assert_eq!(status, 200, "{body:#}");
     let (status, body) = server.post("/v1/feedback", feedback).await;
     assert_eq!((status, body["duplicate"].clone()), (202, json!(true)), "{body:#}");
     let counts =
