@@ -520,15 +520,20 @@ async fn a_full_disk_is_named_in_every_503() {
     };
     let server = Server::recording(edit, store, dir.path(), Durability::Durable).await;
     let db = dir.path().join("rein.db").display().to_string();
+    let full = |b: &Value| b["error"]["message"].as_str().unwrap_or_default().contains("database or disk is full");
     let mut refused = Vec::new();
     for _ in 0..100 {
         refused.extend(predict_many(&server, 40).await.into_iter().filter(|(s, _)| *s == 503).map(|(_, b)| b));
-        if refused.len() >= 40 {
+        if refused.iter().filter(|b| full(b)).count() >= 40 {
             break;
         }
     }
-    assert!(!refused.is_empty(), "the quota is reached");
-    for body in &refused {
+    // On a loaded machine, fsynced commits may outlast 200 ms before the disk is full: those
+    // 503s say the store is too slow, rightly. From the first failed write on, every 503
+    // names the full disk, as the quota is never freed.
+    let first = refused.iter().position(full).expect("the quota is reached and named");
+    let refused = &refused[first..];
+    for body in refused {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("database or disk is full") && message.contains(&db), "{body:#}");
         assert!(body["error"]["details"]["hint"].as_str().unwrap().contains("full disk"), "{body:#}");
