@@ -206,12 +206,21 @@ fn compile_node(node: &NodeProto, graph: &GraphProto) -> Result<Box<dyn Op>, Str
         constant(init)
     };
     let op: Box<dyn Op> = match (domain, node.op_type.as_str()) {
-        ("", "Identity") => Box::new(ops::Identity),
+        ("", "Identity") => {
+            attrs.only(&[])?;
+            Box::new(ops::Identity)
+        }
         ("", "Cast") => Box::new(ops::Cast::compile(&attrs)?),
-        ("", "Concat") => Box::new(ops::Concat { axis: attrs.int("axis")?.ok_or("Concat has no axis")? }),
+        ("", "Concat") => {
+            attrs.only(&["axis"])?;
+            Box::new(ops::Concat { axis: attrs.int("axis").ok_or("Concat has no axis")? })
+        }
         ("", "Gather") => Box::new(ops::Gather::compile(&attrs, constant_input(1)?)?),
         ("", "Reshape") => Box::new(ops::Reshape::compile(&attrs, constant_input(1)?)?),
-        ("", "Flatten") => Box::new(ops::Flatten { axis: attrs.int("axis")?.unwrap_or(1) }),
+        ("", "Flatten") => {
+            attrs.only(&["axis"])?;
+            Box::new(ops::Flatten { axis: attrs.int("axis").unwrap_or(1) })
+        }
         ("ai.onnx.ml", "Scaler") => Box::new(ops::Scaler::compile(&attrs)?),
         ("ai.onnx.ml", "OneHotEncoder") => Box::new(ops::OneHotEncoder::compile(&attrs)?),
         ("ai.onnx.ml", "TreeEnsembleClassifier") => Box::new(trees::Classifier::compile(&attrs)?),
@@ -247,8 +256,8 @@ impl<'a> Attributes<'a> {
         }
     }
 
-    pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, String> {
-        Ok(self.get(name).map(|a| a.i))
+    pub(crate) fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).map(|a| a.i)
     }
 
     pub(crate) fn ints(&self, name: &str) -> Vec<i64> {

@@ -51,7 +51,7 @@ pub(super) struct Cast {
 impl Cast {
     pub(super) fn compile(attrs: &Attributes<'_>) -> Result<Cast, String> {
         attrs.only(&["to", "saturate"])?;
-        let to = attrs.int("to")?.ok_or("Cast has no `to`")?;
+        let to = attrs.int("to").ok_or("Cast has no `to`")?;
         match to {
             1 | 6 | 7 | 9 | 11 => Ok(Cast { to }),
             other => Err(format!("Cast to ONNX data type {other} is not one rein evaluates")),
@@ -169,7 +169,7 @@ impl Gather {
             RawData::Int32(v) => v.into_iter().map(i64::from).collect(),
             _ => return Err("Gather indices are not integers".into()),
         };
-        Ok(Gather { axis: attrs.int("axis")?.unwrap_or(0), indices: values, indices_shape: indices.shape })
+        Ok(Gather { axis: attrs.int("axis").unwrap_or(0), indices: values, indices_shape: indices.shape })
     }
 }
 
@@ -218,7 +218,7 @@ pub(super) struct Reshape {
 impl Reshape {
     pub(super) fn compile(attrs: &Attributes<'_>, shape: Tensor) -> Result<Reshape, String> {
         attrs.only(&["allowzero"])?;
-        if attrs.int("allowzero")?.unwrap_or(0) != 0 {
+        if attrs.int("allowzero").unwrap_or(0) != 0 {
             return Err("Reshape with `allowzero` is not one rein evaluates".into());
         }
         match shape.data {
@@ -341,7 +341,7 @@ impl OneHotEncoder {
         if by_string.len().max(by_int.len()) != width {
             return Err("OneHotEncoder repeats a category".into());
         }
-        Ok(OneHotEncoder { strings: by_string, ints: by_int, width, zeros: attrs.int("zeros")?.unwrap_or(1) != 0 })
+        Ok(OneHotEncoder { strings: by_string, ints: by_int, width, zeros: attrs.int("zeros").unwrap_or(1) != 0 })
     }
 }
 

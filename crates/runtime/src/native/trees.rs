@@ -587,7 +587,7 @@ impl Regressor {
             "post_transform",
         ]);
         attrs.only(&known)?;
-        let targets = attrs.int("n_targets")?.unwrap_or(1);
+        let targets = attrs.int("n_targets").unwrap_or(1);
         let targets = usize::try_from(targets).ok().filter(|&t| t >= 1).ok_or("TreeEnsembleRegressor: n_targets")?;
         let aggregate = match attrs.string("aggregate_function")?.as_deref().unwrap_or("SUM") {
             "SUM" => Aggregate::Sum,
