@@ -305,9 +305,12 @@ fn summary(system: &System, models: &[Arc<rein_runtime::OnnxModel>]) -> String {
                 .guardrails
                 .iter()
                 .filter(|g| g.stage == stage)
-                .map(|g| match &g.action {
-                    Action::Escalate { to } => format!("{} → escalate to {to}", g.name),
-                    a => format!("{} → {}", g.name, a.kind()),
+                .map(|g| {
+                    let action = match &g.action {
+                        Action::Escalate { to } => format!("escalate to {to}"),
+                        a => a.kind().to_string(),
+                    };
+                    format!("{} → {action} (on error: {})", g.name, g.on_error.as_str())
                 })
                 .collect();
             if !rules.is_empty() {

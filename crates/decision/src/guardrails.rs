@@ -25,9 +25,11 @@ pub struct ActionTaken {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// The condition could not be evaluated (e.g. a context key the request did not send);
-    /// the rule did not fire.
+    /// `on_error` says what the rule did instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<&'static str>,
 }
 
 impl ActionTaken {
@@ -43,6 +45,7 @@ impl ActionTaken {
             after: None,
             to: None,
             error: None,
+            on_error: None,
         }
     }
 }

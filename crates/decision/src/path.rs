@@ -1,7 +1,7 @@
 //! The decision path of one component, top to bottom:
 //! schema → input guardrails → (the caller runs the model) → output guardrails → experience.
 
-use rein_system::{Action, Component, FeatureValue, Mode, OutputValue, Stage, UnknownFeatures};
+use rein_system::{Action, Component, FeatureValue, Mode, OnError, OutputValue, Stage, UnknownFeatures};
 use serde::Serialize;
 
 use std::cell::OnceCell;
@@ -32,6 +32,9 @@ pub enum Refusal {
     Schema { component: String, errors: Vec<FieldError> },
     #[error("refused by guardrail `{rule}`: {message}")]
     Rejected { rule: String, message: String },
+    /// A rule's condition could not be evaluated and the rule denies on error.
+    #[error("refused: guardrail `{rule}` could not be evaluated ({error}) and denies on error")]
+    GuardrailFailed { rule: String, error: String },
     #[error("the model failed and component `{component}` declares no fallback: {error}")]
     ModelUnavailable { component: String, error: ModelError },
 }
@@ -152,49 +155,77 @@ impl DecisionPath {
                         scope.get_or_insert_with(|| Scope::new(root, vars, output.as_deref())).fires(rule)
                     }
                 };
-                match fired {
-                    Ok(false) => continue,
-                    Err(error) => taken.error = Some(error),
-                    Ok(true) => match (&rule.action, output.as_deref_mut()) {
-                        (Action::Reject { message }, _) => {
-                            return Err(Refusal::Rejected { rule: rule.name.clone(), message: message.clone() });
+                let fired = match fired {
+                    Ok(fired) => fired,
+                    // A failing rule is never skipped silently: it acts as declared and is recorded.
+                    Err(error) => {
+                        taken.on_error = Some(rule.on_error.as_str());
+                        match rule.on_error {
+                            OnError::Deny => return Err(Refusal::GuardrailFailed { rule: rule.name.clone(), error }),
+                            OnError::Escalate => {
+                                taken.error = Some(error);
+                                taken.to = Some(match &rule.action {
+                                    Action::Escalate { to } => to.clone(),
+                                    _ => "human".into(),
+                                });
+                                fx.escalation.get_or_insert_with(|| rule.name.clone());
+                                fx.actions.push(taken);
+                                continue;
+                            }
+                            OnError::Ignore => {
+                                taken.error = Some(error);
+                                fx.actions.push(taken);
+                                continue;
+                            }
+                            OnError::Apply => {
+                                taken.error = Some(error);
+                                true
+                            }
                         }
-                        (Action::Override { output: declared, mode }, None) => {
-                            taken.after = Some(Output::declared(c, declared).to_json());
-                            fx.input_override.get_or_insert_with(|| (rule.name.clone(), declared.clone(), *mode));
+                    }
+                };
+                if !fired {
+                    continue;
+                }
+                match (&rule.action, output.as_deref_mut()) {
+                    (Action::Reject { message }, _) => {
+                        return Err(Refusal::Rejected { rule: rule.name.clone(), message: message.clone() });
+                    }
+                    (Action::Override { output: declared, mode }, None) => {
+                        taken.after = Some(Output::declared(c, declared).to_json());
+                        fx.input_override.get_or_insert_with(|| (rule.name.clone(), declared.clone(), *mode));
+                    }
+                    (Action::Override { output: declared, mode }, Some(out)) => {
+                        taken.before = Some(out.to_json());
+                        *out = Output::declared(c, declared);
+                        taken.after = Some(out.to_json());
+                        if let Some(scope) = scope.as_mut() {
+                            scope.set_output(out);
                         }
-                        (Action::Override { output: declared, mode }, Some(out)) => {
-                            taken.before = Some(out.to_json());
-                            *out = Output::declared(c, declared);
-                            taken.after = Some(out.to_json());
+                        if let Some(mode) = mode {
+                            let reason = Reason::Guardrail { rule: rule.name.clone(), action: "override".into() };
+                            fx.forced = Some((*mode, reason));
+                        }
+                    }
+                    (Action::Clamp { min, max }, Some(out)) => {
+                        if let Some(v) = out.value {
+                            let clamped = v.max(min.unwrap_or(f64::NEG_INFINITY)).min(max.unwrap_or(f64::INFINITY));
+                            taken.before = Some(serde_json::json!(v));
+                            taken.after = Some(serde_json::json!(clamped));
+                            out.value = Some(clamped);
+                            out.score = Some(clamped);
                             if let Some(scope) = scope.as_mut() {
                                 scope.set_output(out);
                             }
-                            if let Some(mode) = mode {
-                                let reason = Reason::Guardrail { rule: rule.name.clone(), action: "override".into() };
-                                fx.forced = Some((*mode, reason));
-                            }
                         }
-                        (Action::Clamp { min, max }, Some(out)) => {
-                            if let Some(v) = out.value {
-                                let clamped = v.max(min.unwrap_or(f64::NEG_INFINITY)).min(max.unwrap_or(f64::INFINITY));
-                                taken.before = Some(serde_json::json!(v));
-                                taken.after = Some(serde_json::json!(clamped));
-                                out.value = Some(clamped);
-                                out.score = Some(clamped);
-                                if let Some(scope) = scope.as_mut() {
-                                    scope.set_output(out);
-                                }
-                            }
-                        }
-                        // The system file refuses clamps at the input stage.
-                        (Action::Clamp { .. }, None) => {}
-                        (Action::Escalate { to }, _) => {
-                            taken.to = Some(to.clone());
-                            fx.escalation.get_or_insert_with(|| rule.name.clone());
-                        }
-                        (Action::Flag, _) => {}
-                    },
+                    }
+                    // The system file refuses clamps at the input stage.
+                    (Action::Clamp { .. }, None) => {}
+                    (Action::Escalate { to }, _) => {
+                        taken.to = Some(to.clone());
+                        fx.escalation.get_or_insert_with(|| rule.name.clone());
+                    }
+                    (Action::Flag, _) => {}
                 }
                 fx.actions.push(taken);
             }

@@ -248,15 +248,97 @@ fn regression_outputs_are_clamped_and_overridden_whatever_the_model_says() {
     assert!(matches!(&outcome.decision.reason, Reason::Guardrail { rule, .. } if rule == "too_hot_shut_down"));
 }
 
+/// The example with a rule whose condition errors when the request sends no `domain` in its
+/// context, and `extra` added to that rule (e.g. an `on_error`).
+fn with_failing_rule(action: &str, extra: &str) -> DecisionPath {
+    let failing = "when = \"context.domain in";
+    let text = EXAMPLE.replacen("when = \"has(context.domain) && context.domain in", failing, 1);
+    let text = match action {
+        "override" => text,
+        other => {
+            let start = text.find(failing).unwrap();
+            let end = start + text[start..].find("\n\n").unwrap();
+            let rule = &text[start..end];
+            let line = rule.lines().next().unwrap();
+            let replaced = match other {
+                "reject" => format!("{line}\naction = \"reject\"\nmessage = \"no\""),
+                "escalate" => format!("{line}\naction = \"escalate\"\nto = \"analyst\""),
+                _ => format!("{line}\naction = \"{other}\""),
+            };
+            text.replacen(rule, &replaced, 1)
+        }
+    };
+    let text = text.replacen(failing, &format!("{extra}\n{failing}"), 1);
+    let system = rein_system::parse(&text, Path::new("rein.toml")).unwrap_or_else(|d| panic!("{d}"));
+    DecisionPath::new(system.components.into_iter().next().unwrap(), 10)
+}
+
 #[test]
-fn a_condition_that_cannot_be_evaluated_is_reported_not_fired() {
-    let text = EXAMPLE.replacen("when = \"has(context.domain) && context.domain in", "when = \"context.domain in", 1);
-    let system = rein_system::parse(&text, Path::new("rein.toml")).unwrap();
-    let path = DecisionPath::new(system.components.into_iter().next().unwrap(), 10);
+fn a_reject_rule_whose_condition_fails_denies_the_request() {
+    let path = with_failing_rule("reject", "");
+    let Err(refusal) = path.prepare(&features(json!({})), &json!({}), UnknownFeatures::Reject) else {
+        panic!("a reject rule that cannot be evaluated must refuse, not let the request through")
+    };
+    let Refusal::GuardrailFailed { rule, error } = &refusal else { panic!("{refusal:?}") };
+    assert_eq!(rule, "never_warn_allow_listed");
+    assert!(error.contains("domain"), "the error names what was missing: {error}");
+    assert!(refusal.to_string().contains("denies on error"), "{refusal}");
+    // the same rule with its context present decides as written
+    let context = json!({"domain": "elsewhere.example"});
+    assert!(path.prepare(&features(json!({})), &context, UnknownFeatures::Reject).is_ok());
+}
+
+#[test]
+fn an_escalate_or_override_rule_whose_condition_fails_escalates() {
+    for (action, to) in [("escalate", "analyst"), ("override", "human")] {
+        let path = with_failing_rule(action, "");
+        let prepared = path.prepare(&features(json!({})), &json!({}), UnknownFeatures::Reject).unwrap();
+        // an override that cannot be evaluated is not applied: which way is safe is not known
+        assert!(prepared.needs_model(), "{action}");
+        let outcome = path.finish(prepared, class(0.1), &json!({}), None, 0).unwrap();
+        assert_eq!(outcome.decision.mode, Mode::Escalate, "{action}");
+        let taken = &outcome.guardrails[0];
+        assert!(taken.error.is_some(), "{taken:?}");
+        assert_eq!((taken.on_error, taken.to.as_deref()), (Some("escalate"), Some(to)), "{action}");
+        assert_eq!(outcome.output.label.as_deref(), Some("legit"), "the model's output stands: {action}");
+    }
+}
+
+#[test]
+fn on_error_is_declared_per_rule() {
+    // ignore: recorded with its error, and the request goes on as if the rule did not hold
+    let path = with_failing_rule("reject", "on_error = \"ignore\"");
     let prepared = path.prepare(&features(json!({})), &json!({}), UnknownFeatures::Reject).unwrap();
-    assert!(prepared.needs_model());
     let outcome = path.finish(prepared, class(0.1), &json!({}), None, 0).unwrap();
-    assert!(outcome.guardrails[0].error.is_some(), "{:?}", outcome.guardrails);
+    assert_eq!(outcome.guardrails[0].on_error, Some("ignore"));
+    assert!(outcome.guardrails[0].error.is_some());
+    assert_eq!(outcome.decision.mode, Mode::None);
+
+    // apply: the override acts as though its condition held
+    let path = with_failing_rule("override", "on_error = \"apply\"");
+    let prepared = path.prepare(&features(json!({})), &json!({}), UnknownFeatures::Reject).unwrap();
+    assert!(!prepared.needs_model());
+    let outcome = path.finish(prepared, None, &json!({}), None, 0).unwrap();
+    assert_eq!(outcome.guardrails[0].on_error, Some("apply"));
+
+    // deny on a flag rule: a failing flag can be made to refuse
+    let path = with_failing_rule("flag", "on_error = \"deny\"");
+    let refused = path.prepare(&features(json!({})), &json!({}), UnknownFeatures::Reject);
+    assert!(matches!(refused, Err(Refusal::GuardrailFailed { .. })));
+
+    // a flag's default is to record and go on
+    let path = with_failing_rule("flag", "");
+    let prepared = path.prepare(&features(json!({})), &json!({}), UnknownFeatures::Reject).unwrap();
+    let outcome = path.finish(prepared, class(0.1), &json!({}), None, 0).unwrap();
+    assert_eq!(outcome.guardrails[0].on_error, Some("ignore"));
+}
+
+#[test]
+fn a_misspelt_on_error_is_a_positioned_mistake() {
+    let text = EXAMPLE.replacen("when = \"has(context.domain)", "on_error = \"deni\"\nwhen = \"has(context.domain)", 1);
+    let err = rein_system::parse(&text, Path::new("rein.toml")).unwrap_err().to_string();
+    assert!(err.contains("did you mean `deny`"), "{err}");
+    assert!(err.contains("rein.toml:"), "{err}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use metrics::{Counter, Histogram};
@@ -68,6 +69,8 @@ pub struct ComponentMetrics {
     version: String,
     requests: HashMap<(&'static str, u16), (Counter, Histogram)>,
     guardrails: HashMap<String, Vec<(&'static str, Counter)>>,
+    /// Per rule: failures of its condition not yet logged, and when the last log line was written.
+    guardrail_failures: HashMap<String, FailureLog>,
     model_errors: HashMap<&'static str, Counter>,
     /// Time of each model call, however many requests it carried.
     pub model_duration: Histogram,
@@ -98,6 +101,7 @@ impl ComponentMetrics {
                 .collect();
             guardrails.insert(rule.name.clone(), handles);
         }
+        let guardrail_failures = component.guardrails.iter().map(|g| (g.name.clone(), FailureLog::default())).collect();
         let model_errors = MODEL_ERROR_KINDS
             .into_iter()
             .map(|kind| (kind, metrics::counter!(MODEL_ERRORS, "component" => name.clone(), "kind" => kind)))
@@ -110,6 +114,7 @@ impl ComponentMetrics {
             version: version.to_string(),
             requests,
             guardrails,
+            guardrail_failures,
             model_errors,
         }
     }
@@ -135,11 +140,45 @@ impl ComponentMetrics {
         }
     }
 
+    /// A rule's condition could not be evaluated: counted as action `error`, and logged
+    /// when it first happens and then at most once a minute per rule, with the count since.
+    pub fn guardrail_failed(&self, rule: &str, error: &str, on_error: &str) {
+        self.guardrail(rule, "error");
+        let Some(log) = self.guardrail_failures.get(rule) else { return };
+        let failures = log.unlogged.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = log_clock_ms();
+        let last = log.last_ms.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= 60_000;
+        if due && log.last_ms.compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            let failures = failures.max(log.unlogged.swap(0, Ordering::Relaxed));
+            tracing::warn!(
+                component = %self.component,
+                rule,
+                on_error,
+                failures,
+                "guardrail `{rule}` could not be evaluated ({error}); it acted as its on_error says ({on_error}). \
+                 Count: rein_guardrail_actions_total{{action=\"error\"}}"
+            );
+        }
+    }
+
     pub fn model_error(&self, kind: &'static str) {
         if let Some(c) = self.model_errors.get(kind) {
             c.increment(1);
         }
     }
+}
+
+#[derive(Default)]
+struct FailureLog {
+    unlogged: AtomicU64,
+    last_ms: AtomicU64,
+}
+
+/// Milliseconds since the first call, for spacing log lines (never 0 once logged: see callers).
+fn log_clock_ms() -> u64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 fn request_handles(component: &str, version: &str, mode: &'static str, status: u16) -> (Counter, Histogram) {

@@ -317,9 +317,12 @@ async fn decide(
         results.push(match result {
             Ok(outcome) => {
                 for action in &outcome.guardrails {
-                    component
-                        .metrics
-                        .guardrail(&action.rule, if action.error.is_some() { "error" } else { action.action });
+                    match (&action.error, action.on_error) {
+                        (Some(error), Some(on_error)) => {
+                            component.metrics.guardrail_failed(&action.rule, error, on_error)
+                        }
+                        _ => component.metrics.guardrail(&action.rule, action.action),
+                    }
                 }
                 if outcome.fallback.is_some() {
                     component.metrics.fallbacks.increment(1);
@@ -444,6 +447,20 @@ fn refused(component: &ComponentRuntime, refusal: Refusal) -> ApiError {
             component.metrics.guardrail(&rule, "reject");
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected_by_guardrail", message)
                 .with_details(json!({ "rule": rule }))
+        }
+        Refusal::GuardrailFailed { rule, error } => {
+            component.metrics.guardrail_failed(&rule, &error, "deny");
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "guardrail_failed",
+                format!("refused: guardrail `{rule}` could not be evaluated for this request ({error}), and it denies on error"),
+            )
+            .with_details(json!({
+                "rule": rule,
+                "error": error,
+                "hint": "send what the condition reads (e.g. the context key it names), or declare the rule's `on_error` \
+                         (`deny`, `escalate`, `apply`, `ignore`) in the system file",
+            }))
         }
         Refusal::ModelUnavailable { component, error } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -55,6 +55,35 @@ async fn guardrails_act_through_the_api() {
 }
 
 #[tokio::test]
+async fn a_reject_rule_that_cannot_be_evaluated_refuses_the_request_and_is_counted() {
+    // the rule reads a context key with no `has()` guard: a request without it makes it fail
+    let server = Server::start(|t| {
+        t.replacen(
+            "when = \"has(context.domain) && context.domain in",
+            "action = \"reject\"\nwhen = \"context.domain in",
+            1,
+        )
+        .replacen("action = \"override\"\noutput = \"legit\"\nmode = \"none\"\n", "", 1)
+    })
+    .await;
+    let (status, body) = server.predict(json!({"features": page()})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_error(&body, "guardrail_failed");
+    assert_eq!(body["error"]["details"]["rule"], "never_warn_allow_listed");
+    assert!(body["error"]["details"]["error"].as_str().unwrap().contains("domain"), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("denies on error"), "{body}");
+    let (status, _) = server.predict(json!({"features": page(), "context": {"domain": "x.example"}})).await;
+    assert_eq!(status, 200);
+    let (_, metrics) = server.get("/metrics").await;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("rein_guardrail_actions_total") && l.contains("action=\"error\""))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(line.ends_with(" 1"), "{line}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn bad_requests_get_the_right_status_and_a_useful_message() {
     let server = Server::start(|t| t).await;
 

@@ -124,6 +124,7 @@ pub(crate) struct RawGuardrail {
     pub output: Option<Spanned<toml::Value>>,
     pub mode: Option<Spanned<String>>,
     pub to: Option<Spanned<String>>,
+    pub on_error: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

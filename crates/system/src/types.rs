@@ -305,7 +305,58 @@ pub struct Guardrail {
     pub stage: Stage,
     pub condition: Condition,
     pub action: Action,
+    /// What happens when the condition cannot be evaluated for a request.
+    pub on_error: OnError,
     pub location: Location,
+}
+
+/// What a rule does when its condition cannot be evaluated at run time (a context key the
+/// request did not send, a value of an unexpected type). A failing rule is never skipped
+/// silently: it is recorded with the error, counted and logged, whatever is chosen here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Refuse the request (422), naming the rule and the error. The default for `reject`.
+    Deny,
+    /// Hand the decision to a human. The default for `escalate` and `override`: rein cannot
+    /// tell which way an override is safe.
+    Escalate,
+    /// Act as though the condition held. The default for `clamp`, which only bounds.
+    Apply,
+    /// Record the error and go on as though the condition did not hold. The default for `flag`.
+    Ignore,
+}
+
+impl OnError {
+    pub const NAMES: [&'static str; 4] = ["deny", "escalate", "apply", "ignore"];
+
+    /// The default for a rule taking `action`.
+    pub fn default_for(action: &Action) -> Self {
+        match action {
+            Action::Reject { .. } => OnError::Deny,
+            Action::Escalate { .. } | Action::Override { .. } => OnError::Escalate,
+            Action::Clamp { .. } => OnError::Apply,
+            Action::Flag => OnError::Ignore,
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "deny" => OnError::Deny,
+            "escalate" => OnError::Escalate,
+            "apply" => OnError::Apply,
+            "ignore" => OnError::Ignore,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnError::Deny => "deny",
+            OnError::Escalate => "escalate",
+            OnError::Apply => "apply",
+            OnError::Ignore => "ignore",
+        }
+    }
 }
 
 /// A compiled CEL condition and the text it came from.

@@ -890,14 +890,17 @@ fn guardrail(
         Some(_) => Some(Action::Flag),
         None => None,
     };
+    let on_error = raw.on_error.as_ref().map(|o| one_of(r, o, "on_error", &OnError::NAMES).and_then(OnError::parse));
     if r.found.len() > errors_before {
         return None;
     }
+    let action = action?;
     Some(Guardrail {
         name,
         stage: stage?,
         condition: condition?,
-        action: action?,
+        on_error: on_error.flatten().unwrap_or_else(|| OnError::default_for(&action)),
+        action,
         location: r.location(g.span().start),
     })
 }
