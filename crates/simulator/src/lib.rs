@@ -3,6 +3,7 @@
 //! scenario (drift, broken features, surges) against a running rein over its HTTP API.
 
 pub mod driver;
+mod round;
 mod sample;
 pub mod scenario;
 pub mod world;

@@ -1,10 +1,10 @@
 //! The tax-filing product's world: filers whose returns get an audit-risk meter, some
 //! prompted to buy audit support, and the tax authority's audits coming back months later.
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::round;
 use crate::sample::*;
 use crate::scenario::{Change, ChangeKind, DAY_MS, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
@@ -96,10 +96,10 @@ impl World for Audit {
         Request {
             features: json!({
                 "income": sent_income,
-                "deductions_ratio": round4(deductions_ratio),
+                "deductions_ratio": round::decimals(deductions_ratio, 4),
                 "self_employed": self_employed,
                 "home_office": home_office,
-                "charitable_ratio": round4(charitable_ratio),
+                "charitable_ratio": round::decimals(charitable_ratio, 4),
                 "num_dependents": dependents,
                 "foreign_accounts": foreign_accounts,
                 "filing_status": status,
@@ -176,37 +176,6 @@ impl World for Audit {
 
 fn f(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
-}
-
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
-}
-
-/// Beta(a, b) as X / (X + Y) of two gamma draws (Marsaglia–Tsang).
-fn beta(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
-    let x = gamma(rng, a);
-    let y = gamma(rng, b);
-    x / (x + y)
-}
-
-fn gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
-    if shape < 1.0 {
-        let u: f64 = 1.0 - rng.random::<f64>();
-        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = normal(rng, 0.0, 1.0);
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u: f64 = 1.0 - rng.random::<f64>();
-        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
 }
 
 #[cfg(test)]

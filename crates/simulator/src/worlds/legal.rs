@@ -275,7 +275,7 @@ impl World for Legal {
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {
         let phase = slot.phase;
         let weights: &[f64] = if phase.data_drift { &[1.0, 1.0, 1.0, 1.0, 2.5] } else { &[1.0; 5] };
-        let topic = *choice(rng, &[0usize, 1, 2, 3, 4], weights);
+        let topic = index(rng, weights);
         let vocab =
             if topic == 4 && phase.data_drift && bernoulli(rng, 0.6) { &NEW_IMMIGRATION } else { &TOPICS[topic] };
         let mut truth = vocab.topic;
@@ -368,10 +368,6 @@ impl World for Legal {
         }
         out
     }
-}
-
-fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
-    &items[rng.random_range(0..items.len())]
 }
 
 fn mixed(rng: &mut ChaCha8Rng, template: &str, a: &Vocab, b: &Vocab) -> String {

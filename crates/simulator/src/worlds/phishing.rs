@@ -59,7 +59,7 @@ impl World for Phishing {
         let https_rate = if phase.data_drift { pick(0.85, 0.92) } else { pick(0.45, 0.9) };
         let uses_https = bernoulli(rng, https_rate);
         let mut domain_age_days =
-            if phishing { exponential(rng, 90.0) } else { exponential(rng, 3000.0) + rng_uniform(rng, 0.0, 400.0) };
+            if phishing { exponential(rng, 90.0) } else { exponential(rng, 3000.0) + uniform(rng, 0.0, 400.0) };
         let mut suspicious_words = poisson(rng, pick(1.6, 0.15)).min(20);
         let mut tld = *choice(
             rng,
@@ -176,9 +176,4 @@ impl World for Phishing {
         }
         out
     }
-}
-
-fn rng_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    use rand::Rng;
-    lo + (hi - lo) * rng.random::<f64>()
 }

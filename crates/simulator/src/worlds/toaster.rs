@@ -6,6 +6,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::round;
 use crate::sample::*;
 use crate::scenario::{Change, ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
@@ -55,10 +56,10 @@ impl World for Toaster {
         } else {
             &[0.08, 0.06, 0.06, 0.1, 0.2, 0.3, 0.2]
         };
-        let bread = rng_index(rng, weights);
+        let bread = index(rng, weights);
         let thickness = if phase.data_drift && bernoulli(rng, 0.4) {
             // Thick-cut: beyond what the test kitchens logged.
-            rng_uniform(rng, 25.0, 45.0)
+            uniform(rng, 25.0, 45.0)
         } else if BREADS[bread] == "bagel" {
             normal(rng, 24.0, 3.0).clamp(6.0, 35.0)
         } else {
@@ -68,8 +69,9 @@ impl World for Toaster {
         let frozen = bernoulli(rng, 0.15);
         let start = if frozen { normal(rng, -18.0, 2.0) } else { normal(rng, 20.0, 3.0) }.clamp(-25.0, 35.0);
         let warm = bernoulli(rng, 0.35);
-        let chamber = if warm { rng_uniform(rng, 60.0, 180.0) } else { normal(rng, 21.0, 3.0) }.clamp(5.0, 200.0);
-        let (thickness, start, chamber) = (round1(thickness), round1(start), round1(chamber));
+        let chamber = if warm { uniform(rng, 60.0, 180.0) } else { normal(rng, 21.0, 3.0) }.clamp(5.0, 200.0);
+        let (thickness, start, chamber) =
+            (round::decimals(thickness, 1), round::decimals(start, 1), round::decimals(chamber, 1));
 
         let mut seconds = BASE[bread] * (thickness / 12.0).powf(0.6) * (1.0 + 0.18 * (darkness - 3) as f64)
             + 0.9 * (20.0 - start).max(0.0)
@@ -142,19 +144,6 @@ impl World for Toaster {
         }
         out
     }
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-fn rng_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * rng.random::<f64>()
-}
-
-fn rng_index(rng: &mut ChaCha8Rng, weights: &[f64]) -> usize {
-    let idx: Vec<usize> = (0..weights.len()).collect();
-    *choice(rng, &idx, weights)
 }
 
 #[cfg(test)]
