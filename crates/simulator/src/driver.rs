@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use crate::scenario::Slot;
-use crate::world::{Answer, Reaction, Truth, UnitMemory, World};
+use crate::world::{Answer, Reaction, UnitMemory, World};
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -144,11 +144,7 @@ async fn play_lane(
         let answer = parse_answer(&reply);
         let memory = memories.entry(slot.unit.clone()).or_default();
         let reactions = world.react(&mut rng, &slot, &request, &answer, memory, now_ms);
-        let right = match (&request.truth, &answer.label, answer.value) {
-            (Truth::Label(t), Some(l), _) => l == t,
-            (Truth::Value(t), _, Some(v)) => (v - t).abs() <= 0.15 * t.abs().max(1.0),
-            _ => false,
-        };
+        let right = request.truth.matches(&answer);
         let mut feedback = 0;
         let mut outcomes = Vec::new();
         for reaction in reactions {

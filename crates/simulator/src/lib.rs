@@ -3,9 +3,12 @@
 //! scenario (drift, broken features, surges) against a running rein over its HTTP API.
 
 pub mod driver;
+mod memory;
+mod reaction;
 mod round;
 mod sample;
 pub mod scenario;
+mod truth;
 pub mod world;
 pub mod worlds {
     pub mod audit;

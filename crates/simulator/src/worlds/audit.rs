@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::round;
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, DAY_MS, Scenario, Slot};
+use crate::scenario::{Change, ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Audit;
@@ -105,7 +105,7 @@ impl World for Audit {
                 "filing_status": status,
             }),
             context: json!({}),
-            truth: Truth::Label(if audited { "audit" } else { "no_audit" }.into()),
+            truth: Truth::either(audited, "audit", "no_audit"),
         }
     }
 
@@ -118,58 +118,43 @@ impl World for Audit {
         memory: &mut UnitMemory,
         now_ms: u64,
     ) -> Vec<Reaction> {
-        let audited = request.truth == Truth::Label("audit".into());
+        let truth = &request.truth;
+        let audited = truth.is("audit");
         let score = answer.score.unwrap_or(0.0);
         let mut out = Vec::new();
         let finish = |rng: &mut ChaCha8Rng, out: &mut Vec<Reaction>, p: f64| {
-            let name = if bernoulli(rng, p) { "finished_filing" } else { "abandoned_filing" };
-            out.push(Reaction::Outcome { name, value: None });
+            out.push(Reaction::outcome(if bernoulli(rng, p) { "finished_filing" } else { "abandoned_filing" }));
         };
         match answer.mode.as_str() {
             "prompt" => {
                 // A filer offered the add-on again and again today grows tired of it.
-                let annoyance = memory.recent_prompts(now_ms, DAY_MS) as f64;
-                memory.prompted.push_back(now_ms);
+                let annoyance = memory.prompt(now_ms);
                 if bernoulli(rng, (0.45 - 0.15 * annoyance).max(0.05)) {
-                    out.push(Reaction::Outcome { name: "opened_add_on_offer", value: None });
+                    out.push(Reaction::outcome("opened_add_on_offer"));
                     if bernoulli(rng, 0.25 + 0.2 * score) {
                         let price = *choice(rng, &PRICES, &[0.5, 0.35, 0.15]);
-                        out.push(Reaction::Outcome { name: "bought_audit_support", value: Some(price) });
+                        out.push(Reaction::outcome_of("bought_audit_support", price));
                     }
                 }
                 finish(rng, &mut out, 0.9 - 0.05 * annoyance);
             }
             "annotate" => {
                 if bernoulli(rng, 0.1 + 0.3 * score) {
-                    out.push(Reaction::Outcome { name: "viewed_risk_details", value: None });
+                    out.push(Reaction::outcome("viewed_risk_details"));
                 }
                 finish(rng, &mut out, 0.97);
             }
             "escalate" => {
                 // A tax professional reviews the return and labels it.
-                out.push(Reaction::Outcome { name: "consulted_tax_professional", value: None });
-                out.push(Reaction::Feedback {
-                    kind: "label",
-                    label: Some(if audited { "audit" } else { "no_audit" }.into()),
-                    value: None,
-                    source: "expert",
-                    comment: Some("reviewed by a tax professional".into()),
-                });
+                out.push(Reaction::outcome("consulted_tax_professional"));
+                out.push(Reaction::label(truth, "expert").saying("reviewed by a tax professional"));
                 finish(rng, &mut out, 0.95);
             }
             _ => finish(rng, &mut out, 0.98),
         }
         // Months later the tax authority's letters arrive: audits are known for many
         // returns, a closed year without an audit for fewer.
-        if answer.mode != "escalate" && bernoulli(rng, if audited { 0.5 } else { 0.15 }) {
-            out.push(Reaction::Feedback {
-                kind: "label",
-                label: Some(if audited { "audit" } else { "no_audit" }.into()),
-                value: None,
-                source: "system",
-                comment: None,
-            });
-        }
+        out.extend(Reaction::recorded_later(rng, truth, answer, if audited { 0.5 } else { 0.15 }));
         out
     }
 }

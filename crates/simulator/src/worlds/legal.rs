@@ -319,20 +319,14 @@ impl World for Legal {
         _memory: &mut UnitMemory,
         _now_ms: u64,
     ) -> Vec<Reaction> {
-        let Truth::Label(truth) = &request.truth else { return Vec::new() };
-        let right = answer.label.as_deref() == Some(truth.as_str());
+        let truth = &request.truth;
+        let right = truth.matches(answer);
         let mut out = Vec::new();
         let lawyer = |rng: &mut ChaCha8Rng, out: &mut Vec<Reaction>| {
-            out.push(Reaction::Outcome { name: "connected_with_lawyer", value: None });
+            out.push(Reaction::outcome("connected_with_lawyer"));
             // The lawyer files the case under its real topic.
             if bernoulli(rng, 0.8) {
-                out.push(Reaction::Feedback {
-                    kind: "label",
-                    label: Some(truth.clone()),
-                    value: None,
-                    source: "expert",
-                    comment: None,
-                });
+                out.push(Reaction::label(truth, "expert"));
             }
         };
         match answer.mode.as_str() {
@@ -341,30 +335,22 @@ impl World for Legal {
             "automate" | "annotate" => {
                 let offered = answer.mode == "annotate";
                 if right && bernoulli(rng, if offered { 0.75 } else { 0.9 }) {
-                    out.push(Reaction::Outcome { name: "self_help_completed", value: None });
+                    out.push(Reaction::outcome("self_help_completed"));
                     if bernoulli(rng, 0.3) {
-                        out.push(Reaction::Outcome { name: "rated_helpful", value: None });
+                        out.push(Reaction::outcome("rated_helpful"));
                     }
                 } else if !right && bernoulli(rng, 0.15) {
-                    out.push(Reaction::Outcome { name: "left_chat", value: None });
+                    out.push(Reaction::outcome("left_chat"));
                 } else {
                     // Self-help for the wrong topic (or not enough): the user asks for a person.
-                    out.push(Reaction::Outcome { name: "asked_for_human", value: None });
+                    out.push(Reaction::outcome("asked_for_human"));
                     if !right && bernoulli(rng, 0.4) {
-                        out.push(Reaction::Feedback {
-                            kind: "incorrect",
-                            label: Some(truth.clone()),
-                            value: None,
-                            source: "user",
-                            comment: Some("this is not what my question is about".into()),
-                        });
+                        out.push(Reaction::incorrect(truth, "user").saying("this is not what my question is about"));
                     }
                     lawyer(rng, &mut out);
                 }
             }
-            _ => {
-                out.push(Reaction::Outcome { name: "left_chat", value: None });
-            }
+            _ => out.push(Reaction::outcome("left_chat")),
         }
         out
     }

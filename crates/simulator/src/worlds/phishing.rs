@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, DAY_MS, Scenario, Slot};
+use crate::scenario::{Change, ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Phishing;
@@ -89,7 +89,7 @@ impl World for Phishing {
                 "num_subdomains": num_subdomains, "suspicious_words": suspicious_words, "tld_category": tld,
             }),
             context: json!({ "domain": domain }),
-            truth: Truth::Label(if phishing { "phishing" } else { "legit" }.into()),
+            truth: Truth::either(phishing, "phishing", "legit"),
         }
     }
 
@@ -102,78 +102,53 @@ impl World for Phishing {
         memory: &mut UnitMemory,
         now_ms: u64,
     ) -> Vec<Reaction> {
-        let phishing = request.truth == Truth::Label("phishing".into());
+        let truth = &request.truth;
+        let phishing = truth.is("phishing");
         let mut out = Vec::new();
-        // An annoyed user — prompted often today — heeds warnings less.
-        let annoyance = memory.recent_prompts(now_ms, DAY_MS) as f64;
         match answer.mode.as_str() {
             "automate" => {
                 memory.blocked.push_back(now_ms);
-                out.push(Reaction::Outcome { name: "left_page", value: None });
+                out.push(Reaction::outcome("left_page"));
                 if !phishing && bernoulli(rng, 0.3) {
-                    out.push(Reaction::Feedback {
-                        kind: "incorrect",
-                        label: Some("legit".into()),
-                        value: None,
-                        source: "user",
-                        comment: Some("Report incorrect phishing warning: this is a page I use every day.".into()),
-                    });
+                    out.push(
+                        Reaction::incorrect(truth, "user")
+                            .saying("Report incorrect phishing warning: this is a page I use every day."),
+                    );
                 }
             }
             "prompt" => {
-                memory.prompted.push_back(now_ms);
+                // An annoyed user — prompted often today — heeds warnings less.
+                let annoyance = memory.prompt(now_ms);
                 let heed = (0.85 - 0.2 * annoyance).max(0.1);
                 if bernoulli(rng, heed) {
-                    out.push(Reaction::Outcome { name: "left_page", value: None });
+                    out.push(Reaction::outcome("left_page"));
                 } else {
-                    out.push(Reaction::Outcome { name: "clicked_through_warning", value: None });
+                    out.push(Reaction::outcome("clicked_through_warning"));
                     if phishing && bernoulli(rng, 0.5) {
-                        out.push(Reaction::Outcome { name: "credentials_entered", value: None });
+                        out.push(Reaction::outcome("credentials_entered"));
                     }
                 }
                 if !phishing && bernoulli(rng, 0.1) {
-                    out.push(Reaction::Feedback {
-                        kind: "incorrect",
-                        label: Some("legit".into()),
-                        value: None,
-                        source: "user",
-                        comment: None,
-                    });
+                    out.push(Reaction::incorrect(truth, "user"));
                 }
             }
             "annotate" => {
                 if bernoulli(rng, 0.2) {
-                    out.push(Reaction::Outcome { name: "left_page", value: None });
+                    out.push(Reaction::outcome("left_page"));
                 } else if phishing && bernoulli(rng, 0.4) {
-                    out.push(Reaction::Outcome { name: "credentials_entered", value: None });
+                    out.push(Reaction::outcome("credentials_entered"));
                 }
             }
-            "escalate" => {
-                // A security analyst reviews the page and labels it.
-                out.push(Reaction::Feedback {
-                    kind: "label",
-                    label: Some(if phishing { "phishing" } else { "legit" }.into()),
-                    value: None,
-                    source: "expert",
-                    comment: None,
-                });
-            }
+            // A security analyst reviews the page and labels it.
+            "escalate" => out.push(Reaction::label(truth, "expert")),
             _ => {
                 if phishing && bernoulli(rng, 0.6) {
-                    out.push(Reaction::Outcome { name: "credentials_entered", value: None });
+                    out.push(Reaction::outcome("credentials_entered"));
                 }
             }
         }
         // Phishing later confirmed by the security team (takedown feeds) for some pages.
-        if phishing && answer.mode != "escalate" && bernoulli(rng, 0.3) {
-            out.push(Reaction::Feedback {
-                kind: "label",
-                label: Some("phishing".into()),
-                value: None,
-                source: "system",
-                comment: None,
-            });
-        }
+        out.extend(Reaction::recorded_later(rng, truth, answer, if phishing { 0.3 } else { 0.0 }));
         out
     }
 }

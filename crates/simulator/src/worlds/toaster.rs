@@ -111,36 +111,31 @@ impl World for Toaster {
         if answer.mode == "prompt" && bernoulli(rng, 0.6) {
             // Asked to confirm the time, the user sets what they know works.
             let set = (truth + normal(rng, 0.0, 5.0)).round();
-            out.push(Reaction::Outcome { name: "user_adjusted_time", value: Some(set - proposed) });
+            out.push(Reaction::outcome_of("user_adjusted_time", set - proposed));
             proposed = set;
         }
         if proposed <= 0.0 {
             // The heater stayed off: nothing toasted. The user toasts by hand.
-            out.push(Reaction::Outcome { name: "toaster_shut_down", value: None });
-            out.push(Reaction::Outcome { name: "user_adjusted_time", value: Some(truth) });
+            out.push(Reaction::outcome("toaster_shut_down"));
+            out.push(Reaction::outcome_of("user_adjusted_time", truth));
         } else if proposed > truth * 1.2 && proposed > truth + 15.0 {
-            out.push(Reaction::Outcome { name: "toast_burnt", value: Some(proposed - truth) });
+            out.push(Reaction::outcome_of("toast_burnt", proposed - truth));
             if bernoulli(rng, 0.3) {
-                out.push(Reaction::Outcome { name: "toast_eaten", value: None });
+                out.push(Reaction::outcome("toast_eaten"));
             }
         } else if proposed < truth * 0.8 && proposed < truth - 15.0 {
-            out.push(Reaction::Outcome { name: "toast_underdone", value: Some(truth - proposed) });
+            out.push(Reaction::outcome_of("toast_underdone", truth - proposed));
             // Re-toasted for the missing seconds.
-            out.push(Reaction::Outcome { name: "user_adjusted_time", value: Some(truth - proposed) });
-            out.push(Reaction::Outcome { name: "toast_eaten", value: None });
+            out.push(Reaction::outcome_of("user_adjusted_time", truth - proposed));
+            out.push(Reaction::outcome("toast_eaten"));
         } else {
-            out.push(Reaction::Outcome { name: "toast_eaten", value: None });
+            out.push(Reaction::outcome("toast_eaten"));
         }
         // The app asks now and then how long it should have been; unhappy users answer more.
         let off = (proposed - truth).abs() > 15.0;
         if bernoulli(rng, if off { 0.4 } else { 0.05 }) {
-            out.push(Reaction::Feedback {
-                kind: "label",
-                label: None,
-                value: Some(truth),
-                source: "user",
-                comment: if off { Some("the toast was not as dark as I asked".into()) } else { None },
-            });
+            let told = Reaction::label(&request.truth, "user");
+            out.push(if off { told.saying("the toast was not as dark as I asked") } else { told });
         }
         out
     }
