@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::round;
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, Scenario, Slot};
+use crate::scenario::{ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Audit;
@@ -38,13 +38,12 @@ impl World for Audit {
             users: 5_000,
             requests: 15_000,
             days: 75.0,
-            changes: vec![
-                Change { kind: ChangeKind::DataDrift, from: 22.0 / 75.0, until: 1.0 },
-                Change { kind: ChangeKind::ConceptDrift, from: 38.0 / 75.0, until: 1.0 },
-                Change { kind: ChangeKind::BrokenFeature, from: 49.0 / 75.0, until: 54.0 / 75.0 },
-                Change { kind: ChangeKind::Surge, from: 66.0 / 75.0, until: 73.0 / 75.0 },
-            ],
+            changes: Vec::new(),
         }
+        .during(ChangeKind::DataDrift, 22.0, 75.0)
+        .during(ChangeKind::ConceptDrift, 38.0, 75.0)
+        .during(ChangeKind::BrokenFeature, 49.0, 54.0)
+        .during(ChangeKind::Surge, 66.0, 73.0)
     }
 
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {

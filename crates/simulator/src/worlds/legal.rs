@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, Scenario, Slot};
+use crate::scenario::{ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Legal;
@@ -263,13 +263,12 @@ impl World for Legal {
             users: 4_000,
             requests: 12_000,
             days: 14.0,
-            changes: vec![
-                Change { kind: ChangeKind::DataDrift, from: 4.0 / 14.0, until: 1.0 },
-                Change { kind: ChangeKind::ConceptDrift, from: 7.0 / 14.0, until: 1.0 },
-                Change { kind: ChangeKind::BrokenFeature, from: 8.0 / 14.0, until: 9.0 / 14.0 },
-                Change { kind: ChangeKind::Surge, from: 11.0 / 14.0, until: 12.5 / 14.0 },
-            ],
+            changes: Vec::new(),
         }
+        .during(ChangeKind::DataDrift, 4.0, 14.0)
+        .during(ChangeKind::ConceptDrift, 7.0, 14.0)
+        .during(ChangeKind::BrokenFeature, 8.0, 9.0)
+        .during(ChangeKind::Surge, 11.0, 12.5)
     }
 
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {

@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, Scenario, Slot};
+use crate::scenario::{ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Phishing;
@@ -32,13 +32,12 @@ impl World for Phishing {
             users: 2_000,
             requests: 20_000,
             days: 7.0,
-            changes: vec![
-                Change { kind: ChangeKind::DataDrift, from: 2.0 / 7.0, until: 1.0 },
-                Change { kind: ChangeKind::ConceptDrift, from: 3.0 / 7.0, until: 6.0 / 7.0 },
-                Change { kind: ChangeKind::BrokenFeature, from: 4.0 / 7.0, until: 4.5 / 7.0 },
-                Change { kind: ChangeKind::Surge, from: 5.0 / 7.0, until: 6.0 / 7.0 },
-            ],
+            changes: Vec::new(),
         }
+        .during(ChangeKind::DataDrift, 2.0, 7.0)
+        .during(ChangeKind::ConceptDrift, 3.0, 6.0)
+        .during(ChangeKind::BrokenFeature, 4.0, 4.5)
+        .during(ChangeKind::Surge, 5.0, 6.0)
     }
 
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::round;
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, Scenario, Slot};
+use crate::scenario::{ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Toaster;
@@ -40,13 +40,12 @@ impl World for Toaster {
             users: 1_500,
             requests: 15_000,
             days: 30.0,
-            changes: vec![
-                Change { kind: ChangeKind::DataDrift, from: 9.0 / 30.0, until: 1.0 },
-                Change { kind: ChangeKind::BrokenFeature, from: 15.0 / 30.0, until: 17.0 / 30.0 },
-                Change { kind: ChangeKind::ConceptDrift, from: 19.0 / 30.0, until: 1.0 },
-                Change { kind: ChangeKind::Surge, from: 24.0 / 30.0, until: 26.0 / 30.0 },
-            ],
+            changes: Vec::new(),
         }
+        .during(ChangeKind::DataDrift, 9.0, 30.0)
+        .during(ChangeKind::BrokenFeature, 15.0, 17.0)
+        .during(ChangeKind::ConceptDrift, 19.0, 30.0)
+        .during(ChangeKind::Surge, 24.0, 26.0)
     }
 
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {
