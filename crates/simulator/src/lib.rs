@@ -5,6 +5,7 @@
 pub mod driver;
 mod memory;
 mod reaction;
+mod report;
 mod round;
 mod sample;
 pub mod scenario;
@@ -19,7 +20,8 @@ pub mod worlds {
 
 use std::sync::Arc;
 
-pub use driver::{RunConfig, SimError, Summary, run};
+pub use driver::{RunConfig, SimError, run};
+pub use report::Summary;
 pub use scenario::{Change, ChangeKind, Phase, Scenario};
 pub use world::World;
 
