@@ -9,6 +9,8 @@ mod report;
 mod round;
 mod sample;
 pub mod scenario;
+#[cfg(test)]
+mod testkit;
 mod truth;
 pub mod world;
 pub mod worlds {

@@ -165,43 +165,21 @@ fn f(b: bool) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::World;
+    use crate::testkit::{answer, component, request_twice, validate};
     use rand::SeedableRng;
-
-    fn component() -> rein_system::Component {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/audit-risk/rein.toml");
-        let text = std::fs::read_to_string(path).unwrap();
-        let system = rein_system::parse(&text, std::path::Path::new(path)).unwrap();
-        system.component(Audit.component()).unwrap().clone()
-    }
-
-    fn answer(mode: &str, label: &str, score: f64) -> Answer {
-        Answer {
-            prediction_id: "p".into(),
-            mode: mode.into(),
-            label: Some(label.into()),
-            value: None,
-            score: Some(score),
-            rules: vec![],
-        }
-    }
 
     #[test]
     fn requests_are_deterministic_and_fit_the_schema() {
-        let component = component();
+        let component = component(&Audit);
         let schedule = Audit.scenario().schedule(3);
-        let rng = |i: u64| ChaCha8Rng::seed_from_u64(i);
         for slot in schedule.iter().step_by(schedule.len() / 600) {
-            let a = Audit.request(&mut rng(slot.index), slot);
-            let b = Audit.request(&mut rng(slot.index), slot);
-            assert_eq!(a.features, b.features);
-            assert_eq!(a.truth, b.truth);
+            request_twice(&Audit, slot);
         }
         let (mut broken_refused, mut broken) = (0, 0);
         for slot in &schedule {
-            let r = Audit.request(&mut rng(slot.index), slot);
+            let r = Audit.request(&mut ChaCha8Rng::seed_from_u64(slot.index), slot);
+            let ok = validate(&component, &r);
             let map = r.features.as_object().unwrap();
-            let ok = rein_decision::schema::validate(&component, map, rein_system::UnknownFeatures::Reject);
             assert!(map["charitable_ratio"].as_f64() <= map["deductions_ratio"].as_f64());
             if slot.phase.broken_feature {
                 broken += 1;
@@ -235,7 +213,7 @@ mod tests {
 
     #[test]
     fn reactions_use_only_the_components_labels() {
-        let component = component();
+        let component = component(&Audit);
         let slots = Audit.scenario().schedule(5);
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut memory = UnitMemory::default();
@@ -243,7 +221,7 @@ mod tests {
         for (i, slot) in slots.iter().take(3000).enumerate() {
             let request = Audit.request(&mut rng, slot);
             let mode = ["prompt", "annotate", "escalate", "none"][i % 4];
-            let a = answer(mode, "audit", 0.7);
+            let a = answer(mode, Some("audit"), None, Some(0.7));
             for r in Audit.react(&mut rng, slot, &request, &a, &mut memory, i as u64 * 60_000) {
                 match r {
                     Reaction::Feedback { label, value, .. } => {

@@ -388,29 +388,19 @@ fn fill(rng: &mut ChaCha8Rng, text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{answer, component, request_twice, validate};
     use rand::SeedableRng;
-
-    fn component() -> rein_system::Component {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/legal-triage/rein.toml");
-        let text = std::fs::read_to_string(path).unwrap();
-        let system = rein_system::parse(&text, std::path::Path::new(path)).unwrap();
-        system.component(Legal.component()).unwrap().clone()
-    }
 
     #[test]
     fn requests_are_deterministic_and_fit_the_schema() {
-        let component = component();
+        let component = component(&Legal);
         let schedule = Legal.scenario().schedule(3);
-        let rng = |i: u64| ChaCha8Rng::seed_from_u64(i);
         let mut short = 0;
         for slot in &schedule {
-            let a = Legal.request(&mut rng(slot.index), slot);
-            let b = Legal.request(&mut rng(slot.index), slot);
-            assert_eq!(a.features, b.features);
-            assert_eq!(a.truth, b.truth);
-            let map = a.features.as_object().unwrap();
-            let ok = rein_decision::schema::validate(&component, map, rein_system::UnknownFeatures::Reject);
+            let a = request_twice(&Legal, slot);
+            let ok = validate(&component, &a);
             assert!(ok.is_ok(), "{:?} {:?}", a.features, ok.err());
+            let map = a.features.as_object().unwrap();
             let Truth::Label(t) = &a.truth else { panic!() };
             assert!(component.labels.contains(t));
             let message = map["message"].as_str().unwrap();
@@ -437,7 +427,7 @@ mod tests {
 
     #[test]
     fn reactions_use_only_the_components_labels() {
-        let component = component();
+        let component = component(&Legal);
         let slots = Legal.scenario().schedule(5);
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut memory = UnitMemory::default();
@@ -445,15 +435,7 @@ mod tests {
         for (i, slot) in slots.iter().enumerate().step_by(3) {
             let request = Legal.request(&mut rng, slot);
             let mode = ["automate", "annotate", "escalate"][i % 3];
-            let label = component.labels[i % 5].clone();
-            let a = Answer {
-                prediction_id: "p".into(),
-                mode: mode.into(),
-                label: Some(label),
-                value: None,
-                score: Some(0.9),
-                rules: vec![],
-            };
+            let a = answer(mode, Some(&component.labels[i % 5]), None, Some(0.9));
             for r in Legal.react(&mut rng, slot, &request, &a, &mut memory, 0) {
                 match r {
                     Reaction::Feedback { label, value, .. } => {

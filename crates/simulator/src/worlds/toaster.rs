@@ -143,29 +143,19 @@ impl World for Toaster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{answer, component, request_twice, validate};
     use rand::SeedableRng;
-
-    fn component() -> rein_system::Component {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/smart-toaster/rein.toml");
-        let text = std::fs::read_to_string(path).unwrap();
-        let system = rein_system::parse(&text, std::path::Path::new(path)).unwrap();
-        system.component(Toaster.component()).unwrap().clone()
-    }
 
     #[test]
     fn requests_are_deterministic_and_fit_the_schema() {
-        let component = component();
+        let component = component(&Toaster);
         let schedule = Toaster.scenario().schedule(3);
-        let rng = |i: u64| ChaCha8Rng::seed_from_u64(i);
         let (mut hot, mut broken) = (0, 0);
         for slot in &schedule {
-            let a = Toaster.request(&mut rng(slot.index), slot);
-            let b = Toaster.request(&mut rng(slot.index), slot);
-            assert_eq!(a.features, b.features);
-            assert_eq!(a.truth, b.truth);
-            let map = a.features.as_object().unwrap();
-            let ok = rein_decision::schema::validate(&component, map, rein_system::UnknownFeatures::Reject);
+            let a = request_twice(&Toaster, slot);
+            let ok = validate(&component, &a);
             assert!(ok.is_ok(), "{:?} {:?}", a.features, ok.err());
+            let map = a.features.as_object().unwrap();
             let Truth::Value(t) = a.truth else { panic!() };
             assert!((30.0..=300.0).contains(&t));
             if slot.phase.broken_feature {
@@ -205,14 +195,7 @@ mod tests {
             let request = Toaster.request(&mut rng, &slot);
             let value = [0.0, 60.0, 120.0, 240.0][i % 4];
             let mode = if i % 7 == 0 { "prompt" } else { "automate" };
-            let a = Answer {
-                prediction_id: "p".into(),
-                mode: mode.into(),
-                label: None,
-                value: Some(value),
-                score: None,
-                rules: vec![],
-            };
+            let a = answer(mode, None, Some(value), None);
             for r in Toaster.react(&mut rng, &slot, &request, &a, &mut memory, 0) {
                 match r {
                     Reaction::Feedback { label, value, .. } => assert!(label.is_none() && value.is_some()),
