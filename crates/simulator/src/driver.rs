@@ -5,7 +5,7 @@
 //! from its own generator seeded by (seed, request index), so the recorded outcomes do
 //! not depend on how lanes interleave.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
+use crate::report::Summary;
 use crate::scenario::Slot;
-use crate::world::{Answer, Reaction, Truth, UnitMemory, World};
+use crate::world::{Answer, Reaction, UnitMemory, World};
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -34,34 +35,6 @@ pub enum SimError {
     Unreachable { url: String, error: String },
     #[error("rein answered {status} to {what}: {body}")]
     Refused { what: String, status: u16, body: String },
-}
-
-/// Live and final counts of a run.
-#[derive(Debug, Default, Clone)]
-pub struct Summary {
-    pub planned: u64,
-    pub requests: u64,
-    pub by_mode: BTreeMap<String, u64>,
-    pub by_rule: BTreeMap<String, u64>,
-    pub refused: BTreeMap<u16, u64>,
-    pub feedback: u64,
-    pub outcomes: BTreeMap<String, u64>,
-    /// Predictions whose output matched the hidden truth, by phase label: (right, total).
-    pub accuracy: BTreeMap<String, (u64, u64)>,
-    pub latencies_us: Vec<u64>,
-    pub prediction_ids: Vec<String>,
-}
-
-impl Summary {
-    pub fn latency_percentile_ms(&self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let mut v = self.latencies_us.clone();
-        v.sort_unstable();
-        let i = ((v.len() - 1) as f64 * q).round() as usize;
-        v[i] as f64 / 1000.0
-    }
 }
 
 /// Runs the scenario; `summary` is updated as requests complete, for live display.
@@ -132,10 +105,7 @@ async fn play_lane(
         let (status, reply) = post(client, &predict_url, &body).await?;
         let elapsed = started.elapsed().as_micros() as u64;
         if status != 200 {
-            let mut s = lock(summary);
-            s.requests += 1;
-            *s.refused.entry(status).or_default() += 1;
-            s.latencies_us.push(elapsed);
+            lock(summary).refused(status, elapsed);
             if status >= 500 && status != 503 {
                 return Err(SimError::Refused { what: "a prediction".into(), status, body: reply.to_string() });
             }
@@ -144,11 +114,6 @@ async fn play_lane(
         let answer = parse_answer(&reply);
         let memory = memories.entry(slot.unit.clone()).or_default();
         let reactions = world.react(&mut rng, &slot, &request, &answer, memory, now_ms);
-        let right = match (&request.truth, &answer.label, answer.value) {
-            (Truth::Label(t), Some(l), _) => l == t,
-            (Truth::Value(t), _, Some(v)) => (v - t).abs() <= 0.15 * t.abs().max(1.0),
-            _ => false,
-        };
         let mut feedback = 0;
         let mut outcomes = Vec::new();
         for reaction in reactions {
@@ -177,21 +142,7 @@ async fn play_lane(
                 }
             }
         }
-        let mut s = lock(summary);
-        s.requests += 1;
-        *s.by_mode.entry(answer.mode.clone()).or_default() += 1;
-        for rule in &answer.rules {
-            *s.by_rule.entry(rule.clone()).or_default() += 1;
-        }
-        s.feedback += feedback;
-        for o in outcomes {
-            *s.outcomes.entry(o.to_string()).or_default() += 1;
-        }
-        let acc = s.accuracy.entry(slot.phase.label()).or_default();
-        acc.0 += right as u64;
-        acc.1 += 1;
-        s.latencies_us.push(elapsed);
-        s.prediction_ids.push(answer.prediction_id);
+        lock(summary).answered(slot.phase, &request.truth, answer, feedback, &outcomes, elapsed);
     }
     Ok(())
 }

@@ -3,8 +3,15 @@
 //! scenario (drift, broken features, surges) against a running rein over its HTTP API.
 
 pub mod driver;
+mod memory;
+mod reaction;
+mod report;
+mod round;
 mod sample;
 pub mod scenario;
+#[cfg(test)]
+mod testkit;
+mod truth;
 pub mod world;
 pub mod worlds {
     pub mod audit;
@@ -15,7 +22,8 @@ pub mod worlds {
 
 use std::sync::Arc;
 
-pub use driver::{RunConfig, SimError, Summary, run};
+pub use driver::{RunConfig, SimError, run};
+pub use report::Summary;
 pub use scenario::{Change, ChangeKind, Phase, Scenario};
 pub use world::World;
 

@@ -1,4 +1,5 @@
-//! Small samplers over a seeded generator (normal, lognormal, Poisson, exponential, choice).
+//! Small samplers over a seeded generator, shared by the worlds so each draws the same way:
+//! a world's file says what it draws, never how.
 
 use rand::Rng;
 
@@ -11,6 +12,10 @@ pub fn normal(rng: &mut impl Rng, mean: f64, sd: f64) -> f64 {
 
 pub fn lognormal(rng: &mut impl Rng, mu: f64, sigma: f64) -> f64 {
     normal(rng, mu, sigma).exp()
+}
+
+pub fn uniform(rng: &mut impl Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.random::<f64>()
 }
 
 pub fn exponential(rng: &mut impl Rng, mean: f64) -> f64 {
@@ -35,17 +40,56 @@ pub fn bernoulli(rng: &mut impl Rng, p: f64) -> bool {
     rng.random::<f64>() < p
 }
 
-/// Picks an item by weight.
-pub fn choice<'a, T>(rng: &mut impl Rng, items: &'a [T], weights: &[f64]) -> &'a T {
+/// Picks an index by weight.
+pub fn index(rng: &mut impl Rng, weights: &[f64]) -> usize {
     let total: f64 = weights.iter().sum();
     let mut x = rng.random::<f64>() * total;
-    for (item, w) in items.iter().zip(weights) {
+    for (i, w) in weights.iter().enumerate() {
         if x < *w {
-            return item;
+            return i;
         }
         x -= w;
     }
-    &items[items.len() - 1]
+    weights.len() - 1
+}
+
+/// Picks an item by weight.
+pub fn choice<'a, T>(rng: &mut impl Rng, items: &'a [T], weights: &[f64]) -> &'a T {
+    debug_assert_eq!(items.len(), weights.len());
+    &items[index(rng, weights)]
+}
+
+/// Picks an item, each as likely.
+pub fn pick<'a, T>(rng: &mut impl Rng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+/// Beta(a, b) as X / (X + Y) of two gamma draws.
+pub fn beta(rng: &mut impl Rng, a: f64, b: f64) -> f64 {
+    let x = gamma(rng, a);
+    let y = gamma(rng, b);
+    x / (x + y)
+}
+
+/// Marsaglia–Tsang.
+pub fn gamma(rng: &mut impl Rng, shape: f64) -> f64 {
+    if shape < 1.0 {
+        let u: f64 = 1.0 - rng.random::<f64>();
+        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = normal(rng, 0.0, 1.0);
+        let v = (1.0 + c * x).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u: f64 = 1.0 - rng.random::<f64>();
+        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            return d * v;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +106,7 @@ mod tests {
         assert!((mean(&mut || normal(&mut rng, 3.0, 2.0)) - 3.0).abs() < 0.05);
         assert!((mean(&mut || poisson(&mut rng, 1.6) as f64) - 1.6).abs() < 0.05);
         assert!((mean(&mut || exponential(&mut rng, 90.0)) - 90.0).abs() < 3.0);
+        assert!((mean(&mut || uniform(&mut rng, 2.0, 4.0)) - 3.0).abs() < 0.05);
+        assert!((mean(&mut || beta(&mut rng, 2.0, 8.0)) - 0.2).abs() < 0.01);
     }
 }

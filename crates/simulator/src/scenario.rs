@@ -77,6 +77,12 @@ impl Phase {
 }
 
 impl Scenario {
+    /// Adds a change from day `from_day` until day `until_day` of the run.
+    pub fn during(mut self, kind: ChangeKind, from_day: f64, until_day: f64) -> Self {
+        self.changes.push(Change { kind, from: from_day / self.days, until: until_day / self.days });
+        self
+    }
+
     pub fn phase_at(&self, fraction: f64) -> Phase {
         let mut p = Phase::default();
         for c in self.changes.iter().filter(|c| fraction >= c.from && fraction < c.until) {
@@ -166,5 +172,11 @@ mod tests {
         // a quarter of the time at three times the rate: 3/6 of the requests
         assert!((in_surge / 4000.0 - 0.5).abs() < 0.05, "{in_surge}");
         assert_ne!(scenario().schedule(8)[0].unit.len(), 0);
+    }
+
+    #[test]
+    fn changes_are_written_in_days() {
+        let s = Scenario { days: 8.0, changes: vec![], ..scenario() }.during(ChangeKind::DataDrift, 2.0, 8.0);
+        assert_eq!(s.changes, [Change { kind: ChangeKind::DataDrift, from: 0.25, until: 1.0 }]);
     }
 }

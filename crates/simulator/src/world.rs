@@ -1,12 +1,13 @@
 //! What a simulated world must say: the request a user sends, the hidden truth,
 //! and how the user (or an expert, or the world) reacts to what rein decided.
 
-use std::collections::VecDeque;
-
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
+pub use crate::memory::UnitMemory;
+pub use crate::reaction::Reaction;
 use crate::scenario::{Scenario, Slot};
+pub use crate::truth::Truth;
 
 /// A request with its hidden ground truth.
 #[derive(Debug, Clone)]
@@ -14,12 +15,6 @@ pub struct Request {
     pub features: Value,
     pub context: Value,
     pub truth: Truth,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Truth {
-    Label(String),
-    Value(f64),
 }
 
 /// What rein answered, as far as a world cares.
@@ -31,40 +26,6 @@ pub struct Answer {
     pub value: Option<f64>,
     pub score: Option<f64>,
     pub rules: Vec<String>,
-}
-
-/// A reaction sent back to rein.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reaction {
-    Feedback {
-        kind: &'static str,
-        label: Option<String>,
-        value: Option<f64>,
-        source: &'static str,
-        comment: Option<String>,
-    },
-    Outcome {
-        name: &'static str,
-        value: Option<f64>,
-    },
-}
-
-/// Per-user memory a world may use (e.g. how often this user was prompted lately).
-#[derive(Debug, Default, Clone)]
-pub struct UnitMemory {
-    /// Simulated times (ms) at which this user was shown each forceful mode.
-    pub prompted: VecDeque<u64>,
-    pub blocked: VecDeque<u64>,
-}
-
-impl UnitMemory {
-    /// How many times in the last `window_ms` the user saw a prompt.
-    pub fn recent_prompts(&mut self, now_ms: u64, window_ms: u64) -> usize {
-        while self.prompted.front().is_some_and(|t| t + window_ms <= now_ms) {
-            self.prompted.pop_front();
-        }
-        self.prompted.len()
-    }
 }
 
 pub trait World: Send + Sync {

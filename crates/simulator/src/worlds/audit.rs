@@ -1,12 +1,12 @@
 //! The tax-filing product's world: filers whose returns get an audit-risk meter, some
 //! prompted to buy audit support, and the tax authority's audits coming back months later.
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::round;
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, DAY_MS, Scenario, Slot};
+use crate::scenario::{ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Audit;
@@ -38,13 +38,12 @@ impl World for Audit {
             users: 5_000,
             requests: 15_000,
             days: 75.0,
-            changes: vec![
-                Change { kind: ChangeKind::DataDrift, from: 22.0 / 75.0, until: 1.0 },
-                Change { kind: ChangeKind::ConceptDrift, from: 38.0 / 75.0, until: 1.0 },
-                Change { kind: ChangeKind::BrokenFeature, from: 49.0 / 75.0, until: 54.0 / 75.0 },
-                Change { kind: ChangeKind::Surge, from: 66.0 / 75.0, until: 73.0 / 75.0 },
-            ],
+            changes: Vec::new(),
         }
+        .during(ChangeKind::DataDrift, 22.0, 75.0)
+        .during(ChangeKind::ConceptDrift, 38.0, 75.0)
+        .during(ChangeKind::BrokenFeature, 49.0, 54.0)
+        .during(ChangeKind::Surge, 66.0, 73.0)
     }
 
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {
@@ -96,16 +95,16 @@ impl World for Audit {
         Request {
             features: json!({
                 "income": sent_income,
-                "deductions_ratio": round4(deductions_ratio),
+                "deductions_ratio": round::decimals(deductions_ratio, 4),
                 "self_employed": self_employed,
                 "home_office": home_office,
-                "charitable_ratio": round4(charitable_ratio),
+                "charitable_ratio": round::decimals(charitable_ratio, 4),
                 "num_dependents": dependents,
                 "foreign_accounts": foreign_accounts,
                 "filing_status": status,
             }),
             context: json!({}),
-            truth: Truth::Label(if audited { "audit" } else { "no_audit" }.into()),
+            truth: Truth::either(audited, "audit", "no_audit"),
         }
     }
 
@@ -118,58 +117,43 @@ impl World for Audit {
         memory: &mut UnitMemory,
         now_ms: u64,
     ) -> Vec<Reaction> {
-        let audited = request.truth == Truth::Label("audit".into());
+        let truth = &request.truth;
+        let audited = truth.is("audit");
         let score = answer.score.unwrap_or(0.0);
         let mut out = Vec::new();
         let finish = |rng: &mut ChaCha8Rng, out: &mut Vec<Reaction>, p: f64| {
-            let name = if bernoulli(rng, p) { "finished_filing" } else { "abandoned_filing" };
-            out.push(Reaction::Outcome { name, value: None });
+            out.push(Reaction::outcome(if bernoulli(rng, p) { "finished_filing" } else { "abandoned_filing" }));
         };
         match answer.mode.as_str() {
             "prompt" => {
                 // A filer offered the add-on again and again today grows tired of it.
-                let annoyance = memory.recent_prompts(now_ms, DAY_MS) as f64;
-                memory.prompted.push_back(now_ms);
+                let annoyance = memory.prompt(now_ms);
                 if bernoulli(rng, (0.45 - 0.15 * annoyance).max(0.05)) {
-                    out.push(Reaction::Outcome { name: "opened_add_on_offer", value: None });
+                    out.push(Reaction::outcome("opened_add_on_offer"));
                     if bernoulli(rng, 0.25 + 0.2 * score) {
                         let price = *choice(rng, &PRICES, &[0.5, 0.35, 0.15]);
-                        out.push(Reaction::Outcome { name: "bought_audit_support", value: Some(price) });
+                        out.push(Reaction::outcome_of("bought_audit_support", price));
                     }
                 }
                 finish(rng, &mut out, 0.9 - 0.05 * annoyance);
             }
             "annotate" => {
                 if bernoulli(rng, 0.1 + 0.3 * score) {
-                    out.push(Reaction::Outcome { name: "viewed_risk_details", value: None });
+                    out.push(Reaction::outcome("viewed_risk_details"));
                 }
                 finish(rng, &mut out, 0.97);
             }
             "escalate" => {
                 // A tax professional reviews the return and labels it.
-                out.push(Reaction::Outcome { name: "consulted_tax_professional", value: None });
-                out.push(Reaction::Feedback {
-                    kind: "label",
-                    label: Some(if audited { "audit" } else { "no_audit" }.into()),
-                    value: None,
-                    source: "expert",
-                    comment: Some("reviewed by a tax professional".into()),
-                });
+                out.push(Reaction::outcome("consulted_tax_professional"));
+                out.push(Reaction::label(truth, "expert").saying("reviewed by a tax professional"));
                 finish(rng, &mut out, 0.95);
             }
             _ => finish(rng, &mut out, 0.98),
         }
         // Months later the tax authority's letters arrive: audits are known for many
         // returns, a closed year without an audit for fewer.
-        if answer.mode != "escalate" && bernoulli(rng, if audited { 0.5 } else { 0.15 }) {
-            out.push(Reaction::Feedback {
-                kind: "label",
-                label: Some(if audited { "audit" } else { "no_audit" }.into()),
-                value: None,
-                source: "system",
-                comment: None,
-            });
-        }
+        out.extend(Reaction::recorded_later(rng, truth, answer, if audited { 0.5 } else { 0.15 }));
         out
     }
 }
@@ -178,77 +162,24 @@ fn f(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
-}
-
-/// Beta(a, b) as X / (X + Y) of two gamma draws (Marsaglia–Tsang).
-fn beta(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
-    let x = gamma(rng, a);
-    let y = gamma(rng, b);
-    x / (x + y)
-}
-
-fn gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
-    if shape < 1.0 {
-        let u: f64 = 1.0 - rng.random::<f64>();
-        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = normal(rng, 0.0, 1.0);
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u: f64 = 1.0 - rng.random::<f64>();
-        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::World;
+    use crate::testkit::{answer, component, request_twice, validate};
     use rand::SeedableRng;
-
-    fn component() -> rein_system::Component {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/audit-risk/rein.toml");
-        let text = std::fs::read_to_string(path).unwrap();
-        let system = rein_system::parse(&text, std::path::Path::new(path)).unwrap();
-        system.component(Audit.component()).unwrap().clone()
-    }
-
-    fn answer(mode: &str, label: &str, score: f64) -> Answer {
-        Answer {
-            prediction_id: "p".into(),
-            mode: mode.into(),
-            label: Some(label.into()),
-            value: None,
-            score: Some(score),
-            rules: vec![],
-        }
-    }
 
     #[test]
     fn requests_are_deterministic_and_fit_the_schema() {
-        let component = component();
+        let component = component(&Audit);
         let schedule = Audit.scenario().schedule(3);
-        let rng = |i: u64| ChaCha8Rng::seed_from_u64(i);
         for slot in schedule.iter().step_by(schedule.len() / 600) {
-            let a = Audit.request(&mut rng(slot.index), slot);
-            let b = Audit.request(&mut rng(slot.index), slot);
-            assert_eq!(a.features, b.features);
-            assert_eq!(a.truth, b.truth);
+            request_twice(&Audit, slot);
         }
         let (mut broken_refused, mut broken) = (0, 0);
         for slot in &schedule {
-            let r = Audit.request(&mut rng(slot.index), slot);
+            let r = Audit.request(&mut ChaCha8Rng::seed_from_u64(slot.index), slot);
+            let ok = validate(&component, &r);
             let map = r.features.as_object().unwrap();
-            let ok = rein_decision::schema::validate(&component, map, rein_system::UnknownFeatures::Reject);
             assert!(map["charitable_ratio"].as_f64() <= map["deductions_ratio"].as_f64());
             if slot.phase.broken_feature {
                 broken += 1;
@@ -282,7 +213,7 @@ mod tests {
 
     #[test]
     fn reactions_use_only_the_components_labels() {
-        let component = component();
+        let component = component(&Audit);
         let slots = Audit.scenario().schedule(5);
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut memory = UnitMemory::default();
@@ -290,7 +221,7 @@ mod tests {
         for (i, slot) in slots.iter().take(3000).enumerate() {
             let request = Audit.request(&mut rng, slot);
             let mode = ["prompt", "annotate", "escalate", "none"][i % 4];
-            let a = answer(mode, "audit", 0.7);
+            let a = answer(mode, Some("audit"), None, Some(0.7));
             for r in Audit.react(&mut rng, slot, &request, &a, &mut memory, i as u64 * 60_000) {
                 match r {
                     Reaction::Feedback { label, value, .. } => {

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, Scenario, Slot};
+use crate::scenario::{ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Legal;
@@ -263,19 +263,18 @@ impl World for Legal {
             users: 4_000,
             requests: 12_000,
             days: 14.0,
-            changes: vec![
-                Change { kind: ChangeKind::DataDrift, from: 4.0 / 14.0, until: 1.0 },
-                Change { kind: ChangeKind::ConceptDrift, from: 7.0 / 14.0, until: 1.0 },
-                Change { kind: ChangeKind::BrokenFeature, from: 8.0 / 14.0, until: 9.0 / 14.0 },
-                Change { kind: ChangeKind::Surge, from: 11.0 / 14.0, until: 12.5 / 14.0 },
-            ],
+            changes: Vec::new(),
         }
+        .during(ChangeKind::DataDrift, 4.0, 14.0)
+        .during(ChangeKind::ConceptDrift, 7.0, 14.0)
+        .during(ChangeKind::BrokenFeature, 8.0, 9.0)
+        .during(ChangeKind::Surge, 11.0, 12.5)
     }
 
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {
         let phase = slot.phase;
         let weights: &[f64] = if phase.data_drift { &[1.0, 1.0, 1.0, 1.0, 2.5] } else { &[1.0; 5] };
-        let topic = *choice(rng, &[0usize, 1, 2, 3, 4], weights);
+        let topic = index(rng, weights);
         let vocab =
             if topic == 4 && phase.data_drift && bernoulli(rng, 0.6) { &NEW_IMMIGRATION } else { &TOPICS[topic] };
         let mut truth = vocab.topic;
@@ -319,20 +318,14 @@ impl World for Legal {
         _memory: &mut UnitMemory,
         _now_ms: u64,
     ) -> Vec<Reaction> {
-        let Truth::Label(truth) = &request.truth else { return Vec::new() };
-        let right = answer.label.as_deref() == Some(truth.as_str());
+        let truth = &request.truth;
+        let right = truth.matches(answer);
         let mut out = Vec::new();
         let lawyer = |rng: &mut ChaCha8Rng, out: &mut Vec<Reaction>| {
-            out.push(Reaction::Outcome { name: "connected_with_lawyer", value: None });
+            out.push(Reaction::outcome("connected_with_lawyer"));
             // The lawyer files the case under its real topic.
             if bernoulli(rng, 0.8) {
-                out.push(Reaction::Feedback {
-                    kind: "label",
-                    label: Some(truth.clone()),
-                    value: None,
-                    source: "expert",
-                    comment: None,
-                });
+                out.push(Reaction::label(truth, "expert"));
             }
         };
         match answer.mode.as_str() {
@@ -341,37 +334,25 @@ impl World for Legal {
             "automate" | "annotate" => {
                 let offered = answer.mode == "annotate";
                 if right && bernoulli(rng, if offered { 0.75 } else { 0.9 }) {
-                    out.push(Reaction::Outcome { name: "self_help_completed", value: None });
+                    out.push(Reaction::outcome("self_help_completed"));
                     if bernoulli(rng, 0.3) {
-                        out.push(Reaction::Outcome { name: "rated_helpful", value: None });
+                        out.push(Reaction::outcome("rated_helpful"));
                     }
                 } else if !right && bernoulli(rng, 0.15) {
-                    out.push(Reaction::Outcome { name: "left_chat", value: None });
+                    out.push(Reaction::outcome("left_chat"));
                 } else {
                     // Self-help for the wrong topic (or not enough): the user asks for a person.
-                    out.push(Reaction::Outcome { name: "asked_for_human", value: None });
+                    out.push(Reaction::outcome("asked_for_human"));
                     if !right && bernoulli(rng, 0.4) {
-                        out.push(Reaction::Feedback {
-                            kind: "incorrect",
-                            label: Some(truth.clone()),
-                            value: None,
-                            source: "user",
-                            comment: Some("this is not what my question is about".into()),
-                        });
+                        out.push(Reaction::incorrect(truth, "user").saying("this is not what my question is about"));
                     }
                     lawyer(rng, &mut out);
                 }
             }
-            _ => {
-                out.push(Reaction::Outcome { name: "left_chat", value: None });
-            }
+            _ => out.push(Reaction::outcome("left_chat")),
         }
         out
     }
-}
-
-fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
-    &items[rng.random_range(0..items.len())]
 }
 
 fn mixed(rng: &mut ChaCha8Rng, template: &str, a: &Vocab, b: &Vocab) -> String {
@@ -407,29 +388,19 @@ fn fill(rng: &mut ChaCha8Rng, text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{answer, component, request_twice, validate};
     use rand::SeedableRng;
-
-    fn component() -> rein_system::Component {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/legal-triage/rein.toml");
-        let text = std::fs::read_to_string(path).unwrap();
-        let system = rein_system::parse(&text, std::path::Path::new(path)).unwrap();
-        system.component(Legal.component()).unwrap().clone()
-    }
 
     #[test]
     fn requests_are_deterministic_and_fit_the_schema() {
-        let component = component();
+        let component = component(&Legal);
         let schedule = Legal.scenario().schedule(3);
-        let rng = |i: u64| ChaCha8Rng::seed_from_u64(i);
         let mut short = 0;
         for slot in &schedule {
-            let a = Legal.request(&mut rng(slot.index), slot);
-            let b = Legal.request(&mut rng(slot.index), slot);
-            assert_eq!(a.features, b.features);
-            assert_eq!(a.truth, b.truth);
-            let map = a.features.as_object().unwrap();
-            let ok = rein_decision::schema::validate(&component, map, rein_system::UnknownFeatures::Reject);
+            let a = request_twice(&Legal, slot);
+            let ok = validate(&component, &a);
             assert!(ok.is_ok(), "{:?} {:?}", a.features, ok.err());
+            let map = a.features.as_object().unwrap();
             let Truth::Label(t) = &a.truth else { panic!() };
             assert!(component.labels.contains(t));
             let message = map["message"].as_str().unwrap();
@@ -456,7 +427,7 @@ mod tests {
 
     #[test]
     fn reactions_use_only_the_components_labels() {
-        let component = component();
+        let component = component(&Legal);
         let slots = Legal.scenario().schedule(5);
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut memory = UnitMemory::default();
@@ -464,15 +435,7 @@ mod tests {
         for (i, slot) in slots.iter().enumerate().step_by(3) {
             let request = Legal.request(&mut rng, slot);
             let mode = ["automate", "annotate", "escalate"][i % 3];
-            let label = component.labels[i % 5].clone();
-            let a = Answer {
-                prediction_id: "p".into(),
-                mode: mode.into(),
-                label: Some(label),
-                value: None,
-                score: Some(0.9),
-                rules: vec![],
-            };
+            let a = answer(mode, Some(&component.labels[i % 5]), None, Some(0.9));
             for r in Legal.react(&mut rng, slot, &request, &a, &mut memory, 0) {
                 match r {
                     Reaction::Feedback { label, value, .. } => {

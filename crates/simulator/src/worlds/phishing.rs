@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, DAY_MS, Scenario, Slot};
+use crate::scenario::{ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Phishing;
@@ -32,13 +32,12 @@ impl World for Phishing {
             users: 2_000,
             requests: 20_000,
             days: 7.0,
-            changes: vec![
-                Change { kind: ChangeKind::DataDrift, from: 2.0 / 7.0, until: 1.0 },
-                Change { kind: ChangeKind::ConceptDrift, from: 3.0 / 7.0, until: 6.0 / 7.0 },
-                Change { kind: ChangeKind::BrokenFeature, from: 4.0 / 7.0, until: 4.5 / 7.0 },
-                Change { kind: ChangeKind::Surge, from: 5.0 / 7.0, until: 6.0 / 7.0 },
-            ],
+            changes: Vec::new(),
         }
+        .during(ChangeKind::DataDrift, 2.0, 7.0)
+        .during(ChangeKind::ConceptDrift, 3.0, 6.0)
+        .during(ChangeKind::BrokenFeature, 4.0, 4.5)
+        .during(ChangeKind::Surge, 5.0, 6.0)
     }
 
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {
@@ -59,7 +58,7 @@ impl World for Phishing {
         let https_rate = if phase.data_drift { pick(0.85, 0.92) } else { pick(0.45, 0.9) };
         let uses_https = bernoulli(rng, https_rate);
         let mut domain_age_days =
-            if phishing { exponential(rng, 90.0) } else { exponential(rng, 3000.0) + rng_uniform(rng, 0.0, 400.0) };
+            if phishing { exponential(rng, 90.0) } else { exponential(rng, 3000.0) + uniform(rng, 0.0, 400.0) };
         let mut suspicious_words = poisson(rng, pick(1.6, 0.15)).min(20);
         let mut tld = *choice(
             rng,
@@ -89,7 +88,7 @@ impl World for Phishing {
                 "num_subdomains": num_subdomains, "suspicious_words": suspicious_words, "tld_category": tld,
             }),
             context: json!({ "domain": domain }),
-            truth: Truth::Label(if phishing { "phishing" } else { "legit" }.into()),
+            truth: Truth::either(phishing, "phishing", "legit"),
         }
     }
 
@@ -102,83 +101,53 @@ impl World for Phishing {
         memory: &mut UnitMemory,
         now_ms: u64,
     ) -> Vec<Reaction> {
-        let phishing = request.truth == Truth::Label("phishing".into());
+        let truth = &request.truth;
+        let phishing = truth.is("phishing");
         let mut out = Vec::new();
-        // An annoyed user — prompted often today — heeds warnings less.
-        let annoyance = memory.recent_prompts(now_ms, DAY_MS) as f64;
         match answer.mode.as_str() {
             "automate" => {
                 memory.blocked.push_back(now_ms);
-                out.push(Reaction::Outcome { name: "left_page", value: None });
+                out.push(Reaction::outcome("left_page"));
                 if !phishing && bernoulli(rng, 0.3) {
-                    out.push(Reaction::Feedback {
-                        kind: "incorrect",
-                        label: Some("legit".into()),
-                        value: None,
-                        source: "user",
-                        comment: Some("Report incorrect phishing warning: this is a page I use every day.".into()),
-                    });
+                    out.push(
+                        Reaction::incorrect(truth, "user")
+                            .saying("Report incorrect phishing warning: this is a page I use every day."),
+                    );
                 }
             }
             "prompt" => {
-                memory.prompted.push_back(now_ms);
+                // An annoyed user — prompted often today — heeds warnings less.
+                let annoyance = memory.prompt(now_ms);
                 let heed = (0.85 - 0.2 * annoyance).max(0.1);
                 if bernoulli(rng, heed) {
-                    out.push(Reaction::Outcome { name: "left_page", value: None });
+                    out.push(Reaction::outcome("left_page"));
                 } else {
-                    out.push(Reaction::Outcome { name: "clicked_through_warning", value: None });
+                    out.push(Reaction::outcome("clicked_through_warning"));
                     if phishing && bernoulli(rng, 0.5) {
-                        out.push(Reaction::Outcome { name: "credentials_entered", value: None });
+                        out.push(Reaction::outcome("credentials_entered"));
                     }
                 }
                 if !phishing && bernoulli(rng, 0.1) {
-                    out.push(Reaction::Feedback {
-                        kind: "incorrect",
-                        label: Some("legit".into()),
-                        value: None,
-                        source: "user",
-                        comment: None,
-                    });
+                    out.push(Reaction::incorrect(truth, "user"));
                 }
             }
             "annotate" => {
                 if bernoulli(rng, 0.2) {
-                    out.push(Reaction::Outcome { name: "left_page", value: None });
+                    out.push(Reaction::outcome("left_page"));
                 } else if phishing && bernoulli(rng, 0.4) {
-                    out.push(Reaction::Outcome { name: "credentials_entered", value: None });
+                    out.push(Reaction::outcome("credentials_entered"));
                 }
             }
-            "escalate" => {
-                // A security analyst reviews the page and labels it.
-                out.push(Reaction::Feedback {
-                    kind: "label",
-                    label: Some(if phishing { "phishing" } else { "legit" }.into()),
-                    value: None,
-                    source: "expert",
-                    comment: None,
-                });
-            }
+            // A security analyst reviews the page and labels it.
+            "escalate" => out.push(Reaction::label(truth, "expert")),
             _ => {
                 if phishing && bernoulli(rng, 0.6) {
-                    out.push(Reaction::Outcome { name: "credentials_entered", value: None });
+                    out.push(Reaction::outcome("credentials_entered"));
                 }
             }
         }
         // Phishing later confirmed by the security team (takedown feeds) for some pages.
-        if phishing && answer.mode != "escalate" && bernoulli(rng, 0.3) {
-            out.push(Reaction::Feedback {
-                kind: "label",
-                label: Some("phishing".into()),
-                value: None,
-                source: "system",
-                comment: None,
-            });
-        }
+        out.extend(Reaction::recorded_later(rng, truth, answer, if phishing { 0.3 } else { 0.0 }));
         out
     }
-}
-
-fn rng_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    use rand::Rng;
-    lo + (hi - lo) * rng.random::<f64>()
 }

@@ -6,8 +6,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::round;
 use crate::sample::*;
-use crate::scenario::{Change, ChangeKind, Scenario, Slot};
+use crate::scenario::{ChangeKind, Scenario, Slot};
 use crate::world::{Answer, Reaction, Request, Truth, UnitMemory, World};
 
 pub struct Toaster;
@@ -39,13 +40,12 @@ impl World for Toaster {
             users: 1_500,
             requests: 15_000,
             days: 30.0,
-            changes: vec![
-                Change { kind: ChangeKind::DataDrift, from: 9.0 / 30.0, until: 1.0 },
-                Change { kind: ChangeKind::BrokenFeature, from: 15.0 / 30.0, until: 17.0 / 30.0 },
-                Change { kind: ChangeKind::ConceptDrift, from: 19.0 / 30.0, until: 1.0 },
-                Change { kind: ChangeKind::Surge, from: 24.0 / 30.0, until: 26.0 / 30.0 },
-            ],
+            changes: Vec::new(),
         }
+        .during(ChangeKind::DataDrift, 9.0, 30.0)
+        .during(ChangeKind::BrokenFeature, 15.0, 17.0)
+        .during(ChangeKind::ConceptDrift, 19.0, 30.0)
+        .during(ChangeKind::Surge, 24.0, 26.0)
     }
 
     fn request(&self, rng: &mut ChaCha8Rng, slot: &Slot) -> Request {
@@ -55,10 +55,10 @@ impl World for Toaster {
         } else {
             &[0.08, 0.06, 0.06, 0.1, 0.2, 0.3, 0.2]
         };
-        let bread = rng_index(rng, weights);
+        let bread = index(rng, weights);
         let thickness = if phase.data_drift && bernoulli(rng, 0.4) {
             // Thick-cut: beyond what the test kitchens logged.
-            rng_uniform(rng, 25.0, 45.0)
+            uniform(rng, 25.0, 45.0)
         } else if BREADS[bread] == "bagel" {
             normal(rng, 24.0, 3.0).clamp(6.0, 35.0)
         } else {
@@ -68,8 +68,9 @@ impl World for Toaster {
         let frozen = bernoulli(rng, 0.15);
         let start = if frozen { normal(rng, -18.0, 2.0) } else { normal(rng, 20.0, 3.0) }.clamp(-25.0, 35.0);
         let warm = bernoulli(rng, 0.35);
-        let chamber = if warm { rng_uniform(rng, 60.0, 180.0) } else { normal(rng, 21.0, 3.0) }.clamp(5.0, 200.0);
-        let (thickness, start, chamber) = (round1(thickness), round1(start), round1(chamber));
+        let chamber = if warm { uniform(rng, 60.0, 180.0) } else { normal(rng, 21.0, 3.0) }.clamp(5.0, 200.0);
+        let (thickness, start, chamber) =
+            (round::decimals(thickness, 1), round::decimals(start, 1), round::decimals(chamber, 1));
 
         let mut seconds = BASE[bread] * (thickness / 12.0).powf(0.6) * (1.0 + 0.18 * (darkness - 3) as f64)
             + 0.9 * (20.0 - start).max(0.0)
@@ -109,80 +110,52 @@ impl World for Toaster {
         if answer.mode == "prompt" && bernoulli(rng, 0.6) {
             // Asked to confirm the time, the user sets what they know works.
             let set = (truth + normal(rng, 0.0, 5.0)).round();
-            out.push(Reaction::Outcome { name: "user_adjusted_time", value: Some(set - proposed) });
+            out.push(Reaction::outcome_of("user_adjusted_time", set - proposed));
             proposed = set;
         }
         if proposed <= 0.0 {
             // The heater stayed off: nothing toasted. The user toasts by hand.
-            out.push(Reaction::Outcome { name: "toaster_shut_down", value: None });
-            out.push(Reaction::Outcome { name: "user_adjusted_time", value: Some(truth) });
+            out.push(Reaction::outcome("toaster_shut_down"));
+            out.push(Reaction::outcome_of("user_adjusted_time", truth));
         } else if proposed > truth * 1.2 && proposed > truth + 15.0 {
-            out.push(Reaction::Outcome { name: "toast_burnt", value: Some(proposed - truth) });
+            out.push(Reaction::outcome_of("toast_burnt", proposed - truth));
             if bernoulli(rng, 0.3) {
-                out.push(Reaction::Outcome { name: "toast_eaten", value: None });
+                out.push(Reaction::outcome("toast_eaten"));
             }
         } else if proposed < truth * 0.8 && proposed < truth - 15.0 {
-            out.push(Reaction::Outcome { name: "toast_underdone", value: Some(truth - proposed) });
+            out.push(Reaction::outcome_of("toast_underdone", truth - proposed));
             // Re-toasted for the missing seconds.
-            out.push(Reaction::Outcome { name: "user_adjusted_time", value: Some(truth - proposed) });
-            out.push(Reaction::Outcome { name: "toast_eaten", value: None });
+            out.push(Reaction::outcome_of("user_adjusted_time", truth - proposed));
+            out.push(Reaction::outcome("toast_eaten"));
         } else {
-            out.push(Reaction::Outcome { name: "toast_eaten", value: None });
+            out.push(Reaction::outcome("toast_eaten"));
         }
         // The app asks now and then how long it should have been; unhappy users answer more.
         let off = (proposed - truth).abs() > 15.0;
         if bernoulli(rng, if off { 0.4 } else { 0.05 }) {
-            out.push(Reaction::Feedback {
-                kind: "label",
-                label: None,
-                value: Some(truth),
-                source: "user",
-                comment: if off { Some("the toast was not as dark as I asked".into()) } else { None },
-            });
+            let told = Reaction::label(&request.truth, "user");
+            out.push(if off { told.saying("the toast was not as dark as I asked") } else { told });
         }
         out
     }
 }
 
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-fn rng_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * rng.random::<f64>()
-}
-
-fn rng_index(rng: &mut ChaCha8Rng, weights: &[f64]) -> usize {
-    let idx: Vec<usize> = (0..weights.len()).collect();
-    *choice(rng, &idx, weights)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{answer, component, request_twice, validate};
     use rand::SeedableRng;
-
-    fn component() -> rein_system::Component {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/smart-toaster/rein.toml");
-        let text = std::fs::read_to_string(path).unwrap();
-        let system = rein_system::parse(&text, std::path::Path::new(path)).unwrap();
-        system.component(Toaster.component()).unwrap().clone()
-    }
 
     #[test]
     fn requests_are_deterministic_and_fit_the_schema() {
-        let component = component();
+        let component = component(&Toaster);
         let schedule = Toaster.scenario().schedule(3);
-        let rng = |i: u64| ChaCha8Rng::seed_from_u64(i);
         let (mut hot, mut broken) = (0, 0);
         for slot in &schedule {
-            let a = Toaster.request(&mut rng(slot.index), slot);
-            let b = Toaster.request(&mut rng(slot.index), slot);
-            assert_eq!(a.features, b.features);
-            assert_eq!(a.truth, b.truth);
-            let map = a.features.as_object().unwrap();
-            let ok = rein_decision::schema::validate(&component, map, rein_system::UnknownFeatures::Reject);
+            let a = request_twice(&Toaster, slot);
+            let ok = validate(&component, &a);
             assert!(ok.is_ok(), "{:?} {:?}", a.features, ok.err());
+            let map = a.features.as_object().unwrap();
             let Truth::Value(t) = a.truth else { panic!() };
             assert!((30.0..=300.0).contains(&t));
             if slot.phase.broken_feature {
@@ -222,14 +195,7 @@ mod tests {
             let request = Toaster.request(&mut rng, &slot);
             let value = [0.0, 60.0, 120.0, 240.0][i % 4];
             let mode = if i % 7 == 0 { "prompt" } else { "automate" };
-            let a = Answer {
-                prediction_id: "p".into(),
-                mode: mode.into(),
-                label: None,
-                value: Some(value),
-                score: None,
-                rules: vec![],
-            };
+            let a = answer(mode, None, Some(value), None);
             for r in Toaster.react(&mut rng, &slot, &request, &a, &mut memory, 0) {
                 match r {
                     Reaction::Feedback { label, value, .. } => assert!(label.is_none() && value.is_some()),
