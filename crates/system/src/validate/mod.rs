@@ -1,0 +1,121 @@
+//! The system file from text to a validated [`System`]: parse the TOML, then check each
+//! table in turn (`[system]` here, the others in this module's files), reporting every mistake.
+
+mod components;
+mod conditions;
+mod experience;
+mod features;
+mod fields;
+mod guardrails;
+mod settings;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::diagnostic::{Reporter, whole_file};
+use crate::raw::RawFile;
+use crate::types::System;
+
+pub use experience::parse_duration;
+
+/// Reads and validates a system file.
+pub fn load(path: &Path) -> Result<System, crate::Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        whole_file(path, format!("cannot read the system file: {e}"), Some("give the path of a rein.toml".into()))
+    })?;
+    parse(&text, path)
+}
+
+/// Validates the text of a system file; `path` names it in diagnostics and anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<System, crate::Diagnostics> {
+    let mut reporter = Reporter::new(path, text);
+    let raw: RawFile = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_string();
+            let hint = toml_hint(&message);
+            reporter.at(span, message, hint);
+            return Err(reporter.finish().expect_err("one diagnostic was reported"));
+        }
+    };
+    let system = validate(raw, path, &mut reporter);
+    reporter.finish()?;
+    Ok(system.expect("a system is built whenever no diagnostic was reported"))
+}
+
+fn toml_hint(message: &str) -> Option<String> {
+    if message.starts_with("unknown field") {
+        Some("check the spelling; the fields this table accepts are listed above".into())
+    } else if message.starts_with("invalid type") {
+        Some("check the value's type: strings need quotes, numbers and booleans do not".into())
+    } else if message.starts_with("missing field") {
+        Some("add the field named above".into())
+    } else {
+        None
+    }
+}
+
+/// Checks every table of the file; `None` when a mistake was reported.
+fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let (name, description) = match &raw.system {
+        None => {
+            r.at(
+                0..0,
+                "the `[system]` table is missing",
+                Some("start the file with `[system]` and `name = \"my-system\"`".into()),
+            );
+            (String::new(), String::new())
+        }
+        Some(sys) => {
+            let name = fields::name(
+                r,
+                "system",
+                sys.get_ref().name.as_ref(),
+                sys.span(),
+                "`[system]` has no `name`",
+                Some("add `name = \"my-system\"`"),
+            );
+            (name.unwrap_or_default(), sys.get_ref().description.clone())
+        }
+    };
+
+    let runtime = settings::runtime(&raw.runtime, base);
+    let server = settings::server(&raw.server, r);
+    let telemetry = settings::telemetry(&raw.telemetry, r);
+
+    if raw.components.is_empty() {
+        r.at(
+            0..0,
+            "the system declares no component",
+            Some("add a `[[components]]` table with name, task, model and features".into()),
+        );
+    }
+    let mut names = HashSet::new();
+    let mut components = Vec::new();
+    for c in &raw.components {
+        if let Some(component) = components::component(c, base, r) {
+            if !names.insert(component.name.clone()) {
+                let span = c.get_ref().name.as_ref().map(|n| n.span()).unwrap_or(c.span());
+                r.at(
+                    span,
+                    format!("component `{}` is declared twice", component.name),
+                    Some("component names must be unique".into()),
+                );
+            }
+            components.push(component);
+        }
+    }
+    settings::check_timeouts(&raw, &server, &telemetry, &components, r);
+    Some(System {
+        name,
+        description,
+        file: file.to_path_buf(),
+        runtime,
+        server,
+        telemetry,
+        components,
+        goals: raw.goals,
+    })
+}
