@@ -281,3 +281,10 @@ fn a_store_size_bound_is_megabytes_and_positive() {
     let (line, column) = position_of(&text, "0\n\n[[components]]");
     assert_eq!((found[0].location.line, found[0].location.column), (line, column), "{}", found[0]);
 }
+
+#[test]
+fn an_unknown_key_is_still_refused_and_suggests_the_known_one() {
+    let d = one_error("positive_label = ", "positive_lable = ", "positive_lable");
+    assert!(d.message.starts_with("unknown field `positive_lable`, expected one of"), "{d}");
+    assert!(d.hint.as_deref().unwrap().starts_with("did you mean `positive_label`?"), "{d}");
+}

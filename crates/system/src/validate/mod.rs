@@ -12,7 +12,7 @@ mod settings;
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::diagnostic::{Reporter, whole_file};
+use crate::diagnostic::{Reporter, closest, whole_file};
 use crate::raw::RawFile;
 use crate::types::System;
 
@@ -45,8 +45,15 @@ pub fn parse(text: &str, path: &Path) -> Result<System, crate::Diagnostics> {
 }
 
 fn toml_hint(message: &str) -> Option<String> {
-    if message.starts_with("unknown field") {
-        Some("check the spelling; the fields this table accepts are listed above".into())
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        // "unknown field `positive_lable`, expected one of `name`, `task`, ..."
+        let mut quoted = rest.split('`').skip(1).step_by(2);
+        let given = quoted.next().unwrap_or_default();
+        let hint = "check the spelling; the fields this table accepts are listed above";
+        Some(match closest(given, quoted) {
+            Some(near) => format!("did you mean `{near}`? {hint}"),
+            None => hint.into(),
+        })
     } else if message.starts_with("invalid type") {
         Some("check the value's type: strings need quotes, numbers and booleans do not".into())
     } else if message.starts_with("missing field") {
