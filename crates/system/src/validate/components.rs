@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::experience::experience;
 use super::features::features;
-use super::fields::{describe, mode, one_of, positive};
+use super::fields::{count, describe, given, list, mode, one_of, typed};
 use super::guardrails::guardrail;
 use crate::diagnostic::Reporter;
 use crate::raw::{RawComponent, RawFallback, RawModel};
@@ -37,7 +37,7 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
     )
     .unwrap_or_default();
     let task = match &raw.task {
-        Some(t) => match one_of(r, t, "task", &TASKS) {
+        Some(t) => match one_of(r, "task", t, "task", &TASKS) {
             Some("binary") => Some(Task::Binary),
             Some("multiclass") => Some(Task::Multiclass),
             Some(_) => Some(Task::Regression),
@@ -66,7 +66,7 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         }
         Some(m) => {
             locations.model = r.location(m.span().start);
-            model_spec(m, base, r)
+            typed(r, "model", m).and_then(|m| model_spec(m, base, r))
         }
     };
 
@@ -81,23 +81,17 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         }
         Some(fs) => {
             locations.features = r.location(fs.span().start);
-            features(fs.get_ref(), r)
+            list(r, "features", fs).map(|fs| features(&fs, r)).unwrap_or_default()
         }
     };
-    // Every declared name, valid or not, so that a broken feature does not also
-    // make each condition that reads it look wrong.
-    let feature_names: Vec<&str> = raw
-        .features
-        .iter()
-        .flat_map(|fs| fs.get_ref().iter())
-        .filter_map(|f| f.get_ref().name.as_ref().map(|n| n.get_ref().as_str()))
-        .collect();
+    let feature_names = feature_names(raw);
 
-    let output_check = OutputCheck { task, labels: &labels };
+    let output_check = OutputCheck { task, labels: labels.as_deref() };
     let mut guardrails = Vec::new();
     let mut rule_names = HashSet::new();
-    for g in &raw.guardrails {
-        if let Some(g) = guardrail(g, &feature_names, &output_check, r) {
+    let listed = raw.guardrails.as_ref().and_then(|gs| list(r, "guardrails", gs));
+    for g in listed.unwrap_or_default() {
+        if let Some(g) = guardrail(g, feature_names.as_deref(), &output_check, r) {
             if !rule_names.insert(g.name.clone()) {
                 r.at_location(
                     g.location,
@@ -109,10 +103,10 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         }
     }
 
-    let fallback = raw.fallback.as_ref().and_then(|f| fallback(f, &output_check, r));
+    let fallback = raw.fallback.as_ref().and_then(|f| fallback(typed(r, "fallback", f)?, &output_check, r));
 
     let experience = match &raw.experience {
-        Some(e) => experience(e, task, r),
+        Some(e) => typed(r, "experience", e).and_then(|e| experience(e, task, r)),
         None => Some(Experience { policy: Policy::Fixed(Mode::Annotate), caps: Vec::new() }),
     };
 
@@ -122,7 +116,7 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
     Some(Component {
         name,
         task: task?,
-        labels,
+        labels: labels.unwrap_or_default(),
         positive,
         model: model?,
         features,
@@ -131,6 +125,22 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         experience: experience?,
         locations,
     })
+}
+
+/// Every declared feature name, valid or not, so that a broken feature does not also make
+/// each condition that reads it look wrong; `None` when a name, a feature or their list is
+/// written as a value of the wrong type, and the names are not known.
+fn feature_names(raw: &RawComponent) -> Option<Vec<&str>> {
+    let mut names = Vec::new();
+    let Some(features) = &raw.features else {
+        return Some(names);
+    };
+    for f in features.ok()?.get_ref() {
+        if let Some(name) = &f.ok()?.get_ref().name {
+            names.push(name.ok()?.get_ref().as_str());
+        }
+    }
+    Some(names)
 }
 
 fn fallback(f: &Spanned<RawFallback>, outputs: &OutputCheck, r: &mut Reporter) -> Option<Fallback> {
@@ -149,17 +159,24 @@ fn fallback(f: &Spanned<RawFallback>, outputs: &OutputCheck, r: &mut Reporter) -
     Some(Fallback { output: output?, mode: mode? })
 }
 
+/// The labels and the index of the positive one; no labels when they are given as a value
+/// of the wrong type.
 fn labels(
     raw: &RawComponent,
     task: Option<Task>,
     locations: &mut ComponentLocations,
     r: &mut Reporter,
-) -> (Vec<String>, Option<usize>) {
+) -> (Option<Vec<String>>, Option<usize>) {
+    let positive_label = given(r, "positive_label", &raw.positive_label);
     let mut labels = Vec::new();
     if let Some(ls) = &raw.labels {
         locations.labels = r.location(ls.span().start);
+        // a list with a value of another type is reported; what follows needs its labels
+        let Some(listed) = list(r, "labels", ls) else {
+            return (None, None);
+        };
         let mut seen = HashSet::new();
-        for l in ls.get_ref() {
+        for l in listed {
             if !seen.insert(l.get_ref().clone()) {
                 r.at(l.span(), format!("label `{}` is listed twice", l.get_ref()), None);
             }
@@ -203,7 +220,7 @@ fn labels(
         _ => {}
     }
     let mut positive = None;
-    match (&raw.positive_label, task) {
+    match (positive_label, task) {
         (Some(p), Some(Task::Binary)) => match labels.iter().position(|l| l == p.get_ref()) {
             Some(i) => positive = Some(i),
             None => r.at(
@@ -216,17 +233,18 @@ fn labels(
         (None, Some(Task::Binary)) if labels.len() == 2 => positive = Some(1),
         _ => {}
     }
-    (labels, positive)
+    (Some(labels), positive)
 }
 
 fn model_spec(m: &Spanned<RawModel>, base: &Path, r: &mut Reporter) -> Option<ModelSpec> {
     let raw = m.get_ref();
-    let path = match &raw.path {
-        Some(p) if !p.get_ref().is_empty() => Some(base.join(p.get_ref())),
-        Some(p) => {
+    let path = match raw.path.as_ref().map(|p| typed(r, "path", p)) {
+        Some(Some(p)) if !p.get_ref().is_empty() => Some(base.join(p.get_ref())),
+        Some(Some(p)) => {
             r.at(p.span(), "the model path is empty", Some("give the ONNX file, relative to this system file".into()));
             None
         }
+        Some(None) => None,
         None => {
             r.at(
                 m.span(),
@@ -236,16 +254,17 @@ fn model_spec(m: &Spanned<RawModel>, base: &Path, r: &mut Reporter) -> Option<Mo
             None
         }
     };
+    let version = given(r, "version", &raw.version).map(|v| v.get_ref().clone());
     let timeout_ms = match &raw.timeout_ms {
-        Some(t) => positive(r, t, "`timeout_ms`", 60_000),
+        Some(_) => count(r, "timeout_ms", &raw.timeout_ms, 60_000),
         None => Some(DEFAULT_TIMEOUT_MS),
     };
     let max_concurrency = match &raw.max_concurrency {
-        Some(t) => positive(r, t, "`max_concurrency`", 65_536),
+        Some(_) => count(r, "max_concurrency", &raw.max_concurrency, 65_536),
         None => Some(DEFAULT_MAX_CONCURRENCY),
     };
     let engine = match &raw.engine {
-        Some(e) => match one_of(r, e, "`engine`", ENGINES)? {
+        Some(e) => match one_of(r, "engine", e, "`engine`", ENGINES)? {
             "onnxruntime" => ModelEngine::OnnxRuntime,
             _ => ModelEngine::Auto,
         },
@@ -253,7 +272,7 @@ fn model_spec(m: &Spanned<RawModel>, base: &Path, r: &mut Reporter) -> Option<Mo
     };
     Some(ModelSpec {
         path: path?,
-        version: raw.version.as_ref().map(|v| v.get_ref().clone()),
+        version,
         timeout: Duration::from_millis(timeout_ms? as u64),
         max_concurrency: max_concurrency? as usize,
         engine,
@@ -263,14 +282,15 @@ fn model_spec(m: &Spanned<RawModel>, base: &Path, r: &mut Reporter) -> Option<Mo
 /// What a component can output, for the outputs its fallback and override rules declare.
 pub(super) struct OutputCheck<'a> {
     pub(super) task: Option<Task>,
-    pub(super) labels: &'a [String],
+    /// `None` when they are given as a value of the wrong type (reported): none can be checked.
+    pub(super) labels: Option<&'a [String]>,
 }
 
 impl OutputCheck<'_> {
     pub(super) fn expected(&self) -> String {
         match self.task {
             Some(Task::Regression) => "give `output = <number>`".into(),
-            _ => format!("give `output = \"<label>\"`, one of: {}", self.labels.join(", ")),
+            _ => format!("give `output = \"<label>\"`, one of: {}", self.labels.unwrap_or_default().join(", ")),
         }
     }
 
@@ -278,13 +298,14 @@ impl OutputCheck<'_> {
         match (self.task?, o.get_ref()) {
             (Task::Regression, toml::Value::Float(f)) if f.is_finite() => Some(OutputValue::Value(*f)),
             (Task::Regression, toml::Value::Integer(i)) => Some(OutputValue::Value(*i as f64)),
-            (Task::Binary | Task::Multiclass, toml::Value::String(s)) if self.labels.contains(s) => {
-                Some(OutputValue::Label(s.clone()))
-            }
-            (Task::Binary | Task::Multiclass, toml::Value::String(s)) => {
-                r.at(o.span(), format!("output `{s}` is not one of the component's labels"), Some(self.expected()));
-                None
-            }
+            (Task::Binary | Task::Multiclass, toml::Value::String(s)) => match self.labels {
+                Some(labels) if labels.contains(s) => Some(OutputValue::Label(s.clone())),
+                Some(_) => {
+                    r.at(o.span(), format!("output `{s}` is not one of the component's labels"), Some(self.expected()));
+                    None
+                }
+                None => None,
+            },
             (_, other) => {
                 r.at(
                     o.span(),

@@ -11,7 +11,13 @@ use crate::diagnostic::Reporter;
 use crate::types::{Condition, Stage};
 
 /// Compiles a CEL condition; parse errors and bad references point into the file.
-pub(super) fn condition(w: &Spanned<String>, stage: Stage, features: &[&str], r: &mut Reporter) -> Option<Condition> {
+/// `features`: the names it may read, `None` when they are not all known (see `cel_check`).
+pub(super) fn condition(
+    w: &Spanned<String>,
+    stage: Stage,
+    features: Option<&[&str]>,
+    r: &mut Reporter,
+) -> Option<Condition> {
     let source = w.get_ref();
     let file_offset = string_content_offset(r.text(), w.span(), source);
     match cel::Program::compile(source) {

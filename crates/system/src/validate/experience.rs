@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::fields::{mode, one_of, positive};
+use super::fields::{list, mode, one_of, positive, typed};
 use crate::diagnostic::Reporter;
-use crate::raw::{RawCap, RawExperience, RawModeValue};
+use crate::raw::{RawCap, RawExperience, RawModeValue, Typed};
 use crate::types::{Experience, FrequencyCap, Mode, ModeValue, Policy, Task};
 
 const POLICIES: [&str; 3] = ["thresholds", "expected_value", "fixed"];
@@ -18,7 +18,7 @@ pub(super) fn experience(e: &Spanned<RawExperience>, task: Option<Task>, r: &mut
     let raw = e.get_ref();
     let errors_before = r.found.len();
     let policy_name = match &raw.policy {
-        Some(p) => one_of(r, p, "experience policy", &POLICIES),
+        Some(p) => one_of(r, "policy", p, "experience policy", &POLICIES),
         None => match (&raw.thresholds, &raw.values, &raw.mode) {
             (Some(_), None, None) => Some("thresholds"),
             (None, Some(_), None) => Some("expected_value"),
@@ -44,16 +44,16 @@ pub(super) fn experience(e: &Spanned<RawExperience>, task: Option<Task>, r: &mut
     };
     match policy_name {
         Some("fixed") => {
-            unused(r, raw.thresholds.as_ref().map(|t| t.span()), "thresholds", "fixed");
-            unused(r, raw.values.as_ref().map(|t| t.span()), "values", "fixed");
+            unused(r, raw.thresholds.as_ref().map(Typed::span), "thresholds", "fixed");
+            unused(r, raw.values.as_ref().map(Typed::span), "values", "fixed");
         }
         Some("thresholds") => {
-            unused(r, raw.mode.as_ref().map(|t| t.span()), "mode", "thresholds");
-            unused(r, raw.values.as_ref().map(|t| t.span()), "values", "thresholds");
+            unused(r, raw.mode.as_ref().map(Typed::span), "mode", "thresholds");
+            unused(r, raw.values.as_ref().map(Typed::span), "values", "thresholds");
         }
         Some(_) => {
-            unused(r, raw.mode.as_ref().map(|t| t.span()), "mode", "expected_value");
-            unused(r, raw.thresholds.as_ref().map(|t| t.span()), "thresholds", "expected_value");
+            unused(r, raw.mode.as_ref().map(Typed::span), "mode", "expected_value");
+            unused(r, raw.thresholds.as_ref().map(Typed::span), "thresholds", "expected_value");
         }
         None => {}
     }
@@ -74,7 +74,7 @@ pub(super) fn experience(e: &Spanned<RawExperience>, task: Option<Task>, r: &mut
                 );
                 None
             }
-            Some(t) => thresholds(t, task, r),
+            Some(t) => typed(r, "thresholds", t).and_then(|t| thresholds(t, task, r)),
         },
         Some(_) => match &raw.values {
             None => {
@@ -93,12 +93,13 @@ pub(super) fn experience(e: &Spanned<RawExperience>, task: Option<Task>, r: &mut
                         Some("use `policy = \"thresholds\"` on the predicted value".into()),
                     );
                 }
-                mode_values(v, r)
+                typed(r, "values", v).and_then(|v| mode_values(v, r))
             }
         },
         None => None,
     };
-    let caps: Vec<FrequencyCap> = raw.caps.iter().filter_map(|c| cap(c, r)).collect();
+    let listed = raw.caps.as_ref().and_then(|cs| list(r, "caps", cs)).unwrap_or_default();
+    let caps: Vec<FrequencyCap> = listed.into_iter().filter_map(|c| cap(c, r)).collect();
     if r.found.len() > errors_before {
         return None;
     }
@@ -126,14 +127,14 @@ fn cap(c: &Spanned<RawCap>, r: &mut Reporter) -> Option<FrequencyCap> {
         }
     };
     let max = match &cr.max {
-        Some(m) => positive(r, m, "cap `max`", 1_000_000),
+        Some(m) => typed(r, "max", m).and_then(|m| positive(r, m, "cap `max`", 1_000_000)),
         None => {
             r.at(c.span(), "this cap has no `max`", Some("e.g. `max = 3`".into()));
             None
         }
     };
     let per = match &cr.per {
-        Some(p) => match parse_duration(p.get_ref()) {
+        Some(p) => typed(r, "per", p).and_then(|p| match parse_duration(p.get_ref()) {
             Some(d) => Some(d),
             None => {
                 r.at(
@@ -143,7 +144,7 @@ fn cap(c: &Spanned<RawCap>, r: &mut Reporter) -> Option<FrequencyCap> {
                 );
                 None
             }
-        },
+        }),
         None => {
             r.at(c.span(), "this cap has no `per`", Some("e.g. `per = \"1d\"`".into()));
             None
@@ -152,9 +153,10 @@ fn cap(c: &Spanned<RawCap>, r: &mut Reporter) -> Option<FrequencyCap> {
     Some(FrequencyCap { mode: cap_mode?, max: max? as u32, per: per? })
 }
 
-fn thresholds(t: &Spanned<BTreeMap<String, Spanned<f64>>>, task: Option<Task>, r: &mut Reporter) -> Option<Policy> {
+fn thresholds(t: &Spanned<BTreeMap<String, Typed<f64>>>, task: Option<Task>, r: &mut Reporter) -> Option<Policy> {
     let mut out = Vec::new();
     let mut ok = true;
+    let mut mistyped = false;
     for (key, value) in t.get_ref() {
         let Some(mode) = Mode::parse(key).filter(|m| matches!(m, Mode::Automate | Mode::Prompt | Mode::Annotate))
         else {
@@ -166,6 +168,10 @@ fn thresholds(t: &Spanned<BTreeMap<String, Spanned<f64>>>, task: Option<Task>, r
                 ),
             );
             ok = false;
+            continue;
+        };
+        let Some(value) = typed(r, &format!("thresholds.{key}"), value) else {
+            (ok, mistyped) = (false, true);
             continue;
         };
         let v = *value.get_ref();
@@ -182,7 +188,7 @@ fn thresholds(t: &Spanned<BTreeMap<String, Spanned<f64>>>, task: Option<Task>, r
         }
         out.push((mode, v, value.span()));
     }
-    if out.is_empty() {
+    if out.is_empty() && !mistyped {
         r.at(
             t.span(),
             "no thresholds are given",
@@ -205,8 +211,9 @@ fn thresholds(t: &Spanned<BTreeMap<String, Spanned<f64>>>, task: Option<Task>, r
     ok.then(|| Policy::Thresholds(out.into_iter().map(|(m, v, _)| (m, v)).collect()))
 }
 
-fn mode_values(v: &Spanned<BTreeMap<String, Spanned<RawModeValue>>>, r: &mut Reporter) -> Option<Policy> {
+fn mode_values(v: &Spanned<BTreeMap<String, Typed<RawModeValue>>>, r: &mut Reporter) -> Option<Policy> {
     let mut out = Vec::new();
+    let mut mistyped = false;
     for (key, value) in v.get_ref() {
         let Some(mode) = Mode::parse(key).filter(|m| *m != Mode::Escalate) else {
             r.at(
@@ -216,13 +223,25 @@ fn mode_values(v: &Spanned<BTreeMap<String, Spanned<RawModeValue>>>, r: &mut Rep
             );
             continue;
         };
-        let (right, wrong) = (&value.get_ref().right, &value.get_ref().wrong);
+        let Some(value) = typed(r, &format!("values.{key}"), value) else {
+            mistyped = true;
+            continue;
+        };
+        // `Some(None)`: given, but not a number (reported)
+        let side = |r: &mut Reporter, side: &str, v: &Option<Typed<f64>>| {
+            v.as_ref().map(|v| typed(r, &format!("values.{key}.{side}"), v).map(|v| *v.get_ref()))
+        };
+        let (right, wrong) = (side(r, "right", &value.get_ref().right), side(r, "wrong", &value.get_ref().wrong));
         match (right, wrong) {
-            (Some(right), Some(wrong)) if right.get_ref().is_finite() && wrong.get_ref().is_finite() => {
-                out.push(ModeValue { mode, right: *right.get_ref(), wrong: *wrong.get_ref() });
+            (Some(Some(right)), Some(Some(wrong))) if right.is_finite() && wrong.is_finite() => {
+                out.push(ModeValue { mode, right, wrong });
             }
+            (Some(None), _) | (_, Some(None)) => mistyped = true,
             _ => r.at(value.span(), format!("the value of `{key}` needs finite `right` and `wrong`"), Some("`right`: value when the prediction acted on is true; `wrong`: when it is false, e.g. `{ right = 10, wrong = -100 }`".into())),
         }
+    }
+    if mistyped {
+        return None;
     }
     if out.len() < 2 {
         r.at(

@@ -5,25 +5,25 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::fields::{describe, one_of, positive};
+use super::fields::{count, describe, given, list, one_of, type_hint};
 use crate::diagnostic::Reporter;
-use crate::raw::RawFeature;
+use crate::raw::{RawFeature, Typed};
 use crate::types::{Feature, FeatureKind, FeatureValue, TelemetryPolicy};
 
 const FEATURE_TYPES: [&str; 5] = ["number", "integer", "boolean", "category", "text"];
 const DEFAULT_TEXT_MAX_LENGTH: i64 = 10_000;
 
-pub(super) fn features(raw: &[Spanned<RawFeature>], r: &mut Reporter) -> Vec<Feature> {
+pub(super) fn features(raw: &[&Spanned<RawFeature>], r: &mut Reporter) -> Vec<Feature> {
     let mut out: Vec<Feature> = Vec::new();
     if raw.is_empty() {
         r.at(0..0, "a component needs at least one feature", None);
     }
-    for f in raw {
+    for &f in raw {
         let errors_before = r.found.len();
         let feature = feature(f, r);
         if let Some(feature) = feature {
             if out.iter().any(|o| o.name == feature.name) {
-                let span = f.get_ref().name.as_ref().map(|n| n.span()).unwrap_or(f.span());
+                let span = f.get_ref().name.as_ref().map(Typed::span).unwrap_or(f.span());
                 r.at(
                     span,
                     format!("feature `{}` is declared twice", feature.name),
@@ -48,7 +48,7 @@ fn feature(f: &Spanned<RawFeature>, r: &mut Reporter) -> Option<Feature> {
         );
         return None;
     };
-    let kind_name = one_of(r, kind_name, "feature type", &FEATURE_TYPES)?;
+    let kind_name = one_of(r, "type", kind_name, "feature type", &FEATURE_TYPES)?;
 
     let not_for = |r: &mut Reporter, field: Option<Range<usize>>, key: &str| {
         if let Some(span) = field {
@@ -57,22 +57,22 @@ fn feature(f: &Spanned<RawFeature>, r: &mut Reporter) -> Option<Feature> {
     };
     let kind = match kind_name {
         "number" => {
-            let min = bound_f64(r, raw.min.as_ref(), &name);
-            let max = bound_f64(r, raw.max.as_ref(), &name);
+            let min = bound_f64(r, "min", raw.min.as_ref(), &name);
+            let max = bound_f64(r, "max", raw.max.as_ref(), &name);
             bounds_ordered(r, raw, min, max, &name);
             FeatureKind::Number { min, max }
         }
         "integer" => {
-            let min = bound_i64(r, raw.min.as_ref(), &name);
-            let max = bound_i64(r, raw.max.as_ref(), &name);
+            let min = bound_i64(r, "min", raw.min.as_ref(), &name);
+            let max = bound_i64(r, "max", raw.max.as_ref(), &name);
             bounds_ordered(r, raw, min.map(|v| v as f64), max.map(|v| v as f64), &name);
             FeatureKind::Integer { min, max }
         }
         "boolean" => FeatureKind::Boolean,
-        "category" => match &raw.categories {
-            Some(cs) if !cs.get_ref().is_empty() => {
+        "category" => match raw.categories.as_ref().map(|cs| (cs, list(r, "categories", cs))) {
+            Some((_, Some(listed))) if !listed.is_empty() => {
                 let mut categories: Vec<String> = Vec::new();
-                for c in cs.get_ref() {
+                for c in listed {
                     if categories.contains(c.get_ref()) {
                         r.at(c.span(), format!("category `{}` is listed twice", c.get_ref()), None);
                     }
@@ -80,10 +80,11 @@ fn feature(f: &Spanned<RawFeature>, r: &mut Reporter) -> Option<Feature> {
                 }
                 FeatureKind::Category { categories }
             }
-            Some(cs) => {
+            Some((cs, Some(_))) => {
                 r.at(cs.span(), format!("category feature `{name}` lists no categories"), None);
                 return None;
             }
+            Some((_, None)) => return None,
             None => {
                 r.at(
                     f.span(),
@@ -95,7 +96,7 @@ fn feature(f: &Spanned<RawFeature>, r: &mut Reporter) -> Option<Feature> {
         },
         _ => {
             let max_length = match &raw.max_length {
-                Some(m) => positive(r, m, "`max_length`", 10_000_000)?,
+                Some(_) => count(r, "max_length", &raw.max_length, 10_000_000)?,
                 None => DEFAULT_TEXT_MAX_LENGTH,
             };
             FeatureKind::Text { max_length: max_length as usize }
@@ -114,7 +115,7 @@ fn feature(f: &Spanned<RawFeature>, r: &mut Reporter) -> Option<Feature> {
     }
 
     let default = raw.default.as_ref().and_then(|d| default_value(r, d, &kind, &name));
-    let required = match (&raw.required, &default) {
+    let required = match (given(r, "required", &raw.required), &default) {
         (Some(req), Some(_)) if *req.get_ref() => {
             r.at(
                 req.span(),
@@ -131,12 +132,14 @@ fn feature(f: &Spanned<RawFeature>, r: &mut Reporter) -> Option<Feature> {
     };
 
     let telemetry = match (&raw.telemetry, &raw.telemetry_truncate) {
-        (Some(t), None) => match one_of(r, t, "telemetry policy", &["raw", "hash", "drop"])? {
+        (Some(t), None) => match one_of(r, "telemetry", t, "telemetry policy", &["raw", "hash", "drop"])? {
             "hash" => TelemetryPolicy::Hash,
             "drop" => TelemetryPolicy::Drop,
             _ => TelemetryPolicy::Raw,
         },
-        (None, Some(n)) => TelemetryPolicy::Truncate(positive(r, n, "`telemetry_truncate`", 1_000_000)? as usize),
+        (None, Some(_)) => {
+            TelemetryPolicy::Truncate(count(r, "telemetry_truncate", &raw.telemetry_truncate, 1_000_000)? as usize)
+        }
         (Some(t), Some(_)) => {
             r.at(
                 t.span(),
@@ -150,27 +153,31 @@ fn feature(f: &Spanned<RawFeature>, r: &mut Reporter) -> Option<Feature> {
     Some(Feature { name, kind, required, default, telemetry, location: r.location(f.span().start) })
 }
 
-fn bound_f64(r: &mut Reporter, v: Option<&Spanned<toml::Value>>, name: &str) -> Option<f64> {
+fn bound_f64(r: &mut Reporter, key: &str, v: Option<&Spanned<toml::Value>>, name: &str) -> Option<f64> {
     let v = v?;
     match v.get_ref() {
         toml::Value::Float(f) if f.is_finite() => Some(*f),
         toml::Value::Integer(i) => Some(*i as f64),
         other => {
-            r.at(v.span(), format!("bound of feature `{name}` must be a finite number, not {}", describe(other)), None);
+            r.at(
+                v.span(),
+                format!("`{key}` of feature `{name}` must be a finite number, not {}", describe(other)),
+                type_hint::<f64>(Some(key), other),
+            );
             None
         }
     }
 }
 
-fn bound_i64(r: &mut Reporter, v: Option<&Spanned<toml::Value>>, name: &str) -> Option<i64> {
+fn bound_i64(r: &mut Reporter, key: &str, v: Option<&Spanned<toml::Value>>, name: &str) -> Option<i64> {
     let v = v?;
     match v.get_ref() {
         toml::Value::Integer(i) => Some(*i),
         other => {
             r.at(
                 v.span(),
-                format!("bound of integer feature `{name}` must be an integer, not {}", describe(other)),
-                None,
+                format!("`{key}` of integer feature `{name}` must be a whole number, not {}", describe(other)),
+                type_hint::<i64>(Some(key), other),
             );
             None
         }

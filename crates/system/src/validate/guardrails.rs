@@ -5,9 +5,9 @@ use toml::Spanned;
 
 use super::components::OutputCheck;
 use super::conditions::condition;
-use super::fields::{mode, one_of};
+use super::fields::{given, mode, one_of, typed};
 use crate::diagnostic::Reporter;
-use crate::raw::RawGuardrail;
+use crate::raw::{RawGuardrail, Typed};
 use crate::types::{Action, Guardrail, OnError, Stage, Task};
 
 const STAGES: [&str; 2] = ["input", "output"];
@@ -15,7 +15,7 @@ const ACTIONS: [&str; 5] = ["reject", "clamp", "override", "escalate", "flag"];
 
 pub(super) fn guardrail(
     g: &Spanned<RawGuardrail>,
-    features: &[&str],
+    features: Option<&[&str]>,
     outputs: &OutputCheck,
     r: &mut Reporter,
 ) -> Option<Guardrail> {
@@ -31,7 +31,7 @@ pub(super) fn guardrail(
     )
     .unwrap_or_default();
     let stage = match &raw.stage {
-        Some(s) => match one_of(r, s, "stage", &STAGES) {
+        Some(s) => match one_of(r, "stage", s, "stage", &STAGES) {
             Some("input") => Some(Stage::Input),
             Some(_) => Some(Stage::Output),
             None => None,
@@ -45,9 +45,9 @@ pub(super) fn guardrail(
             None
         }
     };
-    let condition = match (&raw.when, stage) {
-        (Some(w), Some(stage)) => condition(w, stage, features, r),
-        (Some(_), None) => None,
+    let condition = match (raw.when.as_ref().map(|w| typed(r, "when", w)), stage) {
+        (Some(Some(w)), Some(stage)) => condition(w, stage, features, r),
+        (Some(_), _) => None,
         (None, _) => {
             r.at(
                 g.span(),
@@ -58,7 +58,7 @@ pub(super) fn guardrail(
         }
     };
     let action = match &raw.action {
-        Some(a) => one_of(r, a, "action", &ACTIONS),
+        Some(a) => one_of(r, "action", a, "action", &ACTIONS),
         None => {
             r.at(
                 g.span(),
@@ -77,15 +77,15 @@ pub(super) fn guardrail(
             "escalate" => &["to"],
             _ => &[],
         };
-        let given = [
-            (raw.min.as_ref().map(|s| s.span()), "min"),
-            (raw.max.as_ref().map(|s| s.span()), "max"),
+        let written = [
+            (raw.min.as_ref().map(Typed::span), "min"),
+            (raw.max.as_ref().map(Typed::span), "max"),
             (raw.output.as_ref().map(|s| s.span()), "output"),
-            (raw.mode.as_ref().map(|s| s.span()), "mode"),
-            (raw.to.as_ref().map(|s| s.span()), "to"),
-            (raw.message.as_ref().map(|s| s.span()), "message"),
+            (raw.mode.as_ref().map(Typed::span), "mode"),
+            (raw.to.as_ref().map(Typed::span), "to"),
+            (raw.message.as_ref().map(Typed::span), "message"),
         ];
-        for (span, key) in given {
+        for (span, key) in written {
             if let Some(span) = span.filter(|_| !takes.contains(&key)) {
                 r.at(span, format!("`{key}` does not apply to a `{action}` guardrail (`{name}`)"), None);
             }
@@ -93,14 +93,12 @@ pub(super) fn guardrail(
     }
     let action = match action {
         Some("reject") => Some(Action::Reject {
-            message: raw
-                .message
-                .as_ref()
+            message: given(r, "message", &raw.message)
                 .map(|m| m.get_ref().clone())
                 .unwrap_or_else(|| format!("refused by guardrail `{name}`")),
         }),
         Some("clamp") => {
-            let action_span = raw.action.as_ref().map(|a| a.span()).unwrap_or(g.span());
+            let action_span = raw.action.as_ref().map(Typed::span).unwrap_or(g.span());
             if stage == Some(Stage::Input) {
                 r.at(
                     action_span.clone(),
@@ -115,21 +113,25 @@ pub(super) fn guardrail(
                     Some("for a classifier, use `override` with a label".into()),
                 );
             }
-            let (min, max) = (raw.min.as_ref().map(|m| *m.get_ref()), raw.max.as_ref().map(|m| *m.get_ref()));
+            // `Some(None)`: given, but not a number (reported)
+            let bound = |r: &mut Reporter, key: &str, v: &Option<Typed<f64>>| {
+                v.as_ref().map(|v| typed(r, key, v).map(|v| *v.get_ref()))
+            };
+            let (min, max) = (bound(r, "min", &raw.min), bound(r, "max", &raw.max));
             match (min, max) {
                 (None, None) => r.at(
                     action_span.clone(),
                     format!("clamp guardrail `{name}` gives neither `min` nor `max`"),
                     Some("add `max = 300.0`, `min = 0.0` or both".into()),
                 ),
-                (Some(lo), Some(hi)) if lo > hi => r.at(
-                    raw.min.as_ref().map(|m| m.span()).unwrap_or(action_span),
+                (Some(Some(lo)), Some(Some(hi))) if lo > hi => r.at(
+                    raw.min.as_ref().map(Typed::span).unwrap_or(action_span),
                     format!("clamp guardrail `{name}` has min {lo} above max {hi}"),
                     None,
                 ),
                 _ => {}
             }
-            Some(Action::Clamp { min, max })
+            Some(Action::Clamp { min: min.flatten(), max: max.flatten() })
         }
         Some("override") => {
             let output = match &raw.output {
@@ -146,12 +148,13 @@ pub(super) fn guardrail(
             output.zip(mode).map(|(output, mode)| Action::Override { output, mode })
         }
         Some("escalate") => Some(Action::Escalate {
-            to: raw.to.as_ref().map(|t| t.get_ref().clone()).unwrap_or_else(|| "human".into()),
+            to: given(r, "to", &raw.to).map(|t| t.get_ref().clone()).unwrap_or_else(|| "human".into()),
         }),
         Some(_) => Some(Action::Flag),
         None => None,
     };
-    let on_error = raw.on_error.as_ref().map(|o| one_of(r, o, "on_error", &OnError::NAMES).and_then(OnError::parse));
+    let on_error =
+        raw.on_error.as_ref().map(|o| one_of(r, "on_error", o, "on_error", &OnError::NAMES).and_then(OnError::parse));
     if r.found.len() > errors_before {
         return None;
     }

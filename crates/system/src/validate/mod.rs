@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::diagnostic::{Reporter, closest, whole_file};
-use crate::raw::RawFile;
+use crate::raw::{RawFile, RawSystem, Typed};
 use crate::types::System;
 
 pub use experience::parse_duration;
@@ -56,8 +56,6 @@ fn toml_hint(message: &str) -> Option<String> {
         })
     } else if message.starts_with("invalid type") {
         Some("check the value's type: strings need quotes, numbers and booleans do not".into())
-    } else if message.starts_with("missing field") {
-        Some("add the field named above".into())
     } else {
         None
     }
@@ -66,33 +64,16 @@ fn toml_hint(message: &str) -> Option<String> {
 /// Checks every table of the file; `None` when a mistake was reported.
 fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
     let base = file.parent().unwrap_or(Path::new("."));
-    let (name, description) = match &raw.system {
-        None => {
-            r.at(
-                0..0,
-                "the `[system]` table is missing",
-                Some("start the file with `[system]` and `name = \"my-system\"`".into()),
-            );
-            (String::new(), String::new())
-        }
-        Some(sys) => {
-            let name = fields::name(
-                r,
-                "system",
-                sys.get_ref().name.as_ref(),
-                sys.span(),
-                "`[system]` has no `name`",
-                Some("add `name = \"my-system\"`"),
-            );
-            (name.unwrap_or_default(), sys.get_ref().description.clone())
-        }
-    };
-
-    let runtime = settings::runtime(&raw.runtime, base);
+    let (name, description) = system(raw.system.as_ref(), r);
+    let runtime = settings::runtime(&raw.runtime, base, r);
     let server = settings::server(&raw.server, r);
     let telemetry = settings::telemetry(&raw.telemetry, r);
 
-    if raw.components.is_empty() {
+    let listed = match &raw.components {
+        Some(list) => fields::list(r, "components", list),
+        None => Some(Vec::new()),
+    };
+    if listed.as_ref().is_some_and(Vec::is_empty) {
         r.at(
             0..0,
             "the system declares no component",
@@ -101,10 +82,10 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
     }
     let mut names = HashSet::new();
     let mut components = Vec::new();
-    for c in &raw.components {
+    for c in listed.unwrap_or_default() {
         if let Some(component) = components::component(c, base, r) {
             if !names.insert(component.name.clone()) {
-                let span = c.get_ref().name.as_ref().map(|n| n.span()).unwrap_or(c.span());
+                let span = c.get_ref().name.as_ref().map(Typed::span).unwrap_or(c.span());
                 r.at(
                     span,
                     format!("component `{}` is declared twice", component.name),
@@ -125,4 +106,29 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
         components,
         goals: raw.goals,
     })
+}
+
+/// The `[system]` table: the system's name and description.
+fn system(raw: Option<&Typed<RawSystem>>, r: &mut Reporter) -> (String, String) {
+    let Some(sys) = raw else {
+        r.at(
+            0..0,
+            "the `[system]` table is missing",
+            Some("start the file with `[system]` and `name = \"my-system\"`".into()),
+        );
+        return (String::new(), String::new());
+    };
+    let Some(sys) = fields::typed(r, "system", sys) else {
+        return (String::new(), String::new());
+    };
+    let name = fields::name(
+        r,
+        "system",
+        sys.get_ref().name.as_ref(),
+        sys.span(),
+        "`[system]` has no `name`",
+        Some("add `name = \"my-system\"`"),
+    );
+    let description = fields::given(r, "description", &sys.get_ref().description);
+    (name.unwrap_or_default(), description.map(|d| d.get_ref().clone()).unwrap_or_default())
 }

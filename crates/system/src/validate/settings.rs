@@ -4,93 +4,83 @@
 use std::path::Path;
 use std::time::Duration;
 
-use toml::Spanned;
-
-use super::fields::{one_of, positive};
+use super::fields::{count, given, one_of};
 use crate::diagnostic::Reporter;
-use crate::raw::{RawFile, RawRuntime, RawServer, RawTelemetry};
+use crate::raw::{RawFile, RawRuntime, RawServer, RawTelemetry, Typed, entries};
 use crate::types::{
     Component, Durability, RetentionDays, RuntimeSettings, ServerSettings, TelemetrySettings, UnknownFeatures,
 };
 
-pub(super) fn runtime(raw: &RawRuntime, base: &Path) -> RuntimeSettings {
-    RuntimeSettings { onnxruntime: raw.onnxruntime.as_ref().map(|p| base.join(p.get_ref())) }
+pub(super) fn runtime(raw: &Option<Typed<RawRuntime>>, base: &Path, r: &mut Reporter) -> RuntimeSettings {
+    let raw = given(r, "runtime", raw).map(|raw| raw.get_ref());
+    let onnxruntime = raw.and_then(|raw| given(r, "onnxruntime", &raw.onnxruntime));
+    RuntimeSettings { onnxruntime: onnxruntime.map(|p| base.join(p.get_ref())) }
 }
 
-pub(super) fn server(raw: &RawServer, r: &mut Reporter) -> ServerSettings {
+pub(super) fn server(raw: &Option<Typed<RawServer>>, r: &mut Reporter) -> ServerSettings {
     let mut s = ServerSettings::default();
-    if let Some(v) = &raw.max_body_bytes
-        && let Some(v) = positive(r, v, "`max_body_bytes`", 1 << 30)
-    {
+    let Some(raw) = given(r, "server", raw).map(|raw| raw.get_ref()) else {
+        return s;
+    };
+    if let Some(v) = count(r, "max_body_bytes", &raw.max_body_bytes, 1 << 30) {
         s.max_body_bytes = v as usize;
     }
-    if let Some(v) = &raw.max_batch
-        && let Some(v) = positive(r, v, "`max_batch`", 100_000)
-    {
+    if let Some(v) = count(r, "max_batch", &raw.max_batch, 100_000) {
         s.max_batch = v as usize;
     }
     if let Some(v) = &raw.unknown_features {
-        match one_of(r, v, "unknown_features policy", &["reject", "ignore"]) {
+        match one_of(r, "unknown_features", v, "unknown_features policy", &["reject", "ignore"]) {
             Some("ignore") => s.unknown_features = UnknownFeatures::Ignore,
             Some(_) => s.unknown_features = UnknownFeatures::Reject,
             None => {}
         }
     }
-    if let Some(v) = &raw.request_timeout_ms
-        && let Some(v) = positive(r, v, "`request_timeout_ms`", 3_600_000)
-    {
+    if let Some(v) = count(r, "request_timeout_ms", &raw.request_timeout_ms, 3_600_000) {
         s.request_timeout = Duration::from_millis(v as u64);
     }
-    if let Some(v) = &raw.shutdown_timeout_ms
-        && let Some(v) = positive(r, v, "`shutdown_timeout_ms`", 3_600_000)
-    {
+    if let Some(v) = count(r, "shutdown_timeout_ms", &raw.shutdown_timeout_ms, 3_600_000) {
         s.shutdown_timeout = Duration::from_millis(v as u64);
     }
     s
 }
 
-pub(super) fn telemetry(raw: &RawTelemetry, r: &mut Reporter) -> TelemetrySettings {
+pub(super) fn telemetry(raw: &Option<Typed<RawTelemetry>>, r: &mut Reporter) -> TelemetrySettings {
     let mut t = TelemetrySettings::default();
-    if let Some(enabled) = raw.enabled {
-        t.enabled = enabled;
+    let Some(raw) = given(r, "telemetry", raw).map(|raw| raw.get_ref()) else {
+        return t;
+    };
+    if let Some(enabled) = given(r, "enabled", &raw.enabled) {
+        t.enabled = *enabled.get_ref();
     }
-    if let Some(spill) = raw.spill {
-        t.spill = spill;
+    if let Some(spill) = given(r, "spill", &raw.spill) {
+        t.spill = *spill.get_ref();
     }
-    if let Some(fsync) = raw.fsync {
-        t.fsync = fsync;
+    if let Some(fsync) = given(r, "fsync", &raw.fsync) {
+        t.fsync = *fsync.get_ref();
     }
     if let Some(d) = &raw.durability {
-        match one_of(r, d, "durability", &["durable", "buffered"]) {
+        match one_of(r, "durability", d, "durability", &["durable", "buffered"]) {
             Some("buffered") => t.durability = Durability::Buffered,
             Some(_) => t.durability = Durability::Durable,
             None => {}
         }
     }
-    if let Some(c) = &raw.queue_capacity
-        && let Some(c) = positive(r, c, "`queue_capacity`", 10_000_000)
-    {
+    if let Some(c) = count(r, "queue_capacity", &raw.queue_capacity, 10_000_000) {
         t.queue_capacity = c as usize;
     }
-    if let Some(c) = &raw.commit_timeout_ms
-        && let Some(c) = positive(r, c, "`commit_timeout_ms`", 600_000)
-    {
+    if let Some(c) = count(r, "commit_timeout_ms", &raw.commit_timeout_ms, 600_000) {
         t.commit_timeout = Duration::from_millis(c as u64);
     }
-    let days = |r: &mut Reporter, v: &Option<Spanned<i64>>, what: &str| {
-        v.as_ref().and_then(|d| positive(r, d, what, 365_000)).map(|d| d as u32)
-    };
-    t.retention = RetentionDays {
-        predictions: days(r, &raw.retention_days.predictions, "`retention_days.predictions`"),
-        feedback: days(r, &raw.retention_days.feedback, "`retention_days.feedback`"),
-        outcomes: days(r, &raw.retention_days.outcomes, "`retention_days.outcomes`"),
-    };
+    if let Some(days_of) = given(r, "retention_days", &raw.retention_days).map(|d| d.get_ref()) {
+        let mut days = |key: &str, v: &Option<Typed<i64>>| count(r, key, v, 365_000).map(|d| d as u32);
+        t.retention = RetentionDays {
+            predictions: days("retention_days.predictions", &days_of.predictions),
+            feedback: days("retention_days.feedback", &days_of.feedback),
+            outcomes: days("retention_days.outcomes", &days_of.outcomes),
+        };
+    }
     // at most a petabyte: past it the setting is almost certainly bytes written as megabytes
-    t.max_store_bytes = raw
-        .max_store_mb
-        .as_ref()
-        .and_then(|mb| positive(r, mb, "`max_store_mb`", 1_000_000_000))
-        .map(|mb| mb as u64 * 1024 * 1024);
+    t.max_store_bytes = count(r, "max_store_mb", &raw.max_store_mb, 1_000_000_000).map(|mb| mb as u64 * 1024 * 1024);
     t
 }
 
@@ -109,10 +99,14 @@ pub(super) fn check_timeouts(
         if server.request_timeout > needed {
             continue;
         }
-        let raw_c = raw.components.iter().find(|rc| rc.get_ref().name.as_ref().is_some_and(|n| *n.get_ref() == c.name));
+        // the component and the server were read without a mistake: their values have their types
+        let raw_c = entries(raw.components.as_ref())
+            .find(|rc| rc.get_ref().name.as_ref().and_then(Typed::ok).is_some_and(|n| *n.get_ref() == c.name));
         let model_timeout =
-            raw_c.and_then(|rc| rc.get_ref().model.as_ref()).and_then(|m| m.get_ref().timeout_ms.as_ref());
-        let span = match (&raw.server.request_timeout_ms, model_timeout, raw_c) {
+            raw_c.and_then(|rc| rc.get_ref().model.as_ref()?.ok()).and_then(|m| m.get_ref().timeout_ms.as_ref());
+        let request_timeout =
+            raw.server.as_ref().and_then(Typed::ok).and_then(|s| s.get_ref().request_timeout_ms.as_ref());
+        let span = match (request_timeout, model_timeout, raw_c) {
             (Some(t), _, _) => t.span(),
             (None, Some(t), _) => t.span(),
             (None, None, Some(rc)) => rc.span(),
