@@ -16,7 +16,9 @@ pub(crate) struct BadReference {
     pub hint: Option<String>,
 }
 
-pub(crate) fn check_references(program: &cel::Program, stage: Stage, features: &[&str]) -> Vec<BadReference> {
+/// `features`: the names a condition may read; `None` when they are not all known (a mistake
+/// was reported where they are declared), and any may be read.
+pub(crate) fn check_references(program: &cel::Program, stage: Stage, features: Option<&[&str]>) -> Vec<BadReference> {
     let mut bad = Vec::new();
     let mut scope: Vec<String> = Vec::new();
     walk(program.expression(), program, stage, features, &mut scope, &mut bad);
@@ -31,7 +33,7 @@ fn walk(
     e: &IdedExpr,
     program: &cel::Program,
     stage: Stage,
-    features: &[&str],
+    features: Option<&[&str]>,
     scope: &mut Vec<String>,
     bad: &mut Vec<BadReference>,
 ) {
@@ -64,7 +66,8 @@ fn walk(
             {
                 let field = select.field.as_str();
                 match root.as_str() {
-                    "features" if !features.contains(&field) => {
+                    "features" if features.is_some_and(|f| !f.contains(&field)) => {
+                        let features = features.unwrap_or_default();
                         let hint = match crate::diagnostic::closest(field, features.iter().copied()) {
                             Some(near) => {
                                 format!("did you mean `features.{near}`? declared features: {}", features.join(", "))
@@ -146,7 +149,7 @@ mod tests {
 
     fn check(src: &str, stage: Stage) -> Vec<BadReference> {
         let program = cel::Program::compile(src).expect("compiles");
-        check_references(&program, stage, &["age", "domain"])
+        check_references(&program, stage, Some(&["age", "domain"]))
     }
 
     #[test]

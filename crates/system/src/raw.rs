@@ -1,22 +1,184 @@
 //! The system file as written: serde shapes with spans, before any meaning is checked.
+//!
+//! Every value is read as a [`Typed`], which never fails: a value of the wrong type is kept,
+//! with its place, for validation to report by its key alongside every other mistake. Only
+//! TOML syntax and unknown keys stop the read.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Range;
 
 use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
+
+/// A value and its place in the file: of the type its key wants, or what was written instead.
+#[derive(Debug)]
+pub(crate) struct Typed<T>(Result<Spanned<T>, Spanned<toml::Value>>);
+
+impl<T> Typed<T> {
+    /// Where the value is written, whatever its type.
+    pub(crate) fn span(&self) -> Range<usize> {
+        match &self.0 {
+            Ok(v) => v.span(),
+            Err(v) => v.span(),
+        }
+    }
+
+    /// The value, when it has the type wanted. Validation reports the other case once,
+    /// through `validate::fields`; this is for looking again without reporting.
+    pub(crate) fn ok(&self) -> Option<&Spanned<T>> {
+        self.0.as_ref().ok()
+    }
+
+    /// The value written instead of the type wanted.
+    pub(crate) fn wrong(&self) -> Option<&Spanned<toml::Value>> {
+        self.0.as_ref().err()
+    }
+}
+
+/// The entries of a list that have the type wanted, without reporting the others.
+pub(crate) fn entries<T>(list: Option<&Typed<Vec<Typed<T>>>>) -> impl Iterator<Item = &Spanned<T>> {
+    list.and_then(Typed::ok).into_iter().flat_map(|l| l.get_ref()).filter_map(Typed::ok)
+}
+
+/// How a value of a type is written.
+#[derive(PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A string, number or boolean.
+    Single,
+    /// `[...]`, or `[[...]]` tables.
+    List,
+    /// `{ ... }` or a `[...]` table.
+    Table,
+}
+
+/// What a key wants, in words a user reads in a diagnostic.
+pub(crate) trait Wanted {
+    const WANTS: &'static str;
+    const SHAPE: Shape;
+}
+
+macro_rules! wanted {
+    ($($t:ty => $wants:literal, $shape:ident;)*) => {
+        $(impl Wanted for $t {
+            const WANTS: &'static str = $wants;
+            const SHAPE: Shape = Shape::$shape;
+        })*
+    };
+}
+
+wanted! {
+    String => "a string", Single;
+    i64 => "a whole number", Single;
+    f64 => "a number", Single;
+    bool => "true or false", Single;
+    Vec<Typed<String>> => "a list of strings", List;
+    Vec<Typed<RawComponent>> => "a list of tables", List;
+    Vec<Typed<RawFeature>> => "a list of tables", List;
+    Vec<Typed<RawGuardrail>> => "a list of tables", List;
+    Vec<Typed<RawCap>> => "a list of tables", List;
+    RawSystem => "a table", Table;
+    RawRuntime => "a table", Table;
+    RawServer => "a table", Table;
+    RawTelemetry => "a table", Table;
+    RawRetention => "a table", Table;
+    RawComponent => "a table", Table;
+    RawModel => "a table", Table;
+    RawFeature => "a table", Table;
+    RawGuardrail => "a table", Table;
+    RawFallback => "a table", Table;
+    RawExperience => "a table", Table;
+    BTreeMap<String, Typed<f64>> => "a table", Table;
+    BTreeMap<String, Typed<RawModeValue>> => "a table", Table;
+    RawModeValue => "a table", Table;
+    RawCap => "a table", Table;
+}
+
+impl<'de, T: Deserialize<'de> + Wanted> Deserialize<'de> for Typed<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let read = Spanned::<Attempt<T>>::deserialize(deserializer)?;
+        let span = read.span();
+        Ok(Typed(match read.into_inner().0 {
+            Ok(value) => Ok(Spanned::new(span, value)),
+            Err(written) => Err(Spanned::new(span, written)),
+        }))
+    }
+}
+
+/// A `T` read from any value: the value as written when it is not a `T`. Errors inside a
+/// list or table of the right shape (an unknown key) still end the read.
+struct Attempt<T>(Result<T, toml::Value>);
+
+impl<'de, T: Deserialize<'de> + Wanted> Deserialize<'de> for Attempt<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(AttemptVisitor(PhantomData))
+    }
+}
+
+struct AttemptVisitor<T>(PhantomData<T>);
+
+impl<T> AttemptVisitor<T> {
+    fn single<'de, D: Deserializer<'de>>(value: D, written: toml::Value) -> Result<Attempt<T>, D::Error>
+    where
+        T: Deserialize<'de>,
+    {
+        Ok(Attempt(T::deserialize(value).map_err(|_| written)))
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Wanted> Visitor<'de> for AttemptVisitor<T> {
+    type Value = Attempt<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(T::WANTS)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Self::single(v.into_deserializer(), toml::Value::Boolean(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Self::single(v.into_deserializer(), toml::Value::Integer(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Self::single(v.into_deserializer(), toml::Value::Float(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Self::single(v.into_deserializer(), toml::Value::String(v.to_owned()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let seq = SeqAccessDeserializer::new(seq);
+        Ok(Attempt(if T::SHAPE == Shape::List {
+            Ok(T::deserialize(seq)?)
+        } else {
+            Err(toml::Value::deserialize(seq)?)
+        }))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let map = MapAccessDeserializer::new(map);
+        Ok(Attempt(if T::SHAPE == Shape::Table {
+            Ok(T::deserialize(map)?)
+        } else {
+            Err(toml::Value::deserialize(map)?)
+        }))
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFile {
-    pub system: Option<Spanned<RawSystem>>,
-    #[serde(default)]
-    pub runtime: RawRuntime,
-    #[serde(default)]
-    pub server: RawServer,
-    #[serde(default)]
-    pub telemetry: RawTelemetry,
-    #[serde(default)]
-    pub components: Vec<Spanned<RawComponent>>,
+    pub system: Option<Typed<RawSystem>>,
+    pub runtime: Option<Typed<RawRuntime>>,
+    pub server: Option<Typed<RawServer>>,
+    pub telemetry: Option<Typed<RawTelemetry>>,
+    pub components: Option<Typed<Vec<Typed<RawComponent>>>>,
     /// Declared goals; read and kept for the goals layer, not interpreted yet.
     #[serde(default)]
     pub goals: Option<toml::Value>,
@@ -25,137 +187,131 @@ pub(crate) struct RawFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSystem {
-    pub name: Option<Spanned<String>>,
-    #[serde(default)]
-    pub description: String,
+    pub name: Option<Typed<String>>,
+    pub description: Option<Typed<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRuntime {
-    pub onnxruntime: Option<Spanned<String>>,
+    pub onnxruntime: Option<Typed<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
-    pub max_body_bytes: Option<Spanned<i64>>,
-    pub max_batch: Option<Spanned<i64>>,
-    pub unknown_features: Option<Spanned<String>>,
-    pub request_timeout_ms: Option<Spanned<i64>>,
-    pub shutdown_timeout_ms: Option<Spanned<i64>>,
+    pub max_body_bytes: Option<Typed<i64>>,
+    pub max_batch: Option<Typed<i64>>,
+    pub unknown_features: Option<Typed<String>>,
+    pub request_timeout_ms: Option<Typed<i64>>,
+    pub shutdown_timeout_ms: Option<Typed<i64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTelemetry {
-    pub enabled: Option<bool>,
-    pub durability: Option<Spanned<String>>,
-    pub queue_capacity: Option<Spanned<i64>>,
-    pub commit_timeout_ms: Option<Spanned<i64>>,
-    pub fsync: Option<bool>,
-    pub spill: Option<bool>,
-    #[serde(default)]
-    pub retention_days: RawRetention,
-    pub max_store_mb: Option<Spanned<i64>>,
+    pub enabled: Option<Typed<bool>>,
+    pub durability: Option<Typed<String>>,
+    pub queue_capacity: Option<Typed<i64>>,
+    pub commit_timeout_ms: Option<Typed<i64>>,
+    pub fsync: Option<Typed<bool>>,
+    pub spill: Option<Typed<bool>>,
+    pub retention_days: Option<Typed<RawRetention>>,
+    pub max_store_mb: Option<Typed<i64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRetention {
-    pub predictions: Option<Spanned<i64>>,
-    pub feedback: Option<Spanned<i64>>,
-    pub outcomes: Option<Spanned<i64>>,
+    pub predictions: Option<Typed<i64>>,
+    pub feedback: Option<Typed<i64>>,
+    pub outcomes: Option<Typed<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawComponent {
-    pub name: Option<Spanned<String>>,
-    pub task: Option<Spanned<String>>,
-    #[serde(default)]
-    pub labels: Option<Spanned<Vec<Spanned<String>>>>,
-    pub positive_label: Option<Spanned<String>>,
-    pub model: Option<Spanned<RawModel>>,
-    #[serde(default)]
-    pub features: Option<Spanned<Vec<Spanned<RawFeature>>>>,
-    #[serde(default)]
-    pub guardrails: Vec<Spanned<RawGuardrail>>,
-    pub fallback: Option<Spanned<RawFallback>>,
-    pub experience: Option<Spanned<RawExperience>>,
+    pub name: Option<Typed<String>>,
+    pub task: Option<Typed<String>>,
+    pub labels: Option<Typed<Vec<Typed<String>>>>,
+    pub positive_label: Option<Typed<String>>,
+    pub model: Option<Typed<RawModel>>,
+    pub features: Option<Typed<Vec<Typed<RawFeature>>>>,
+    pub guardrails: Option<Typed<Vec<Typed<RawGuardrail>>>>,
+    pub fallback: Option<Typed<RawFallback>>,
+    pub experience: Option<Typed<RawExperience>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawModel {
-    pub path: Option<Spanned<String>>,
-    pub version: Option<Spanned<String>>,
-    pub timeout_ms: Option<Spanned<i64>>,
-    pub max_concurrency: Option<Spanned<i64>>,
-    pub engine: Option<Spanned<String>>,
+    pub path: Option<Typed<String>>,
+    pub version: Option<Typed<String>>,
+    pub timeout_ms: Option<Typed<i64>>,
+    pub max_concurrency: Option<Typed<i64>>,
+    pub engine: Option<Typed<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFeature {
-    pub name: Option<Spanned<String>>,
+    pub name: Option<Typed<String>>,
     #[serde(rename = "type")]
-    pub kind: Option<Spanned<String>>,
-    pub required: Option<Spanned<bool>>,
+    pub kind: Option<Typed<String>>,
+    pub required: Option<Typed<bool>>,
     pub default: Option<Spanned<toml::Value>>,
     pub min: Option<Spanned<toml::Value>>,
     pub max: Option<Spanned<toml::Value>>,
-    pub categories: Option<Spanned<Vec<Spanned<String>>>>,
-    pub max_length: Option<Spanned<i64>>,
-    pub telemetry: Option<Spanned<String>>,
-    pub telemetry_truncate: Option<Spanned<i64>>,
+    pub categories: Option<Typed<Vec<Typed<String>>>>,
+    pub max_length: Option<Typed<i64>>,
+    pub telemetry: Option<Typed<String>>,
+    pub telemetry_truncate: Option<Typed<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawGuardrail {
-    pub name: Option<Spanned<String>>,
-    pub stage: Option<Spanned<String>>,
-    pub when: Option<Spanned<String>>,
-    pub action: Option<Spanned<String>>,
-    pub message: Option<Spanned<String>>,
-    pub min: Option<Spanned<f64>>,
-    pub max: Option<Spanned<f64>>,
+    pub name: Option<Typed<String>>,
+    pub stage: Option<Typed<String>>,
+    pub when: Option<Typed<String>>,
+    pub action: Option<Typed<String>>,
+    pub message: Option<Typed<String>>,
+    pub min: Option<Typed<f64>>,
+    pub max: Option<Typed<f64>>,
     pub output: Option<Spanned<toml::Value>>,
-    pub mode: Option<Spanned<String>>,
-    pub to: Option<Spanned<String>>,
-    pub on_error: Option<Spanned<String>>,
+    pub mode: Option<Typed<String>>,
+    pub to: Option<Typed<String>>,
+    pub on_error: Option<Typed<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFallback {
     pub output: Option<Spanned<toml::Value>>,
-    pub mode: Option<Spanned<String>>,
+    pub mode: Option<Typed<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExperience {
-    pub policy: Option<Spanned<String>>,
-    pub mode: Option<Spanned<String>>,
-    pub thresholds: Option<Spanned<BTreeMap<String, Spanned<f64>>>>,
-    pub values: Option<Spanned<BTreeMap<String, Spanned<RawModeValue>>>>,
-    #[serde(default)]
-    pub caps: Vec<Spanned<RawCap>>,
+    pub policy: Option<Typed<String>>,
+    pub mode: Option<Typed<String>>,
+    pub thresholds: Option<Typed<BTreeMap<String, Typed<f64>>>>,
+    pub values: Option<Typed<BTreeMap<String, Typed<RawModeValue>>>>,
+    pub caps: Option<Typed<Vec<Typed<RawCap>>>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawModeValue {
-    pub right: Option<Spanned<f64>>,
-    pub wrong: Option<Spanned<f64>>,
+    pub right: Option<Typed<f64>>,
+    pub wrong: Option<Typed<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCap {
-    pub mode: Option<Spanned<String>>,
-    pub max: Option<Spanned<i64>>,
-    pub per: Option<Spanned<String>>,
+    pub mode: Option<Typed<String>>,
+    pub max: Option<Typed<i64>>,
+    pub per: Option<Typed<String>>,
 }

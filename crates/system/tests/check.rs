@@ -6,6 +6,8 @@ use std::path::Path;
 use rein_system::{Diagnostic, Mode, Policy, parse};
 
 const EXAMPLE: &str = include_str!("../../../examples/phishing-warning/rein.toml");
+/// A regression component, with a clamp rule and number features.
+const TOASTER: &str = include_str!("../../../examples/smart-toaster/rein.toml");
 
 fn errors(text: &str) -> Vec<Diagnostic> {
     match parse(text, Path::new("rein.toml")) {
@@ -70,7 +72,8 @@ fn unknown_field_names_the_field() {
 #[test]
 fn wrong_value_type() {
     let d = one_error("timeout_ms = 50", "timeout_ms = \"50\"", "\"50\"");
-    assert!(d.message.contains("invalid type"), "{d}");
+    assert_eq!(d.message, "`timeout_ms` must be a whole number, not the string \"50\"");
+    assert_eq!(d.hint.as_deref(), Some("write it without quotes: `timeout_ms = 50`"));
 }
 
 #[test]
@@ -280,4 +283,284 @@ fn a_store_size_bound_is_megabytes_and_positive() {
     assert!(found[0].message.contains("`max_store_mb` must be between 1 and"), "{}", found[0]);
     let (line, column) = position_of(&text, "0\n\n[[components]]");
     assert_eq!((found[0].location.line, found[0].location.column), (line, column), "{}", found[0]);
+}
+
+#[test]
+fn an_unknown_key_is_still_refused_and_suggests_the_known_one() {
+    let d = one_error("positive_label = ", "positive_lable = ", "positive_lable");
+    assert!(d.message.starts_with("unknown field `positive_lable`, expected one of"), "{d}");
+    assert!(d.hint.as_deref().unwrap().starts_with("did you mean `positive_label`?"), "{d}");
+}
+
+/// Where `needle`, found once only in `text`, starts.
+fn position_of_once(text: &str, needle: &str) -> (usize, usize) {
+    assert_eq!(text.matches(needle).count(), 1, "`{needle}` is not found exactly once");
+    position_of(text, needle)
+}
+
+#[test]
+fn wrong_types_in_two_tables_and_an_unrelated_mistake_are_all_reported() {
+    let text = format!(
+        "{}\n[server]\nmax_batch = \"big\"\n",
+        EXAMPLE
+            .replacen(
+                "values.prompt = { right = 15, wrong = -15 }",
+                "values.prompt = { right = 15, wrong = \"a lot\" }",
+                1
+            )
+            .replacen("task = \"binary\"", "task = \"binray\"", 1)
+    );
+    let found = errors(&text);
+    let at = |d: &Diagnostic| (d.location.line, d.location.column);
+    let summary: Vec<_> = found.iter().map(|d| (at(d), d.message.as_str())).collect();
+    assert_eq!(
+        summary,
+        [
+            (position_of_once(&text, "\"binray\""), "unknown task `binray`"),
+            (position_of_once(&text, "\"a lot\""), "`values.prompt.wrong` must be a number, not the string \"a lot\""),
+            (position_of_once(&text, "\"big\""), "`max_batch` must be a whole number, not the string \"big\""),
+        ]
+    );
+}
+
+/// Every key whose value has the wrong type is reported once, where the value is written,
+/// naming the key, the type it wants and what it is instead; nothing else is reported.
+#[test]
+fn each_key_of_the_wrong_type_is_placed_and_named() {
+    let top = |lines: &str| EXAMPLE.replacen("[system]", &format!("{lines}\n\n[system]"), 1);
+    let end = |lines: &str| format!("{EXAMPLE}\n{lines}\n");
+    let in_example = |from: &str, to: &str| {
+        assert!(EXAMPLE.contains(from), "`{from}` not in the example");
+        EXAMPLE.replacen(from, to, 1)
+    };
+    let in_toaster = |from: &str, to: &str| {
+        assert!(TOASTER.contains(from), "`{from}` not in the toaster");
+        TOASTER.replacen(from, to, 1)
+    };
+    let cases: Vec<(String, &str, &str)> = vec![
+        // [system], [runtime], [server], [telemetry]
+        (top("server = 5"), "5\n", "`server` must be a table, not the integer 5"),
+        (top("[runtime]\nonnxruntime = 1.25"), "1.25", "`onnxruntime` must be a string, not the number 1.25"),
+        (
+            in_example("name = \"phishing-warning\"", "name = 1977"),
+            "1977",
+            "`name` must be a string, not the integer 1977",
+        ),
+        (
+            in_example(
+                "description = \"Warns browser users about phishing pages, as forcefully as the cost of a mistake allows.\"",
+                "description = [\"warns\"]",
+            ),
+            "[\"warns\"]",
+            "`description` must be a string, not an array",
+        ),
+        (
+            end("[server]\nrequest_timeout_ms = true"),
+            "true",
+            "`request_timeout_ms` must be a whole number, not the boolean true",
+        ),
+        (end("[server]\nunknown_features = 0.5"), "0.5\n", "`unknown_features` must be a string, not the number 0.5"),
+        (end("[telemetry]\nfsync = \"yes\""), "\"yes\"", "`fsync` must be true or false, not the string \"yes\""),
+        (end("[telemetry]\nenabled = 1"), "enabled = 1", "`enabled` must be true or false, not the integer 1"),
+        (end("[telemetry]\nretention_days = 31"), "31", "`retention_days` must be a table, not the integer 31"),
+        (
+            end("[telemetry]\nretention_days.outcomes = \"a month\""),
+            "\"a month\"",
+            "`retention_days.outcomes` must be a whole number, not the string \"a month\"",
+        ),
+        // a component, its labels and model
+        (in_example("task = \"binary\"", "task = 12.5"), "12.5", "`task` must be a string, not the number 12.5"),
+        (
+            in_example("[\"legit\", \"phishing\"]", "\"legit\""),
+            "labels = \"legit\"",
+            "`labels` must be a list of strings, not the string \"legit\"",
+        ),
+        (
+            in_example("[\"legit\", \"phishing\"]", "[\"legit\", 22]"),
+            "22",
+            "an entry of `labels` must be a string, not the integer 22",
+        ),
+        (
+            in_example("positive_label = \"phishing\"", "positive_label = 1.5"),
+            "1.5",
+            "`positive_label` must be a string, not the number 1.5",
+        ),
+        (
+            in_example("model = { path = \"model.onnx\", timeout_ms = 50 }", "model = \"model.onnx\""),
+            "\"model.onnx\"",
+            "`model` must be a table, not the string \"model.onnx\"",
+        ),
+        (
+            in_example("timeout_ms = 50", "timeout_ms = 50, version = 2"),
+            "2 }",
+            "`version` must be a string, not the integer 2",
+        ),
+        (
+            in_example("timeout_ms = 50", "timeout_ms = 50.5"),
+            "50.5",
+            "`timeout_ms` must be a whole number, not the number 50.5",
+        ),
+        // features
+        (in_example("name = \"num_dots\"", "name = false"), "false", "`name` must be a string, not the boolean false"),
+        (in_example("type = \"boolean\"", "type = 9"), "9\n", "`type` must be a string, not the integer 9"),
+        (
+            in_example("telemetry = \"raw\"", "telemetry = [\"raw\"]"),
+            "[\"raw\"]",
+            "`telemetry` must be a string, not an array",
+        ),
+        (
+            in_example("[\"com\", \"org\",", "[\"com\", 7,"),
+            "7,",
+            "an entry of `categories` must be a string, not the integer 7",
+        ),
+        (
+            in_example("min = 1\nmax = 4096", "min = \"x\"\nmax = 4096"),
+            "\"x\"",
+            "`min` of integer feature `url_length` must be a whole number, not the string \"x\"",
+        ),
+        (
+            in_toaster("min = 3.0\nmax = 60.0", "min = \"thin\"\nmax = 60.0"),
+            "\"thin\"",
+            "`min` of feature `thickness_mm` must be a finite number, not the string \"thin\"",
+        ),
+        (
+            in_toaster("default = 3", "default = 3\nrequired = \"no\""),
+            "\"no\"",
+            "`required` must be true or false, not the string \"no\"",
+        ),
+        // guardrails
+        (in_example("to = \"security-team\"", "to = 42"), "42", "`to` must be a string, not the integer 42"),
+        (
+            in_example("action = \"flag\"", "action = \"flag\"\non_error = 3.25"),
+            "3.25",
+            "`on_error` must be a string, not the number 3.25",
+        ),
+        (in_example("stage = \"output\"", "stage = 2"), "2\n", "`stage` must be a string, not the integer 2"),
+        (
+            in_example("when = \"output.label == 'phishing' && features.domain_age_days > 3650\"", "when = 3650"),
+            "3650",
+            "`when` must be a string, not the integer 3650",
+        ),
+        (
+            in_example("message = \"a URL cannot have more dots and hyphens than characters\"", "message = 404"),
+            "404",
+            "`message` must be a string, not the integer 404",
+        ),
+        (
+            in_toaster("min = 0.0\nmax = 240.0", "min = \"zero\"\nmax = 240.0"),
+            "\"zero\"",
+            "`min` must be a number, not the string \"zero\"",
+        ),
+        (
+            in_toaster("output = 0.0\nmode = \"automate\"", "output = 0.0\nmode = 17"),
+            "17",
+            "`mode` must be a string, not the integer 17",
+        ),
+        // fallback and experience
+        (
+            in_example("mode = \"none\"\n\n# Costs", "mode = 99.5\n\n# Costs"),
+            "99.5",
+            "`mode` must be a string, not the number 99.5",
+        ),
+        (
+            in_example("values.none = { right = -20, wrong = 0 }", "values.none = \"nothing\""),
+            "\"nothing\"",
+            "`values.none` must be a table, not the string \"nothing\"",
+        ),
+        (
+            in_example("{ right = 2, wrong = -4 }", "{ right = \"2\", wrong = -4 }"),
+            "\"2\"",
+            "`values.annotate.right` must be a number, not the string \"2\"",
+        ),
+        (
+            in_example("policy = \"expected_value\"", "policy = 0.25"),
+            "0.25",
+            "`policy` must be a string, not the number 0.25",
+        ),
+        (in_example("max = 3\nper", "max = \"3\"\nper"), "\"3\"", "`max` must be a whole number, not the string \"3\""),
+        (in_example("per = \"1d\"", "per = 86400"), "86400", "`per` must be a string, not the integer 86400"),
+        (
+            in_example("mode = \"prompt\"\nmax = 3", "mode = [\"prompt\"]\nmax = 3"),
+            "[\"prompt\"]",
+            "`mode` must be a string, not an array",
+        ),
+    ];
+    for (text, at, message) in &cases {
+        let found = errors(text);
+        assert_eq!(found.len(), 1, "for {message}, got: {found:#?}");
+        let d = &found[0];
+        assert_eq!(&d.message, message);
+        // the value is written where `at` is, after its `= ` if it has one
+        let (line, column) = position_of_once(text, at);
+        let column = column + at.find("= ").map_or(0, |i| i + 2);
+        assert_eq!((d.location.line, d.location.column), (line, column), "wrong place for {d}");
+    }
+}
+
+#[test]
+fn wrong_types_of_lists_and_tables_do_not_also_report_them_missing() {
+    let system = "[system]\nname = \"x\"\n";
+    let only = |text: &str, message: &str| {
+        let found = errors(text);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].message, message);
+    };
+    only(&format!("components = 3\n{system}"), "`components` must be a list of tables, not the integer 3");
+    only(&format!("components = [1]\n{system}"), "an entry of `components` must be a table, not the integer 1");
+    let start = EXAMPLE.find("[system]").unwrap();
+    let end = EXAMPLE.find("[[components]]").unwrap();
+    only(
+        &format!("{}system = \"x\"\n\n{}", &EXAMPLE[..start], &EXAMPLE[end..]),
+        "`system` must be a table, not the string \"x\"",
+    );
+    let thresholds = |values: &str| {
+        let start = EXAMPLE.find("[components.experience]").unwrap();
+        let end = EXAMPLE.find("# Warnings lose").unwrap();
+        format!("{}[components.experience]\nthresholds = {values}\n\n{}", &EXAMPLE[..start], &EXAMPLE[end..])
+    };
+    only(&thresholds("{ automate = \"high\" }"), "`thresholds.automate` must be a number, not the string \"high\"");
+    only(&thresholds("0.5"), "`thresholds` must be a table, not the number 0.5");
+    // and the rest of the experience is still checked
+    let found = errors(&thresholds("0.5").replacen("per = \"1d\"", "per = \"daily\"", 1));
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages, ["`thresholds` must be a table, not the number 0.5", "`daily` is not a duration"]);
+    let component = |features: &str| {
+        format!(
+            "{system}\n[[components]]\nname = \"c\"\ntask = \"regression\"\nmodel = {{ path = \"m.onnx\" }}\n{features}\n\n\
+             [[components.guardrails]]\nname = \"g\"\nstage = \"input\"\nwhen = \"features.a > 1\"\naction = \"flag\"\n"
+        )
+    };
+    // the names of the features are not known, so the condition's `features.a` is not reported
+    only(&component("features = 3"), "`features` must be a list of tables, not the integer 3");
+    only(
+        &component("features = [{ name = \"a\", type = \"number\" }, \"b\"]"),
+        "an entry of `features` must be a table, not the string \"b\"",
+    );
+    only(&component("features = [{ name = 1, type = \"number\" }]"), "`name` must be a string, not the integer 1");
+}
+
+#[test]
+fn integers_are_accepted_where_a_number_is_wanted() {
+    let toaster = TOASTER.replacen("min = 3.0\nmax = 60.0", "min = 3\nmax = 60", 1).replacen(
+        "min = 0.0\nmax = 240.0",
+        "min = 0\nmax = 240",
+        1,
+    );
+    let system = parse(&toaster, Path::new("rein.toml")).expect("valid");
+    let c = &system.components[0];
+    assert_eq!(c.features[1].kind, rein_system::FeatureKind::Number { min: Some(3.0), max: Some(60.0) });
+    let clamp = c.guardrails.iter().find(|g| g.name == "max_toasting_time").unwrap();
+    assert_eq!(clamp.action, rein_system::Action::Clamp { min: Some(0.0), max: Some(240.0) });
+
+    let start = EXAMPLE.find("[components.experience]").unwrap();
+    let end = EXAMPLE.find("# Warnings lose").unwrap();
+    let text = format!(
+        "{}[components.experience]\nthresholds = {{ automate = 1, prompt = 0 }}\n\n{}",
+        &EXAMPLE[..start],
+        &EXAMPLE[end..]
+    );
+    let system = parse(&text, Path::new("rein.toml")).expect("valid");
+    assert!(
+        matches!(&system.components[0].experience.policy, Policy::Thresholds(t) if t == &[(Mode::Automate, 1.0), (Mode::Prompt, 0.0)])
+    );
 }

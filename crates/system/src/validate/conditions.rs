@@ -1,0 +1,68 @@
+//! A guardrail's `when`: a CEL condition compiled, its references checked against the
+//! stage and the features, and each mistake placed at its character inside the file.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use crate::cel_check;
+use crate::diagnostic::Reporter;
+use crate::types::{Condition, Stage};
+
+/// Compiles a CEL condition; parse errors and bad references point into the file.
+/// `features`: the names it may read, `None` when they are not all known (see `cel_check`).
+pub(super) fn condition(
+    w: &Spanned<String>,
+    stage: Stage,
+    features: Option<&[&str]>,
+    r: &mut Reporter,
+) -> Option<Condition> {
+    let source = w.get_ref();
+    let file_offset = string_content_offset(r.text(), w.span(), source);
+    match cel::Program::compile(source) {
+        Err(errors) => {
+            for e in errors.errors {
+                // cel reports 1-based lines and columns
+                let cel_offset = line_col_to_offset(source, e.pos.0, e.pos.1 - 1);
+                r.at(
+                    file_offset(cel_offset)..file_offset(cel_offset),
+                    format!("condition is not valid CEL: {}", e.msg),
+                    Some(
+                        "see https://cel.dev for the syntax; e.g. `features.age > 18 && context.country == \"NL\"`"
+                            .into(),
+                    ),
+                );
+            }
+            None
+        }
+        Ok(program) => {
+            let bad = cel_check::check_references(&program, stage, features);
+            let ok = bad.is_empty();
+            for b in bad {
+                let at = file_offset(b.offset);
+                r.at(at..at, b.message, b.hint);
+            }
+            ok.then(|| Condition { source: source.clone(), program: Arc::new(program) })
+        }
+    }
+}
+
+/// Maps an offset inside a string's value to an offset in the file. Exact for strings
+/// written without escapes; otherwise points at the string itself.
+fn string_content_offset<'t>(text: &'t str, span: Range<usize>, value: &str) -> impl Fn(usize) -> usize + 't {
+    let literal = text.get(span.clone()).unwrap_or("");
+    let delimiter = if literal.starts_with("\"\"\"") || literal.starts_with("'''") { 3 } else { 1 };
+    let mut start = span.start + delimiter;
+    if delimiter == 3 && text.get(start..).is_some_and(|t| t.starts_with('\n')) {
+        start += 1;
+    }
+    let exact = text.get(start..start + value.len()) == Some(value);
+    move |offset| if exact { start + offset } else { span.start }
+}
+
+fn line_col_to_offset(source: &str, line: isize, col: isize) -> usize {
+    let line = line.max(1) as usize;
+    let start: usize = source.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    (start + col.max(0) as usize).min(source.len())
+}
