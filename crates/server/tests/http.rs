@@ -77,7 +77,11 @@ async fn a_reject_rule_that_cannot_be_evaluated_refuses_the_request_and_is_count
     let (_, metrics) = server.get("/metrics").await;
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("rein_guardrail_actions_total") && l.contains("action=\"error\""))
+        .find(|l| {
+            l.starts_with("rein_guardrail_actions_total")
+                && l.contains("rule=\"never_warn_allow_listed\"")
+                && l.contains("action=\"error\"")
+        })
         .unwrap_or_else(|| panic!("{metrics}"));
     assert!(line.ends_with(" 1"), "{line}");
     server.stop().await;
