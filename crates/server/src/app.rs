@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rein_decision::{DecisionPath, Model, ModelError, ModelInfo, ModelOutput};
-use rein_runtime::{OnnxModel, Runtime, RuntimeError};
-use rein_system::{Diagnostic, Diagnostics, FeatureValue, System};
+use rein_runtime::ServedModel;
+use rein_system::{FeatureValue, System};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::call_cost::{CallCost, INLINE_MAX_ROWS};
@@ -28,7 +28,7 @@ pub struct ComponentRuntime {
     pub name: String,
     pub metrics: ComponentMetrics,
     pub path: DecisionPath,
-    pub model: Arc<OnnxModel>,
+    pub model: Arc<dyn ServedModel>,
     /// Bounds inferences in flight: past it, a request gets the fallback, not a queue.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
@@ -50,14 +50,14 @@ const MAX_BATCH_ROWS: usize = INLINE_MAX_ROWS;
 impl App {
     /// Builds the app from a validated system and its loaded models (same order as
     /// components), to be served by one worker per core.
-    pub fn new(system: System, models: Vec<Arc<OnnxModel>>, telemetry: Option<Telemetry>) -> Self {
+    pub fn new(system: System, models: Vec<Arc<dyn ServedModel>>, telemetry: Option<Telemetry>) -> Self {
         Self::on_workers(system, models, telemetry, crate::workers::default_count())
     }
 
     /// As [`App::new`], to be served by `workers` worker threads.
     pub fn on_workers(
         system: System,
-        models: Vec<Arc<OnnxModel>>,
+        models: Vec<Arc<dyn ServedModel>>,
         telemetry: Option<Telemetry>,
         workers: usize,
     ) -> Self {
@@ -155,7 +155,7 @@ impl ComponentRuntime {
             let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|w| (w.rows, w.reply)).unzip();
             let rows: Vec<Vec<FeatureValue>> = rows.into_iter().flatten().collect();
             let n = rows.len();
-            let work = move |model: &OnnxModel| Ok(infer_batch(model, &rows, &sizes));
+            let work = move |model: &dyn ServedModel| Ok(infer_batch(model, &rows, &sizes));
             let permit = match self.permit() {
                 Ok(permit) => permit,
                 Err(e) => {
@@ -185,7 +185,7 @@ impl ComponentRuntime {
     pub async fn bounded<T: Send + 'static>(
         &self,
         rows: usize,
-        work: impl FnOnce(&OnnxModel) -> Result<T, ModelError> + Send + 'static,
+        work: impl FnOnce(&dyn ServedModel) -> Result<T, ModelError> + Send + 'static,
     ) -> Result<T, ModelError> {
         let permit = self.permit()?;
         if self.inline(rows) {
@@ -211,10 +211,10 @@ impl ComponentRuntime {
         &self,
         permit: OwnedSemaphorePermit,
         rows: usize,
-        work: impl FnOnce(&OnnxModel) -> Result<T, ModelError>,
+        work: impl FnOnce(&dyn ServedModel) -> Result<T, ModelError>,
     ) -> Result<T, ModelError> {
         let started = Instant::now();
-        let result = work(&self.model);
+        let result = work(&*self.model);
         drop(permit);
         let took = started.elapsed();
         self.observe(took, rows);
@@ -225,7 +225,7 @@ impl ComponentRuntime {
         &self,
         permit: OwnedSemaphorePermit,
         rows: usize,
-        work: impl FnOnce(&OnnxModel) -> Result<T, ModelError> + Send + 'static,
+        work: impl FnOnce(&dyn ServedModel) -> Result<T, ModelError> + Send + 'static,
     ) -> Result<T, ModelError> {
         let timeout = self.path.component().model.timeout;
         let model = self.model.clone();
@@ -233,7 +233,7 @@ impl ComponentRuntime {
             let _permit = permit;
             // timed from here: the wait for a pool thread is not the model's time
             let started = Instant::now();
-            let result = work(&model);
+            let result = work(&*model);
             (result, started.elapsed())
         });
         match tokio::time::timeout(timeout, task).await {
@@ -283,7 +283,7 @@ fn take_batch(queue: &mut VecDeque<Waiting>) -> Vec<Waiting> {
     batch
 }
 
-fn infer_rows(model: &OnnxModel, rows: &[Vec<FeatureValue>]) -> Result<Vec<ModelOutput>, ModelError> {
+fn infer_rows(model: &dyn ServedModel, rows: &[Vec<FeatureValue>]) -> Result<Vec<ModelOutput>, ModelError> {
     let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
     model.infer(&refs)
 }
@@ -292,7 +292,7 @@ fn infer_rows(model: &OnnxModel, rows: &[Vec<FeatureValue>]) -> Result<Vec<Model
 /// share of the outputs. If the call fails and carries more than one request, each is run
 /// alone: one request's bad input must not fail the others it happened to be batched with.
 fn infer_batch(
-    model: &impl Model,
+    model: &(impl Model + ?Sized),
     rows: &[Vec<FeatureValue>],
     sizes: &[usize],
 ) -> Vec<Result<Vec<ModelOutput>, ModelError>> {
@@ -343,35 +343,6 @@ fn answer_all(
             }
         }
     }
-}
-
-/// Loads ONNX Runtime and every component's model, in component order. Each problem
-/// becomes a diagnostic at the place in the system file it is about.
-pub fn load_models(system: &System) -> Result<Vec<Arc<OnnxModel>>, Diagnostics> {
-    let runtime = Runtime::for_system(system).map_err(|e| {
-        rein_system::whole_file(&system.file, e.to_string(), Some("rein loads ONNX Runtime at start-up".into()))
-    })?;
-    let mut models = Vec::new();
-    let mut problems = Vec::new();
-    for component in &system.components {
-        match OnnxModel::load(component, &runtime) {
-            Ok(model) => models.push(Arc::new(model)),
-            Err(e) => {
-                let location = match &e {
-                    RuntimeError::Inputs(_) => component.locations.features,
-                    RuntimeError::Labels(_) => component.locations.labels,
-                    _ => component.locations.model,
-                };
-                problems.push(Diagnostic {
-                    file: system.file.clone(),
-                    location,
-                    message: format!("component `{}`: {e}", component.name),
-                    hint: None,
-                });
-            }
-        }
-    }
-    if problems.is_empty() { Ok(models) } else { Err(Diagnostics(problems)) }
 }
 
 #[cfg(test)]

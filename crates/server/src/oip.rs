@@ -67,7 +67,7 @@ pub async fn model_metadata(State(app): State<Arc<App>>, Path(name): Path<String
             Json(json!({
                 "name": c.name,
                 "versions": [c.model_info().version],
-                "platform": "onnxruntime_onnx",
+                "platform": c.model.platform(),
                 "inputs": specs(c.model.inputs()),
                 "outputs": specs(c.model.outputs()),
             }))

@@ -481,7 +481,7 @@ async fn concurrent_requests_batched_together_each_get_their_own_answer() {
 async fn the_server_runs_as_many_workers_as_the_app_was_built_for() {
     let workers = rein_server::workers::default_count() + 1;
     let system = system(|s| s);
-    let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
+    let models = rein_runtime::load_system(&system).unwrap_or_else(|d| panic!("{d}"));
     let app = Arc::new(rein_server::App::on_workers(system, models, None, workers));
     let running = rein_server::Running::start(app, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let server = Server { addr: running.addr, running: Some(running), client: reqwest::Client::new() };
