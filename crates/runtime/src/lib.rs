@@ -36,6 +36,6 @@ mod signature;
 pub use choice::Engine;
 pub use error::RuntimeError;
 pub use library::{ONNXRUNTIME_VERSION, PROJECT_LIBRARY, Runtime};
-pub use raw::{RawData, RawTensor, TensorSpec, unsupported_datatype};
+pub use raw::{RawData, RawTensor, TensorDataError, TensorSpec};
 pub use raw_infer::RawModel;
 pub use served::{ServedModel, load, load_system};

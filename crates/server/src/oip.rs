@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rein_decision::ModelError;
 
-use rein_runtime::{RawData, RawTensor, unsupported_datatype};
+use rein_runtime::{RawData, RawTensor, TensorDataError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -239,7 +239,7 @@ async fn run_infer(
                 binary = rest;
                 let count = input.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
                 let count = count.ok_or_else(|| bad(format!("shape {:?} is not a tensor's shape", input.shape)))?;
-                RawData::from_le_bytes(&input.datatype, count, mine).map_err(bad)?
+                RawData::from_le_bytes(&input.datatype, count, mine).map_err(|e| bad(e.to_string()))?
             }
             (Some(_), Some(_)) => {
                 return Err(bad("has both `data` and `binary_data_size`: send its data one way".into()));
@@ -311,7 +311,7 @@ fn tensor_data(datatype: &str, data: &Value) -> Result<RawData, String> {
         "BYTES" => RawData::Bytes(
             flat.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(v))).collect::<Result<_, _>>()?,
         ),
-        other => return Err(unsupported_datatype(other)),
+        other => return Err(TensorDataError::Unsupported(other.to_string()).to_string()),
     })
 }
 
