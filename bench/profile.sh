@@ -32,6 +32,6 @@ curl -s "http://$addr/metrics" | awk '/^rein_model_batch_rows_sum/ {s=$2} /^rein
 # inclusive share of samples per step; names are the functions of the request path
 perf report -i /tmp/rein-profile.data --children --sort sym --stdio -g none 2> /dev/null |
   awk '/%/ && !/inlined/' |
-  grep -E 'rein_server::predict::(decide|parse|record)|OnnxModel::infer_batch$|Scope::fires|Variables::new|Output::to_cel|schema::validate|FrequencyLimiter::apply|__GI___writev|ComponentMetrics::request|Output>::serialize|Decision>::serialize|prediction_event|Sender<T>::try_send|Worker::run|SqliteStore as rein_telemetry::store::Store>::write_batch|wal_checkpoint' |
+  grep -E 'rein_server::predict::(decide|parse|record)|Served as rein_decision::model::Model>::infer$|Scope::fires|Variables::new|Output::to_cel|schema::validate|FrequencyLimiter::apply|__GI___writev|ComponentMetrics::request|Output>::serialize|Decision>::serialize|prediction_event|Sender<T>::try_send|Worker::run|SqliteStore as rein_telemetry::store::Store>::write_batch|wal_checkpoint' |
   awk '{ pct = $1; sub(/%/, "", pct); $1 = ""; $2 = ""; $3 = ""; sub(/^ +/, ""); share[$0] += pct }
        END { for (name in share) printf "%6.2f%%  %s\n", share[name], name }' | sort -rn

@@ -11,7 +11,7 @@ use std::sync::Arc;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
-use rein_decision::Model;
+use rein_runtime::ServedModel;
 use rein_server::TelemetryMode;
 use rein_system::{Action, Policy, Stage, System};
 
@@ -133,9 +133,9 @@ fn init_logging(format: &str) {
 }
 
 /// Reads the system file and loads its models; every problem is a located diagnostic.
-pub(crate) fn load(path: &Path) -> Result<(System, Vec<Arc<rein_runtime::OnnxModel>>), String> {
+pub(crate) fn load(path: &Path) -> Result<(System, Vec<Arc<dyn ServedModel>>), String> {
     let system = rein_system::load(path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
-    let models = rein_server::app::load_models(&system)
+    let models = rein_runtime::load_system(&system)
         .map_err(|d| format!("{d}\n\n{} problem(s) loading the models of {}", d.len(), path.display()))?;
     Ok((system, models))
 }
@@ -278,7 +278,7 @@ fn refusal_text(r: &rein_decision::Refusal) -> String {
 }
 
 /// A short description of what the system is.
-fn summary(system: &System, models: &[Arc<rein_runtime::OnnxModel>]) -> String {
+fn summary(system: &System, models: &[Arc<dyn ServedModel>]) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "system `{}`: {}", system.name, system.description);

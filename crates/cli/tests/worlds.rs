@@ -25,7 +25,7 @@ async fn play(example: &str, seed: u64) -> Played {
     let world = rein_simulator::world(example).unwrap();
     let file = Path::new(EXAMPLES).join(example).join("rein.toml");
     let system = rein_system::load(&file).unwrap_or_else(|d| panic!("{d}"));
-    let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
+    let models = rein_runtime::load_system(&system).unwrap_or_else(|d| panic!("{d}"));
     let dir = tempfile::tempdir().unwrap();
     // One keyed-hash secret for every run, so hashed features compare across runs.
     std::fs::write(dir.path().join("telemetry.key"), "worlds-test-key-".repeat(4)).unwrap();

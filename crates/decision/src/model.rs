@@ -1,7 +1,7 @@
-//! The one trait every model runtime implements, and the values that cross it.
+//! The one trait every model engine implements, and the values that cross it.
 //!
-//! The decision path never knows which runtime answers: ONNX Runtime today
-//! (`rein-runtime`), a test double in unit tests, a remote model later.
+//! The decision path never knows which engine answers: ONNX Runtime or rein's own tree
+//! evaluator today (`rein-runtime`), a test double in unit tests, a remote model later.
 
 use rein_system::FeatureValue;
 

@@ -64,60 +64,67 @@ impl RawData {
     }
 }
 
-/// Why a request's tensor of `datatype` cannot be taken.
-pub fn unsupported_datatype(datatype: &str) -> String {
-    format!("datatype `{datatype}` is not supported; use FP32, FP64, INT64, INT32, BOOL or BYTES")
+/// Why a request's tensor data cannot be taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TensorDataError {
+    #[error("datatype `{0}` is not supported; use FP32, FP64, INT64, INT32, BOOL or BYTES")]
+    Unsupported(String),
+    #[error("{got} bytes of binary data for {count} {datatype} values, which take {want} bytes")]
+    Size { got: usize, count: usize, datatype: &'static str, want: usize },
+    #[error("BYTES element {0} has a cut length prefix")]
+    CutLength(usize),
+    #[error("BYTES element {element} says {len} bytes, {left} are left")]
+    Overrun { element: usize, len: usize, left: usize },
+    #[error("BYTES element {0} is not UTF-8 text")]
+    NotUtf8(usize),
+    #[error("{found} BYTES elements in the binary data, the shape holds {count}")]
+    Count { found: usize, count: usize },
 }
 
 impl RawData {
     /// Decodes `count` elements of `datatype` from the binary tensor data extension's
     /// layout: little-endian values, BOOL one byte each, BYTES each a 4-byte
     /// little-endian length and then its bytes. `bytes` must hold exactly that.
-    pub fn from_le_bytes(datatype: &str, count: usize, bytes: &[u8]) -> Result<RawData, String> {
+    pub fn from_le_bytes(datatype: &str, count: usize, bytes: &[u8]) -> Result<RawData, TensorDataError> {
         fn fixed<const N: usize, T>(
             bytes: &[u8],
             count: usize,
-            datatype: &str,
+            datatype: &'static str,
             decode: fn([u8; N]) -> T,
-        ) -> Result<Vec<T>, String> {
+        ) -> Result<Vec<T>, TensorDataError> {
             if bytes.len() != count * N {
-                return Err(format!(
-                    "{} bytes of binary data for {count} {datatype} values, which take {} bytes",
-                    bytes.len(),
-                    count * N
-                ));
+                return Err(TensorDataError::Size { got: bytes.len(), count, datatype, want: count * N });
             }
             Ok(bytes.chunks_exact(N).map(|c| decode(c.try_into().expect("chunks of N"))).collect())
         }
         Ok(match datatype {
-            "FP32" => RawData::Fp32(fixed(bytes, count, datatype, f32::from_le_bytes)?),
-            "FP64" => RawData::Fp64(fixed(bytes, count, datatype, f64::from_le_bytes)?),
-            "INT64" => RawData::Int64(fixed(bytes, count, datatype, i64::from_le_bytes)?),
-            "INT32" => RawData::Int32(fixed(bytes, count, datatype, i32::from_le_bytes)?),
-            "BOOL" => RawData::Bool(fixed(bytes, count, datatype, |[b]: [u8; 1]| b != 0)?),
+            "FP32" => RawData::Fp32(fixed(bytes, count, "FP32", f32::from_le_bytes)?),
+            "FP64" => RawData::Fp64(fixed(bytes, count, "FP64", f64::from_le_bytes)?),
+            "INT64" => RawData::Int64(fixed(bytes, count, "INT64", i64::from_le_bytes)?),
+            "INT32" => RawData::Int32(fixed(bytes, count, "INT32", i32::from_le_bytes)?),
+            "BOOL" => RawData::Bool(fixed(bytes, count, "BOOL", |[b]: [u8; 1]| b != 0)?),
             "BYTES" => {
                 let mut rest = bytes;
                 let mut items = Vec::with_capacity(count);
                 while !rest.is_empty() {
                     let Some((len, tail)) = rest.split_first_chunk::<4>() else {
-                        return Err(format!("BYTES element {} has a cut length prefix", items.len()));
+                        return Err(TensorDataError::CutLength(items.len()));
                     };
                     let len = u32::from_le_bytes(*len) as usize;
                     if tail.len() < len {
-                        return Err(format!("BYTES element {} says {len} bytes, {} are left", items.len(), tail.len()));
+                        return Err(TensorDataError::Overrun { element: items.len(), len, left: tail.len() });
                     }
                     let (item, tail) = tail.split_at(len);
-                    let text = std::str::from_utf8(item)
-                        .map_err(|_| format!("BYTES element {} is not UTF-8 text", items.len()))?;
+                    let text = std::str::from_utf8(item).map_err(|_| TensorDataError::NotUtf8(items.len()))?;
                     items.push(text.to_owned());
                     rest = tail;
                 }
                 if items.len() != count {
-                    return Err(format!("{} BYTES elements in the binary data, the shape holds {count}", items.len()));
+                    return Err(TensorDataError::Count { found: items.len(), count });
                 }
                 RawData::Bytes(items)
             }
-            other => return Err(unsupported_datatype(other)),
+            other => return Err(TensorDataError::Unsupported(other.to_string())),
         })
     }
 
@@ -206,13 +213,14 @@ mod tests {
 
     #[test]
     fn binary_tensor_data_of_the_wrong_size_is_refused_with_the_sizes() {
-        let e = RawData::from_le_bytes("FP32", 3, &[0; 8]).unwrap_err();
+        let e = RawData::from_le_bytes("FP32", 3, &[0; 8]).unwrap_err().to_string();
         assert!(e.contains("8 bytes") && e.contains("3 FP32 values") && e.contains("12 bytes"), "{e}");
-        let e = RawData::from_le_bytes("BYTES", 1, &[9, 0, 0, 0, b'a']).unwrap_err();
+        let e = RawData::from_le_bytes("BYTES", 1, &[9, 0, 0, 0, b'a']).unwrap_err().to_string();
         assert!(e.contains("says 9 bytes, 1 are left"), "{e}");
-        let e = RawData::from_le_bytes("BYTES", 2, &[1, 0, 0, 0, b'a']).unwrap_err();
+        let e = RawData::from_le_bytes("BYTES", 2, &[1, 0, 0, 0, b'a']).unwrap_err().to_string();
         assert!(e.contains("1 BYTES elements") && e.contains("holds 2"), "{e}");
-        let e = RawData::from_le_bytes("UINT8", 1, &[0]).unwrap_err();
+        let e = RawData::from_le_bytes("UINT8", 1, &[0]).unwrap_err().to_string();
         assert!(e.contains("not supported"), "{e}");
+        assert_eq!(RawData::from_le_bytes("UINT8", 1, &[0]), Err(TensorDataError::Unsupported("UINT8".into())));
     }
 }

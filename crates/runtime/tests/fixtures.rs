@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use rein_decision::{Model, ModelOutput};
-use rein_runtime::{Engine, OnnxModel};
+use rein_decision::ModelOutput;
+use rein_runtime::{Engine, ServedModel};
 use rein_system::{Component, FeatureValue, ModelEngine};
 
 const TOLERANCE: f64 = 1e-5;
@@ -14,20 +14,20 @@ const TOLERANCE: f64 = 1e-5;
 fn check(fixture: &Fixture, declared: Option<Vec<String>>) -> Engine {
     let rt = runtime();
     let component = fixture.component_with_labels(declared.clone());
-    let chosen = OnnxModel::load(&component, &rt).unwrap_or_else(|e| panic!("{}: {e}", fixture.model.display()));
+    let chosen = rein_runtime::load(&component, &rt).unwrap_or_else(|e| panic!("{}: {e}", fixture.model.display()));
     let mut only_ort = component.clone();
     only_ort.model.engine = ModelEngine::OnnxRuntime;
-    let ort = OnnxModel::load(&only_ort, &rt).expect("load for ONNX Runtime alone");
+    let ort = rein_runtime::load(&only_ort, &rt).expect("load for ONNX Runtime alone");
     assert!(matches!(ort.engine(), Engine::OnnxRuntime { .. }));
-    check_model(fixture, &component, &chosen);
-    check_model(fixture, &component, &ort);
+    check_model(fixture, &component, &*chosen);
+    check_model(fixture, &component, &*ort);
     let rows = fixture.rows();
     let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
     assert_eq!(chosen.infer(&refs).expect("infer"), ort.infer(&refs).expect("infer"), "{}", chosen.engine());
-    chosen.engine().clone()
+    chosen.engine()
 }
 
-fn check_model(fixture: &Fixture, component: &Component, model: &OnnxModel) {
+fn check_model(fixture: &Fixture, component: &Component, model: &dyn ServedModel) {
     let model_labels = fixture.labels();
     let rows = fixture.rows();
     let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
@@ -157,13 +157,13 @@ fn phishing_example_model() {
 fn info_name_and_version() {
     let rt = runtime();
     let f = fixture("scaler_logreg");
-    let model = OnnxModel::load(&f.component(), &rt).expect("load");
+    let model = rein_runtime::load(&f.component(), &rt).expect("load");
     assert_eq!(model.info().name, "scaler_logreg");
     let v = &model.info().version;
     assert!(v.starts_with("sha256:") && v.len() == "sha256:".len() + 12, "{v}");
     let mut c = f.component();
     c.model.version = Some("2026-11-26".into());
-    let model = OnnxModel::load(&c, &rt).expect("load");
+    let model = rein_runtime::load(&c, &rt).expect("load");
     assert_eq!(model.info().version, "2026-11-26");
     assert_eq!(model.model_labels(), Some(&["legit".to_string(), "phishing".to_string()][..]));
 }
@@ -172,7 +172,7 @@ fn info_name_and_version() {
 fn concurrent_inference_from_many_threads() {
     let rt = runtime();
     let f = fixture("random_forest");
-    let model = std::sync::Arc::new(OnnxModel::load(&f.component(), &rt).expect("load"));
+    let model = rein_runtime::load(&f.component(), &rt).expect("load");
     let rows = f.rows();
     let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
     let want = model.infer(&refs).expect("infer");
@@ -194,7 +194,7 @@ fn concurrent_inference_from_many_threads() {
 fn empty_batch_and_wrong_row_length() {
     let rt = runtime();
     let f = fixture("scaler_logreg");
-    let model = OnnxModel::load(&f.component(), &rt).expect("load");
+    let model = rein_runtime::load(&f.component(), &rt).expect("load");
     assert!(model.infer(&[]).expect("empty").is_empty());
     let short = [FeatureValue::Number(1.0)];
     let err = model.infer(&[&short]).expect_err("short row").to_string();

@@ -3,12 +3,12 @@
 mod common;
 
 use common::*;
-use rein_decision::{Model, ModelOutput};
-use rein_runtime::{OnnxModel, RawData, RawTensor, RuntimeError};
+use rein_decision::ModelOutput;
+use rein_runtime::{RawData, RawTensor, RuntimeError};
 use rein_system::{FeatureValue, Task};
 
 fn load_err(c: &rein_system::Component) -> RuntimeError {
-    OnnxModel::load(c, &runtime()).expect_err("the model must be refused")
+    rein_runtime::load(c, &runtime()).expect_err("the model must be refused")
 }
 
 #[test]
@@ -137,7 +137,7 @@ fn garbage_file() {
 fn raw_inference_gives_the_same_numbers() {
     let rt = runtime();
     let f = fixture("column_transformer");
-    let model = OnnxModel::load(&f.component(), &rt).expect("load");
+    let model = rein_runtime::load(&f.component(), &rt).expect("load");
     let inputs = model.inputs();
     assert_eq!(
         inputs.iter().map(|s| (s.name.as_str(), s.datatype.as_str())).collect::<Vec<_>>(),
@@ -215,7 +215,7 @@ fn raw_inference_gives_the_same_numbers() {
 fn regressor_raw_inference() {
     let rt = runtime();
     let f = fixture("tree_regressor");
-    let model = OnnxModel::load(&f.component(), &rt).expect("load");
+    let model = rein_runtime::load(&f.component(), &rt).expect("load");
     let rows = f.rows();
     let data: Vec<f32> = rows.iter().flat_map(|r| r.iter().map(|v| v.as_f64().expect("x") as f32)).collect();
     let out = model

@@ -8,18 +8,19 @@
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rein_decision::{DecisionPath, Model};
+use rein_decision::DecisionPath;
 use serde_json::json;
 
 fn bench(c: &mut Criterion) {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/phishing-warning/rein.toml");
     let system = rein_system::load(&file).expect("the example is valid");
-    let models = rein_server::app::load_models(&system).expect("the example model loads");
+    let models = rein_runtime::load_system(&system).expect("the example model loads");
     let model = models[0].clone();
     let mut through_ort = system.clone();
     through_ort.components[0].model.engine = rein_system::ModelEngine::OnnxRuntime;
-    let ort_model = rein_server::app::load_models(&through_ort).expect("the example model loads")[0].clone();
-    assert!(matches!(model.engine(), rein_runtime::Engine::Rein { .. }), "{}", model.engine());
+    let ort_model = rein_runtime::load_system(&through_ort).expect("the example model loads")[0].clone();
+    let engine = model.engine().to_string();
+    assert!(engine.starts_with("rein evaluates"), "{engine}");
     let path = DecisionPath::new(system.components[0].clone(), rein_decision::DEFAULT_MAX_TRACKED_UNITS);
     let request = json!({
         "url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": true, "uses_https": false,

@@ -1,4 +1,4 @@
-//! The running system: every component's decision path and loaded model.
+//! The running system: every component's decision path and loaded model versions.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rein_decision::{DecisionPath, Model, ModelError, ModelInfo, ModelOutput};
-use rein_runtime::{OnnxModel, Runtime, RuntimeError};
-use rein_system::{Diagnostic, Diagnostics, FeatureValue, System};
+use rein_runtime::ServedModel;
+use rein_system::{FeatureValue, System};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::call_cost::{CallCost, INLINE_MAX_ROWS};
 use crate::metrics::ComponentMetrics;
 use crate::telemetry::Telemetry;
+use crate::versions::ModelVersions;
 
 pub struct App {
     pub system: Arc<System>,
@@ -28,7 +29,8 @@ pub struct ComponentRuntime {
     pub name: String,
     pub metrics: ComponentMetrics,
     pub path: DecisionPath,
-    pub model: Arc<OnnxModel>,
+    /// Its loaded model versions; predictions go to the default one.
+    pub models: ModelVersions,
     /// Bounds inferences in flight: past it, a request gets the fallback, not a queue.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
@@ -48,16 +50,17 @@ pub struct ComponentRuntime {
 const MAX_BATCH_ROWS: usize = INLINE_MAX_ROWS;
 
 impl App {
-    /// Builds the app from a validated system and its loaded models (same order as
-    /// components), to be served by one worker per core.
-    pub fn new(system: System, models: Vec<Arc<OnnxModel>>, telemetry: Option<Telemetry>) -> Self {
+    /// Builds the app from a validated system and each component's loaded models (a
+    /// model, or a set of versions; same order as components), to be served by one
+    /// worker per core.
+    pub fn new(system: System, models: Vec<impl Into<ModelVersions>>, telemetry: Option<Telemetry>) -> Self {
         Self::on_workers(system, models, telemetry, crate::workers::default_count())
     }
 
     /// As [`App::new`], to be served by `workers` worker threads.
     pub fn on_workers(
         system: System,
-        models: Vec<Arc<OnnxModel>>,
+        models: Vec<impl Into<ModelVersions>>,
         telemetry: Option<Telemetry>,
         workers: usize,
     ) -> Self {
@@ -66,16 +69,17 @@ impl App {
         let system = Arc::new(system);
         let mut components = HashMap::new();
         let mut names = Vec::new();
-        for (component, model) in system.components.iter().zip(models) {
+        for (component, models) in system.components.iter().zip(models) {
+            let models: ModelVersions = models.into();
             let max_in_flight = component.model.max_concurrency;
             names.push(component.name.clone());
             components.insert(
                 component.name.clone(),
                 Arc::new(ComponentRuntime {
                     name: component.name.clone(),
-                    metrics: ComponentMetrics::new(component, &model.info().version),
+                    metrics: ComponentMetrics::new(component, &models.default().info().version),
                     path: DecisionPath::new(component.clone(), rein_decision::DEFAULT_MAX_TRACKED_UNITS),
-                    model,
+                    models,
                     in_flight: Arc::new(Semaphore::new(max_in_flight)),
                     max_in_flight,
                     call_cost: CallCost::default(),
@@ -102,11 +106,12 @@ impl App {
 }
 
 impl ComponentRuntime {
+    /// What identifies the default version, which answers predictions.
     pub fn model_info(&self) -> &ModelInfo {
-        self.model.info()
+        self.models.default().info()
     }
 
-    /// Runs the model on rows of features in schema order.
+    /// Runs the default version on rows of features in schema order.
     ///
     /// Concurrent calls are batched: each joins the queue and yields once, so that the
     /// requests this worker already has ready join too; the first to resume runs all that
@@ -116,7 +121,7 @@ impl ComponentRuntime {
     pub async fn infer(self: &Arc<Self>, rows: Vec<Vec<FeatureValue>>) -> Result<Vec<ModelOutput>, ModelError> {
         if rows.len() >= MAX_BATCH_ROWS {
             let n = rows.len();
-            return self.bounded(n, move |model| infer_rows(model, &rows)).await;
+            return self.bounded(self.models.default(), n, move |model| infer_rows(model, &rows)).await;
         }
         let (reply, answer) = oneshot::channel();
         // the queue it joins is the one it runs, wherever the task resumes
@@ -155,7 +160,7 @@ impl ComponentRuntime {
             let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|w| (w.rows, w.reply)).unzip();
             let rows: Vec<Vec<FeatureValue>> = rows.into_iter().flatten().collect();
             let n = rows.len();
-            let work = move |model: &OnnxModel| Ok(infer_batch(model, &rows, &sizes));
+            let work = move |model: &dyn ServedModel| Ok(infer_batch(model, &rows, &sizes));
             let permit = match self.permit() {
                 Ok(permit) => permit,
                 Err(e) => {
@@ -163,20 +168,22 @@ impl ComponentRuntime {
                     continue;
                 }
             };
+            let model = self.models.default();
             if self.inline(n) {
-                answer_all(replies, self.run_inline(permit, n, work));
+                answer_all(replies, self.run_inline(permit, n, &**model, work));
             } else {
-                let this = self.clone();
+                let (this, model) = (self.clone(), model.clone());
                 tokio::spawn(async move {
-                    let result = this.run_blocking(permit, n, work).await;
+                    let result = this.run_blocking(permit, n, model, work).await;
                     answer_all(replies, result);
                 });
             }
         }
     }
 
-    /// Runs `work` over `rows` rows on the model, bounded in concurrency (no queue: past
-    /// the bound the caller gets `Overloaded`) and in time (past the deadline, `Timeout`).
+    /// Runs `work` over `rows` rows on `model` (one of its versions), bounded in
+    /// concurrency (no queue: past the bound the caller gets `Overloaded`; the versions
+    /// share the bound) and in time (past the deadline, `Timeout`).
     ///
     /// Small calls to a model known to be fast run inline and their deadline is checked on
     /// the answer; everything else runs on the blocking pool under a timer. Work that
@@ -184,14 +191,15 @@ impl ComponentRuntime {
     /// cannot pile up threads.
     pub async fn bounded<T: Send + 'static>(
         &self,
+        model: &Arc<dyn ServedModel>,
         rows: usize,
-        work: impl FnOnce(&OnnxModel) -> Result<T, ModelError> + Send + 'static,
+        work: impl FnOnce(&dyn ServedModel) -> Result<T, ModelError> + Send + 'static,
     ) -> Result<T, ModelError> {
         let permit = self.permit()?;
         if self.inline(rows) {
-            self.run_inline(permit, rows, work)
+            self.run_inline(permit, rows, &**model, work)
         } else {
-            self.run_blocking(permit, rows, work).await
+            self.run_blocking(permit, rows, model.clone(), work).await
         }
     }
 
@@ -211,10 +219,11 @@ impl ComponentRuntime {
         &self,
         permit: OwnedSemaphorePermit,
         rows: usize,
-        work: impl FnOnce(&OnnxModel) -> Result<T, ModelError>,
+        model: &dyn ServedModel,
+        work: impl FnOnce(&dyn ServedModel) -> Result<T, ModelError>,
     ) -> Result<T, ModelError> {
         let started = Instant::now();
-        let result = work(&self.model);
+        let result = work(model);
         drop(permit);
         let took = started.elapsed();
         self.observe(took, rows);
@@ -225,15 +234,15 @@ impl ComponentRuntime {
         &self,
         permit: OwnedSemaphorePermit,
         rows: usize,
-        work: impl FnOnce(&OnnxModel) -> Result<T, ModelError> + Send + 'static,
+        model: Arc<dyn ServedModel>,
+        work: impl FnOnce(&dyn ServedModel) -> Result<T, ModelError> + Send + 'static,
     ) -> Result<T, ModelError> {
         let timeout = self.path.component().model.timeout;
-        let model = self.model.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             // timed from here: the wait for a pool thread is not the model's time
             let started = Instant::now();
-            let result = work(&model);
+            let result = work(&*model);
             (result, started.elapsed())
         });
         match tokio::time::timeout(timeout, task).await {
@@ -283,7 +292,7 @@ fn take_batch(queue: &mut VecDeque<Waiting>) -> Vec<Waiting> {
     batch
 }
 
-fn infer_rows(model: &OnnxModel, rows: &[Vec<FeatureValue>]) -> Result<Vec<ModelOutput>, ModelError> {
+fn infer_rows(model: &dyn ServedModel, rows: &[Vec<FeatureValue>]) -> Result<Vec<ModelOutput>, ModelError> {
     let refs: Vec<&[FeatureValue]> = rows.iter().map(Vec::as_slice).collect();
     model.infer(&refs)
 }
@@ -292,7 +301,7 @@ fn infer_rows(model: &OnnxModel, rows: &[Vec<FeatureValue>]) -> Result<Vec<Model
 /// share of the outputs. If the call fails and carries more than one request, each is run
 /// alone: one request's bad input must not fail the others it happened to be batched with.
 fn infer_batch(
-    model: &impl Model,
+    model: &(impl Model + ?Sized),
     rows: &[Vec<FeatureValue>],
     sizes: &[usize],
 ) -> Vec<Result<Vec<ModelOutput>, ModelError>> {
@@ -343,35 +352,6 @@ fn answer_all(
             }
         }
     }
-}
-
-/// Loads ONNX Runtime and every component's model, in component order. Each problem
-/// becomes a diagnostic at the place in the system file it is about.
-pub fn load_models(system: &System) -> Result<Vec<Arc<OnnxModel>>, Diagnostics> {
-    let runtime = Runtime::for_system(system).map_err(|e| {
-        rein_system::whole_file(&system.file, e.to_string(), Some("rein loads ONNX Runtime at start-up".into()))
-    })?;
-    let mut models = Vec::new();
-    let mut problems = Vec::new();
-    for component in &system.components {
-        match OnnxModel::load(component, &runtime) {
-            Ok(model) => models.push(Arc::new(model)),
-            Err(e) => {
-                let location = match &e {
-                    RuntimeError::Inputs(_) => component.locations.features,
-                    RuntimeError::Labels(_) => component.locations.labels,
-                    _ => component.locations.model,
-                };
-                problems.push(Diagnostic {
-                    file: system.file.clone(),
-                    location,
-                    message: format!("component `{}`: {e}", component.name),
-                    hint: None,
-                });
-            }
-        }
-    }
-    if problems.is_empty() { Ok(models) } else { Err(Diagnostics(problems)) }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod oip;
 mod predict;
 mod records;
 pub mod telemetry;
+pub mod versions;
 pub mod workers;
 
 use std::future::Future;
@@ -29,6 +30,7 @@ pub use app::App;
 pub use error::ApiError;
 pub use records::parse_time;
 pub use telemetry::{Telemetry, TelemetryMode};
+pub use versions::ModelVersions;
 
 pub fn router(app: Arc<App>) -> Router {
     let metrics = app.metrics.clone();
@@ -46,6 +48,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2/models/{name}", get(oip::model_metadata))
         .route("/v2/models/{name}/ready", get(oip::model_ready))
         .route("/v2/models/{name}/infer", post(oip::infer))
+        .route("/v2/models/{name}/versions/{version}", get(oip::model_metadata_versioned))
+        .route("/v2/models/{name}/versions/{version}/ready", get(oip::model_ready_versioned))
         .route("/v2/models/{name}/versions/{version}/infer", post(oip::infer_versioned))
         .route("/metrics", get(render_metrics).with_state(metrics))
         .fallback(not_found)

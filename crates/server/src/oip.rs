@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rein_decision::ModelError;
 
-use rein_runtime::{RawData, RawTensor, unsupported_datatype};
+use rein_runtime::{RawData, RawTensor, ServedModel, TensorDataError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -57,27 +57,64 @@ fn component<'a>(app: &'a App, name: &str) -> Result<&'a Arc<ComponentRuntime>, 
     app.component(name).ok_or_else(|| ApiError::unknown_component(name, &app.component_names()))
 }
 
+/// The version `version` of component `name`'s model (the default one when `None`), or
+/// 404 naming the versions loaded.
+fn model<'a>(c: &'a ComponentRuntime, name: &str, version: Option<&str>) -> Result<&'a Arc<dyn ServedModel>, ApiError> {
+    let Some(v) = version else { return Ok(c.models.default()) };
+    c.models.get(v).ok_or_else(|| {
+        let loaded = c.models.versions();
+        let list: Vec<String> = loaded.iter().map(|l| format!("`{l}`")).collect();
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_version",
+            format!("model `{name}` has no version `{v}`; the loaded versions are {}", list.join(", ")),
+        )
+        .with_details(json!({ "versions": loaded }))
+    })
+}
+
 pub async fn model_metadata(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    match component(&app, &name) {
-        Err(e) => e.into_response(),
-        Ok(c) => {
-            let specs = |s: &[rein_runtime::TensorSpec]| -> Vec<Value> {
-                s.iter().map(|t| json!({"name": t.name, "datatype": t.datatype, "shape": t.shape})).collect()
-            };
-            Json(json!({
-                "name": c.name,
-                "versions": [c.model_info().version],
-                "platform": "onnxruntime_onnx",
-                "inputs": specs(c.model.inputs()),
-                "outputs": specs(c.model.outputs()),
-            }))
-            .into_response()
-        }
-    }
+    metadata(&app, &name, None).unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn model_metadata_versioned(
+    State(app): State<Arc<App>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    metadata(&app, &name, Some(&version)).unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Every loaded version, and the inputs and outputs of the one asked for.
+fn metadata(app: &App, name: &str, version: Option<&str>) -> Result<Response, ApiError> {
+    let c = component(app, name)?;
+    let model = model(c, name, version)?;
+    let specs = |s: &[rein_runtime::TensorSpec]| -> Vec<Value> {
+        s.iter().map(|t| json!({"name": t.name, "datatype": t.datatype, "shape": t.shape})).collect()
+    };
+    Ok(Json(json!({
+        "name": c.name,
+        "versions": c.models.versions(),
+        "platform": model.platform(),
+        "inputs": specs(model.inputs()),
+        "outputs": specs(model.outputs()),
+    }))
+    .into_response())
 }
 
 pub async fn model_ready(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    match component(&app, &name) {
+    ready_answer(&app, &name, None)
+}
+
+pub async fn model_ready_versioned(
+    State(app): State<Arc<App>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    ready_answer(&app, &name, Some(&version))
+}
+
+/// Loaded models are ready: only an unknown component or version is not.
+fn ready_answer(app: &App, name: &str, version: Option<&str>) -> Response {
+    match component(app, name).and_then(|c| model(c, name, version).map(|_| c)) {
         Err(e) => e.into_response(),
         Ok(c) => Json(json!({ "name": c.name, "ready": true })).into_response(),
     }
@@ -203,17 +240,7 @@ async fn run_infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Answer, ApiError> {
     let c = component(app, name)?;
-    let info = c.model_info().clone();
-    if let Some(v) = version
-        && v != info.version
-    {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_version",
-            format!("model `{name}` has no version `{v}`"),
-        )
-        .with_details(json!({ "versions": [info.version] })));
-    }
+    let model = model(c, name, version)?.clone();
     let body = body?;
     let (json_part, mut binary) = split_body(headers, &body)?;
     let request: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
@@ -239,7 +266,7 @@ async fn run_infer(
                 binary = rest;
                 let count = input.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
                 let count = count.ok_or_else(|| bad(format!("shape {:?} is not a tensor's shape", input.shape)))?;
-                RawData::from_le_bytes(&input.datatype, count, mine).map_err(bad)?
+                RawData::from_le_bytes(&input.datatype, count, mine).map_err(|e| bad(e.to_string()))?
             }
             (Some(_), Some(_)) => {
                 return Err(bad("has both `data` and `binary_data_size`: send its data one way".into()));
@@ -256,13 +283,14 @@ async fn run_infer(
     }
     // rows: the largest leading dimension, so that big tensors never run inline
     let rows = tensors.iter().filter_map(|t| t.shape.first()).map(|&d| usize::try_from(d).unwrap_or(1)).max();
-    let outputs = c.bounded(rows.unwrap_or(1), move |model| model.infer_raw(tensors)).await.map_err(|e| match e {
-        ModelError::Input(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_tensor", m),
-        ModelError::Overloaded(_) | ModelError::Timeout(_) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", e.to_string())
-        }
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "model_failed", other.to_string()),
-    })?;
+    let outputs =
+        c.bounded(&model, rows.unwrap_or(1), move |model| model.infer_raw(tensors)).await.map_err(|e| match e {
+            ModelError::Input(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_tensor", m),
+            ModelError::Overloaded(_) | ModelError::Timeout(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", e.to_string())
+            }
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "model_failed", other.to_string()),
+        })?;
     let all_binary = request.parameters.binary_data_output.unwrap_or(false);
     // each output asked for, and whether as binary; none asked for: every output
     let binary_wanted = |t: &RawTensor| -> Option<bool> {
@@ -287,7 +315,8 @@ async fn run_infer(
         }
         answered.push(output);
     }
-    let json = json!({ "model_name": name, "model_version": info.version, "id": request.id, "outputs": answered });
+    let json =
+        json!({ "model_name": name, "model_version": model.info().version, "id": request.id, "outputs": answered });
     Ok(Answer { json, binary })
 }
 
@@ -311,7 +340,7 @@ fn tensor_data(datatype: &str, data: &Value) -> Result<RawData, String> {
         "BYTES" => RawData::Bytes(
             flat.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(v))).collect::<Result<_, _>>()?,
         ),
-        other => return Err(unsupported_datatype(other)),
+        other => return Err(TensorDataError::Unsupported(other.to_string()).to_string()),
     })
 }
 

@@ -236,22 +236,7 @@ async fn open_inference_protocol_v2() {
     let inputs = meta["inputs"].as_array().unwrap();
     assert_eq!(inputs.len(), 9, "{meta:#}");
 
-    // Build an OIP request from the metadata: one row, each input of its own type.
-    let f = page();
-    let tensors: Vec<Value> = inputs
-        .iter()
-        .map(|i| {
-            let name = i["name"].as_str().unwrap();
-            let v = &f[name];
-            let data = match i["datatype"].as_str().unwrap() {
-                "FP32" | "FP64" => json!([v.as_f64().unwrap_or(if v.as_bool() == Some(true) { 1.0 } else { 0.0 })]),
-                "INT64" => json!([v.as_i64().unwrap_or(if v.as_bool() == Some(true) { 1 } else { 0 })]),
-                "BOOL" => json!([v.as_bool().unwrap()]),
-                _ => json!([v.as_str().unwrap()]),
-            };
-            json!({"name": name, "shape": [1, 1], "datatype": i["datatype"], "data": data})
-        })
-        .collect();
+    let tensors = oip_tensors(&meta, &page());
     let (status, body) =
         server.post("/v2/models/phishing/infer", json!({"id": "r1", "inputs": tensors}).to_string()).await;
     assert_eq!(status, 200, "{body:#}");
@@ -271,6 +256,91 @@ async fn open_inference_protocol_v2() {
 
     let (status, _) = server.post("/v2/models/nope/infer", "{}").await;
     assert_eq!(status, 404);
+    server.stop().await;
+}
+
+/// An OIP request's inputs built from the model's metadata: one row of `features`, each
+/// input of its own type.
+fn oip_tensors(meta: &Value, features: &Value) -> Vec<Value> {
+    meta["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let name = i["name"].as_str().unwrap();
+            let v = &features[name];
+            let data = match i["datatype"].as_str().unwrap() {
+                "FP32" | "FP64" => json!([v.as_f64().unwrap_or(if v.as_bool() == Some(true) { 1.0 } else { 0.0 })]),
+                "INT64" => json!([v.as_i64().unwrap_or(if v.as_bool() == Some(true) { 1 } else { 0 })]),
+                "BOOL" => json!([v.as_bool().unwrap()]),
+                _ => json!([v.as_str().unwrap()]),
+            };
+            json!({"name": name, "shape": [1, 1], "datatype": i["datatype"], "data": data})
+        })
+        .collect()
+}
+
+/// One component holds two loaded versions of its model at once, evaluated by different
+/// engines: OIP v2 picks a version by key and each answers with its own version, an
+/// unknown version is 404 naming the loaded ones, and predictions go to the default.
+#[tokio::test]
+async fn a_component_serves_two_loaded_versions_side_by_side() {
+    let declaring = |model: &'static str| {
+        system(move |t| {
+            t.replacen("model = { path = \"model.onnx\"", &format!("model = {{ path = \"model.onnx\", {model}"), 1)
+        })
+    };
+    let system = declaring("version = \"v1\"");
+    let other = declaring("version = \"v2\", engine = \"onnxruntime\"");
+    let load = |s: &rein_system::System| rein_runtime::load_system(s).unwrap_or_else(|d| panic!("{d}")).remove(0);
+    let (v1, v2) = (load(&system), load(&other));
+    assert_ne!(v1.engine(), v2.engine(), "two engines, side by side");
+    let twice = rein_server::ModelVersions::new(v1.clone()).with(v1.clone()).err().map(|e| e.to_string());
+    assert_eq!(twice.as_deref(), Some("version `v1` is already loaded"));
+    let versions = rein_server::ModelVersions::new(v1).with(v2).unwrap();
+    let server = Server::serving(rein_server::App::new(system, vec![versions], None)).await;
+
+    let (status, meta) = server.get_json("/v2/models/phishing").await;
+    assert_eq!(status, 200, "{meta:#}");
+    assert_eq!(meta["versions"], json!(["v1", "v2"]));
+    let (status, meta_v2) = server.get_json("/v2/models/phishing/versions/v2").await;
+    assert_eq!((status, &meta_v2["inputs"]), (200, &meta["inputs"]), "{meta_v2:#}");
+    let (status, _) = server.get_json("/v2/models/phishing/versions/v2/ready").await;
+    assert_eq!(status, 200);
+
+    let request = json!({"inputs": oip_tensors(&meta, &page())}).to_string();
+    for (path, version) in [
+        ("/v2/models/phishing/versions/v1/infer", "v1"),
+        ("/v2/models/phishing/versions/v2/infer", "v2"),
+        ("/v2/models/phishing/infer", "v1"),
+    ] {
+        let (status, body) = server.post(path, request.clone()).await;
+        assert_eq!(status, 200, "{path}: {body:#}");
+        assert_eq!(body["model_version"], version, "{path}: {body:#}");
+        let label = body["outputs"].as_array().unwrap().iter().find(|o| o["name"] == "label").unwrap();
+        assert_eq!(label["data"][0], "phishing", "{path}: {body:#}");
+    }
+
+    for path in [
+        "/v2/models/phishing/versions/v3/infer",
+        "/v2/models/phishing/versions/v3",
+        "/v2/models/phishing/versions/v3/ready",
+    ] {
+        let (status, body) = if path.ends_with("infer") {
+            server.post(path, request.clone()).await
+        } else {
+            server.get_json(path).await
+        };
+        assert_eq!(status, 404, "{path}: {body:#}");
+        assert_error(&body, "unknown_version");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("no version `v3`") && message.contains("`v1`, `v2`"), "{message}");
+        assert_eq!(body["error"]["details"]["versions"], json!(["v1", "v2"]), "{body:#}");
+    }
+
+    let (status, body) = server.predict(json!({"features": page()})).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["model"]["version"], "v1", "{body:#}");
     server.stop().await;
 }
 
@@ -481,7 +551,7 @@ async fn concurrent_requests_batched_together_each_get_their_own_answer() {
 async fn the_server_runs_as_many_workers_as_the_app_was_built_for() {
     let workers = rein_server::workers::default_count() + 1;
     let system = system(|s| s);
-    let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
+    let models = rein_runtime::load_system(&system).unwrap_or_else(|d| panic!("{d}"));
     let app = Arc::new(rein_server::App::on_workers(system, models, None, workers));
     let running = rein_server::Running::start(app, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let server = Server { addr: running.addr, running: Some(running), client: reqwest::Client::new() };

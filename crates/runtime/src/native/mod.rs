@@ -6,7 +6,7 @@
 //! Pure: no I/O. [`Graph::compile`] refuses a graph with any operator, attribute or
 //! type it does not evaluate exactly as ONNX Runtime does, saying which; the model
 //! runtime then keeps ONNX Runtime for it. Even a graph it accepts is compared with ONNX
-//! Runtime on probe rows before it serves (`model::OnnxModel::load`).
+//! Runtime on probe rows before it serves (`choice::Evaluator::choose`).
 
 mod ops;
 mod trees;

@@ -43,9 +43,13 @@ impl Server {
     }
 
     pub async fn with(system: rein_system::System, telemetry: Option<rein_server::Telemetry>) -> Server {
-        let models = rein_server::app::load_models(&system).unwrap_or_else(|d| panic!("{d}"));
-        let app = Arc::new(rein_server::App::new(system, models, telemetry));
-        let running = rein_server::Running::start(app, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let models = rein_runtime::load_system(&system).unwrap_or_else(|d| panic!("{d}"));
+        Self::serving(rein_server::App::new(system, models, telemetry)).await
+    }
+
+    /// Serves an app built by the test.
+    pub async fn serving(app: rein_server::App) -> Server {
+        let running = rein_server::Running::start(Arc::new(app), "127.0.0.1:0".parse().unwrap()).await.unwrap();
         Server { addr: running.addr, running: Some(running), client: reqwest::Client::new() }
     }
 
