@@ -63,7 +63,8 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
 
     let runtime = crate::runtime()?;
     let played = runtime.block_on(async move {
-        let telemetry = rein_server::Telemetry::open(&system, &data_dir, None)?
+        let telemetry = rein_server::Telemetry::open(&system, &data_dir, None)
+            .map_err(|e| e.to_string())?
             .ok_or("the example's telemetry is off; a demo needs it")?;
         let app = Arc::new(rein_server::App::new(system, models, Some(telemetry)));
         let demo =

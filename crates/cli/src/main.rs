@@ -189,9 +189,9 @@ fn run(command: Command) -> Result<(), String> {
             let workers = workers.map_or_else(rein_server::workers::default_count, usize::from);
             let runtime = runtime()?;
             let served = runtime.block_on(async move {
-                let telemetry = rein_server::Telemetry::open(&system, &data_dir, telemetry)?;
+                let telemetry = rein_server::Telemetry::open(&system, &data_dir, telemetry).map_err(|e| e.to_string())?;
                 let recording = match &telemetry {
-                    Some(t) => format!("recording to {} ({:?})", t.data_dir.display(), t.durability),
+                    Some(t) => format!("recording to {} ({:?})", t.data_dir.path().display(), t.durability),
                     None => "telemetry off".to_string(),
                 };
                 let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -222,30 +222,29 @@ fn run(command: Command) -> Result<(), String> {
                 v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.message)).transpose()
             };
             let (since, until) = (time("since", since)?, time("until", until)?);
-            if !data_dir.join("rein.db").is_file() {
+            let dir = rein_telemetry::DataDir::at(&data_dir);
+            if !dir.database().is_file() {
                 return Err(format!(
                     "no telemetry store in {}: serve the system with --data-dir {} first (or pass the right --data-dir)",
                     data_dir.display(),
                     data_dir.display()
                 ));
             }
-            let store = rein_telemetry::SqliteStore::open(&data_dir).map_err(|e| e.to_string())?;
+            let store = Arc::new(rein_telemetry::SqliteStore::open(&data_dir).map_err(|e| e.to_string())?);
+            let serving = catch_up(&store, &data_dir)?;
             let rows = match &output {
                 Some(path) => {
                     let file =
                         std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-                    rein_telemetry::export(&store, &component, since, until, format, file)
+                    rein_telemetry::export(store.as_ref(), &component, since, until, format, file)
                 }
-                None => rein_telemetry::export(&store, &component, since, until, format, std::io::stdout()),
+                None => rein_telemetry::export(store.as_ref(), &component, since, until, format, std::io::stdout()),
             }
             .map_err(|e| e.to_string())?;
             eprintln!("exported {rows} labeled example(s) of `{component}`");
-            let unloaded =
-                rein_telemetry::journal::unloaded_events(&data_dir.join(rein_server::telemetry::JOURNAL_FILE));
-            if unloaded > 0 {
+            if serving {
                 eprintln!(
-                    "note: {unloaded} answered event(s) are still in the journal of {}, not yet in the store: \
-                     a running rein loads them within 50 ms, a stopped one when it starts again",
+                    "note: a rein is serving {}: the events it answered in the last 50 ms may not be in the store yet",
                     data_dir.display()
                 );
             }
@@ -258,6 +257,21 @@ fn run(command: Command) -> Result<(), String> {
             demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving })
         }
     }
+}
+
+/// Loads into the store what the data directory's event log holds, when no server holds the
+/// directory (one that does loads it itself); returns whether one does.
+fn catch_up(store: &Arc<rein_telemetry::SqliteStore>, data_dir: &std::path::Path) -> Result<bool, String> {
+    let dir = match rein_telemetry::DataDir::lock(data_dir) {
+        Ok(dir) => dir,
+        Err(rein_telemetry::DataDirError::InUse { .. }) => return Ok(true),
+        Err(e) => return Err(e.to_string()),
+    };
+    let config = rein_telemetry::WriterConfig::default();
+    let writer = rein_telemetry::Writer::start(store.clone(), &dir, config, rein_telemetry::SystemClock::new())
+        .map_err(|e| e.to_string())?;
+    runtime()?.block_on(writer.shutdown());
+    Ok(false)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

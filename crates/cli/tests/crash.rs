@@ -90,3 +90,22 @@ async fn serve(data_dir: &std::path::Path) -> (std::process::Child, u16) {
     }
     (child, port)
 }
+
+/// Two servers must not share a data directory: the second is refused at start, naming the
+/// directory and the process that holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_data_directory_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, _) = serve(dir.path()).await;
+    let second = Command::new(env!("CARGO_BIN_EXE_rein"))
+        .args(["serve", SYSTEM, "--addr", "127.0.0.1:0", "--telemetry", "durable", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("rein runs");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(stderr.contains(&dir.path().display().to_string()), "{stderr}");
+    assert!(stderr.contains(&format!("process {}", first.id())), "{stderr}");
+}

@@ -122,18 +122,19 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: no new connections, finishing requests in flight");
 }
 
-/// Flushes and stops telemetry after the server stopped: nothing queued is lost. Waits at
-/// most `server.shutdown_timeout_ms`, so a stalled store cannot keep the process alive;
-/// what was still queued then is named in the log.
+/// Loads what the event log holds into the store and stops telemetry, after the server
+/// stopped. Waits at most `server.shutdown_timeout_ms`, so a stalled store cannot keep the
+/// process alive; what is not loaded by then stays in the log for the next start.
 pub async fn finish(app: &App) {
     if let Some(t) = &app.telemetry {
         let deadline = app.system.server.shutdown_timeout;
         match tokio::time::timeout(deadline, t.writer.clone().shutdown()).await {
-            Ok(()) => tracing::info!(stats = ?t.writer.stats(), "telemetry flushed"),
-            Err(_) => tracing::error!(
+            Ok(()) => tracing::info!(stats = ?t.writer.stats(), "telemetry stopped"),
+            Err(_) => tracing::warn!(
                 stats = ?t.writer.stats(),
                 ?deadline,
-                "telemetry did not flush before the shutdown deadline: the queued events (queue_depth) are not recorded"
+                "the telemetry store did not take every event before the shutdown deadline: the rest (backlog) \
+                 stays in the event log and is loaded at the next start"
             ),
         }
     }

@@ -33,18 +33,7 @@ pub async fn live() -> Json<Value> {
 /// waits for one (a stalled disk): then it answers 503 and why, so that a load balancer
 /// sends predictions to a replica that can record them.
 pub async fn ready(State(app): State<Arc<App>>) -> Response {
-    let unready = app.telemetry.as_ref().and_then(|t| {
-        if let Some(failure) = t.writer.store_failure() {
-            return Some(format!("the telemetry store is failing: {failure}"));
-        }
-        let age = t.writer.store_write_age().filter(|age| *age > t.commit_timeout)?;
-        Some(format!(
-            "the telemetry store has not finished a write for {} ms, longer than `commit_timeout_ms` ({} ms): \
-             its disk is stalled or far too slow",
-            age.as_millis(),
-            t.commit_timeout.as_millis()
-        ))
-    });
+    let unready = app.telemetry.as_ref().and_then(|t| t.unready());
     match unready {
         Some(reason) => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false, "reason": reason }))).into_response()

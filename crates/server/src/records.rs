@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rein_system::Task;
 use rein_telemetry::{
-    FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, RecordError, ScanQuery, Store,
+    FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, ScanQuery, Store,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,9 +61,9 @@ enum Seen {
 }
 
 /// The prediction with this id, with its feedback and outcomes. For `Seen::Everything`,
-/// events answered from the journal are loaded into the store first. A prediction not
-/// found may still be on its way (journaled or buffered): one flush of the writer before
-/// answering that it does not exist.
+/// events answered and still in the event log are loaded into the store first. A prediction
+/// not found may still be on its way (just answered): the store catches up once before the
+/// answer says it does not exist.
 async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<PredictionRecord, ApiError> {
     let unavailable = |e| ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e);
     let flush = || async { t.flush().await.map_err(unavailable) };
@@ -75,14 +75,7 @@ async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<Predicti
         if let Some(record) = read(t, move |s| s.prediction(&key)).await? {
             return Ok(record);
         }
-        if attempt == 0 {
-            // Just answered, most likely: still in the journal, found there without a load.
-            if seen == Seen::Prediction
-                && t.writer.unloaded() > 0
-                && let Some(prediction) = t.writer.find_unloaded(id)
-            {
-                return Ok(PredictionRecord { prediction, feedback: Vec::new(), outcomes: Vec::new() });
-            }
+        if attempt == 0 && t.writer.backlog() > 0 {
             flush().await?;
         }
     }
@@ -172,21 +165,27 @@ async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result
 
     let record = find_prediction(t, &event.prediction_id, Seen::Prediction).await?;
     check_truth(app, &record, &event).map_err(invalid)?;
-    // The key is checked by the commit itself (a keyed feedback is always committed before
-    // the answer), so a concurrent or still-queued post with the same key cannot slip by.
-    match t.record(event.clone().into()).await {
-        Ok(()) => {
-            Ok(json!({"accepted": true, "duplicate": false, "id": event.id, "prediction_id": event.prediction_id}))
+    t.record(event.clone().into()).await.map_err(|e| {
+        let what = match (&event.idempotency_key, &e) {
+            // in the log, so recorded; only whether its key was new is not known yet
+            (Some(key), CommitError::TimedOut(_) | CommitError::StoreFailing { .. }) => format!(
+                "the feedback on prediction `{}` is in the event log, but the store did not take it in time to \
+                 tell whether its key `{key}` was new: retry with the same key",
+                event.prediction_id
+            ),
+            _ => format!("the feedback on prediction `{}` was not recorded", event.prediction_id),
+        };
+        ApiError::telemetry_unavailable(what, &e)
+    })?;
+    // A keyed feedback is answered once it is in the store, which kept the first feedback
+    // under its key: a concurrent or earlier post with the same key cannot slip by.
+    if let Some(key) = event.idempotency_key.clone() {
+        let stored = read(t, move |s| s.feedback_by_key(&key)).await?;
+        if stored.as_ref().is_none_or(|s| s.id != event.id) {
+            return key_taken(&event, stored);
         }
-        Err(CommitError::Record(RecordError::KeyConflict { key })) => {
-            let stored = read(t, move |s| s.feedback_by_key(&key)).await?;
-            key_taken(&event, stored)
-        }
-        Err(e) => Err(ApiError::telemetry_unavailable(
-            format!("the feedback on prediction `{}` was not recorded", event.prediction_id),
-            &e,
-        )),
     }
+    Ok(json!({"accepted": true, "duplicate": false, "id": event.id, "prediction_id": event.prediction_id}))
 }
 
 /// A feedback whose key is taken: a retry of the stored feedback is answered as a duplicate

@@ -2,8 +2,7 @@
 //! turning decisions into events, and the keyed-hash secret of the privacy policy.
 
 use std::future::Future;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use rein_decision::privacy::FeatureHasher;
 use rein_decision::{ModelInfo, Outcome};
 use rein_system::System;
 use rein_telemetry::{
-    Durability, Event, JsonText, PredictionEvent, RecordError, Retention, SqliteOptions, SqliteStore, Store,
-    Synchronous, Writer, WriterConfig,
+    Clock, DataDir, Durability, Event, JsonText, PredictionEvent, RecordError, Retention, SqliteOptions, SqliteStore,
+    Store, Synchronous, SystemClock, Writer, WriterConfig,
 };
 
 /// Telemetry of a running system: where events go and how durably.
@@ -20,35 +19,36 @@ pub struct Telemetry {
     pub writer: Writer,
     pub store: Arc<dyn Store>,
     pub durability: Durability,
-    /// The keyed hash applied to `telemetry = "hash"` features (its secret in `telemetry.key`).
+    /// The keyed hash applied to `telemetry = "hash"` features (its secret in the data directory).
     pub hasher: FeatureHasher,
-    pub data_dir: PathBuf,
+    /// Held locked while the server runs: a second server on the same data is refused.
+    pub data_dir: DataDir,
     /// Longest a request waits for the writer (`telemetry.commit_timeout_ms`).
     pub commit_timeout: Duration,
 }
 
-/// Why an event was not recorded, or the writer not flushed, in time.
+/// Why an event was not recorded, or the store not caught up, in time.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     #[error(transparent)]
     Record(#[from] RecordError),
-    /// The writer did not answer in time; what was queued stays queued and is written
-    /// when the store recovers.
-    #[error("the telemetry store did not commit within {} ms (stalled or too slow)", .0.as_millis())]
+    /// The store did not catch up in time (stalled or too slow); what is in the log stays
+    /// there and reaches the store when it can.
+    #[error("the telemetry store did not catch up within {} ms (stalled or too slow)", .0.as_millis())]
     TimedOut(Duration),
     /// As `TimedOut`, while the store's writes fail: the cause is named.
-    #[error("the telemetry store did not commit within {} ms: {failure}", .waited.as_millis())]
+    #[error("the telemetry store did not catch up within {} ms: {failure}", .waited.as_millis())]
     StoreFailing { waited: Duration, failure: rein_telemetry::StoreFailure },
 }
 
 impl CommitError {
-    /// Whether the event was not recorded because the store's writes fail (a full disk, say),
-    /// rather than because it is slow or the queue is busy.
+    /// Whether the event was not recorded because writes fail (a full disk, say), rather
+    /// than because the store is slow.
     pub fn store_failing(&self) -> bool {
         matches!(
             self,
             CommitError::StoreFailing { .. }
-                | CommitError::Record(RecordError::Store { .. })
+                | CommitError::Record(RecordError::Log(_))
                 | CommitError::Record(RecordError::Overloaded { failing: Some(_), .. })
         )
     }
@@ -62,10 +62,25 @@ pub enum TelemetryMode {
     Buffered,
 }
 
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error(transparent)]
+    DataDir(#[from] rein_telemetry::DataDirError),
+    #[error(transparent)]
+    Store(#[from] rein_telemetry::StoreError),
+    #[error(transparent)]
+    Start(#[from] rein_telemetry::StartError),
+}
+
 impl Telemetry {
-    /// Opens the SQLite store in `data_dir` and starts the writer (replaying any spill file).
-    /// `None` when telemetry is off. Must run inside a tokio runtime (for the pruner).
-    pub fn open(system: &System, data_dir: &Path, mode: Option<TelemetryMode>) -> Result<Option<Telemetry>, String> {
+    /// Locks `data_dir`, opens its SQLite store and starts the writer (loading what the event
+    /// log holds). `None` when telemetry is off.
+    pub fn open(
+        system: &System,
+        data_dir: &Path,
+        mode: Option<TelemetryMode>,
+    ) -> Result<Option<Telemetry>, TelemetryError> {
         let settings = &system.telemetry;
         let durability = match mode {
             Some(TelemetryMode::Off) => return Ok(None),
@@ -77,45 +92,43 @@ impl Telemetry {
                 rein_system::Durability::Buffered => Durability::Buffered,
             },
         };
+        let data_dir = DataDir::lock(data_dir)?;
         let options = SqliteOptions {
             synchronous: if settings.fsync { Synchronous::Full } else { Synchronous::Normal },
             ..SqliteOptions::default()
         };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(data_dir, options).map_err(|e| e.to_string())?);
-        Self::start(store, system, data_dir, durability)
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(data_dir.path(), options)?);
+        Self::start(store, system, data_dir, durability, SystemClock::new()).map(Some)
     }
 
-    /// Starts the writer over any store (tests pass a wrapped one).
+    /// Starts the writer over any store (tests pass a wrapped one) and clock.
     pub fn start(
         store: Arc<dyn Store>,
         system: &System,
-        data_dir: &Path,
+        data_dir: DataDir,
         durability: Durability,
-    ) -> Result<Option<Telemetry>, String> {
+        clock: Arc<dyn Clock>,
+    ) -> Result<Telemetry, TelemetryError> {
         let settings = &system.telemetry;
-        let config = WriterConfig {
-            capacity: settings.queue_capacity,
-            spill: settings.spill.then(|| data_dir.join("spill.jsonl")),
-            journal: Some(data_dir.join(JOURNAL_FILE)),
-            journal_sync: settings.fsync,
-            ..WriterConfig::default()
-        };
-        // The writer takes its metric handles as it starts: the recorder must be there first.
-        crate::metrics::install();
-        let writer = Writer::start(store.clone(), config).map_err(|e| e.to_string())?;
         let retention = Retention {
             predictions_days: settings.retention.predictions,
             feedback_days: settings.retention.feedback,
             outcomes_days: settings.retention.outcomes,
             max_bytes: settings.max_store_bytes,
         };
-        if retention != Retention::default() {
+        let config = WriterConfig {
+            max_backlog: settings.max_backlog,
+            fsync: settings.fsync,
             // every minute: a store at its size bound grows past it by a minute's events at most
-            rein_telemetry::spawn_pruner(store.clone(), retention, Duration::from_secs(60));
-        }
-        let hasher = FeatureHasher::new(&hash_key(data_dir)?);
+            retention: (retention != Retention::default()).then_some(retention),
+            ..WriterConfig::default()
+        };
+        // The writer takes its metric handles as it starts: the recorder must be there first.
+        crate::metrics::install();
+        let writer = Writer::start(store.clone(), &data_dir, config, clock)?;
+        let hasher = FeatureHasher::new(&data_dir.hash_key()?);
         let commit_timeout = settings.commit_timeout;
-        Ok(Some(Telemetry { writer, store, durability, hasher, data_dir: data_dir.to_path_buf(), commit_timeout }))
+        Ok(Telemetry { writer, store, durability, hasher, data_dir, commit_timeout })
     }
 
     /// Records one event with the configured durability, waiting at most `commit_timeout`.
@@ -123,7 +136,7 @@ impl Telemetry {
         self.bounded(self.writer.record(event, self.durability)).await
     }
 
-    /// Waits until everything queued so far is committed, at most `commit_timeout`.
+    /// Waits until everything answered so far is in the store, at most `commit_timeout`.
     pub async fn flush(&self) -> Result<(), CommitError> {
         self.bounded(self.writer.flush()).await
     }
@@ -137,77 +150,30 @@ impl Telemetry {
             }),
         }
     }
-}
 
-/// File of the journal of answered durable events in the data directory.
-pub const JOURNAL_FILE: &str = "journal.jsonl";
-
-/// File of the keyed-hash secret in the data directory.
-pub const KEY_FILE: &str = "telemetry.key";
-
-/// Length of the keyed-hash secret rein makes (64 hex digits); a shorter one is refused.
-pub const KEY_LEN: usize = 64;
-
-/// The keyed-hash secret: made once per data directory, kept beside the data, so hashes
-/// stay comparable across restarts and differ between deployments.
-fn hash_key(data_dir: &Path) -> Result<Vec<u8>, String> {
-    let path = data_dir.join(KEY_FILE);
-    if let Some(key) = read_key(&path)? {
-        return Ok(key);
-    }
-    create_key(&path)?;
-    // Whoever linked first won: everyone uses the key on disk.
-    read_key(&path)?.ok_or_else(|| format!("the telemetry key file {} vanished as it was made", path.display()))
-}
-
-fn read_key(path: &Path) -> Result<Option<Vec<u8>>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read the telemetry key file {}: {e}", path.display())),
-    };
-    let key = text.trim();
-    if key.len() < KEY_LEN {
-        return Err(format!(
-            "the telemetry key file {} holds {} bytes, fewer than the {KEY_LEN} of a key: it is empty or truncated. \
-             Restore it from a backup (features hashed with another key no longer match), or, if those hashes \
-             do not matter, delete it and rein makes a new key",
-            path.display(),
-            key.len()
-        ));
-    }
-    Ok(Some(key.as_bytes().to_vec()))
-}
-
-/// Writes a new key to a private temp file (0600 from the start), then hard-links it into
-/// place, which never overwrites: a concurrent start never sees a partial key, and the
-/// first key linked is the one every process uses.
-fn create_key(path: &Path) -> Result<(), String> {
-    let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    let tmp = path.with_file_name(format!(".{KEY_FILE}.{}.tmp", uuid::Uuid::new_v4().simple()));
-    let linked = write_private(&tmp, key.as_bytes()).and_then(|()| std::fs::hard_link(&tmp, path));
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => {
-            // Best effort: keep the new name across a power loss, or later hashes would change.
-            if let Some(dir) = path.parent() {
-                let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-            }
-            Ok(())
+    /// Why this replica should get no predictions now, if it should not: its events could
+    /// not be recorded, or the store lags past the bound of what may wait for it.
+    pub fn unready(&self) -> Option<String> {
+        let w = &self.writer;
+        if let Some(failure) = w.log_failure() {
+            return Some(format!("the telemetry event log cannot be written: {failure}"));
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(format!("cannot create the telemetry key file {}: {e}", path.display())),
+        if let Some(failure) = w.store_failure() {
+            return Some(format!("the telemetry store is failing: {failure}"));
+        }
+        if let Some(age) = w.store_write_age().filter(|age| *age > self.commit_timeout) {
+            return Some(format!(
+                "the telemetry store has not finished a write for {} ms, longer than `commit_timeout_ms` ({} ms): \
+                 its disk is stalled or far too slow",
+                age.as_millis(),
+                self.commit_timeout.as_millis()
+            ));
+        }
+        let backlog = w.backlog();
+        (backlog >= w.max_backlog()).then(|| {
+            format!("{backlog} telemetry events wait for the store, the most allowed: it is too slow for this traffic")
+        })
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// The parts of an outcome that both its telemetry event and the answer carry, serialized
@@ -265,61 +231,5 @@ pub fn prediction_event(
         reason: serialized.decision.as_str().to_string(),
         fallback: outcome.fallback.is_some(),
         latency_us,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_new_key_is_private_from_the_start_and_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = hash_key(dir.path()).unwrap();
-        assert_eq!(key.len(), KEY_LEN);
-        assert_eq!(hash_key(dir.path()).unwrap(), key, "the same key on every start");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, [KEY_FILE], "no temp file is left behind");
-    }
-
-    #[test]
-    fn an_empty_or_truncated_key_is_refused_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(KEY_FILE);
-        for short in ["", "\n", &"a".repeat(KEY_LEN - 1)] {
-            std::fs::write(&path, short).unwrap();
-            let e = hash_key(dir.path()).unwrap_err();
-            assert!(e.contains(&path.display().to_string()), "{e}");
-            assert!(e.contains("truncated") && e.contains("delete it"), "{e}");
-        }
-        // a key set by an operator, at least as long, is used as it is
-        std::fs::write(&path, format!("{}\n", "k".repeat(KEY_LEN + 8))).unwrap();
-        assert_eq!(hash_key(dir.path()).unwrap(), "k".repeat(KEY_LEN + 8).into_bytes());
-    }
-
-    #[test]
-    fn processes_starting_at_once_agree_on_one_key() {
-        for _ in 0..20 {
-            let dir = tempfile::tempdir().unwrap();
-            let start = std::sync::Barrier::new(8);
-            let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
-                let workers: Vec<_> = (0..8)
-                    .map(|_| {
-                        s.spawn(|| {
-                            start.wait();
-                            hash_key(dir.path()).unwrap()
-                        })
-                    })
-                    .collect();
-                workers.into_iter().map(|w| w.join().unwrap()).collect()
-            });
-            assert!(keys.iter().all(|k| *k == keys[0]), "every start uses the first key written");
-        }
     }
 }

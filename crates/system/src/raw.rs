@@ -212,10 +212,13 @@ pub(crate) struct RawServer {
 pub(crate) struct RawTelemetry {
     pub enabled: Option<Typed<bool>>,
     pub durability: Option<Typed<String>>,
-    pub queue_capacity: Option<Typed<i64>>,
+    pub max_backlog: Option<Typed<i64>>,
+    /// Gone: named in a diagnostic that says what took its place.
+    pub queue_capacity: Option<toml::Spanned<toml::Value>>,
     pub commit_timeout_ms: Option<Typed<i64>>,
     pub fsync: Option<Typed<bool>>,
-    pub spill: Option<Typed<bool>>,
+    /// Gone: named in a diagnostic that says what took its place.
+    pub spill: Option<toml::Spanned<toml::Value>>,
     pub retention_days: Option<Typed<RawRetention>>,
     pub max_store_mb: Option<Typed<i64>>,
 }

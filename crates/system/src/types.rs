@@ -65,14 +65,14 @@ impl Default for ServerSettings {
 pub struct TelemetrySettings {
     pub enabled: bool,
     pub durability: Durability,
-    /// Bounded queue of events waiting for the store.
-    pub queue_capacity: usize,
-    /// Longest a durable request waits for its commit before it is answered 503.
+    /// Most events answered and not yet in the store; past it, predictions are refused 503.
+    pub max_backlog: u64,
+    /// Longest a request that needs the store itself (a lookup, a keyed feedback) waits for
+    /// it to catch up before it is answered 503.
     pub commit_timeout: std::time::Duration,
-    /// fsync every commit, so a committed event survives power loss, not only a crash of rein.
+    /// Sync the event log before a durable answer, so a recorded event survives power loss,
+    /// not only a crash of rein.
     pub fsync: bool,
-    /// Overflow to an append-only file in the data directory, replayed on start.
-    pub spill: bool,
     pub retention: RetentionDays,
     /// Most bytes the store may take; past it, its oldest events are deleted.
     pub max_store_bytes: Option<u64>,
@@ -83,10 +83,9 @@ impl Default for TelemetrySettings {
         Self {
             enabled: true,
             durability: Durability::Durable,
-            queue_capacity: 8192,
+            max_backlog: 100_000,
             commit_timeout: std::time::Duration::from_secs(2),
             fsync: false,
-            spill: true,
             retention: RetentionDays::default(),
             max_store_bytes: None,
         }

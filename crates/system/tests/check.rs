@@ -564,3 +564,13 @@ fn integers_are_accepted_where_a_number_is_wanted() {
         matches!(&system.components[0].experience.policy, Policy::Thresholds(t) if t == &[(Mode::Automate, 1.0), (Mode::Prompt, 0.0)])
     );
 }
+
+/// Settings the event log replaced are named with what took their place, never ignored.
+#[test]
+fn a_telemetry_setting_that_is_gone_says_what_replaced_it() {
+    let d = one_error("[[components]]", "[telemetry]\nspill = true\n\n[[components]]", "true\n");
+    assert!(d.message.contains("`spill` is no longer a setting"), "{d}");
+    let d = one_error("[[components]]", "[telemetry]\nqueue_capacity = 10\n\n[[components]]", "10\n");
+    assert!(d.message.contains("now `max_backlog`"), "{d}");
+    assert!(d.hint.as_deref().unwrap_or_default().contains("rename it"), "{d}");
+}

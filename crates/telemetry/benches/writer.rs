@@ -1,5 +1,5 @@
 //! Sustained events/s through the writer alone: prediction events with 10
-//! features, recorded buffered from 4 concurrent tasks, until committed.
+//! features, recorded durably from 4 concurrent tasks, until loaded into the store.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rein_telemetry::*;
@@ -36,14 +36,14 @@ fn bench(c: &mut Criterion) {
     let per_iter = 20_000u64;
     g.throughput(Throughput::Elements(per_iter));
     g.sample_size(10).measurement_time(Duration::from_secs(10));
-    for (name, sync) in [("buffered_sync_full", Synchronous::Full), ("buffered_sync_normal", Synchronous::Normal)] {
+    for (name, sync) in [("durable_sync_full", Synchronous::Full), ("durable_sync_normal", Synchronous::Normal)] {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             SqliteStore::open_with(dir.path(), SqliteOptions { synchronous: sync, ..Default::default() }).unwrap(),
         );
-        // Producers outrun the writer: let backpressure throttle them instead of failing.
-        let config = WriterConfig { enqueue_timeout: Duration::from_secs(60), ..Default::default() };
-        let writer = Writer::start(store, config).unwrap();
+        // Producers outrun the loader: a backlog this large never refuses them.
+        let config = WriterConfig { max_backlog: u64::MAX, ..Default::default() };
+        let writer = Writer::start_in(store, &dir.path().join("log"), config, SystemClock::new()).unwrap();
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
                                 let w = writer.clone();
                                 tokio::spawn(async move {
                                     for i in 0..per_iter / 4 {
-                                        w.record(event(t * per_iter + i), Durability::Buffered).await.unwrap();
+                                        w.record(event(t * per_iter + i), Durability::Durable).await.unwrap();
                                     }
                                 })
                             })
@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
                 })
             })
         });
-        assert_eq!(writer.stats().dropped, 0);
+        assert_eq!(writer.stats().refused, 0);
         rt.block_on(writer.shutdown());
     }
     g.finish();

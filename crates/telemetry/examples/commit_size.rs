@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let events: Vec<Event> = (0..n as u64).map(event).collect();
         let (started, cpu) = (Instant::now(), cpu_seconds());
         for commit in events.chunks(per_commit) {
-            store.write_batch(commit)?;
+            store.write_batch(commit, None)?;
         }
         let per_event = |seconds: f64| seconds / n as f64 * 1e6;
         println!(

@@ -1,5 +1,5 @@
-//! Threads that only have to keep pace on average (the journal's loader, the WAL
-//! checkpointer) run at the lowest CPU priority: the journal absorbs their bursts, while
+//! Threads that only have to keep pace on average (the log's loader) run at the lowest
+//! CPU priority: the log absorbs their bursts, while
 //! the threads answering requests must run the moment a request arrives. At normal
 //! priority a load of 512 events takes a core from request threads for milliseconds
 //! whenever the machine has more busy threads than cores (BENCHMARKS.md, "what changed").
@@ -7,7 +7,7 @@
 //! When their work keeps failing (a full disk), they say so as an [`Outage`]: not at
 //! every retry.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often a failure that lasts is said again.
 pub(crate) const OUTAGE_SAID_EVERY: Duration = Duration::from_secs(60);
@@ -21,8 +21,8 @@ pub(crate) struct Outage(Option<Ongoing>);
 
 #[derive(Debug)]
 struct Ongoing {
-    since: Instant,
-    said: Instant,
+    since: Duration,
+    said: Duration,
     unsaid_tries: u64,
 }
 
@@ -40,33 +40,29 @@ pub(crate) enum Say {
 }
 
 impl Outage {
-    pub(crate) fn is_on(&self) -> bool {
-        self.0.is_some()
-    }
-
     /// A try failed at `now`.
-    pub(crate) fn failed(&mut self, now: Instant) -> Say {
+    pub(crate) fn failed(&mut self, now: Duration) -> Say {
         let Some(on) = &mut self.0 else {
             self.0 = Some(Ongoing { since: now, said: now, unsaid_tries: 0 });
             return Say::Began;
         };
         on.unsaid_tries += 1;
-        if now.saturating_duration_since(on.said) < OUTAGE_SAID_EVERY {
+        if now.saturating_sub(on.said) < OUTAGE_SAID_EVERY {
             return Say::Nothing;
         }
         on.said = now;
-        let failed_for_s = now.saturating_duration_since(on.since).as_secs();
+        let failed_for_s = now.saturating_sub(on.since).as_secs();
         Say::Still { failed_for_s, tries: std::mem::take(&mut on.unsaid_tries) }
     }
 
     /// A try worked at `now`: how many seconds the outage lasted, if there was one.
-    pub(crate) fn ended(&mut self, now: Instant) -> Option<u64> {
-        self.0.take().map(|on| now.saturating_duration_since(on.since).as_secs())
+    pub(crate) fn ended(&mut self, now: Duration) -> Option<u64> {
+        self.0.take().map(|on| now.saturating_sub(on.since).as_secs())
     }
 
     /// [`Outage::failed`], said in the log when it is due; `what` names the work that
-    /// fails ("background checkpoints of /data/rein.db").
-    pub(crate) fn failed_logged(&mut self, now: Instant, what: &str, error: &dyn std::fmt::Display) -> Say {
+    /// fails ("loading the event log into /data/rein.db"); `now` is clock time.
+    pub(crate) fn failed_logged(&mut self, now: Duration, what: &str, error: &dyn std::fmt::Display) -> Say {
         let say = self.failed(now);
         match &say {
             Say::Began => tracing::warn!(error = %error, "telemetry: {what} failed; retrying every second"),
@@ -79,7 +75,7 @@ impl Outage {
     }
 
     /// [`Outage::ended`], said in the log if an outage ended.
-    pub(crate) fn ended_logged(&mut self, now: Instant, what: &str) {
+    pub(crate) fn ended_logged(&mut self, now: Duration, what: &str) {
         if let Some(failed_for_s) = self.ended(now) {
             tracing::info!(failed_for_s, "telemetry: {what} works again");
         }
@@ -106,10 +102,8 @@ mod outage_tests {
 
     #[test]
     fn an_outage_is_said_when_it_begins_then_once_a_minute_and_when_it_ends() {
-        let start = Instant::now();
-        let at = |s: u64| start + Duration::from_secs(s);
+        let at = Duration::from_secs;
         let mut outage = Outage::default();
-        assert!(!outage.is_on());
         assert_eq!(outage.ended(at(0)), None, "nothing ends that did not begin");
         let said: Vec<(u64, Say)> =
             (0..=150).map(|s| (s, outage.failed(at(s)))).filter(|(_, say)| *say != Say::Nothing).collect();
@@ -122,10 +116,8 @@ mod outage_tests {
             ],
             "said at each minute, with the tries since the last time"
         );
-        assert!(outage.is_on());
         assert_eq!(outage.failed(at(180)), Say::Still { failed_for_s: 180, tries: 31 }, "the tries at 150..=180");
         assert_eq!(outage.ended(at(200)), Some(200));
-        assert!(!outage.is_on());
         assert_eq!(outage.failed(at(300)), Say::Began, "a new failure is a new outage");
     }
 }

@@ -1,6 +1,5 @@
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// An error of the telemetry store. Messages name the database path and the
 /// underlying SQLite or I/O error (e.g. `database or disk is full`).
@@ -34,36 +33,26 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// Why [`crate::Writer::record`] did not accept or keep an event.
+/// Why [`crate::Writer::record`] did not record an event (or could not say it did).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RecordError {
-    /// The queue stayed full for the whole bounded wait and there is no spill
-    /// file: the HTTP edge answers 503.
-    /// `failing`: the store's latest write error, when its writes are failing (what keeps
-    /// the queue full).
+    /// Events answered and not yet in the store reached the bound: the store is too slow,
+    /// stalled, or failing (`failing`: its latest error). The event was not recorded.
     #[error(
-        "telemetry is overloaded: the write queue ({capacity} events) stayed full for {} ms{}; \
+        "telemetry is overloaded: {backlog} events wait for the store, the most allowed (`max_backlog`){}; \
          the event was not recorded, retry later",
-        waited.as_millis(),
         match failing {
-            Some(e) => format!(", as the store's writes fail: {e}"),
+            Some(e) => format!(", as the store {e}"),
             None => String::new(),
         }
     )]
-    Overloaded { capacity: usize, waited: Duration, failing: Option<String> },
-    /// The store failed to commit the batch holding a durable event.
-    #[error("telemetry store write failed: {source}{}", match spilled {
-        Some(p) => format!("; the event was kept in the spill file {} and will be replayed", p.display()),
-        None => "; the event is kept in memory and retried".to_owned(),
-    })]
-    Store { source: Arc<StoreError>, spilled: Option<PathBuf> },
-    /// The spill file could not be written.
-    #[error("telemetry spill file {}: {source}", path.display())]
-    Spill { path: PathBuf, source: Arc<std::io::Error> },
-    /// A feedback with this idempotency key is already stored (or was written
-    /// earlier in the same batch): this one was not written.
-    #[error("a feedback with the idempotency key `{key}` is already stored; this one was not written")]
-    KeyConflict { key: String },
+    Overloaded { backlog: u64, failing: Option<String> },
+    /// The event log could not take the event (a full disk) or be synced: not recorded.
+    #[error("the event was not recorded: {0}")]
+    Log(Arc<crate::log::LogError>),
+    /// The event could not be serialized.
+    #[error("the event could not be encoded: {0}")]
+    Encode(String),
     /// The writer was shut down.
     #[error("telemetry writer is shut down")]
     Closed,

@@ -2,32 +2,37 @@
 //! back, in one store that monitoring, experiments, goals and retraining read.
 //!
 //! * [`events`]: the plain-data events ([`PredictionEvent`], [`FeedbackEvent`], [`OutcomeEvent`]).
+//! * [`Writer`]: records events durably (module `writer` says how, in five mechanisms):
+//!   the event log (`log`), group fsync (`fsync`), and the loader into the store (`loader`).
 //! * [`Store`]: the storage trait; [`SqliteStore`] is the embedded default.
-//! * [`Writer`]: the one asynchronous batching writer (bounded queue, group
-//!   commit, backpressure, spill file, counters).
-//! * [`journal`]: durable events answered once journaled, loaded into the store
-//!   in large transactions by a thread of their own.
-//! * [`retention`]: periodic pruning; [`export`]: labeled examples as jsonl, csv or parquet.
+//! * [`DataDir`]: the data directory's layout and its exclusive lock.
+//! * [`Clock`]: time for the background threads, injectable in tests ([`ManualClock`]).
+//! * [`retention`]: pruning passes; [`export`]: datasets as jsonl, csv or parquet.
 
 mod background;
+pub mod clock;
+pub mod data_dir;
 pub mod error;
-mod event_log;
 pub mod events;
 pub mod export;
-pub mod journal;
+mod fsync;
+mod loader;
+pub mod log;
 pub mod retention;
-mod segment;
 pub mod sqlite;
 pub mod store;
 pub mod writer;
 
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use data_dir::{DataDir, DataDirError};
 pub use error::{RecordError, StoreError};
 pub use events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
     new_event_id, new_prediction_id, now_ms,
 };
 pub use export::{ExportError, ExportFormat, export};
-pub use retention::{PruneReport, Retention, prune_once, spawn_pruner};
+pub use log::LogError;
+pub use retention::{PruneReport, Retention, prune_once};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{Counts, ExampleQuery, LabeledExample, Order, Page, PredictionRecord, ScanQuery, Store, WriteReport};
-pub use writer::{Durability, StoreFailure, Writer, WriterConfig, WriterStats};
+pub use writer::{Durability, StartError, StoreFailure, Writer, WriterConfig, WriterStats};

@@ -1,11 +1,9 @@
 //! Retention: events older than a number of days, per kind, and the oldest events
-//! past a size for the whole store, are deleted by a periodic pruning task.
+//! past a size for the whole store, are deleted by passes the loader runs every minute.
 
 use crate::StoreError;
-use crate::events::{EventKind, now_ms};
+use crate::events::EventKind;
 use crate::store::Store;
-use std::sync::Arc;
-use std::time::Duration;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -110,33 +108,4 @@ impl PruneReport {
             EventKind::Outcome => self.outcomes += n,
         }
     }
-}
-
-/// Spawns a tokio task that prunes every `interval` (first pass at once),
-/// off the async runtime. Abort the handle to stop it.
-pub fn spawn_pruner(store: Arc<dyn Store>, retention: Retention, interval: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if retention == Retention::default() {
-                continue;
-            }
-            let store = store.clone();
-            match tokio::task::spawn_blocking(move || prune_once(store.as_ref(), &retention, now_ms())).await {
-                Ok(Ok(r)) if r != PruneReport::default() => {
-                    tracing::info!(
-                        predictions = r.predictions,
-                        feedback = r.feedback,
-                        outcomes = r.outcomes,
-                        "telemetry: pruned"
-                    )
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "telemetry: pruning failed"),
-                Err(e) => tracing::warn!(error = %e, "telemetry: pruning task failed"),
-            }
-        }
-    })
 }

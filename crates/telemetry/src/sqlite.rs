@@ -8,12 +8,12 @@
 //! [`Synchronous::Normal`] a commit survives a process crash (`kill -9`) but
 //! the last commits before a power loss may roll back; it saves the fsync.
 //!
-//! Writes use one dedicated connection (the writer thread is its only
-//! regular user; pruning borrows it chunk by chunk). Reads use a small pool
-//! of separate connections, which WAL lets run alongside the writer.
+//! Writes use one dedicated connection (the loader thread is its only user: loads and
+//! retention). Reads use a small pool of separate connections, which WAL lets run alongside
+//! the writer. SQLite checkpoints the WAL itself after a commit, on the loader's thread,
+//! which no answer waits for.
 
 use crate::StoreError;
-use crate::background::Outage;
 use crate::events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
 };
@@ -21,14 +21,12 @@ use crate::store::{
     Counts, Cursor, ExampleQuery, ExampleVisitor, LabeledExample, Order, Page, PredictionRecord, ScanQuery, Store,
     WriteReport,
 };
-use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
-/// File name of the database inside the data directory.
-pub const DB_FILE: &str = "rein.db";
+pub use crate::data_dir::DB_FILE;
 
 /// Versioned migrations, applied in order, each in its own transaction and
 /// recorded in `schema_migrations(version, applied_at)`. Append only: never
@@ -90,6 +88,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE outcomes ADD COLUMN id TEXT;
     CREATE UNIQUE INDEX outcomes_id ON outcomes (id);",
     ),
+    // The event log position the store holds everything before, written in the same
+    // transaction as the events, so a restart resumes loading exactly there.
+    (3, "CREATE TABLE log_position (id INTEGER PRIMARY KEY CHECK (id = 1), loaded_to INTEGER NOT NULL);"),
 ];
 
 /// Page size of a new store. Rows here are about a kilobyte and written in transactions of
@@ -121,16 +122,14 @@ pub struct SqliteOptions {
     /// A quota on the database file (SQLite `max_page_count`): past it,
     /// writes fail with `database or disk is full`, as on a full disk.
     pub max_db_bytes: Option<u64>,
-    /// How often a thread of its own checkpoints the WAL into the database. `None`:
-    /// SQLite's automatic checkpoint after a commit, in the writer's path.
-    pub checkpoint_every: Option<Duration>,
 }
 
-/// With background checkpoints, the writer still checkpoints once the WAL holds this
-/// much, so the WAL is rewound even if writes never pause; and a WAL that grew past it
-/// (a long read held the checkpoints back) is cut back to it when rewound, so the
-/// store's files do not keep their largest size (`PRAGMA journal_size_limit`).
-const WAL_BACKSTOP_BYTES: i64 = 64 * 1024 * 1024;
+/// SQLite checkpoints the WAL once a commit leaves it this large, whatever the page size.
+const WAL_CHECKPOINT_BYTES: i64 = 16 * 1024 * 1024;
+
+/// A WAL that grew past this (a long read held checkpoints back) is cut back to it when
+/// rewound, so the store's files do not keep their largest size (`PRAGMA journal_size_limit`).
+const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -139,7 +138,6 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             max_idle_readers: 4,
             max_db_bytes: None,
-            checkpoint_every: Some(Duration::from_millis(100)),
         }
     }
 }
@@ -150,65 +148,6 @@ pub struct SqliteStore {
     options: SqliteOptions,
     write: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    /// Held for its `Drop`, which stops the thread.
-    _checkpointer: Option<Checkpointer>,
-}
-
-/// Checkpoints the WAL from a thread of its own. A checkpoint copies pages into the
-/// database and syncs it; in the writer's path that sync stalled every durable request
-/// behind it (p99 over 100 ms at 15k predictions/s on this machine's disk).
-struct Checkpointer {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// How often a failing checkpoint is retried.
-const FAILING_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-impl Checkpointer {
-    fn start(path: &Path, every: Duration, busy_timeout: Duration) -> Result<Self, StoreError> {
-        let sqlite = |op| move |source| StoreError::Sqlite { path: path.to_path_buf(), op, source };
-        let conn = Connection::open(path).map_err(sqlite("open checkpoint connection"))?;
-        conn.busy_timeout(busy_timeout).map_err(sqlite("set busy timeout"))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let shown = path.display().to_string();
-        let thread = std::thread::Builder::new()
-            .name("rein-telemetry-checkpoint".into())
-            .spawn(move || {
-                crate::background::lower_priority();
-                // While checkpoints fail (a full disk), retry at most once a second.
-                let mut failing = Outage::default();
-                let what = format!("background checkpoints of {shown}");
-                while !stopping.load(Ordering::Acquire) {
-                    std::thread::park_timeout(if failing.is_on() {
-                        every.max(FAILING_CHECKPOINT_EVERY)
-                    } else {
-                        every
-                    });
-                    // PASSIVE: never waits for the writer or readers; what it cannot copy now, it copies next time.
-                    let now = Instant::now();
-                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        Ok(()) => failing.ended_logged(now, &what),
-                        Err(e) => {
-                            failing.failed_logged(now, &what, &e);
-                        }
-                    }
-                }
-            })
-            .map_err(|source| StoreError::Io { path: path.to_path_buf(), op: "spawn checkpoint thread", source })?;
-        Ok(Checkpointer { stop, thread: Some(thread) })
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
-    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -280,23 +219,16 @@ impl SqliteStore {
                 .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))
                 .map_err(err("set max_page_count"))?;
         }
-        let checkpointer = match options.checkpoint_every {
-            Some(every) => {
-                conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_BYTES / page)
-                    .map_err(err("set wal_autocheckpoint"))?;
-                let _: i64 = conn
-                    .query_row(&format!("PRAGMA journal_size_limit = {WAL_BACKSTOP_BYTES}"), [], |r| r.get(0))
-                    .map_err(err("set journal_size_limit"))?;
-                Some(Checkpointer::start(&path, every, options.busy_timeout)?)
-            }
-            None => None,
-        };
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_BYTES / page)
+            .map_err(err("set wal_autocheckpoint"))?;
+        let _: i64 = conn
+            .query_row(&format!("PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}"), [], |r| r.get(0))
+            .map_err(err("set journal_size_limit"))?;
         Ok(SqliteStore {
             path,
             options,
             write: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
-            _checkpointer: checkpointer,
         })
     }
 
@@ -467,9 +399,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 impl Store for SqliteStore {
-    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
+    fn write_batch(&self, events: &[Event], through: Option<u64>) -> Result<WriteReport, StoreError> {
         let mut report = WriteReport::default();
-        if events.is_empty() {
+        if events.is_empty() && through.is_none() {
             return Ok(report);
         }
         let mut conn = self.write_conn();
@@ -551,8 +483,26 @@ impl Store for SqliteStore {
                 }
             }
         }
+        if let Some(through) = through {
+            let through = i64::try_from(through).unwrap_or(i64::MAX);
+            tx.prepare_cached(
+                "INSERT INTO log_position (id, loaded_to) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET loaded_to = MAX(loaded_to, excluded.loaded_to)",
+            )
+            .and_then(|mut s| s.execute(params![through]))
+            .map_err(self.err("store the log position"))?;
+        }
         tx.commit().map_err(self.err("commit"))?;
         Ok(report)
+    }
+
+    fn log_position(&self) -> Result<Option<u64>, StoreError> {
+        let conn = self.write_conn();
+        let position: Option<i64> = conn
+            .query_row("SELECT loaded_to FROM log_position WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(self.err("read the log position"))?;
+        Ok(position.map(|p| p.max(0) as u64))
     }
 
     fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>, StoreError> {
@@ -788,7 +738,7 @@ mod tests {
     fn the_wal_is_bounded_in_bytes_whatever_the_page_size() {
         let new = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(new.path()).unwrap();
-        assert_eq!(wal_bounds(&store), (4096, 64 << 20), "64 MiB of 16 KiB pages");
+        assert_eq!(wal_bounds(&store), (1024, 64 << 20), "16 MiB of 16 KiB pages");
 
         let old = tempfile::tempdir().unwrap();
         let conn = Connection::open(old.path().join(DB_FILE)).unwrap();
@@ -796,6 +746,6 @@ mod tests {
             .unwrap();
         drop(conn);
         let store = SqliteStore::open(old.path()).unwrap();
-        assert_eq!(wal_bounds(&store), (16_384, 64 << 20), "64 MiB of an older store's 4 KiB pages");
+        assert_eq!(wal_bounds(&store), (4096, 64 << 20), "16 MiB of an older store's 4 KiB pages");
     }
 }

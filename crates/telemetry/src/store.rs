@@ -4,8 +4,8 @@
 //! opaque cursors) so that a PostgreSQL implementation can follow without
 //! changing callers.
 //!
-//! Methods are synchronous: they run on the writer's own thread or inside
-//! `tokio::task::spawn_blocking`, never on an async worker.
+//! Methods are synchronous: they run on the loader's thread or, for reads, on a
+//! caller's blocking pool, never on an async worker.
 
 use crate::events::{EventKind, FeedbackEvent, OutcomeEvent, PredictionEvent};
 use crate::{Event, StoreError};
@@ -153,7 +153,13 @@ pub trait Store: Send + Sync + 'static {
     /// the feedback is also listed in [`WriteReport::key_conflicts`].
     /// The store does not check that a feedback's prediction exists (the HTTP
     /// edge does, with [`Store::prediction_exists`]).
-    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError>;
+    /// `through`: the event log position these events reach, stored in the same
+    /// transaction (see [`Store::log_position`]).
+    fn write_batch(&self, events: &[Event], through: Option<u64>) -> Result<WriteReport, StoreError>;
+
+    /// The event log position the store holds everything before: where loading resumes.
+    /// `None` for a store no log was ever loaded into.
+    fn log_position(&self) -> Result<Option<u64>, StoreError>;
 
     /// A prediction with its feedback and outcomes joined.
     fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>, StoreError>;

@@ -36,7 +36,7 @@ fn dataset(store: &SqliteStore) -> Vec<String> {
     events.push(fb(3, FeedbackKind::Incorrect, None)); // truth unknown
     events.push(fb(5, FeedbackKind::Label, Some("legit"))); // other component
     events.push(fb(6, FeedbackKind::Label, Some("legit"))); // outside window
-    store.write_batch(&events).unwrap();
+    store.write_batch(&events, None).unwrap();
     ids
 }
 

@@ -44,7 +44,7 @@ fn each_event_kind_round_trips_and_joins() {
             f2.clone().into(),
             o1.clone().into(),
             o2.into(),
-        ])
+        ], None)
         .unwrap();
     assert_eq!(report, WriteReport { predictions: 2, feedback: 2, outcomes: 2, ..Default::default() });
 
@@ -71,11 +71,11 @@ fn feedback_idempotency_key_and_replayed_events_are_no_ops() {
     let mut again = f.clone();
     again.id = new_event_id();
     again.comment = Some("second try".into());
-    let r = store.write_batch(&[p.clone().into(), f.clone().into(), again.into()]).unwrap();
+    let r = store.write_batch(&[p.clone().into(), f.clone().into(), again.into()], None).unwrap();
     assert_eq!((r.predictions, r.feedback, r.duplicates), (1, 1, 1));
     // the feedback that lost its key is named, so its waiter is not told it was written
     assert_eq!(r.key_conflicts, vec![2]);
-    let r = store.write_batch(&[p.clone().into(), f.clone().into()]).unwrap();
+    let r = store.write_batch(&[p.clone().into(), f.clone().into()], None).unwrap();
     assert_eq!((r.predictions, r.feedback, r.duplicates), (0, 0, 2));
     assert_eq!(r.key_conflicts, vec![1], "a replayed prediction is not a key conflict");
     assert_eq!(store.feedback_by_key("client-key-1").unwrap(), Some(f));
@@ -84,14 +84,14 @@ fn feedback_idempotency_key_and_replayed_events_are_no_ops() {
     // one event replayed (from the journal or the spill file) is one row.
     let k = feedback(&p.id, FeedbackKind::Correct, None, None);
     let same_words = FeedbackEvent { id: new_event_id(), ..k.clone() };
-    let r = store.write_batch(&[k.clone().into(), same_words.into(), k.into()]).unwrap();
+    let r = store.write_batch(&[k.clone().into(), same_words.into(), k.into()], None).unwrap();
     assert_eq!((r.feedback, r.duplicates), (2, 1));
     assert!(r.key_conflicts.is_empty(), "a replay is no key conflict");
     assert_eq!(store.counts().unwrap().feedback, 3);
     // the same for outcomes
     let o =
         OutcomeEvent { id: new_event_id(), time_ms: 7, unit: None, prediction_id: None, name: "x".into(), value: None };
-    let r = store.write_batch(&[o.clone().into(), o.into()]).unwrap();
+    let r = store.write_batch(&[o.clone().into(), o.into()], None).unwrap();
     assert_eq!((r.outcomes, r.duplicates), (1, 1));
 }
 
@@ -125,7 +125,7 @@ fn pagination_returns_every_row_once_in_order() {
         }
         events.push(Event::from(p));
     }
-    store.write_batch(&events).unwrap();
+    store.write_batch(&events, None).unwrap();
     expected.sort();
 
     let q = ScanQuery {
@@ -160,7 +160,7 @@ fn migrations_are_versioned_and_a_newer_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(store.schema_version().unwrap(), rein_telemetry::sqlite::SCHEMA_VERSION);
-    store.write_batch(&[prediction("c", 1).into()]).unwrap();
+    store.write_batch(&[prediction("c", 1).into()], None).unwrap();
     drop(store);
     // Opening again applies nothing and keeps the data.
     let store = SqliteStore::open(dir.path()).unwrap();
@@ -183,7 +183,7 @@ fn feedback_and_outcomes_from_before_event_ids_read_with_one() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let p = prediction("c", 1);
-    store.write_batch(&[p.clone().into()]).unwrap();
+    store.write_batch(&[p.clone().into()], None).unwrap();
     let conn = rusqlite_conn(&dir.path().join("rein.db"));
     conn.execute(
         "INSERT INTO feedback (prediction_id, time_ms, kind, source) VALUES (?1, 2, 'correct', 'user')",
@@ -204,7 +204,7 @@ fn a_new_store_takes_16_kib_pages_and_an_older_one_keeps_its_own() {
     };
     let new = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(new.path()).unwrap();
-    store.write_batch(&[prediction("c", 1).into()]).unwrap();
+    store.write_batch(&[prediction("c", 1).into()], None).unwrap();
     drop(store);
     assert_eq!(page_size(new.path()), 16 * 1024);
 
@@ -215,7 +215,7 @@ fn a_new_store_takes_16_kib_pages_and_an_older_one_keeps_its_own() {
     drop(conn);
     let store = SqliteStore::open(old.path()).unwrap();
     let p = prediction("c", 2);
-    store.write_batch(&[p.clone().into()]).unwrap();
+    store.write_batch(&[p.clone().into()], None).unwrap();
     assert_eq!(store.prediction(&p.id).unwrap().unwrap().prediction.id, p.id);
     drop(store);
     assert_eq!(page_size(old.path()), 4096);
@@ -239,7 +239,7 @@ fn full_disk_and_bad_path_errors_name_the_path_and_the_cause() {
                 p.into()
             })
             .collect();
-        if let Err(e) = store.write_batch(&batch) {
+        if let Err(e) = store.write_batch(&batch, None) {
             err = Some(e);
             break;
         }
@@ -281,7 +281,7 @@ fn prune_deletes_old_rows_per_kind() {
         }
         .into(),
     );
-    store.write_batch(&events).unwrap();
+    store.write_batch(&events, None).unwrap();
     let r = prune_once(
         store.as_ref(),
         &Retention { predictions_days: Some(30), feedback_days: Some(90), outcomes_days: Some(1), max_bytes: None },
@@ -314,7 +314,7 @@ fn a_store_past_its_size_loses_its_oldest_events_first() {
             newest = Some(p.id.clone());
             events.push(p.into());
         }
-        store.write_batch(&events).unwrap();
+        store.write_batch(&events, None).unwrap();
     }
     let full = store.used_bytes().unwrap();
     let bound = full / 2;
@@ -334,23 +334,38 @@ fn a_store_past_its_size_loses_its_oldest_events_first() {
     assert_eq!(again, PruneReport::default());
 }
 
+/// SQLite checkpoints the WAL after the loader's commits: it is copied into the database
+/// and its file stays bounded however much is written.
 #[test]
-fn the_wal_is_checkpointed_in_the_background_while_the_store_is_open() {
+fn the_wal_is_checkpointed_by_the_writes_and_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { checkpoint_every: Some(std::time::Duration::from_millis(20)), ..Default::default() };
-    let store = SqliteStore::open_with(dir.path(), options).unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
     let db = store.path().to_path_buf();
-    let empty = std::fs::metadata(&db).unwrap().len();
-    for batch in 0..20 {
-        let events: Vec<Event> = (0..100).map(|i| prediction("fraud", batch * 100 + i).into()).collect();
-        store.write_batch(&events).unwrap();
+    let wal = db.with_file_name("rein.db-wal");
+    for batch in 0..60 {
+        let events: Vec<Event> = (0..500).map(|i| prediction("fraud", batch * 500 + i).into()).collect();
+        store.write_batch(&events, None).unwrap();
     }
-    // 2,000 predictions are far below the writer's own checkpoint threshold: only the
-    // background thread can have copied them into the database file.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::metadata(&db).unwrap().len() < empty + 200_000 {
-        assert!(std::time::Instant::now() < deadline, "the database file never grew: no checkpoint ran");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert_eq!(store.counts().unwrap().predictions, 2_000);
+    // about 24 MB written: what is past the WAL's checkpoint size is in the database file
+    let (db_len, wal_len) = (std::fs::metadata(&db).unwrap().len(), std::fs::metadata(&wal).unwrap().len());
+    assert!(db_len > 4 << 20, "checkpoints copied events into the database: {db_len} bytes");
+    assert!(wal_len <= 64 << 20, "the WAL stays within its limit: {wal_len} bytes");
+    assert_eq!(store.counts().unwrap().predictions, 30_000);
+}
+
+/// The log position is written with the events, in their transaction, and never goes back.
+#[test]
+fn the_log_position_is_stored_with_the_events_and_never_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.log_position().unwrap(), None, "no log was ever loaded");
+    let p = prediction("c", 1);
+    store.write_batch(&[p.clone().into()], Some(420)).unwrap();
+    assert_eq!(store.log_position().unwrap(), Some(420));
+    store.write_batch(&[], Some(100)).unwrap();
+    assert_eq!(store.log_position().unwrap(), Some(420), "a stale loader cannot move it back");
+    drop(store);
+    let reopened = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(reopened.log_position().unwrap(), Some(420));
+    assert!(reopened.prediction_exists(&p.id).unwrap());
 }

@@ -38,8 +38,10 @@ impl Server {
         durability: Durability,
     ) -> Server {
         let system = system(edit);
-        let telemetry = rein_server::Telemetry::start(store, &system, data_dir, durability).unwrap();
-        Self::with(system, telemetry).await
+        let data_dir = rein_telemetry::DataDir::lock(data_dir).unwrap();
+        let clock = rein_telemetry::SystemClock::new();
+        let telemetry = rein_server::Telemetry::start(store, &system, data_dir, durability, clock).unwrap();
+        Self::with(system, Some(telemetry)).await
     }
 
     pub async fn with(system: rein_system::System, telemetry: Option<rein_server::Telemetry>) -> Server {
@@ -160,7 +162,7 @@ impl StalledStore {
 }
 
 impl Store for StalledStore {
-    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
+    fn write_batch(&self, events: &[Event], through: Option<u64>) -> Result<WriteReport, StoreError> {
         let mut open = self.open.lock().unwrap();
         while !*open {
             self.stalled_once.store(true, Ordering::Relaxed);
@@ -171,7 +173,10 @@ impl Store for StalledStore {
             let source = std::io::Error::from_raw_os_error(28); // ENOSPC
             return Err(StoreError::Io { path: "rein.db".into(), op: "commit", source });
         }
-        self.inner.write_batch(events)
+        self.inner.write_batch(events, through)
+    }
+    fn log_position(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.log_position()
     }
     fn prediction(&self, id: &str) -> Result<Option<rein_telemetry::PredictionRecord>, StoreError> {
         self.inner.prediction(id)
@@ -209,13 +214,12 @@ impl Store for StalledStore {
     }
 }
 
-/// A buffered server over a stalled store with a queue of 8 and no spill file: past
-/// eight events, predictions are refused 503. Keep the directory alive while it serves.
-pub async fn stalled_without_spill() -> (tempfile::TempDir, Arc<StalledStore>, Server) {
+/// A buffered server over a stalled store that lets eight events wait for it: past them,
+/// predictions are refused 503. Keep the directory alive while it serves.
+pub async fn stalled_with_a_small_backlog() -> (tempfile::TempDir, Arc<StalledStore>, Server) {
     let dir = tempfile::tempdir().unwrap();
     let stalled = StalledStore::new(SqliteStore::open(dir.path()).unwrap());
-    let edit =
-        |t: String| t.replacen("[[components]]", "[telemetry]\nqueue_capacity = 8\nspill = false\n\n[[components]]", 1);
+    let edit = |t: String| t.replacen("[[components]]", "[telemetry]\nmax_backlog = 8\n\n[[components]]", 1);
     let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Buffered).await;
     (dir, stalled, server)
 }

@@ -52,8 +52,19 @@ pub(super) fn telemetry(raw: &Option<Typed<RawTelemetry>>, r: &mut Reporter) -> 
     if let Some(enabled) = given(r, "enabled", &raw.enabled) {
         t.enabled = *enabled.get_ref();
     }
-    if let Some(spill) = given(r, "spill", &raw.spill) {
-        t.spill = *spill.get_ref();
+    if let Some(spill) = &raw.spill {
+        r.at(
+            spill.span(),
+            "`spill` is no longer a setting: the event log keeps what the store cannot take yet",
+            Some("remove it (docs/telemetry.md says how events are kept)".into()),
+        );
+    }
+    if let Some(old) = &raw.queue_capacity {
+        r.at(
+            old.span(),
+            "`queue_capacity` is now `max_backlog`: how many answered events may wait for the store",
+            Some("rename it to `max_backlog` (default 100000)".into()),
+        );
     }
     if let Some(fsync) = given(r, "fsync", &raw.fsync) {
         t.fsync = *fsync.get_ref();
@@ -65,8 +76,8 @@ pub(super) fn telemetry(raw: &Option<Typed<RawTelemetry>>, r: &mut Reporter) -> 
             None => {}
         }
     }
-    if let Some(c) = count(r, "queue_capacity", &raw.queue_capacity, 10_000_000) {
-        t.queue_capacity = c as usize;
+    if let Some(c) = count(r, "max_backlog", &raw.max_backlog, 100_000_000) {
+        t.max_backlog = c as u64;
     }
     if let Some(c) = count(r, "commit_timeout_ms", &raw.commit_timeout_ms, 600_000) {
         t.commit_timeout = Duration::from_millis(c as u64);

@@ -54,6 +54,8 @@ pub struct GatedStore {
     cv: Condvar,
     pub fail: AtomicBool,
     pub entered: std::sync::atomic::AtomicU64,
+    /// Writes that went through the gate and returned.
+    pub left: std::sync::atomic::AtomicU64,
 }
 
 impl GatedStore {
@@ -64,6 +66,7 @@ impl GatedStore {
             cv: Condvar::new(),
             fail: AtomicBool::new(false),
             entered: Default::default(),
+            left: Default::default(),
         })
     }
     /// The store in `dir` behind a gate that starts closed: the writer's first commit stalls.
@@ -82,7 +85,7 @@ impl GatedStore {
 }
 
 impl Store for GatedStore {
-    fn write_batch(&self, events: &[Event]) -> Result<WriteReport, StoreError> {
+    fn write_batch(&self, events: &[Event], through: Option<u64>) -> Result<WriteReport, StoreError> {
         self.entered.fetch_add(1, Ordering::SeqCst);
         let mut open = self.open.lock().unwrap();
         while !*open {
@@ -92,7 +95,12 @@ impl Store for GatedStore {
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable(format!("{}: injected I/O failure", self.inner.path().display())));
         }
-        self.inner.write_batch(events)
+        let written = self.inner.write_batch(events, through);
+        self.left.fetch_add(1, Ordering::SeqCst);
+        written
+    }
+    fn log_position(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.log_position()
     }
     fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>, StoreError> {
         self.inner.prediction(id)
