@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs rein's whole test suite. Installs what it needs when it is missing:
+# Runs rein's whole test suite: formatting, clippy (warnings are errors), every test.
+# Installs what it needs when it is missing:
 # the ONNX Runtime library (from the PyPI wheel, into .rein/onnxruntime), and for the
 # protocol check the standard Triton OIP v2 client (into .rein/pylib).
 set -euo pipefail
@@ -8,6 +9,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-onnxruntime.sh
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
 
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked "$@"
 
 # Open Inference Protocol v2: a standard client (tritonclient) against a real rein.

@@ -189,7 +189,8 @@ fn run(command: Command) -> Result<(), String> {
             let workers = workers.map_or_else(rein_server::workers::default_count, usize::from);
             let runtime = runtime()?;
             let served = runtime.block_on(async move {
-                let telemetry = rein_server::Telemetry::open(&system, &data_dir, telemetry).map_err(|e| e.to_string())?;
+                let telemetry =
+                    rein_server::Telemetry::open(&system, &data_dir, telemetry).map_err(|e| e.to_string())?;
                 let recording = match &telemetry {
                     Some(t) => format!("recording to {} ({:?})", t.data_dir.path().display(), t.durability),
                     None => "telemetry off".to_string(),
@@ -268,7 +269,7 @@ fn catch_up(store: &Arc<rein_telemetry::SqliteStore>, data_dir: &std::path::Path
         Err(e) => return Err(e.to_string()),
     };
     let config = rein_telemetry::WriterConfig::default();
-    let writer = rein_telemetry::Writer::start(store.clone(), &dir, config, rein_telemetry::SystemClock::new())
+    let writer = rein_telemetry::Writer::start(store.clone(), &dir, config, rein_telemetry::clock::system())
         .map_err(|e| e.to_string())?;
     runtime()?.block_on(writer.shutdown());
     Ok(false)

@@ -48,6 +48,7 @@ struct CpuProvider {
 }
 
 impl CpuProvider {
+    #[allow(unsafe_code)] // ONNX Runtime's C API, as SAFETY below says
     fn open(path: &Path) -> Result<CpuProvider, String> {
         // SAFETY: the same library ort just loaded and checked; loading it again only
         // takes a reference. The symbol's signature is ONNX Runtime's C declaration.
@@ -115,6 +116,7 @@ impl Runtime {
 
     /// Appends ONNX Runtime's CPU execution provider (with its memory arena) to a
     /// session builder; see [`CpuProvider`] for why this is needed.
+    #[allow(unsafe_code)] // ONNX Runtime's C API, as SAFETY below says
     pub(crate) fn append_cpu_provider(
         &self,
         builder: &mut ort::session::builder::SessionBuilder,

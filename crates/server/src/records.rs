@@ -11,9 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rein_system::Task;
-use rein_telemetry::{
-    FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, ScanQuery, Store,
-};
+use rein_telemetry::{FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, ScanQuery, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -11,7 +11,7 @@ use rein_decision::{ModelInfo, Outcome};
 use rein_system::System;
 use rein_telemetry::{
     Clock, DataDir, Durability, Event, JsonText, PredictionEvent, RecordError, Retention, SqliteOptions, SqliteStore,
-    Store, Synchronous, SystemClock, Writer, WriterConfig,
+    Store, Synchronous, Writer, WriterConfig, clock,
 };
 
 /// Telemetry of a running system: where events go and how durably.
@@ -98,7 +98,7 @@ impl Telemetry {
             ..SqliteOptions::default()
         };
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(data_dir.path(), options)?);
-        Self::start(store, system, data_dir, durability, SystemClock::new()).map(Some)
+        Self::start(store, system, data_dir, durability, clock::system()).map(Some)
     }
 
     /// Starts the writer over any store (tests pass a wrapped one) and clock.

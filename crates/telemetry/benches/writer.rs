@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
         );
         // Producers outrun the loader: a backlog this large never refuses them.
         let config = WriterConfig { max_backlog: u64::MAX, ..Default::default() };
-        let writer = Writer::start_in(store, &dir.path().join("log"), config, SystemClock::new()).unwrap();
+        let writer = Writer::start_in(store, &dir.path().join("log"), config, clock::system()).unwrap();
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {

@@ -84,6 +84,7 @@ impl Outage {
 
 /// Lowers the calling thread to nice 19. Linux only: elsewhere `setpriority` would lower
 /// the whole process, requests included, so it does nothing there.
+#[allow(unsafe_code)] // setpriority, as SAFETY below says
 pub(crate) fn lower_priority() {
     #[cfg(target_os = "linux")]
     {

@@ -26,10 +26,9 @@ pub struct SystemClock {
     start: Instant,
 }
 
-impl SystemClock {
-    pub fn new() -> Arc<dyn Clock> {
-        Arc::new(SystemClock { start: Instant::now() })
-    }
+/// The system's clocks, starting now.
+pub fn system() -> Arc<dyn Clock> {
+    Arc::new(SystemClock { start: Instant::now() })
 }
 
 impl Clock for SystemClock {

@@ -46,8 +46,11 @@ impl Syncer {
                 new_names |= !finished.is_empty();
                 finished.iter().try_for_each(sync)?;
                 if std::mem::take(&mut new_names) {
-                    let folder = std::fs::File::open(log.dir())
-                        .map_err(|source| LogError { path: log.dir().to_path_buf(), op: "open for fsync", source })?;
+                    let folder = std::fs::File::open(log.dir()).map_err(|source| LogError {
+                        path: log.dir().to_path_buf(),
+                        op: "open for fsync",
+                        source,
+                    })?;
                     sync(&folder)?;
                 }
                 sync(&current)?;

@@ -67,7 +67,14 @@ impl Log {
         Ok(Log {
             dir: dir.to_path_buf(),
             segment_bytes: segment_bytes.max(1),
-            appender: Mutex::new(Appender { file, start: next, len: 0, torn: false, failed: false, finished: Vec::new() }),
+            appender: Mutex::new(Appender {
+                file,
+                start: next,
+                len: 0,
+                torn: false,
+                failed: false,
+                finished: Vec::new(),
+            }),
             end: AtomicU64::new(next),
             segments: Mutex::new(starts.into()),
             syncing,
@@ -297,11 +304,11 @@ fn segment_path(dir: &Path, start: u64) -> PathBuf {
 
 fn create_segment(dir: &Path, start: u64) -> Result<File, LogError> {
     let path = segment_path(dir, start);
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|source| LogError { path, op: "create a segment", source })
+    OpenOptions::new().create(true).append(true).open(&path).map_err(|source| LogError {
+        path,
+        op: "create a segment",
+        source,
+    })
 }
 
 /// The starts of the segments in `dir`, oldest first.

@@ -224,12 +224,7 @@ impl SqliteStore {
         let _: i64 = conn
             .query_row(&format!("PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}"), [], |r| r.get(0))
             .map_err(err("set journal_size_limit"))?;
-        Ok(SqliteStore {
-            path,
-            options,
-            write: Mutex::new(conn),
-            readers: Mutex::new(Vec::new()),
-        })
+        Ok(SqliteStore { path, options, write: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
     }
 
     /// The database file.

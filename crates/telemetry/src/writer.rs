@@ -393,9 +393,8 @@ impl Writer {
                 "telemetry: loaded what the event log held from an earlier run"
             );
         }
-        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new().name(name.into()).spawn(run)
-        };
+        let spawn =
+            |name: &str, run: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name.into()).spawn(run);
         let s = shared.clone();
         spawn(
             "rein-telemetry-loader",
@@ -407,8 +406,11 @@ impl Writer {
         .map_err(|source| StartError::Thread { thread: "loader", source })?;
         if shared.syncer.is_some() {
             let s = shared.clone();
-            spawn("rein-telemetry-fsync", Box::new(move || s.syncer.as_ref().expect("checked").run(&s.log, s.clock.as_ref())))
-                .map_err(|source| StartError::Thread { thread: "fsync", source })?;
+            spawn(
+                "rein-telemetry-fsync",
+                Box::new(move || s.syncer.as_ref().expect("checked").run(&s.log, s.clock.as_ref())),
+            )
+            .map_err(|source| StartError::Thread { thread: "fsync", source })?;
         }
         Ok(Writer { _handle: Arc::new(Handle(shared.clone())), shared })
     }
@@ -424,10 +426,9 @@ impl Writer {
         }
         let backlog = s.backlog();
         if backlog >= s.config.max_backlog {
-            return Err(self.refuse(RecordError::Overloaded {
-                backlog,
-                failing: self.store_failure().map(|f| f.to_string()),
-            }));
+            return Err(
+                self.refuse(RecordError::Overloaded { backlog, failing: self.store_failure().map(|f| f.to_string()) })
+            );
         }
         let mut line = serde_json::to_vec(&event).map_err(|e| RecordError::Encode(e.to_string()))?;
         line.push(b'\n');
@@ -444,7 +445,10 @@ impl Writer {
         let appended = s.counters.appended.fetch_add(1, Ordering::AcqRel) + 1;
         s.metrics.appended.increment(1);
         // a full batch is loaded at once; otherwise within `load_delay`
-        if appended.saturating_sub(s.counters.loaded_live.load(Ordering::Acquire)) % s.config.max_batch as u64 == 0 {
+        if appended
+            .saturating_sub(s.counters.loaded_live.load(Ordering::Acquire))
+            .is_multiple_of(s.config.max_batch as u64)
+        {
             s.wake.ring();
         }
         if event.idempotency_key().is_some() {

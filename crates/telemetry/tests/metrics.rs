@@ -40,7 +40,8 @@ async fn a_failing_store_is_counted_for_alerts_and_its_events_are_written_once_i
     let dir = tempfile::tempdir().unwrap();
     let gated = GatedStore::new(SqliteStore::open(dir.path()).unwrap());
     let clock = ManualClock::new(0);
-    let writer = Writer::start_in(gated.clone(), &dir.path().join("log"), WriterConfig::default(), clock.clone()).unwrap();
+    let writer =
+        Writer::start_in(gated.clone(), &dir.path().join("log"), WriterConfig::default(), clock.clone()).unwrap();
     gated.fail.store(true, Ordering::SeqCst);
     writer.record(prediction("c", 1).into(), Durability::Durable).await.expect("answered from the log");
     for _ in 0..3 {

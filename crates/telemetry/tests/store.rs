@@ -37,14 +37,10 @@ fn each_event_kind_round_trips_and_joins() {
         value: Some(9.5),
     };
     let report = store
-        .write_batch(&[
-            p.clone().into(),
-            p2.clone().into(),
-            f1.clone().into(),
-            f2.clone().into(),
-            o1.clone().into(),
-            o2.into(),
-        ], None)
+        .write_batch(
+            &[p.clone().into(), p2.clone().into(), f1.clone().into(), f2.clone().into(), o1.clone().into(), o2.into()],
+            None,
+        )
         .unwrap();
     assert_eq!(report, WriteReport { predictions: 2, feedback: 2, outcomes: 2, ..Default::default() });
 

@@ -338,7 +338,8 @@ async fn retention_passes_run_on_the_loader_by_its_clock() {
     let now = clock.unix_ms();
     store.write_batch(&[prediction("c", now - 3 * day).into(), prediction("c", now).into()], None).unwrap();
     let retention = Retention { predictions_days: Some(2), ..Default::default() };
-    let config = WriterConfig { retention: Some(retention), retention_every: Duration::from_secs(60), ..Default::default() };
+    let config =
+        WriterConfig { retention: Some(retention), retention_every: Duration::from_secs(60), ..Default::default() };
     let writer = start(store.clone(), dir.path(), config, &clock);
     patiently("the first pass, at start", async {
         while store.counts().unwrap().predictions != 1 {
@@ -381,10 +382,7 @@ async fn a_shutdown_stores_everything_or_leaves_it_in_the_log() {
     writer.record(prediction("c", 99).into(), Durability::Buffered).await.unwrap();
     let gave_up = tokio::time::timeout(Duration::from_millis(200), writer.clone().shutdown()).await;
     assert!(gave_up.is_err(), "a stalled store holds the shutdown until its caller gives up");
-    assert!(matches!(
-        writer.record(prediction("c", 100).into(), Durability::Buffered).await,
-        Err(RecordError::Closed)
-    ));
+    assert!(matches!(writer.record(prediction("c", 100).into(), Durability::Buffered).await, Err(RecordError::Closed)));
     drop(writer);
     let restarted = start(open(dir.path()), dir.path(), WriterConfig::default(), &clock);
     assert_eq!(restarted.stats().replayed, 1, "left in the log and loaded at the next start");

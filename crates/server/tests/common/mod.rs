@@ -39,7 +39,7 @@ impl Server {
     ) -> Server {
         let system = system(edit);
         let data_dir = rein_telemetry::DataDir::lock(data_dir).unwrap();
-        let clock = rein_telemetry::SystemClock::new();
+        let clock = rein_telemetry::clock::system();
         let telemetry = rein_server::Telemetry::start(store, &system, data_dir, durability, clock).unwrap();
         Self::with(system, Some(telemetry)).await
     }
