@@ -176,13 +176,9 @@ impl Demo<'_> {
         bar.finish_with_message(live(&s));
         result.map_err(|e| e.to_string())?;
         println!("\n{}", report(&s, started.elapsed()));
-        println!("The data is in {} (SQLite). Look at it with:", data_dir.display());
-        println!(
-            "  rein export {} --component {} --data-dir {} --format csv",
-            file.display(),
-            world.component(),
-            data_dir.display()
-        );
+        let (rein, file, data_dir) = (crate::this_rein(), crate::absolute(file), crate::absolute(data_dir));
+        println!("The data is in {data_dir} (SQLite). Look at it with:");
+        println!("  {rein} export {file} --component {} --data-dir {data_dir} --format csv", world.component());
         if options.keep_serving {
             let component = world.component();
             let sample = sample_request(&*world, options.seed);
@@ -202,9 +198,7 @@ impl Demo<'_> {
             rein_server::shutdown_signal().await;
         } else {
             println!(
-                "  rein serve {} --data-dir {}   # then GET /v1/predictions?component={}",
-                file.display(),
-                data_dir.display(),
+                "  {rein} serve {file} --data-dir {data_dir}   # then GET /v1/predictions?component={}",
                 world.component()
             );
         }

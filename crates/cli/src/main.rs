@@ -111,7 +111,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_format);
+    // A server's log is its output; elsewhere the output is for a person, and the log says
+    // only what went wrong unless RUST_LOG asks for more.
+    let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
+    init_logging(&cli.log_format, default_level);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -121,10 +124,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: &str) {
+fn init_logging(format: &str, default_level: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},ort=warn")));
+    // colour codes only where a terminal shows them, never into a redirected log
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if format == "json" {
         builder.json().init();
     } else {
@@ -273,6 +281,21 @@ fn catch_up(store: &Arc<rein_telemetry::SqliteStore>, data_dir: &std::path::Path
         .map_err(|e| e.to_string())?;
     runtime()?.block_on(writer.shutdown());
     Ok(false)
+}
+
+/// How to run this rein again from the user's shell: `rein` when it was found on the PATH,
+/// else its absolute path (a relative one would work only from where it was started).
+pub(crate) fn this_rein() -> String {
+    let invoked = std::env::args().next().unwrap_or_default();
+    if !invoked.contains('/') && !invoked.is_empty() {
+        return invoked;
+    }
+    std::env::current_exe().map(|p| p.display().to_string()).unwrap_or(invoked)
+}
+
+/// `path` as an absolute path, so that a printed command works from any folder.
+pub(crate) fn absolute(path: &Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

@@ -46,3 +46,27 @@ fn demo_takes_a_new_or_empty_directory_and_clears_only_its_own() {
     assert!(!made.join("left-over").exists(), "the demo's own directory is cleared");
     assert!(made.join(".rein-demo").is_file() && made.join("rein.db").is_file());
 }
+
+/// The demo's output is for a person: no log lines unless asked for, and the commands it
+/// prints work as printed, from any folder (there may be no `rein` on the PATH).
+#[test]
+fn the_demo_prints_a_report_without_log_lines_and_commands_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_rein"))
+        .args(["demo", "phishing-warning", "--scale", "0.01", "--data-dir"])
+        .arg(&data)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("rein runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    for log in [" INFO ", "\u{1b}["] {
+        assert!(!stderr.contains(log) && !stdout.contains(log), "{log:?} in the output: {stderr}\n{stdout}");
+    }
+    let export = stdout.lines().find(|l| l.contains(" export ")).unwrap_or_else(|| panic!("{stdout}")).trim();
+    assert!(export.starts_with(env!("CARGO_BIN_EXE_rein")), "the binary that ran, by its full path: {export}");
+    let exported = Command::new("sh").arg("-c").arg(export).current_dir(dir.path()).output().unwrap();
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    assert!(String::from_utf8_lossy(&exported.stdout).lines().count() > 1, "a header and rows");
+}
