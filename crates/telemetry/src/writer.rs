@@ -227,6 +227,7 @@ pub(crate) struct Shared {
     /// Since when (clock time) the store write under way has run.
     writing_since: Mutex<Option<Duration>>,
     log_failing: Mutex<Option<Failing>>,
+    log_is_failing: AtomicBool,
     stopped: watch::Sender<bool>,
 }
 
@@ -290,10 +291,17 @@ impl Shared {
         }
         let since = failing.as_ref().map_or_else(|| self.clock.now(), |f| f.since);
         *failing = Some(Failing { since, error: e.to_string() });
+        self.log_is_failing.store(true, Ordering::Relaxed);
     }
 
     fn log_works(&self) {
-        if lock(&self.log_failing).take().is_some() {
+        // read without the lock first: every append passes here
+        if !self.log_is_failing.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut failing = lock(&self.log_failing);
+        self.log_is_failing.store(false, Ordering::Relaxed);
+        if failing.take().is_some() {
             tracing::info!("telemetry: the event log can be written again");
         }
     }
@@ -380,6 +388,7 @@ impl Writer {
             store_failing: Mutex::new(None),
             writing_since: Mutex::new(None),
             log_failing: Mutex::new(None),
+            log_is_failing: AtomicBool::new(false),
             stopped: watch::Sender::new(false),
         });
         let mut loader = Loader::new(shared.clone(), position);
