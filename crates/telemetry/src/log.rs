@@ -60,7 +60,13 @@ impl Log {
         let mut next = floor;
         if let Some(&last) = starts.last() {
             let len = std::fs::metadata(segment_path(dir, last)).map_err(err("read a segment's size"))?.len();
-            next = next.max(last + len);
+            if len == 0 && last >= floor {
+                // an empty segment (a start with no traffic after it) is taken as it is
+                starts.pop();
+                next = last;
+            } else {
+                next = next.max(last + len);
+            }
         }
         let file = create_segment(dir, next)?;
         starts.push(next);
@@ -350,9 +356,14 @@ mod tests {
         assert_eq!(log.delete_before(80).unwrap(), 4, "every segment but the current one");
         assert_eq!(segments_in(dir.path()).unwrap(), [64]);
 
-        // reopened: a new segment after the last, reading on where the store got to
+        // reopened: a new segment after the last, reading on where the store got to; reopened
+        // again with nothing appended, the empty segment is taken, not a new one made
         drop(log);
         let log = Log::open(dir.path(), 16, 80, false).unwrap();
+        assert_eq!(segments_in(dir.path()).unwrap(), [64, 80]);
+        drop(log);
+        let log = Log::open(dir.path(), 16, 80, false).unwrap();
+        assert_eq!(segments_in(dir.path()).unwrap(), [64, 80]);
         log.append(b"later\n").unwrap();
         assert_eq!(texts(&Reader::at(80).read(&log, 10, usize::MAX).unwrap()), ["later"]);
     }

@@ -327,6 +327,15 @@ pub struct Writer {
     _handle: Arc<Handle>,
 }
 
+/// Says the loader has ended when dropped, so a shutdown never waits on a loader that is gone.
+struct Stopped(Arc<Shared>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.stopped.send_replace(true);
+    }
+}
+
 /// Held by every [`Writer`] clone, not by the threads: its drop stops them.
 struct Handle(Arc<Shared>);
 
@@ -404,12 +413,12 @@ impl Writer {
         }
         let spawn =
             |name: &str, run: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name.into()).spawn(run);
-        let s = shared.clone();
+        let stopped = Stopped(shared.clone());
         spawn(
             "rein-telemetry-loader",
             Box::new(move || {
+                let _stopped = stopped; // said however the loader ends, a panic included
                 loader.run();
-                s.stopped.send_replace(true);
             }),
         )
         .map_err(|source| StartError::Thread { thread: "loader", source })?;
