@@ -142,8 +142,8 @@ fn export_loads_what_the_event_log_holds_or_says_a_server_does() {
         "output": {"label": "legit"}, "mode": "none", "reason": "{}", "fallback": false, "latency_us": 10});
     let feedback = serde_json::json!({"type": "feedback", "id": "f1", "prediction_id": "0190a0b0-0000-7000-8000-000000000001",
         "time_ms": 1_700_000_000_001i64, "kind": "correct", "source": "user"});
-    std::fs::create_dir_all(dir.path().join("log")).unwrap();
-    std::fs::write(dir.path().join("log").join(format!("{:020}.jsonl", 0)), format!("{prediction}\n{feedback}\n"))
+    std::fs::create_dir_all(dir.path().join("log/0")).unwrap();
+    std::fs::write(dir.path().join("log/0").join(format!("{:020}.jsonl", 0)), format!("{prediction}\n{feedback}\n"))
         .unwrap();
     let held = rein_telemetry::DataDir::lock(dir.path()).unwrap();
     let (ok, _, stderr) = export(dir.path());

@@ -34,5 +34,7 @@ pub use export::{ExportError, ExportFormat, export};
 pub use log::LogError;
 pub use retention::{PruneReport, Retention, prune_once};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
-pub use store::{Counts, ExampleQuery, LabeledExample, Order, Page, PredictionRecord, ScanQuery, Store, WriteReport};
+pub use store::{
+    Counts, ExampleQuery, LabeledExample, LogPosition, Order, Page, PredictionRecord, ScanQuery, Store, WriteReport,
+};
 pub use writer::{Durability, StartError, StoreFailure, Writer, WriterConfig, WriterStats};

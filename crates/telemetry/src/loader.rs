@@ -1,6 +1,7 @@
-//! The loader: one thread tails the event log into the store, at most `max_batch` events a
-//! transaction, writing the log position it loaded up to in the same transaction, so that
-//! a start after a crash resumes exactly there and nothing is stored twice or skipped.
+//! The loader: one thread tails the event log's streams into the store, at most `max_batch`
+//! events a transaction, writing the stream's position it loaded up to in the same
+//! transaction, so that a start after a crash resumes exactly there: nothing is stored
+//! twice or skipped.
 //!
 //! It is the store's only writer: it also runs retention passes and, while the log's
 //! appends fail (a full disk), probes the log so that a replica with no traffic heals.
@@ -12,6 +13,7 @@ use crate::background::Outage;
 use crate::events::Event;
 use crate::log::Reader;
 use crate::retention::{PruneReport, prune_once};
+use crate::store::LogPosition;
 use crate::writer::Shared;
 
 /// Waits between tries of a failing store write (or log probe): doubling from the first
@@ -42,43 +44,59 @@ pub(crate) struct Loader {
     shared: Arc<Shared>,
     /// When the next load is due: every `load_delay`, sooner when rung, later after a failure.
     due: Duration,
-    reader: Reader,
-    /// The position the store holds: where a read starts again after a failed write.
-    stored: u64,
+    /// One a stream of the log.
+    streams: Vec<Stream>,
     failing: Outage,
     retry: Duration,
     next_prune: Duration,
 }
 
+/// Where the loader reads one stream of the log.
+struct Stream {
+    reader: Reader,
+    /// The position the store holds: where a read starts again after a failed write.
+    stored: u64,
+}
+
 impl Loader {
-    /// A loader reading the log from `position` (where the store says it loaded up to).
-    pub(crate) fn new(shared: Arc<Shared>, position: u64) -> Loader {
+    /// A loader reading each stream of the log from its position (where the store says it
+    /// loaded up to).
+    pub(crate) fn new(shared: Arc<Shared>, positions: &[u64]) -> Loader {
         let next_prune = shared.clock.now();
+        let streams = positions.iter().map(|&p| Stream { reader: Reader::at(p), stored: p }).collect();
         Loader {
             due: next_prune + shared.config.load_delay,
             shared,
-            reader: Reader::at(position),
-            stored: position,
+            streams,
             failing: Outage::default(),
             retry: RETRY_MIN,
             next_prune,
         }
     }
 
-    /// Loads everything in the log into the store now; stops at the first failure.
+    /// Loads everything in the log into the store now, a batch of each stream in turn;
+    /// stops at the first failure.
     pub(crate) fn catch_up(&mut self) -> Result<Loaded, LoadError> {
         let mut done = Loaded::default();
         loop {
-            let pass = match self.load_batch() {
-                Ok(Some(pass)) => pass,
-                Ok(None) => return Ok(done),
-                Err(e) => {
-                    self.reader = Reader::at(self.stored);
-                    return Err(e);
-                }
-            };
-            done.events += pass.events;
-            done.skipped += pass.skipped;
+            let mut loaded_any = false;
+            for stream in 0..self.streams.len() {
+                let pass = match self.load_batch(stream) {
+                    Ok(Some(pass)) => pass,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let s = &mut self.streams[stream];
+                        s.reader = Reader::at(s.stored);
+                        return Err(e);
+                    }
+                };
+                loaded_any = true;
+                done.events += pass.events;
+                done.skipped += pass.skipped;
+            }
+            if !loaded_any {
+                return Ok(done);
+            }
         }
     }
 
@@ -135,9 +153,10 @@ impl Loader {
     /// Reads up to a batch of events from the log and writes them with the position past
     /// them in one transaction. Lines that are not events (part of a line a failed or
     /// crashed write left; never answered) are skipped and said.
-    fn load_batch(&mut self) -> Result<Option<Loaded>, LoadError> {
+    fn load_batch(&mut self, stream: usize) -> Result<Option<Loaded>, LoadError> {
         let s = &self.shared;
-        let lines = self.reader.read(&s.log, s.config.max_batch, MAX_BATCH_BYTES)?;
+        let log = &s.logs[stream];
+        let lines = self.streams[stream].reader.read(log, s.config.max_batch, MAX_BATCH_BYTES)?;
         let Some(last) = lines.last() else { return Ok(None) };
         let through = last.end;
         let mut events = Vec::with_capacity(lines.len());
@@ -151,7 +170,7 @@ impl Loader {
                 Err(e) => {
                     skipped += 1;
                     tracing::warn!(
-                        log = %s.log.dir().display(),
+                        log = %log.dir().display(),
                         ends_at = line.end,
                         bytes = line.bytes.len(),
                         error = %e,
@@ -161,13 +180,13 @@ impl Loader {
                 }
             }
         }
-        let report = s.write(&events, through)?;
-        self.stored = through;
+        let report = s.write(&events, LogPosition { stream: stream as u32, offset: through })?;
+        self.streams[stream].stored = through;
         // deleted before the position is said, so a flush finds the log as small as it gets
-        if let Err(e) = s.log.delete_before(through) {
+        if let Err(e) = log.delete_before(through) {
             tracing::warn!(error = %e, "telemetry: a loaded segment of the event log could not be deleted");
         }
-        s.loaded(events.len() as u64, skipped, &report, through);
+        s.loaded(events.len() as u64, skipped, &report, stream, through);
         Ok(Some(Loaded { events: events.len() as u64, skipped }))
     }
 

@@ -116,21 +116,22 @@ impl Log {
         Ok(end)
     }
 
-    /// While writes fail: opens the current segment afresh (a new file in its place when it
+    /// While writes fail (else it does nothing): opens the current segment afresh (a new file in its place when it
     /// holds nothing, else the next segment), then tries an empty line, which the loader
     /// skips. With no traffic, only this tells that the disk has room again; a failing disk
     /// gets one new file a try at most, never a pile.
     pub(crate) fn probe(&self) -> Result<(), LogError> {
         {
             let mut a = self.appender.lock().unwrap_or_else(|e| e.into_inner());
-            if a.failed {
-                if a.len == 0 && !a.torn {
-                    let path = segment_path(&self.dir, a.start);
-                    let _ = std::fs::remove_file(&path);
-                    a.file = create_segment(&self.dir, a.start)?;
-                } else {
-                    self.rotate(&mut a)?;
-                }
+            if !a.failed {
+                return Ok(());
+            }
+            if a.len == 0 && !a.torn {
+                let path = segment_path(&self.dir, a.start);
+                let _ = std::fs::remove_file(&path);
+                a.file = create_segment(&self.dir, a.start)?;
+            } else {
+                self.rotate(&mut a)?;
             }
         }
         self.append(b"\n").map(|_| ())

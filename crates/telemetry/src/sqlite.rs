@@ -18,10 +18,10 @@ use crate::events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
 };
 use crate::store::{
-    Counts, Cursor, ExampleQuery, ExampleVisitor, LabeledExample, Order, Page, PredictionRecord, ScanQuery, Store,
-    WriteReport,
+    Counts, Cursor, ExampleQuery, ExampleVisitor, LabeledExample, LogPosition, Order, Page, PredictionRecord,
+    ScanQuery, Store, WriteReport,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -90,7 +90,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     // The event log position the store holds everything before, written in the same
     // transaction as the events, so a restart resumes loading exactly there.
-    (3, "CREATE TABLE log_position (id INTEGER PRIMARY KEY CHECK (id = 1), loaded_to INTEGER NOT NULL);"),
+    (3, "CREATE TABLE log_position (stream INTEGER PRIMARY KEY, loaded_to INTEGER NOT NULL);"),
 ];
 
 /// Page size of a new store. Rows here are about a kilobyte and written in transactions of
@@ -394,7 +394,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 impl Store for SqliteStore {
-    fn write_batch(&self, events: &[Event], through: Option<u64>) -> Result<WriteReport, StoreError> {
+    fn write_batch(&self, events: &[Event], through: Option<LogPosition>) -> Result<WriteReport, StoreError> {
         let mut report = WriteReport::default();
         if events.is_empty() && through.is_none() {
             return Ok(report);
@@ -479,25 +479,27 @@ impl Store for SqliteStore {
             }
         }
         if let Some(through) = through {
-            let through = i64::try_from(through).unwrap_or(i64::MAX);
+            let offset = i64::try_from(through.offset).unwrap_or(i64::MAX);
             tx.prepare_cached(
-                "INSERT INTO log_position (id, loaded_to) VALUES (1, ?1)
-                 ON CONFLICT (id) DO UPDATE SET loaded_to = MAX(loaded_to, excluded.loaded_to)",
+                "INSERT INTO log_position (stream, loaded_to) VALUES (?1, ?2)
+                 ON CONFLICT (stream) DO UPDATE SET loaded_to = MAX(loaded_to, excluded.loaded_to)",
             )
-            .and_then(|mut s| s.execute(params![through]))
+            .and_then(|mut s| s.execute(params![through.stream, offset]))
             .map_err(self.err("store the log position"))?;
         }
         tx.commit().map_err(self.err("commit"))?;
         Ok(report)
     }
 
-    fn log_position(&self) -> Result<Option<u64>, StoreError> {
+    fn log_positions(&self) -> Result<Vec<LogPosition>, StoreError> {
         let conn = self.write_conn();
-        let position: Option<i64> = conn
-            .query_row("SELECT loaded_to FROM log_position WHERE id = 1", [], |r| r.get(0))
-            .optional()
-            .map_err(self.err("read the log position"))?;
-        Ok(position.map(|p| p.max(0) as u64))
+        let mut statement = conn
+            .prepare("SELECT stream, loaded_to FROM log_position ORDER BY stream")
+            .map_err(self.err("read the log positions"))?;
+        let rows = statement
+            .query_map([], |r| Ok(LogPosition { stream: r.get(0)?, offset: r.get::<_, i64>(1)?.max(0) as u64 }))
+            .map_err(self.err("read the log positions"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("read the log positions"))
     }
 
     fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>, StoreError> {

@@ -33,6 +33,13 @@ impl WriteReport {
     }
 }
 
+/// How far into one stream of the event log the store holds every event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPosition {
+    pub stream: u32,
+    pub offset: u64,
+}
+
 /// A prediction with everything the world said back about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictionRecord {
@@ -154,12 +161,12 @@ pub trait Store: Send + Sync + 'static {
     /// The store does not check that a feedback's prediction exists (the HTTP
     /// edge does, with [`Store::prediction_exists`]).
     /// `through`: the event log position these events reach, stored in the same
-    /// transaction (see [`Store::log_position`]).
-    fn write_batch(&self, events: &[Event], through: Option<u64>) -> Result<WriteReport, StoreError>;
+    /// transaction (see [`Store::log_positions`]).
+    fn write_batch(&self, events: &[Event], through: Option<LogPosition>) -> Result<WriteReport, StoreError>;
 
-    /// The event log position the store holds everything before: where loading resumes.
-    /// `None` for a store no log was ever loaded into.
-    fn log_position(&self) -> Result<Option<u64>, StoreError>;
+    /// For each stream of the event log, the position the store holds everything before:
+    /// where loading resumes. Streams never loaded are not listed.
+    fn log_positions(&self) -> Result<Vec<LogPosition>, StoreError>;
 
     /// A prediction with its feedback and outcomes joined.
     fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>, StoreError>;

@@ -2,13 +2,15 @@
 //!
 //! 1. **The log** ([`crate::log`]). A request appends its event to the data directory's
 //!    event log itself, with one `write`, and is answered: the event then survives a crash
-//!    of rein (`kill -9`). Segments are rotated by size and deleted once loaded.
+//!    of rein (`kill -9`). Segments are rotated by size and deleted once loaded. The log is
+//!    a stream a thread (as many streams as cores): two request threads appending to one
+//!    file took turns on its lock, each put to sleep and woken for the other's `write`.
 //! 2. **Group fsync** ([`crate::fsync`], only with `fsync = true`). A durable request also
 //!    waits until one thread's `fdatasync` covers its append, so it survives power loss;
 //!    appends made while a sync runs share the next one.
 //! 3. **The loader** ([`crate::loader`]). One thread tails the log into the store within
-//!    `load_delay`, in transactions of up to `max_batch` events, each storing the log position
-//!    it reached. A start replays the log from that position: exact, and idempotent.
+//!    `load_delay`, in transactions of up to `max_batch` events, each storing the position
+//!    it reached in its stream. A start replays the log from there: exact, and idempotent.
 //! 4. **Bounds**. Events answered but not yet in the store are bounded (`max_backlog`): past
 //!    it, or while the log's writes fail (a full disk), an event is refused with an error that
 //!    names why (HTTP 503), and the server reports itself unready. Nothing answered is lost;
@@ -34,7 +36,7 @@ use crate::fsync::Syncer;
 use crate::loader::{LoadError, Loader};
 use crate::log::{Log, LogError};
 use crate::retention::Retention;
-use crate::store::{Store, WriteReport};
+use crate::store::{LogPosition, Store, WriteReport};
 use crate::{RecordError, StoreError};
 
 /// When a request may be answered.
@@ -209,14 +211,18 @@ struct Failing {
 
 /// What the writer's handles, the loader and the syncer share.
 pub(crate) struct Shared {
-    pub(crate) log: Log,
+    /// The log's streams: a thread appends to its own ([`stream_of_this_thread`]).
+    pub(crate) logs: Vec<Log>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: WriterConfig,
     /// Rings the loader: a flush, a full batch, a stop.
     pub(crate) wake: Arc<Signal>,
-    /// The log position the store holds.
-    loaded: watch::Sender<u64>,
+    /// Streams appended to (the first ones); later ones are only loaded, left by a run on
+    /// more cores.
+    appending: usize,
+    /// The position the store holds, a stream each.
+    loaded: watch::Sender<Vec<u64>>,
     syncer: Option<Syncer>,
     counters: Counters,
     metrics: Metrics,
@@ -242,7 +248,7 @@ impl Shared {
     }
 
     /// Writes `events` and the position `through` in one store transaction.
-    pub(crate) fn write(&self, events: &[Event], through: u64) -> Result<WriteReport, StoreError> {
+    pub(crate) fn write(&self, events: &[Event], through: LogPosition) -> Result<WriteReport, StoreError> {
         *lock(&self.writing_since) = Some(self.clock.now());
         let result = self.store.write_batch(events, Some(through));
         *lock(&self.writing_since) = None;
@@ -260,7 +266,7 @@ impl Shared {
     }
 
     /// The loader stored `events` (and skipped `skipped` lines) up to `through`.
-    pub(crate) fn loaded(&self, events: u64, skipped: u64, report: &WriteReport, through: u64) {
+    pub(crate) fn loaded(&self, events: u64, skipped: u64, report: &WriteReport, stream: usize, through: u64) {
         let c = &self.counters;
         if self.replaying.load(Ordering::Relaxed) {
             c.replayed.fetch_add(events, Ordering::Relaxed);
@@ -276,7 +282,7 @@ impl Shared {
         self.metrics.skipped.increment(skipped);
         self.metrics.commits.increment(1);
         self.metrics.backlog.set(self.backlog() as f64);
-        self.loaded.send_replace(through);
+        self.loaded.send_modify(|loaded| loaded[stream] = through);
     }
 
     pub(crate) fn log_failing(&self) -> bool {
@@ -308,8 +314,8 @@ impl Shared {
 
     /// Tries a failing log again: with no traffic, only this tells that it healed.
     pub(crate) fn probe_log(&self) {
-        match self.log.probe() {
-            Ok(_) => self.log_works(),
+        match self.logs.iter().try_for_each(Log::probe) {
+            Ok(()) => self.log_works(),
             Err(e) => self.log_failed(&e),
         }
     }
@@ -379,16 +385,31 @@ impl Writer {
         config: WriterConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Writer, StartError> {
-        let position = store.log_position()?.unwrap_or(0);
-        let log = Log::open(log_dir, config.segment_bytes, position, config.fsync)?;
-        let syncer = config.fsync.then(|| Syncer::new(clock.as_ref(), log.end()));
+        // as many streams as threads that append at once; more if an earlier run left more
+        let stored = store.log_positions()?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_STREAMS);
+        let on_disk = streams_in(log_dir);
+        let count = cores.max(on_disk).max(stored.iter().map(|p| p.stream as usize + 1).max().unwrap_or(0));
+        let positions: Vec<u64> = (0..count)
+            .map(|stream| stored.iter().find(|p| p.stream as usize == stream).map_or(0, |p| p.offset))
+            .collect();
+        let logs = positions
+            .iter()
+            .enumerate()
+            .map(|(stream, &floor)| {
+                Log::open(&log_dir.join(stream.to_string()), config.segment_bytes, floor, config.fsync)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let syncer = config.fsync.then(|| Syncer::new(clock.as_ref(), &logs));
+        let appending = cores.min(count);
         let shared = Arc::new(Shared {
-            log,
+            logs,
+            appending,
             store,
             wake: Signal::on(clock.as_ref()),
             clock,
             config,
-            loaded: watch::Sender::new(position),
+            loaded: watch::Sender::new(positions.clone()),
             syncer,
             counters: Counters::default(),
             metrics: Metrics::new(),
@@ -400,7 +421,7 @@ impl Writer {
             log_is_failing: AtomicBool::new(false),
             stopped: watch::Sender::new(false),
         });
-        let mut loader = Loader::new(shared.clone(), position);
+        let mut loader = Loader::new(shared.clone(), &positions);
         let replayed = loader.catch_up()?;
         shared.replaying.store(false, Ordering::Relaxed);
         if replayed.events > 0 || replayed.skipped > 0 {
@@ -426,7 +447,7 @@ impl Writer {
             let s = shared.clone();
             spawn(
                 "rein-telemetry-fsync",
-                Box::new(move || s.syncer.as_ref().expect("checked").run(&s.log, s.clock.as_ref())),
+                Box::new(move || s.syncer.as_ref().expect("checked").run(&s.logs, s.clock.as_ref())),
             )
             .map_err(|source| StartError::Thread { thread: "fsync", source })?;
         }
@@ -450,7 +471,8 @@ impl Writer {
         }
         let mut line = serde_json::to_vec(&event).map_err(|e| RecordError::Encode(e.to_string()))?;
         line.push(b'\n');
-        let end = match s.log.append(&line) {
+        let stream = stream_of_this_thread(s.appending);
+        let end = match s.logs[stream].append(&line) {
             Ok(end) => {
                 s.log_works();
                 end
@@ -470,10 +492,10 @@ impl Writer {
             s.wake.ring();
         }
         if event.idempotency_key().is_some() {
-            return self.loaded_past(end).await;
+            return self.wait_loaded(Some((stream, end)), true).await;
         }
         match (&s.syncer, durability) {
-            (Some(syncer), Durability::Durable) => syncer.synced_past(end).await.map_err(RecordError::Log),
+            (Some(syncer), Durability::Durable) => syncer.synced_past(stream, end).await.map_err(RecordError::Log),
             _ => Ok(()),
         }
     }
@@ -489,29 +511,32 @@ impl Writer {
         if self.shared.stopping() {
             return Err(RecordError::Closed);
         }
-        self.loaded_past(self.shared.log.end()).await
+        self.wait_loaded(None, true).await
     }
 
     /// Returns once every event answered before the call is in the store, without hurrying
     /// the loader: it loads on its own schedule (for tests of that schedule, and tools).
     pub async fn loaded(&self) -> Result<(), RecordError> {
-        self.wait_loaded(self.shared.log.end(), false).await
+        self.wait_loaded(None, false).await
     }
 
-    async fn loaded_past(&self, end: u64) -> Result<(), RecordError> {
-        self.wait_loaded(end, true).await
-    }
-
-    async fn wait_loaded(&self, end: u64, hurry: bool) -> Result<(), RecordError> {
+    /// Waits until the store holds `(stream, end)`, or with `None` everything appended to
+    /// every stream so far; with `hurry`, rings the loader rather than waiting for its time.
+    async fn wait_loaded(&self, until: Option<(usize, u64)>, hurry: bool) -> Result<(), RecordError> {
         let s = &self.shared;
+        let ends: Vec<u64> = match until {
+            Some((stream, end)) => (0..s.logs.len()).map(|i| if i == stream { end } else { 0 }).collect(),
+            None => s.logs.iter().map(Log::end).collect(),
+        };
+        let reached = |loaded: &Vec<u64>| loaded.iter().zip(&ends).all(|(l, e)| l >= e);
         let mut loaded = s.loaded.subscribe();
-        if *loaded.borrow() >= end {
+        if reached(&loaded.borrow()) {
             return Ok(());
         }
         if hurry {
             s.wake.ring();
         }
-        loaded.wait_for(|&p| p >= end).await.map(|_| ()).map_err(|_| RecordError::Closed)
+        loaded.wait_for(reached).await.map(|_| ()).map_err(|_| RecordError::Closed)
     }
 
     /// Loads what the log holds into the store (as far as the store lets it, within the
@@ -563,6 +588,32 @@ impl Writer {
     pub fn store_write_age(&self) -> Option<Duration> {
         lock(&self.shared.writing_since).map(|since| self.shared.clock.now().saturating_sub(since))
     }
+}
+
+/// Most streams the log is split into, however many cores.
+const MAX_STREAMS: usize = 16;
+
+/// The stream this thread appends to: threads take streams in turn as they first append, so
+/// the request threads, started first, each have their own.
+fn stream_of_this_thread(streams: usize) -> usize {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static TURN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TURN.with(|turn| (*turn % streams as u64) as usize)
+}
+
+/// How many stream folders (`0`, `1`, …) an earlier run left in `log_dir`.
+fn streams_in(log_dir: &Path) -> usize {
+    std::fs::read_dir(log_dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<usize>().ok())
+                .map(|stream| stream + 1)
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
 }
 
 fn failure(failing: &Mutex<Option<Failing>>, clock: &dyn Clock) -> Option<StoreFailure> {

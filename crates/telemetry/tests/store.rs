@@ -354,14 +354,16 @@ fn the_wal_is_checkpointed_by_the_writes_and_stays_bounded() {
 fn the_log_position_is_stored_with_the_events_and_never_goes_back() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.log_position().unwrap(), None, "no log was ever loaded");
+    assert_eq!(store.log_positions().unwrap(), [], "no log was ever loaded");
+    let at = |stream, offset| LogPosition { stream, offset };
     let p = prediction("c", 1);
-    store.write_batch(&[p.clone().into()], Some(420)).unwrap();
-    assert_eq!(store.log_position().unwrap(), Some(420));
-    store.write_batch(&[], Some(100)).unwrap();
-    assert_eq!(store.log_position().unwrap(), Some(420), "a stale loader cannot move it back");
+    store.write_batch(&[p.clone().into()], Some(at(1, 420))).unwrap();
+    store.write_batch(&[], Some(at(0, 7))).unwrap();
+    assert_eq!(store.log_positions().unwrap(), [at(0, 7), at(1, 420)], "a position a stream");
+    store.write_batch(&[], Some(at(1, 100))).unwrap();
+    assert_eq!(store.log_positions().unwrap()[1], at(1, 420), "a stale loader cannot move it back");
     drop(store);
     let reopened = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(reopened.log_position().unwrap(), Some(420));
+    assert_eq!(reopened.log_positions().unwrap(), [at(0, 7), at(1, 420)]);
     assert!(reopened.prediction_exists(&p.id).unwrap());
 }

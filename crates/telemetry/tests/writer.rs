@@ -27,8 +27,14 @@ async fn patiently<T>(what: &str, f: impl std::future::Future<Output = T>) -> T 
     tokio::time::timeout(PATIENCE, f).await.unwrap_or_else(|_| panic!("{what} did not happen"))
 }
 
+/// Segment files in every stream of the log.
 fn log_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("log")).unwrap().count()
+    std::fs::read_dir(dir.join("log")).unwrap().map(|s| std::fs::read_dir(s.unwrap().path()).unwrap().count()).sum()
+}
+
+/// Streams of the log: one a core.
+fn streams() -> usize {
+    std::thread::available_parallelism().unwrap().get().min(16)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +227,7 @@ async fn loaded_segments_are_deleted_and_large_events_pass_segment_by_segment() 
     assert!(log_files(dir.path()) >= 10, "the log was rotated by size: {}", log_files(dir.path()));
     writer.flush().await.unwrap();
     assert_eq!(store.counts().unwrap().feedback, 40);
-    assert_eq!(log_files(dir.path()), 1, "only the segment being appended to is left");
+    assert_eq!(log_files(dir.path()), streams(), "only the segments being appended to are left");
     writer.shutdown().await;
 }
 
@@ -302,9 +308,11 @@ async fn a_failing_store_is_named_and_retried_and_nothing_answered_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_under_the_log_is_refused_named_and_heals_without_traffic() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    std::fs::create_dir_all(&log).unwrap();
-    std::os::unix::fs::symlink("/dev/full", log.join(format!("{:020}.jsonl", 0))).unwrap();
+    for stream in 0..streams() {
+        let log = dir.path().join("log").join(stream.to_string());
+        std::fs::create_dir_all(&log).unwrap();
+        std::os::unix::fs::symlink("/dev/full", log.join(format!("{:020}.jsonl", 0))).unwrap();
+    }
     let store = open(dir.path());
     let clock = manual();
     let writer = start(store.clone(), dir.path(), WriterConfig::default(), &clock);

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use rein_telemetry::{Durability, Event, SqliteStore, Store, StoreError, WriteReport};
+use rein_telemetry::{Durability, Event, LogPosition, SqliteStore, Store, StoreError, WriteReport};
 use serde_json::{Value, json};
 
 pub const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/phishing-warning");
@@ -162,7 +162,7 @@ impl StalledStore {
 }
 
 impl Store for StalledStore {
-    fn write_batch(&self, events: &[Event], through: Option<u64>) -> Result<WriteReport, StoreError> {
+    fn write_batch(&self, events: &[Event], through: Option<LogPosition>) -> Result<WriteReport, StoreError> {
         let mut open = self.open.lock().unwrap();
         while !*open {
             self.stalled_once.store(true, Ordering::Relaxed);
@@ -175,8 +175,8 @@ impl Store for StalledStore {
         }
         self.inner.write_batch(events, through)
     }
-    fn log_position(&self) -> Result<Option<u64>, StoreError> {
-        self.inner.log_position()
+    fn log_positions(&self) -> Result<Vec<LogPosition>, StoreError> {
+        self.inner.log_positions()
     }
     fn prediction(&self, id: &str) -> Result<Option<rein_telemetry::PredictionRecord>, StoreError> {
         self.inner.prediction(id)

@@ -85,7 +85,7 @@ impl GatedStore {
 }
 
 impl Store for GatedStore {
-    fn write_batch(&self, events: &[Event], through: Option<u64>) -> Result<WriteReport, StoreError> {
+    fn write_batch(&self, events: &[Event], through: Option<LogPosition>) -> Result<WriteReport, StoreError> {
         self.entered.fetch_add(1, Ordering::SeqCst);
         let mut open = self.open.lock().unwrap();
         while !*open {
@@ -99,8 +99,8 @@ impl Store for GatedStore {
         self.left.fetch_add(1, Ordering::SeqCst);
         written
     }
-    fn log_position(&self) -> Result<Option<u64>, StoreError> {
-        self.inner.log_position()
+    fn log_positions(&self) -> Result<Vec<LogPosition>, StoreError> {
+        self.inner.log_positions()
     }
     fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>, StoreError> {
         self.inner.prediction(id)
