@@ -189,7 +189,8 @@ fn run(command: Command) -> Result<(), String> {
             let workers = workers.map_or_else(rein_server::workers::default_count, usize::from);
             let runtime = runtime()?;
             let served = runtime.block_on(async move {
-                let telemetry = rein_server::Telemetry::open(&system, &data_dir, telemetry).map_err(|e| e.to_string())?;
+                let telemetry =
+                    rein_server::Telemetry::open(&system, &data_dir, telemetry).map_err(|e| e.to_string())?;
                 let recording = match &telemetry {
                     Some(t) => format!("recording to {} ({:?})", t.data_dir.path().display(), t.durability),
                     None => "telemetry off".to_string(),
@@ -219,7 +220,7 @@ fn run(command: Command) -> Result<(), String> {
             }
             let format: rein_telemetry::ExportFormat = format.parse()?;
             let time = |what: &str, v: Option<String>| -> Result<Option<i64>, String> {
-                v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.message)).transpose()
+                v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.to_string())).transpose()
             };
             let (since, until) = (time("since", since)?, time("until", until)?);
             let dir = rein_telemetry::DataDir::at(&data_dir);

@@ -163,9 +163,13 @@ async fn bad_requests_get_the_right_status_and_a_useful_message() {
     assert_error(&body, "bad_request_shape");
     assert!(body["error"]["message"].as_str().unwrap().contains("`unit`"), "{body:#}");
 
-    let (status, body) = server.get("/v1/nothing-here").await;
+    let (status, body) = server.get_json("/v1/nothing-here").await;
     assert_eq!(status, 404);
-    assert!(body.contains("not_found"));
+    assert_error(&body, "not_found");
+    assert!(body["error"]["details"]["routes"].as_array().unwrap().contains(&json!("POST /v1/feedback")), "{body:#}");
+    let (status, body) = server.get_json("/v1/feedback").await;
+    assert_eq!(status, 405);
+    assert_error(&body, "method_not_allowed");
     server.stop().await;
 }
 

@@ -384,7 +384,8 @@ async fn a_stalled_store_answers_keyed_feedback_and_lookups_503_not_a_hang() {
         let lookup = server.get_json(&format!("/v1/predictions/{unknown}")).await;
         [fb, outcome, lookup]
     };
-    let [fb, outcome, lookup] = tokio::time::timeout(std::time::Duration::from_secs(20), requests).await.expect("no hang");
+    let [fb, outcome, lookup] =
+        tokio::time::timeout(std::time::Duration::from_secs(20), requests).await.expect("no hang");
     assert_eq!(outcome.0, 202, "an outcome needs only the log: {:#}", outcome.1);
     for (status, body) in [&fb, &lookup] {
         assert_eq!(*status, 503, "{body:#}");
