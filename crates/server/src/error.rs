@@ -1,13 +1,16 @@
 //! The one place errors become HTTP.
 //!
-//! Handlers return `Result<_, ApiError>` and use `?` on typed errors: the libraries' own ([`Refusal`], [`ModelError`],
+//! Handlers return `Result<_, ApiError>` (the Open Inference Protocol's `Result<_, OipError>`)
+//! and use `?` on typed errors: the libraries' own ([`Refusal`], [`ModelError`],
 //! [`StoreError`], [`FeedbackInvalid`], [`CommitError`], serde_json's and axum's rejections)
 //! and the edge's, one enum per concern below. Each becomes an [`ApiError`] through one
 //! exhaustive `match` here, which decides its status, its stable [`Code`], its message and
 //! its details (with a hint where one helps): a new variant does not compile until someone
 //! decides its status here. No other module names a status.
 //!
-//! Every error answers `{"error": {"code", "message", "details"}}`.
+//! The body's shape is the protocol's ([`Protocol`]): rein's routes answer
+//! `{"error": {"code", "message", "details"}}`, the Open Inference Protocol's `/v2` routes
+//! `{"error": "<message>"}` with the same status, as KServe's and Triton's clients read it.
 
 use std::time::Duration;
 
@@ -132,11 +135,59 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody<'_> {
         ErrorBody { error: ErrorDetail { code: self.code, message: &self.message, details: &self.details } }
     }
+
+    /// The answer in the shape of `protocol`.
+    pub fn respond(self, protocol: Protocol) -> Response {
+        match protocol {
+            Protocol::Rein => (self.status, Json(self.body())).into_response(),
+            Protocol::Oip => (self.status, Json(OipErrorBody { error: &self.message })).into_response(),
+        }
+    }
+}
+
+/// Which protocol a route speaks, and so the shape of its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// rein's own routes (`/v1`, `/metrics`, ...): `{"error": {"code", "message", "details"}}`.
+    Rein,
+    /// The Open Inference Protocol v2 (`/v2`): `{"error": "<message>"}`.
+    Oip,
+}
+
+impl Protocol {
+    /// The protocol of a request path, for answers made before a handler runs (no route,
+    /// a timeout).
+    pub fn of_path(path: &str) -> Protocol {
+        if path == "/v2" || path.starts_with("/v2/") { Protocol::Oip } else { Protocol::Rein }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        self.respond(Protocol::Rein)
+    }
+}
+
+/// The Open Inference Protocol's error body: `{"error": "<message>"}`.
+#[derive(Serialize)]
+pub struct OipErrorBody<'a> {
+    error: &'a str,
+}
+
+/// An error of an Open Inference Protocol route: the same status and message as
+/// [`ApiError`], in the protocol's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OipError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for OipError {
+    fn from(e: E) -> Self {
+        OipError(e.into())
+    }
+}
+
+impl IntoResponse for OipError {
+    fn into_response(self) -> Response {
+        self.0.respond(Protocol::Oip)
     }
 }
 

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 
 pub use app::App;
 pub use error::ApiError;
-use error::RequestError;
+use error::{Protocol, RequestError};
 pub use records::parse_time;
 pub use telemetry::{Telemetry, TelemetryMode};
 pub use versions::ModelVersions;
@@ -85,9 +85,10 @@ async fn time_limit(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let protocol = Protocol::of_path(request.uri().path());
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::from(RequestError::TimedOut(limit)).into_response(),
+        Err(_) => ApiError::from(RequestError::TimedOut(limit)).respond(protocol),
     }
 }
 
@@ -96,13 +97,16 @@ async fn render_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    ApiError::from(RequestError::NoRoute { path: uri.path().to_string(), routes: route_list() }).into_response()
+    let path = uri.path().to_string();
+    let protocol = Protocol::of_path(&path);
+    ApiError::from(RequestError::NoRoute { path, routes: route_list() }).respond(protocol)
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     let path = uri.path().to_string();
+    let protocol = Protocol::of_path(&path);
     ApiError::from(RequestError::MethodNotAllowed { method: method.to_string(), path, routes: route_list() })
-        .into_response()
+        .respond(protocol)
 }
 
 /// Serves on the app's worker threads (see [`workers`]) until `shutdown` resolves, then

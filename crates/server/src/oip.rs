@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::{App, ComponentRuntime};
-use crate::error::{ApiError, BINARY_HEADER, BodyError, Expected, NotFound, TensorError, Unready};
+use crate::error::{ApiError, BINARY_HEADER, BodyError, Expected, NotFound, OipError, TensorError, Unready};
 
 pub async fn server_metadata() -> Json<Value> {
     Json(json!({ "name": "rein", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }))
@@ -52,19 +52,19 @@ fn model<'a>(c: &'a ComponentRuntime, name: &str, version: Option<&str>) -> Resu
     })
 }
 
-pub async fn model_metadata(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn model_metadata(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, OipError> {
     metadata(&app, &name, None)
 }
 
 pub async fn model_metadata_versioned(
     State(app): State<Arc<App>>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, OipError> {
     metadata(&app, &name, Some(&version))
 }
 
 /// Every loaded version, and the inputs and outputs of the one asked for.
-fn metadata(app: &App, name: &str, version: Option<&str>) -> Result<Json<Value>, ApiError> {
+fn metadata(app: &App, name: &str, version: Option<&str>) -> Result<Json<Value>, OipError> {
     let c = component(app, name)?;
     let model = model(c, name, version)?;
     let specs = |s: &[rein_runtime::TensorSpec]| -> Vec<Value> {
@@ -79,19 +79,19 @@ fn metadata(app: &App, name: &str, version: Option<&str>) -> Result<Json<Value>,
     })))
 }
 
-pub async fn model_ready(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn model_ready(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, OipError> {
     ready_answer(&app, &name, None)
 }
 
 pub async fn model_ready_versioned(
     State(app): State<Arc<App>>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, OipError> {
     ready_answer(&app, &name, Some(&version))
 }
 
 /// Loaded models are ready: only an unknown component or version is not.
-fn ready_answer(app: &App, name: &str, version: Option<&str>) -> Result<Json<Value>, ApiError> {
+fn ready_answer(app: &App, name: &str, version: Option<&str>) -> Result<Json<Value>, OipError> {
     let c = component(app, name)?;
     model(c, name, version)?;
     Ok(Json(json!({ "name": c.name, "ready": true })))
@@ -148,7 +148,7 @@ pub async fn infer(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, OipError> {
     infer_version(&app, &name, None, &headers, body).await
 }
 
@@ -157,7 +157,7 @@ pub async fn infer_versioned(
     Path((name, version)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, OipError> {
     infer_version(&app, &name, Some(&version), &headers, body).await
 }
 
@@ -167,7 +167,7 @@ async fn infer_version(
     version: Option<&str>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, OipError> {
     let Answer { json, binary } = run_infer(app, name, version, headers, body).await?;
     if binary.is_empty() {
         return Ok(Json(json).into_response());
