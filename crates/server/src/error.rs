@@ -23,11 +23,12 @@ use rein_telemetry::events::FeedbackInvalid;
 use rein_telemetry::{RecordError, StoreError};
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::telemetry::CommitError;
 
 /// What kind of error it is: stable, for clients to branch on (the message is for people).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     // 400
@@ -89,15 +90,19 @@ pub struct ApiError {
 }
 
 /// rein's error body: `{"error": {"code", "message", "details"}}`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
+/// What went wrong: `code` is stable, for programs; `message` is for people; `details`
+/// holds what helps fix it (the fields that do not fit, a `hint`, ...) or null.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
     code: Code,
     message: &'a str,
+    #[schema(value_type = Option<Object>)]
     details: &'a Value,
 }
 
@@ -209,7 +214,8 @@ pub struct Unready(pub String);
 
 impl IntoResponse for Unready {
     fn into_response(self) -> Response {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false, "reason": self.0 }))).into_response()
+        let body = crate::oip::Readiness { ready: false, reason: Some(self.0) };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }
 

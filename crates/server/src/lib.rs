@@ -8,6 +8,7 @@ pub mod error;
 mod fields;
 pub mod metrics;
 mod oip;
+pub mod openapi;
 mod predict;
 mod records;
 pub mod telemetry;
@@ -51,6 +52,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v2/models/{name}/versions/{version}/ready", get(oip::model_ready_versioned)),
         (Method::POST, "/v2/models/{name}/versions/{version}/infer", post(oip::infer_versioned)),
         (Method::GET, "/metrics", get(render_metrics)),
+        (Method::GET, "/openapi.json", get(openapi::serve)),
     ]
 }
 
@@ -92,6 +94,14 @@ async fn time_limit(
     }
 }
 
+/// Prometheus metrics: requests by component, model version, mode and status; model call
+/// durations and batch sizes; guardrail actions; fallbacks; telemetry's events and backlog.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus' text format", content_type = "text/plain", body = String))
+)]
 async fn render_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
 }

@@ -12,8 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use rein_runtime::{RawData, RawTensor, ServedModel, TensorDataError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::app::{App, ComponentRuntime};
 use crate::error::{ApiError, BINARY_HEADER, BodyError, Expected, NotFound, OipError, TensorError, Unready};
@@ -22,18 +23,49 @@ pub async fn server_metadata() -> Json<Value> {
     Json(json!({ "name": "rein", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }))
 }
 
-pub async fn live() -> Json<Value> {
-    Json(json!({ "live": true }))
+/// Whether the server is live.
+#[derive(Serialize, ToSchema)]
+pub struct Liveness {
+    live: bool,
+}
+
+/// Whether this replica takes predictions, and if not, why.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// Why it is not ready (its telemetry cannot record, or lags too far behind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Liveness: answers while the process serves.
+#[utoipa::path(
+    get,
+    path = "/v2/health/live",
+    tag = "health",
+    responses((status = 200, description = "The server is live", body = Liveness))
+)]
+pub async fn live() -> Json<Liveness> {
+    Json(Liveness { live: true })
 }
 
 /// Models are loaded before the server listens, so a listening server is ready unless its
 /// telemetry store fails (a full disk) or a write into it has lasted longer than a request
 /// waits for one (a stalled disk): then it answers 503 and why, so that a load balancer
 /// sends predictions to a replica that can record them.
-pub async fn ready(State(app): State<Arc<App>>) -> Result<Json<Value>, Unready> {
+#[utoipa::path(
+    get,
+    path = "/v2/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The replica takes predictions", body = Readiness),
+        (status = 503, description = "The replica should get no predictions now: `reason` says why", body = Readiness),
+    )
+)]
+pub async fn ready(State(app): State<Arc<App>>) -> Result<Json<Readiness>, Unready> {
     match app.telemetry.as_ref().and_then(|t| t.unready()) {
         Some(reason) => Err(Unready(reason)),
-        None => Ok(Json(json!({ "ready": !app.component_names().is_empty() }))),
+        None => Ok(Json(Readiness { ready: !app.component_names().is_empty(), reason: None })),
     }
 }
 

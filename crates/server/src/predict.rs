@@ -18,25 +18,45 @@ use rein_telemetry::JsonText;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::app::{App, ComponentRuntime};
-use crate::error::{ApiError, BodyError, Expected, FieldError, Internal, NotFound, TelemetryUnavailable, Waited};
+use crate::error::{
+    ApiError, BodyError, ErrorBody, Expected, FieldError, Internal, NotFound, TelemetryUnavailable, Waited,
+};
 use crate::fields;
+use crate::openapi::{Decision, GuardrailAction, Output, PredictAnswer, PredictionOrError};
 use crate::telemetry::SerializedOutcome;
 
 /// A request body: one instance, or a batch under `instances`. The features and the
 /// instances are kept as their JSON text, checked for syntax, and read for the component
 /// afterwards: features straight into the schema's positions, with no map built.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body<'a> {
+#[schema(
+    as = PredictRequest,
+    description = "One instance (`features`, with its `unit`, `context` and `time_ms`), or a batch of them \
+                   under `instances`; not both.",
+    example = json!({"unit": "user-1", "features": {"url_length": 142, "uses_https": false, "tld_category": "new_gtld"},
+                     "context": {"domain": "example.org"}})
+)]
+pub struct Body<'a> {
+    /// A batch: each instance is answered on its own, in order.
     #[serde(default, borrow)]
+    #[schema(value_type = Option<Vec<Sent>>)]
     instances: Option<Vec<&'a RawValue>>,
+    /// Who or what the prediction is about (a user, an account): frequency caps count per
+    /// unit. At most 256 bytes.
     #[serde(default)]
     unit: Option<String>,
+    /// The component's features by name: numbers, whole numbers, `true`/`false` or strings,
+    /// as its schema declares them.
     #[serde(default, borrow)]
+    #[schema(value_type = Option<HashMap<String, Value>>)]
     features: Option<&'a RawValue>,
+    /// What the guardrails may read beside the features (`context.<key>`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     context: Value,
     /// Event time in unix milliseconds, for simulations and backfills; default: now.
     #[serde(default)]
@@ -44,14 +64,17 @@ struct Body<'a> {
 }
 
 /// One instance of a batch, as sent.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, expecting = "an instance (an object with `features`)")]
-struct Sent<'a> {
+#[schema(as = Instance, description = "One instance of a batch: as a single request's body, without `instances`.")]
+pub struct Sent<'a> {
     #[serde(default)]
     unit: Option<String>,
     #[serde(borrow)]
+    #[schema(value_type = HashMap<String, Value>)]
     features: &'a RawValue,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     context: Value,
     #[serde(default)]
     time_ms: Option<u64>,
@@ -66,27 +89,71 @@ struct Instance {
 }
 
 /// What the client gets for one instance.
-#[derive(Serialize)]
-struct Prediction<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(description = "A prediction: the model's raw output, the output the product acts on, the guardrails \
+                        that acted and the decision. Its record (`GET /v1/predictions/{id}`) has the shape of \
+                        `PredictionRecord`.")]
+pub struct Prediction<'a> {
+    /// The prediction's id (UUIDv7): name it in feedback and outcomes.
     prediction_id: String,
     component: &'a str,
     unit: Option<&'a str>,
+    /// The model version that answered.
     model: ModelRef<'a>,
     // as the telemetry event holds them: serialized once, the output once when it is the raw one
+    /// The model's own output, before guardrails; null when the model was not called or failed.
+    #[schema(value_type = Option<Output>)]
     raw: &'a JsonText,
+    /// What the product acts on.
+    #[schema(value_type = Output)]
     output: &'a JsonText,
+    #[schema(value_type = Vec<GuardrailAction>)]
     guardrails: &'a JsonText,
+    #[schema(value_type = Decision)]
     decision: &'a JsonText,
+    /// Why the declared fallback answered, if it did.
+    #[schema(value_type = Option<String>)]
     fallback: &'a Option<String>,
+    /// Time the server spent on the request, microseconds.
     server_time_us: u64,
 }
 
-#[derive(Serialize)]
-struct ModelRef<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct ModelRef<'a> {
     name: &'a str,
     version: &'a str,
 }
 
+/// A batch's answers, one per instance in order.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PredictionBatch)]
+pub struct Batch {
+    /// Each instance's prediction, or the error that refused it.
+    #[schema(value_type = Vec<PredictionOrError>)]
+    predictions: Vec<JsonText>,
+}
+
+/// Runs one instance, or a batch, through the component's decision path and records each
+/// prediction.
+#[utoipa::path(
+    post,
+    path = "/v1/components/{name}/predict",
+    tag = "predictions",
+    params(("name" = String, Path, description = "The component's name in the system file")),
+    request_body = Body,
+    responses(
+        (status = 200, description = "The prediction; for a batch, each instance's prediction or error", body = PredictAnswer),
+        (status = 400, description = "The body is not JSON (`malformed_json`, `unreadable_body`)", body = ErrorBody),
+        (status = 404, description = "No component has this name (`unknown_component`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than `server.max_body_bytes` (`body_too_large`)", body = ErrorBody),
+        (status = 422, description = "The request is refused: `bad_request_shape`, `bad_batch`, `bad_unit`, `bad_time`, \
+                                      `invalid_features`, `rejected_by_guardrail`, `guardrail_failed`", body = ErrorBody),
+        (status = 500, description = "The server failed (`internal`)", body = ErrorBody),
+        (status = 503, description = "The model failed with no fallback declared (`model_unavailable`), or the \
+                                      prediction could not be recorded (`telemetry_unavailable`)", body = ErrorBody),
+    )
+)]
 pub async fn predict(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
@@ -143,10 +210,6 @@ async fn answer(
                         JsonText::of(&e.body())
                     }
                 };
-            }
-            #[derive(Serialize)]
-            struct Batch {
-                predictions: Vec<JsonText>,
             }
             Ok(JsonBody(serde_json::to_vec(&Batch { predictions: answers }).map_err(serialized)?))
         }

@@ -8,19 +8,22 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use rein_system::Task;
 use rein_telemetry::{
-    FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, ScanQuery, Store, StoreError,
+    FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent, PredictionRecord, ScanQuery,
+    Store, StoreError,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
 use crate::error::{
-    Accepted, ApiError, BodyError, Expected, FeedbackError, NotFound, OutcomeError, QueryError, TelemetryUnavailable,
-    Waited,
+    Accepted, ApiError, BodyError, ErrorBody, Expected, FeedbackError, NotFound, OutcomeError, QueryError,
+    TelemetryUnavailable, Waited,
 };
 use crate::fields;
+use crate::openapi::{FeedbackKindName, FeedbackSourceName, GuardrailAction, ModeName, Output};
 use crate::telemetry::Telemetry;
 
 fn telemetry(app: &App) -> Result<&Telemetry, NotFound> {
@@ -78,32 +81,76 @@ fn parse_body<T: for<'de> Deserialize<'de>>(
     Ok(serde_json::from_slice(&body).map_err(|e| BodyError::json(&e, expected))?)
 }
 
-#[derive(Deserialize)]
+/// What the world says about a prediction: right, wrong, or the truth.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct FeedbackBody {
+#[schema(
+    as = FeedbackRequest,
+    example = json!({"prediction_id": "01936b2e-4c5d-7e8f-9a0b-1c2d3e4f5a6b", "kind": "incorrect", "label": "legit",
+                     "unit": "user-1", "comment": "this is my bank", "source": "user", "key": "report-1"})
+)]
+pub struct FeedbackBody {
+    /// The `prediction_id` a predict call answered with.
     prediction_id: String,
+    #[schema(value_type = FeedbackKindName)]
     kind: String,
+    /// The true label (classifiers): one of the component's labels.
     #[serde(default)]
     label: Option<String>,
+    /// The true value (regressors).
     #[serde(default)]
     value: Option<f64>,
+    /// Who reported it. At most 256 bytes.
     #[serde(default)]
     unit: Option<String>,
+    /// Free text, at most 2000 characters.
     #[serde(default)]
     comment: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<FeedbackSourceName>)]
     source: Option<String>,
     /// Idempotency key: the same feedback posted twice with it is recorded once.
     #[serde(default)]
     key: Option<String>,
+    /// Event time in unix milliseconds; default: now.
     #[serde(default)]
     time_ms: Option<u64>,
 }
 
+/// A feedback taken.
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackAccepted {
+    accepted: bool,
+    /// True when this is a retry of feedback already recorded under its `key`.
+    duplicate: bool,
+    /// The feedback's id (for a duplicate, the recorded feedback's).
+    id: String,
+    prediction_id: String,
+}
+
+/// Records what the world says about a prediction.
+#[utoipa::path(
+    post,
+    path = "/v1/feedback",
+    tag = "feedback",
+    request_body = FeedbackBody,
+    responses(
+        (status = 202, description = "Recorded (or a duplicate of feedback recorded under its `key`)", body = FeedbackAccepted),
+        (status = 400, description = "The body is not JSON (`malformed_json`, `unreadable_body`)", body = ErrorBody),
+        (status = 404, description = "No prediction has this id (`unknown_prediction`), or telemetry is off (`telemetry_off`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 409, description = "The `key` already names other feedback (`key_reused`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than `server.max_body_bytes` (`body_too_large`)", body = ErrorBody),
+        (status = 422, description = "The feedback is refused: `bad_request_shape`, `bad_unit`, `bad_time`, `invalid_feedback`", body = ErrorBody),
+        (status = 500, description = "The server failed (`internal`)", body = ErrorBody),
+        (status = 503, description = "Telemetry could not record it in time (`telemetry_unavailable`), or the store failed \
+                                      (`store_unavailable`)", body = ErrorBody),
+    )
+)]
 pub async fn feedback(
     State(app): State<Arc<App>>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Accepted<Value>, ApiError> {
+) -> Result<Accepted<FeedbackAccepted>, ApiError> {
     let t = telemetry(&app)?;
     let b: FeedbackBody = parse_body(body, Expected::Feedback)?;
     fields::check_unit("unit", b.unit.as_deref())?;
@@ -141,17 +188,25 @@ pub async fn feedback(
             return Ok(Accepted(key_taken(&event, stored)?));
         }
     }
-    Ok(Accepted(json!({"accepted": true, "duplicate": false, "id": event.id, "prediction_id": event.prediction_id})))
+    Ok(Accepted(FeedbackAccepted {
+        accepted: true,
+        duplicate: false,
+        id: event.id,
+        prediction_id: event.prediction_id,
+    }))
 }
 
 /// A feedback whose key is taken: a retry of the stored feedback is answered as a duplicate
 /// (it is recorded, once); different feedback under that key is a conflict, since it was not written.
-fn key_taken(event: &FeedbackEvent, stored: Option<FeedbackEvent>) -> Result<Value, FeedbackError> {
+fn key_taken(event: &FeedbackEvent, stored: Option<FeedbackEvent>) -> Result<FeedbackAccepted, FeedbackError> {
     let key = event.idempotency_key.clone().unwrap_or_default();
     match stored {
-        Some(stored) if stored.same_report(event) => {
-            Ok(json!({"accepted": true, "duplicate": true, "id": stored.id, "prediction_id": event.prediction_id}))
-        }
+        Some(stored) if stored.same_report(event) => Ok(FeedbackAccepted {
+            accepted: true,
+            duplicate: true,
+            id: stored.id,
+            prediction_id: event.prediction_id.clone(),
+        }),
         stored => Err(FeedbackError::KeyReused { key, on: stored.map(|s| s.prediction_id) }),
     }
 }
@@ -185,24 +240,60 @@ fn check_truth(app: &App, record: &PredictionRecord, event: &FeedbackEvent) -> R
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// Something that happened in the world, maybe caused by a prediction.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OutcomeBody {
+#[schema(as = OutcomeRequest, example = json!({"name": "left_page", "unit": "user-1"}))]
+pub struct OutcomeBody {
+    /// 1 to 64 lower-case letters, digits and `_`, starting with a letter, e.g. `left_page`.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     name: String,
+    /// Who or what it happened to. At most 256 bytes.
     #[serde(default)]
     unit: Option<String>,
+    /// The prediction it followed, if it is known.
     #[serde(default)]
     prediction_id: Option<String>,
+    /// A finite number, e.g. a purchase's amount.
     #[serde(default)]
     value: Option<f64>,
+    /// Event time in unix milliseconds; default: now.
     #[serde(default)]
     time_ms: Option<u64>,
 }
 
+/// An outcome taken.
+#[derive(Serialize, ToSchema)]
+pub struct OutcomeAccepted {
+    accepted: bool,
+    /// The outcome's id.
+    id: String,
+    name: String,
+}
+
+/// Records something that happened in the world.
+#[utoipa::path(
+    post,
+    path = "/v1/outcomes",
+    tag = "feedback",
+    request_body = OutcomeBody,
+    responses(
+        (status = 202, description = "Recorded", body = OutcomeAccepted),
+        (status = 400, description = "The body is not JSON (`malformed_json`, `unreadable_body`)", body = ErrorBody),
+        (status = 404, description = "No prediction has the `prediction_id` (`unknown_prediction`), or telemetry is off \
+                                      (`telemetry_off`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than `server.max_body_bytes` (`body_too_large`)", body = ErrorBody),
+        (status = 422, description = "The outcome is refused: `bad_request_shape`, `bad_unit`, `bad_time`, `invalid_outcome`", body = ErrorBody),
+        (status = 500, description = "The server failed (`internal`)", body = ErrorBody),
+        (status = 503, description = "Telemetry could not record it in time (`telemetry_unavailable`), or the store failed \
+                                      (`store_unavailable`)", body = ErrorBody),
+    )
+)]
 pub async fn outcome(
     State(app): State<Arc<App>>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Accepted<Value>, ApiError> {
+) -> Result<Accepted<OutcomeAccepted>, ApiError> {
     let t = telemetry(&app)?;
     let b: OutcomeBody = parse_body(body, Expected::Outcome)?;
     fields::check_unit("unit", b.unit.as_deref())?;
@@ -231,33 +322,215 @@ pub async fn outcome(
     t.record(event.into())
         .await
         .map_err(|error| TelemetryUnavailable { what: Waited::Outcome { name: b.name.clone() }, error })?;
-    Ok(Accepted(json!({"accepted": true, "id": id, "name": b.name})))
+    Ok(Accepted(OutcomeAccepted { accepted: true, id, name: b.name }))
 }
 
-pub async fn prediction(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// A recorded prediction, as the lookup and the listing answer it: the prediction event as
+/// telemetry keeps it (not the shape of the predict answer, see `Prediction`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PredictionRecord)]
+pub struct RecordedPrediction<'a> {
+    /// The prediction's id: the predict answer's `prediction_id`.
+    id: &'a str,
+    /// Event time, unix milliseconds.
+    time_ms: i64,
+    /// The system's name.
+    system: &'a str,
+    component: &'a str,
+    unit: Option<&'a str>,
+    model_name: &'a str,
+    model_version: &'a str,
+    /// Traffic variant (`main` unless a rollout chose another).
+    variant: &'a str,
+    /// The features as telemetry may see them, after the privacy policy (hashed, dropped,
+    /// truncated).
+    #[schema(value_type = HashMap<String, Value>)]
+    features: &'a JsonText,
+    /// The model's own output, before guardrails; null when the model was not called or failed.
+    #[schema(value_type = Option<Output>)]
+    raw_output: &'a JsonText,
+    #[schema(value_type = Vec<GuardrailAction>)]
+    guardrails: &'a JsonText,
+    /// What the product acted on.
+    #[schema(value_type = Output)]
+    output: &'a JsonText,
+    #[schema(value_type = ModeName)]
+    mode: &'a str,
+    /// The whole decision (`mode`, `reason`, `capped`), as JSON text.
+    reason: &'a str,
+    /// Whether the declared fallback answered.
+    fallback: bool,
+    /// Time the server spent on the request, microseconds.
+    latency_us: u64,
+}
+
+impl<'a> From<&'a PredictionEvent> for RecordedPrediction<'a> {
+    fn from(p: &'a PredictionEvent) -> Self {
+        RecordedPrediction {
+            id: &p.id,
+            time_ms: p.time_ms,
+            system: &p.system,
+            component: &p.component,
+            unit: p.unit.as_deref(),
+            model_name: &p.model_name,
+            model_version: &p.model_version,
+            variant: &p.variant,
+            features: &p.features,
+            raw_output: &p.raw_output,
+            guardrails: &p.guardrails,
+            output: &p.output,
+            mode: &p.mode,
+            reason: &p.reason,
+            fallback: p.fallback,
+            latency_us: p.latency_us,
+        }
+    }
+}
+
+/// A recorded feedback.
+#[derive(Serialize, ToSchema)]
+#[schema(as = FeedbackRecord)]
+pub struct RecordedFeedback<'a> {
+    id: &'a str,
+    prediction_id: &'a str,
+    /// Event time, unix milliseconds.
+    time_ms: i64,
+    #[schema(value_type = FeedbackKindName)]
+    kind: &'a str,
+    label: Option<&'a str>,
+    value: Option<f64>,
+    unit: Option<&'a str>,
+    comment: Option<&'a str>,
+    #[schema(value_type = FeedbackSourceName)]
+    source: &'a str,
+    /// The key it was posted with, if any.
+    idempotency_key: Option<&'a str>,
+}
+
+impl<'a> From<&'a FeedbackEvent> for RecordedFeedback<'a> {
+    fn from(f: &'a FeedbackEvent) -> Self {
+        RecordedFeedback {
+            id: &f.id,
+            prediction_id: &f.prediction_id,
+            time_ms: f.time_ms,
+            kind: f.kind.as_str(),
+            label: f.label.as_deref(),
+            value: f.value,
+            unit: f.unit.as_deref(),
+            comment: f.comment.as_deref(),
+            source: f.source.as_str(),
+            idempotency_key: f.idempotency_key.as_deref(),
+        }
+    }
+}
+
+/// A recorded outcome.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OutcomeRecord)]
+pub struct RecordedOutcome<'a> {
+    id: &'a str,
+    /// Event time, unix milliseconds.
+    time_ms: i64,
+    unit: Option<&'a str>,
+    prediction_id: Option<&'a str>,
+    name: &'a str,
+    value: Option<f64>,
+}
+
+impl<'a> From<&'a OutcomeEvent> for RecordedOutcome<'a> {
+    fn from(o: &'a OutcomeEvent) -> Self {
+        RecordedOutcome {
+            id: &o.id,
+            time_ms: o.time_ms,
+            unit: o.unit.as_deref(),
+            prediction_id: o.prediction_id.as_deref(),
+            name: &o.name,
+            value: o.value,
+        }
+    }
+}
+
+/// A recorded prediction with everything the world said back about it.
+#[derive(Serialize, ToSchema)]
+pub struct PredictionLookup<'a> {
+    prediction: RecordedPrediction<'a>,
+    /// Oldest first.
+    feedback: Vec<RecordedFeedback<'a>>,
+    /// The outcomes that name this prediction, oldest first.
+    outcomes: Vec<RecordedOutcome<'a>>,
+}
+
+/// A recorded prediction, joined with its feedback and outcomes. Every event answered
+/// before the lookup is seen.
+#[utoipa::path(
+    get,
+    path = "/v1/predictions/{id}",
+    tag = "predictions",
+    params(("id" = String, Path, description = "The `prediction_id` a predict call answered with")),
+    responses(
+        (status = 200, description = "The prediction as recorded, with its feedback and outcomes", body = PredictionLookup),
+        (status = 404, description = "No prediction has this id (`unknown_prediction`), or telemetry is off (`telemetry_off`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 503, description = "Telemetry could not catch up in time (`telemetry_unavailable`), or the store failed \
+                                      (`store_unavailable`)", body = ErrorBody),
+    )
+)]
+pub async fn prediction(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let t = telemetry(&app)?;
     let record = find_prediction(t, &id, Seen::Everything).await?;
-    Ok(Json(json!({
-        "prediction": record.prediction,
-        "feedback": record.feedback,
-        "outcomes": record.outcomes,
-    })))
+    Ok(Json(PredictionLookup {
+        prediction: (&record.prediction).into(),
+        feedback: record.feedback.iter().map(Into::into).collect(),
+        outcomes: record.outcomes.iter().map(Into::into).collect(),
+    })
+    .into_response())
 }
 
-#[derive(Deserialize)]
+/// Which predictions to list, a page at a time.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this component's predictions.
     component: Option<String>,
+    /// From this time on (inclusive): unix milliseconds, or an RFC 3339 time.
     since: Option<String>,
+    /// Before this time (exclusive): unix milliseconds, or an RFC 3339 time.
     until: Option<String>,
+    /// At most this many a page (default 100, at most 10000).
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page, unchanged.
     cursor: Option<String>,
 }
 
+/// A page of recorded predictions, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct PredictionPage<'a> {
+    predictions: Vec<RecordedPrediction<'a>>,
+    /// Present when more may follow: pass it as `cursor` for the next page.
+    next_cursor: Option<&'a str>,
+}
+
+/// The recorded predictions, oldest first, a page at a time. Every prediction answered
+/// before the listing is listed.
+#[utoipa::path(
+    get,
+    path = "/v1/predictions",
+    tag = "predictions",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of predictions", body = PredictionPage),
+        (status = 404, description = "No component has this name (`unknown_component`), or telemetry is off (`telemetry_off`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 422, description = "A parameter cannot be read (`bad_query`, `bad_cursor`)", body = ErrorBody),
+        (status = 503, description = "Telemetry could not catch up in time (`telemetry_unavailable`), or the store failed \
+                                      (`store_unavailable`)", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(app): State<Arc<App>>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let t = telemetry(&app)?;
     let Query(q) = query?;
     if let Some(c) = &q.component
@@ -278,7 +551,11 @@ pub async fn list(
         t.flush().await.map_err(|error| TelemetryUnavailable { what: Waited::Listing, error })?;
     }
     let page = read(t, move |s| s.scan(&scan)).await?;
-    Ok(Json(json!({ "predictions": page.items, "next_cursor": page.next_cursor })))
+    Ok(Json(PredictionPage {
+        predictions: page.items.iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor.as_deref(),
+    })
+    .into_response())
 }
 
 /// Unix milliseconds, or an RFC 3339 time.
