@@ -760,3 +760,59 @@ impl From<OutcomeError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The map, by status: what each typed error answers.
+    #[test]
+    fn each_error_answers_its_status_and_code() {
+        let e = |error: ApiError| (error.status(), error.code());
+        let json_error = serde_json::from_str::<Value>("{").unwrap_err();
+        let shape_error = serde_json::from_str::<Vec<u8>>("{}").unwrap_err();
+        let commit = |error| TelemetryUnavailable { what: Waited::Prediction, error };
+        let cases: Vec<((u16, Code), (u16, Code))> = vec![
+            (e(BodyError::json(&json_error, Expected::Prediction).into()), (400, Code::MalformedJson)),
+            (e(BodyError::json(&shape_error, Expected::InferRequest).into()), (400, Code::BadRequestShape)),
+            (e(TensorError::HeaderPastBody { json_len: 2, body_len: 1 }.into()), (400, Code::BadBinaryHeader)),
+            (e(TensorError::UnclaimedBinary(1).into()), (400, Code::BadTensor)),
+            (e(ModelError::Input("x".into()).into()), (400, Code::BadTensor)),
+            (e(RequestError::NoRoute { path: "/x".into(), routes: vec![] }.into()), (404, Code::NotFound)),
+            (e(NotFound::component("x", &["y"]).into()), (404, Code::UnknownComponent)),
+            (e(NotFound::Prediction("x".into()).into()), (404, Code::UnknownPrediction)),
+            (e(NotFound::TelemetryOff.into()), (404, Code::TelemetryOff)),
+            (e(RequestError::TimedOut(Duration::from_millis(5)).into()), (408, Code::RequestTimeout)),
+            (e(FeedbackError::KeyReused { key: "k".into(), on: None }.into()), (409, Code::KeyReused)),
+            (e(BodyError::json(&shape_error, Expected::Feedback).into()), (422, Code::BadRequestShape)),
+            (e(BodyError::NoFeatures.into()), (422, Code::BadRequestShape)),
+            (e(BodyError::BatchSize { len: 0, max: 4 }.into()), (422, Code::BadBatch)),
+            (e(QueryError::Time { what: "since".into(), given: "x".into() }.into()), (422, Code::BadQuery)),
+            (e(StoreError::InvalidCursor("x".into()).into()), (422, Code::BadCursor)),
+            (e(FeedbackInvalid::KeyEmpty.into()), (422, Code::InvalidFeedback)),
+            (e(OutcomeError::ValueNotFinite.into()), (422, Code::InvalidOutcome)),
+            (e(Refusal::Rejected { rule: "r".into(), message: "m".into() }.into()), (422, Code::RejectedByGuardrail)),
+            (e(ModelError::Run("x".into()).into()), (500, Code::ModelFailed)),
+            (e(commit(CommitError::Record(RecordError::Encode("x".into()))).into()), (500, Code::Internal)),
+            (e(ModelError::Timeout(5).into()), (503, Code::ModelUnavailable)),
+            (e(commit(CommitError::TimedOut(Duration::from_millis(5))).into()), (503, Code::TelemetryUnavailable)),
+            (e(StoreError::Unavailable("x".into()).into()), (503, Code::StoreUnavailable)),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got, want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn the_protocol_chooses_the_shape() {
+        let error = ApiError::from(NotFound::Prediction("p".into()));
+        let body = serde_json::to_value(error.body()).unwrap();
+        assert_eq!(body["error"]["code"], "unknown_prediction");
+        assert_eq!(body["error"]["message"], "no prediction has the id `p`");
+        assert!(body["error"]["details"]["hint"].is_string(), "{body}");
+        assert_eq!(Protocol::of_path("/v2/models/x/infer"), Protocol::Oip);
+        assert_eq!(Protocol::of_path("/v2"), Protocol::Oip);
+        assert_eq!(Protocol::of_path("/v1/predictions"), Protocol::Rein);
+        assert_eq!(Protocol::of_path("/v2x"), Protocol::Rein);
+    }
+}
