@@ -37,8 +37,9 @@ use crate::telemetry::SerializedOutcome;
     as = PredictRequest,
     description = "One instance (`features`, with its `unit`, `context` and `time_ms`), or a batch of them \
                    under `instances`; not both.",
-    example = json!({"unit": "user-1", "features": {"url_length": 142, "uses_https": false, "tld_category": "new_gtld"},
-                     "context": {"domain": "example.org"}})
+    example = json!({"unit": "user-1", "context": {"domain": "example.org"}, "features": {
+        "url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": true, "uses_https": false,
+        "domain_age_days": 3, "num_subdomains": 4, "suspicious_words": 3, "tld_category": "new_gtld"}})
 )]
 pub struct Body<'a> {
     /// A batch: each instance is answered on its own, in order.

@@ -30,6 +30,12 @@ async fn the_description_matches_what_the_server_answers() {
         }
     }
 
+    // the request the spec shows (the example system's) is answered
+    let example = &spec["components"]["schemas"]["PredictRequest"]["example"];
+    assert_eq!(example["features"], page(), "the spec's example is the example system's");
+    let (status, answer) = server.predict(example.clone()).await;
+    assert_eq!(status, 200, "{answer:#}");
+
     // a prediction for the routes that name one
     let (status, answer) = server.predict(json!({"unit": "user-1", "features": page()})).await;
     assert_eq!(status, 200, "{answer:#}");
