@@ -6,12 +6,15 @@
     python3 scripts/oip_client_check.py 127.0.0.1:8080
 
 Checks liveness, readiness, model metadata, and inferences with the client's defaults
-(binary tensor data, every output), with JSON tensors, and with a mix.
+(binary tensor data, every output), with JSON tensors, and with a mix; and that the
+client reads rein's errors (an unknown model, an unknown version, a wrong input) as the
+protocol shapes them, `{"error": "<message>"}`, with their status.
 """
 import sys
 
 import numpy as np
 import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
 
 url = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8080"
 model = sys.argv[2] if len(sys.argv) > 2 else "phishing"
@@ -52,4 +55,24 @@ as_json = infer(False, [httpclient.InferRequestedOutput(o["name"], binary_data=F
 mixed = infer(False, [httpclient.InferRequestedOutput("label", binary_data=True),
                       httpclient.InferRequestedOutput("probabilities", binary_data=False)])
 assert np.allclose(defaults, as_json, atol=1e-6) and np.allclose(mixed, as_json, atol=1e-6), (defaults, as_json, mixed)
+
+
+def refused(call, status, part):
+    """`call` raises the client's error with this status, and a message (a string) holding `part`."""
+    try:
+        call()
+    except InferenceServerException as e:
+        assert e.status() == str(status), (e.status(), e.message())
+        assert isinstance(e.message(), str) and part in e.message(), e.message()
+        print("refused", e.status(), e.message())
+        return
+    raise AssertionError(f"not refused: expected {status} and a message with {part!r}")
+
+
+refused(lambda: client.get_model_metadata("nope"), 404, "no component is named `nope`")
+refused(lambda: client.get_model_metadata(model, model_version="nine"), 404, "no version `nine`")
+assert not client.is_model_ready(model, model_version="nine"), "an unknown version is not ready"
+wrong = httpclient.InferInput("nope", [1, 1], "FP32")
+wrong.set_data_from_numpy(np.array([[1.0]], dtype=np.float32), binary_data=False)
+refused(lambda: client.infer(model, [wrong]), 400, "nope")
 print("tritonclient: OK")

@@ -228,7 +228,7 @@ fn run(command: Command) -> Result<(), String> {
             }
             let format: rein_telemetry::ExportFormat = format.parse()?;
             let time = |what: &str, v: Option<String>| -> Result<Option<i64>, String> {
-                v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.message)).transpose()
+                v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.to_string())).transpose()
             };
             let (since, until) = (time("since", since)?, time("until", until)?);
             let dir = rein_telemetry::DataDir::at(&data_dir);

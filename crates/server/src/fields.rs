@@ -1,10 +1,7 @@
 //! Checks shared by every route that takes a unit id or an event time, so each route
 //! accepts and refuses exactly the same values.
 
-use axum::http::StatusCode;
-use serde_json::json;
-
-use crate::error::ApiError;
+use crate::error::FieldError;
 
 /// Longest unit id accepted: units are kept in memory for frequency caps and in telemetry.
 pub const MAX_UNIT_BYTES: usize = 256;
@@ -19,13 +16,11 @@ pub const MIN_TIME_MS: u64 = 946_684_800_000;
 pub const MAX_FUTURE_MS: u64 = 5 * 60_000;
 
 /// A unit id, if given, is non-empty and at most [`MAX_UNIT_BYTES`] long.
-pub fn check_unit(field: &str, unit: Option<&str>) -> Result<(), ApiError> {
+pub fn check_unit(field: &str, unit: Option<&str>) -> Result<(), FieldError> {
     match unit {
-        Some(u) if u.is_empty() || u.len() > MAX_UNIT_BYTES => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_unit",
-            format!("`{field}` has {} bytes; give a non-empty id of at most {MAX_UNIT_BYTES} bytes", u.len()),
-        )),
+        Some(u) if u.is_empty() || u.len() > MAX_UNIT_BYTES => {
+            Err(FieldError::Unit { field: field.to_string(), bytes: u.len(), max: MAX_UNIT_BYTES })
+        }
         _ => Ok(()),
     }
 }
@@ -35,27 +30,19 @@ pub fn now_ms() -> u64 {
 }
 
 /// The event time: the given unix milliseconds if they are plausible, else now.
-pub fn event_time(time_ms: Option<u64>, now_ms: u64) -> Result<u64, ApiError> {
+pub fn event_time(time_ms: Option<u64>, now_ms: u64) -> Result<u64, FieldError> {
     let Some(t) = time_ms else { return Ok(now_ms) };
     let latest = now_ms.saturating_add(MAX_FUTURE_MS);
     if (MIN_TIME_MS..=latest).contains(&t) {
         return Ok(t);
     }
-    Err(ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "bad_time",
-        format!("`time_ms` = {t} is not a plausible event time in unix milliseconds"),
-    )
-    .with_details(json!({
-        "earliest": MIN_TIME_MS,
-        "latest": latest,
-        "hint": "send unix milliseconds between 2000-01-01 and five minutes from now (simulations and backfills run in the past), or leave `time_ms` out for now"
-    })))
+    Err(FieldError::Time { given: t, earliest: MIN_TIME_MS, latest })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ApiError, Code};
 
     const NOW: u64 = 1_790_000_000_000;
 
@@ -66,8 +53,8 @@ mod tests {
         assert_eq!(event_time(Some(NOW + 60_000), NOW).unwrap(), NOW + 60_000, "clock skew is tolerated");
         // seconds sent as milliseconds, zero, a value that would overflow i64, a day ahead
         for bad in [1_790_000_000, 0, u64::MAX, i64::MAX as u64 + 1, NOW + 86_400_000] {
-            let e = event_time(Some(bad), NOW).unwrap_err();
-            assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, "bad_time"), "{bad}");
+            let e = ApiError::from(event_time(Some(bad), NOW).unwrap_err());
+            assert_eq!((e.status(), e.code()), (422, Code::BadTime), "{bad}");
         }
     }
 
@@ -76,7 +63,8 @@ mod tests {
         assert!(check_unit("unit", None).is_ok());
         assert!(check_unit("unit", Some("user-1")).is_ok());
         assert!(check_unit("unit", Some(&"x".repeat(MAX_UNIT_BYTES))).is_ok());
-        assert_eq!(check_unit("unit", Some("")).unwrap_err().code, "bad_unit");
-        assert_eq!(check_unit("unit", Some(&"x".repeat(MAX_UNIT_BYTES + 1))).unwrap_err().code, "bad_unit");
+        let code = |unit: &str| ApiError::from(check_unit("unit", Some(unit)).unwrap_err()).code();
+        assert_eq!(code(""), Code::BadUnit);
+        assert_eq!(code(&"x".repeat(MAX_UNIT_BYTES + 1)), Code::BadUnit);
     }
 }

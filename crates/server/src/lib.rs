@@ -8,6 +8,7 @@ pub mod error;
 mod fields;
 pub mod metrics;
 mod oip;
+pub mod openapi;
 mod predict;
 mod records;
 pub mod telemetry;
@@ -20,39 +21,60 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use metrics_exporter_prometheus::PrometheusHandle;
+use axum::http::{Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
 use tokio::net::TcpListener;
 
 pub use app::App;
 pub use error::ApiError;
+use error::{Protocol, RequestError};
 pub use records::parse_time;
 pub use telemetry::{Telemetry, TelemetryMode};
 pub use versions::ModelVersions;
 
+/// Every route the server answers, as (method, path, handler): the router is built from
+/// this table, and a request no route answers is told what it holds.
+fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
+    vec![
+        (Method::POST, "/v1/components/{name}/predict", post(predict::predict)),
+        (Method::POST, "/v1/feedback", post(records::feedback)),
+        (Method::POST, "/v1/outcomes", post(records::outcome)),
+        (Method::GET, "/v1/predictions", get(records::list)),
+        (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
+        (Method::GET, "/v2", get(oip::server_metadata)),
+        (Method::GET, "/v2/health/live", get(oip::live)),
+        (Method::GET, "/v2/health/ready", get(oip::ready)),
+        (Method::GET, "/v2/models/{name}", get(oip::model_metadata)),
+        (Method::GET, "/v2/models/{name}/ready", get(oip::model_ready)),
+        (Method::POST, "/v2/models/{name}/infer", post(oip::infer)),
+        (Method::GET, "/v2/models/{name}/versions/{version}", get(oip::model_metadata_versioned)),
+        (Method::GET, "/v2/models/{name}/versions/{version}/ready", get(oip::model_ready_versioned)),
+        (Method::POST, "/v2/models/{name}/versions/{version}/infer", post(oip::infer_versioned)),
+        (Method::GET, "/metrics", get(render_metrics)),
+        (Method::GET, "/openapi.json", get(openapi::serve)),
+    ]
+}
+
+/// Every route the server answers, as (method, path), paths in axum's `{param}` form.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().into_iter().map(|(method, path, _)| (method, path)).collect()
+}
+
+fn route_list() -> Vec<String> {
+    routes().into_iter().map(|(method, path)| format!("{method} {path}")).collect()
+}
+
 pub fn router(app: Arc<App>) -> Router {
-    let metrics = app.metrics.clone();
     let max_body = app.system.server.max_body_bytes;
     let request_timeout = app.system.server.request_timeout;
-    Router::new()
-        .route("/v1/components/{name}/predict", post(predict::predict))
-        .route("/v1/feedback", post(records::feedback))
-        .route("/v1/outcomes", post(records::outcome))
-        .route("/v1/predictions", get(records::list))
-        .route("/v1/predictions/{id}", get(records::prediction))
-        .route("/v2", get(oip::server_metadata))
-        .route("/v2/health/live", get(oip::live))
-        .route("/v2/health/ready", get(oip::ready))
-        .route("/v2/models/{name}", get(oip::model_metadata))
-        .route("/v2/models/{name}/ready", get(oip::model_ready))
-        .route("/v2/models/{name}/infer", post(oip::infer))
-        .route("/v2/models/{name}/versions/{version}", get(oip::model_metadata_versioned))
-        .route("/v2/models/{name}/versions/{version}/ready", get(oip::model_ready_versioned))
-        .route("/v2/models/{name}/versions/{version}/infer", post(oip::infer_versioned))
-        .route("/metrics", get(render_metrics).with_state(metrics))
+    let mut router = Router::new();
+    for (_, path, handler) in table() {
+        router = router.route(path, handler);
+    }
+    router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit))
         .with_state(app)
@@ -65,26 +87,36 @@ async fn time_limit(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let protocol = Protocol::of_path(request.uri().path());
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!("the request took longer than {} ms", limit.as_millis()),
-        )
-        .with_details(serde_json::json!({"hint": "send the body at once; raise `server.request_timeout_ms` in the system file for slow models"}))
-        .into_response(),
+        Err(_) => ApiError::from(RequestError::TimedOut(limit)).respond(protocol),
     }
 }
 
-async fn render_metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+/// Prometheus metrics: requests by component, model version, mode and status; model call
+/// durations and batch sizes; guardrail actions; fallbacks; telemetry's events and backlog.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus' text format", content_type = "text/plain", body = String))
+)]
+async fn render_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path())).with_details(
-        serde_json::json!({"routes": ["POST /v1/components/{name}/predict", "GET /v2/health/ready", "POST /v2/models/{name}/infer", "GET /metrics"]}),
-    )
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path().to_string();
+    let protocol = Protocol::of_path(&path);
+    ApiError::from(RequestError::NoRoute { path, routes: route_list() }).respond(protocol)
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let path = uri.path().to_string();
+    let protocol = Protocol::of_path(&path);
+    ApiError::from(RequestError::MethodNotAllowed { method: method.to_string(), path, routes: route_list() })
+        .respond(protocol)
 }
 
 /// Serves on the app's worker threads (see [`workers`]) until `shutdown` resolves, then

@@ -9,72 +9,94 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use rein_decision::ModelError;
-
 use rein_runtime::{RawData, RawTensor, ServedModel, TensorDataError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::app::{App, ComponentRuntime};
-use crate::error::ApiError;
+use crate::error::{ApiError, BINARY_HEADER, BodyError, Expected, NotFound, OipError, TensorError, Unready};
 
 pub async fn server_metadata() -> Json<Value> {
     Json(json!({ "name": "rein", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }))
 }
 
-pub async fn live() -> Json<Value> {
-    Json(json!({ "live": true }))
+/// Whether the server is live.
+#[derive(Serialize, ToSchema)]
+pub struct Liveness {
+    live: bool,
+}
+
+/// Whether this replica takes predictions, and if not, why.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// Why it is not ready (its telemetry cannot record, or lags too far behind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Liveness: answers while the process serves.
+#[utoipa::path(
+    get,
+    path = "/v2/health/live",
+    tag = "health",
+    responses((status = 200, description = "The server is live", body = Liveness))
+)]
+pub async fn live() -> Json<Liveness> {
+    Json(Liveness { live: true })
 }
 
 /// Models are loaded before the server listens, so a listening server is ready unless its
 /// telemetry store fails (a full disk) or a write into it has lasted longer than a request
 /// waits for one (a stalled disk): then it answers 503 and why, so that a load balancer
 /// sends predictions to a replica that can record them.
-pub async fn ready(State(app): State<Arc<App>>) -> Response {
-    let unready = app.telemetry.as_ref().and_then(|t| t.unready());
-    match unready {
-        Some(reason) => {
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "ready": false, "reason": reason }))).into_response()
-        }
-        None => Json(json!({ "ready": !app.component_names().is_empty() })).into_response(),
+#[utoipa::path(
+    get,
+    path = "/v2/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The replica takes predictions", body = Readiness),
+        (status = 503, description = "The replica should get no predictions now: `reason` says why", body = Readiness),
+    )
+)]
+pub async fn ready(State(app): State<Arc<App>>) -> Result<Json<Readiness>, Unready> {
+    match app.telemetry.as_ref().and_then(|t| t.unready()) {
+        Some(reason) => Err(Unready(reason)),
+        None => Ok(Json(Readiness { ready: !app.component_names().is_empty(), reason: None })),
     }
 }
 
-fn component<'a>(app: &'a App, name: &str) -> Result<&'a Arc<ComponentRuntime>, ApiError> {
-    app.component(name).ok_or_else(|| ApiError::unknown_component(name, &app.component_names()))
+fn component<'a>(app: &'a App, name: &str) -> Result<&'a Arc<ComponentRuntime>, NotFound> {
+    app.component(name).ok_or_else(|| NotFound::component(name, &app.component_names()))
 }
 
 /// The version `version` of component `name`'s model (the default one when `None`), or
 /// 404 naming the versions loaded.
-fn model<'a>(c: &'a ComponentRuntime, name: &str, version: Option<&str>) -> Result<&'a Arc<dyn ServedModel>, ApiError> {
+fn model<'a>(c: &'a ComponentRuntime, name: &str, version: Option<&str>) -> Result<&'a Arc<dyn ServedModel>, NotFound> {
     let Some(v) = version else { return Ok(c.models.default()) };
-    c.models.get(v).ok_or_else(|| {
-        let loaded = c.models.versions();
-        let list: Vec<String> = loaded.iter().map(|l| format!("`{l}`")).collect();
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_version",
-            format!("model `{name}` has no version `{v}`; the loaded versions are {}", list.join(", ")),
-        )
-        .with_details(json!({ "versions": loaded }))
+    c.models.get(v).ok_or_else(|| NotFound::Version {
+        model: name.to_string(),
+        version: v.to_string(),
+        loaded: c.models.versions().into_iter().map(str::to_string).collect(),
     })
 }
 
-pub async fn model_metadata(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    metadata(&app, &name, None).unwrap_or_else(IntoResponse::into_response)
+pub async fn model_metadata(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, OipError> {
+    metadata(&app, &name, None)
 }
 
 pub async fn model_metadata_versioned(
     State(app): State<Arc<App>>,
     Path((name, version)): Path<(String, String)>,
-) -> Response {
-    metadata(&app, &name, Some(&version)).unwrap_or_else(IntoResponse::into_response)
+) -> Result<Json<Value>, OipError> {
+    metadata(&app, &name, Some(&version))
 }
 
 /// Every loaded version, and the inputs and outputs of the one asked for.
-fn metadata(app: &App, name: &str, version: Option<&str>) -> Result<Response, ApiError> {
+fn metadata(app: &App, name: &str, version: Option<&str>) -> Result<Json<Value>, OipError> {
     let c = component(app, name)?;
     let model = model(c, name, version)?;
     let specs = |s: &[rein_runtime::TensorSpec]| -> Vec<Value> {
@@ -86,31 +108,29 @@ fn metadata(app: &App, name: &str, version: Option<&str>) -> Result<Response, Ap
         "platform": model.platform(),
         "inputs": specs(model.inputs()),
         "outputs": specs(model.outputs()),
-    }))
-    .into_response())
+    })))
 }
 
-pub async fn model_ready(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+pub async fn model_ready(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, OipError> {
     ready_answer(&app, &name, None)
 }
 
 pub async fn model_ready_versioned(
     State(app): State<Arc<App>>,
     Path((name, version)): Path<(String, String)>,
-) -> Response {
+) -> Result<Json<Value>, OipError> {
     ready_answer(&app, &name, Some(&version))
 }
 
 /// Loaded models are ready: only an unknown component or version is not.
-fn ready_answer(app: &App, name: &str, version: Option<&str>) -> Response {
-    match component(app, name).and_then(|c| model(c, name, version).map(|_| c)) {
-        Err(e) => e.into_response(),
-        Ok(c) => Json(json!({ "name": c.name, "ready": true })).into_response(),
-    }
+fn ready_answer(app: &App, name: &str, version: Option<&str>) -> Result<Json<Value>, OipError> {
+    let c = component(app, name)?;
+    model(c, name, version)?;
+    Ok(Json(json!({ "name": c.name, "ready": true })))
 }
 
 /// The header that says how much of a body is JSON; binary tensor data follows it.
-const HEADER_LENGTH: &str = "inference-header-content-length";
+const HEADER_LENGTH: &str = BINARY_HEADER;
 
 #[derive(Deserialize)]
 struct InferRequest {
@@ -160,7 +180,7 @@ pub async fn infer(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Result<Response, OipError> {
     infer_version(&app, &name, None, &headers, body).await
 }
 
@@ -169,7 +189,7 @@ pub async fn infer_versioned(
     Path((name, version)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Result<Response, OipError> {
     infer_version(&app, &name, Some(&version), &headers, body).await
 }
 
@@ -179,21 +199,19 @@ async fn infer_version(
     version: Option<&str>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match run_infer(app, name, version, headers, body).await {
-        Ok(Answer { json, binary }) if binary.is_empty() => Json(json).into_response(),
-        Ok(Answer { json, binary }) => {
-            let mut body = json.to_string().into_bytes();
-            let json_len = body.len();
-            body.extend_from_slice(&binary);
-            let mut response = body.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            headers.insert(HEADER_LENGTH, HeaderValue::from(json_len));
-            response
-        }
-        Err(e) => e.into_response(),
+) -> Result<Response, OipError> {
+    let Answer { json, binary } = run_infer(app, name, version, headers, body).await?;
+    if binary.is_empty() {
+        return Ok(Json(json).into_response());
     }
+    let mut body = json.to_string().into_bytes();
+    let json_len = body.len();
+    body.extend_from_slice(&binary);
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(HEADER_LENGTH, HeaderValue::from(json_len));
+    Ok(response)
 }
 
 /// An inference answer: its JSON, and the binary data of the outputs asked for as binary.
@@ -202,21 +220,16 @@ struct Answer {
     binary: Vec<u8>,
 }
 
-fn bad_request(code: &'static str, message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message)
-}
-
 /// Splits a body into its JSON and its binary part, as the header says.
-fn split_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), ApiError> {
+fn split_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), TensorError> {
     let Some(value) = headers.get(HEADER_LENGTH) else { return Ok((body, &[])) };
-    let json_len = value.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).ok_or_else(|| {
-        bad_request("bad_binary_header", format!("`{HEADER_LENGTH}` must be a number of bytes, not {value:?}"))
-    })?;
+    let json_len = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .ok_or_else(|| TensorError::HeaderNotANumber(String::from_utf8_lossy(value.as_bytes()).into_owned()))?;
     if json_len > body.len() {
-        return Err(bad_request(
-            "bad_binary_header",
-            format!("`{HEADER_LENGTH}` says the JSON is {json_len} bytes, the body has {}", body.len()),
-        ));
+        return Err(TensorError::HeaderPastBody { json_len, body_len: body.len() });
     }
     Ok(body.split_at(json_len))
 }
@@ -232,16 +245,11 @@ async fn run_infer(
     let model = model(c, name, version)?.clone();
     let body = body?;
     let (json_part, mut binary) = split_body(headers, &body)?;
-    let request: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            ApiError::malformed_json(&e)
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request_shape", format!("not an inference request: {e}"))
-        }
-    })?;
+    let request: InferRequest =
+        serde_json::from_slice(json_part).map_err(|e| BodyError::json(&e, Expected::InferRequest))?;
     let mut tensors = Vec::with_capacity(request.inputs.len());
     for input in request.inputs {
-        let bad = |problem: String| bad_request("bad_tensor", format!("input `{}`: {problem}", input.name));
+        let bad = |problem: String| TensorError::Input { input: input.name.clone(), problem };
         let data = match (&input.data, input.parameters.binary_data_size) {
             (Some(data), None) => tensor_data(&input.datatype, data).map_err(bad)?,
             (None, Some(size)) => {
@@ -249,7 +257,8 @@ async fn run_infer(
                     return Err(bad(format!(
                         "`binary_data_size` is {size} bytes, {} bytes of binary data are left",
                         binary.len()
-                    )));
+                    ))
+                    .into());
                 }
                 let (mine, rest) = binary.split_at(size);
                 binary = rest;
@@ -258,28 +267,18 @@ async fn run_infer(
                 RawData::from_le_bytes(&input.datatype, count, mine).map_err(|e| bad(e.to_string()))?
             }
             (Some(_), Some(_)) => {
-                return Err(bad("has both `data` and `binary_data_size`: send its data one way".into()));
+                return Err(bad("has both `data` and `binary_data_size`: send its data one way".into()).into());
             }
-            (None, None) => return Err(bad("has no `data` and no `binary_data_size` parameter".into())),
+            (None, None) => return Err(bad("has no `data` and no `binary_data_size` parameter".into()).into()),
         };
         tensors.push(RawTensor { name: input.name, datatype: input.datatype, shape: input.shape, data });
     }
     if !binary.is_empty() {
-        return Err(bad_request(
-            "bad_tensor",
-            format!("{} bytes of binary data follow the JSON that no input's `binary_data_size` claims", binary.len()),
-        ));
+        return Err(TensorError::UnclaimedBinary(binary.len()).into());
     }
     // rows: the largest leading dimension, so that big tensors never run inline
     let rows = tensors.iter().filter_map(|t| t.shape.first()).map(|&d| usize::try_from(d).unwrap_or(1)).max();
-    let outputs =
-        c.bounded(&model, rows.unwrap_or(1), move |model| model.infer_raw(tensors)).await.map_err(|e| match e {
-            ModelError::Input(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_tensor", m),
-            ModelError::Overloaded(_) | ModelError::Timeout(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", e.to_string())
-            }
-            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "model_failed", other.to_string()),
-        })?;
+    let outputs = c.bounded(&model, rows.unwrap_or(1), move |model| model.infer_raw(tensors)).await?;
     let all_binary = request.parameters.binary_data_output.unwrap_or(false);
     // each output asked for, and whether as binary; none asked for: every output
     let binary_wanted = |t: &RawTensor| -> Option<bool> {

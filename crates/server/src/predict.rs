@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use rein_decision::privacy::TelemetryFeatures;
 use rein_decision::schema::GivenFeatures;
@@ -17,26 +17,47 @@ use rein_decision::{ModelError, ModelOutput, Outcome, Prepared, Refusal};
 use rein_telemetry::JsonText;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::app::{App, ComponentRuntime};
-use crate::error::ApiError;
+use crate::error::{
+    ApiError, BodyError, ErrorBody, Expected, FieldError, Internal, NotFound, TelemetryUnavailable, Waited,
+};
 use crate::fields;
+use crate::openapi::{Decision, GuardrailAction, Output, PredictAnswer, PredictionOrError};
 use crate::telemetry::SerializedOutcome;
 
 /// A request body: one instance, or a batch under `instances`. The features and the
 /// instances are kept as their JSON text, checked for syntax, and read for the component
 /// afterwards: features straight into the schema's positions, with no map built.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body<'a> {
+#[schema(
+    as = PredictRequest,
+    description = "One instance (`features`, with its `unit`, `context` and `time_ms`), or a batch of them \
+                   under `instances`; not both.",
+    example = json!({"unit": "user-1", "context": {"domain": "example.org"}, "features": {
+        "url_length": 142, "num_dots": 6, "num_hyphens": 4, "has_ip_host": true, "uses_https": false,
+        "domain_age_days": 3, "num_subdomains": 4, "suspicious_words": 3, "tld_category": "new_gtld"}})
+)]
+pub struct Body<'a> {
+    /// A batch: each instance is answered on its own, in order.
     #[serde(default, borrow)]
+    #[schema(value_type = Option<Vec<Sent>>)]
     instances: Option<Vec<&'a RawValue>>,
+    /// Who or what the prediction is about (a user, an account): frequency caps count per
+    /// unit. At most 256 bytes.
     #[serde(default)]
     unit: Option<String>,
+    /// The component's features by name: numbers, whole numbers, `true`/`false` or strings,
+    /// as its schema declares them.
     #[serde(default, borrow)]
+    #[schema(value_type = Option<HashMap<String, Value>>)]
     features: Option<&'a RawValue>,
+    /// What the guardrails may read beside the features (`context.<key>`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     context: Value,
     /// Event time in unix milliseconds, for simulations and backfills; default: now.
     #[serde(default)]
@@ -44,14 +65,17 @@ struct Body<'a> {
 }
 
 /// One instance of a batch, as sent.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, expecting = "an instance (an object with `features`)")]
-struct Sent<'a> {
+#[schema(as = Instance, description = "One instance of a batch: as a single request's body, without `instances`.")]
+pub struct Sent<'a> {
     #[serde(default)]
     unit: Option<String>,
     #[serde(borrow)]
+    #[schema(value_type = HashMap<String, Value>)]
     features: &'a RawValue,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     context: Value,
     #[serde(default)]
     time_ms: Option<u64>,
@@ -66,84 +90,129 @@ struct Instance {
 }
 
 /// What the client gets for one instance.
-#[derive(Serialize)]
-struct Prediction<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(description = "A prediction: the model's raw output, the output the product acts on, the guardrails \
+                        that acted and the decision. Its record (`GET /v1/predictions/{id}`) has the shape of \
+                        `PredictionRecord`.")]
+pub struct Prediction<'a> {
+    /// The prediction's id (UUIDv7): name it in feedback and outcomes.
     prediction_id: String,
     component: &'a str,
     unit: Option<&'a str>,
+    /// The model version that answered.
     model: ModelRef<'a>,
     // as the telemetry event holds them: serialized once, the output once when it is the raw one
+    /// The model's own output, before guardrails; null when the model was not called or failed.
+    #[schema(value_type = Option<Output>)]
     raw: &'a JsonText,
+    /// What the product acts on.
+    #[schema(value_type = Output)]
     output: &'a JsonText,
+    #[schema(value_type = Vec<GuardrailAction>)]
     guardrails: &'a JsonText,
+    #[schema(value_type = Decision)]
     decision: &'a JsonText,
+    /// Why the declared fallback answered, if it did.
+    #[schema(value_type = Option<String>)]
     fallback: &'a Option<String>,
+    /// Time the server spent on the request, microseconds.
     server_time_us: u64,
 }
 
-#[derive(Serialize)]
-struct ModelRef<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct ModelRef<'a> {
     name: &'a str,
     version: &'a str,
 }
 
+/// A batch's answers, one per instance in order.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PredictionBatch)]
+pub struct Batch {
+    /// Each instance's prediction, or the error that refused it.
+    #[schema(value_type = Vec<PredictionOrError>)]
+    predictions: Vec<JsonText>,
+}
+
+/// Runs one instance, or a batch, through the component's decision path and records each
+/// prediction.
+#[utoipa::path(
+    post,
+    path = "/v1/components/{name}/predict",
+    tag = "predictions",
+    params(("name" = String, Path, description = "The component's name in the system file")),
+    request_body = Body,
+    responses(
+        (status = 200, description = "The prediction; for a batch, each instance's prediction or error", body = PredictAnswer),
+        (status = 400, description = "The body is not JSON (`malformed_json`, `unreadable_body`)", body = ErrorBody),
+        (status = 404, description = "No component has this name (`unknown_component`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than `server.max_body_bytes` (`body_too_large`)", body = ErrorBody),
+        (status = 422, description = "The request is refused: `bad_request_shape`, `bad_batch`, `bad_unit`, `bad_time`, \
+                                      `invalid_features`, `rejected_by_guardrail`, `guardrail_failed`", body = ErrorBody),
+        (status = 500, description = "The server failed (`internal`)", body = ErrorBody),
+        (status = 503, description = "The model failed with no fallback declared (`model_unavailable`), or the \
+                                      prediction could not be recorded (`telemetry_unavailable`)", body = ErrorBody),
+    )
+)]
 pub async fn predict(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Result<JsonBody, ApiError> {
     let started = Instant::now();
-    let Some(component) = app.component(&name) else {
-        return ApiError::unknown_component(&name, &app.component_names()).into_response();
-    };
-    let response = match parse(&app, component, body) {
-        Err(e) => Err(e),
-        Ok(Parsed::One(instance)) => {
-            let decided = decide(&app, component, vec![instance]).await;
-            match record(&app, component, decided, started).await.pop() {
-                Some(Ok(d)) => {
-                    let body = serde_json::to_vec(&prediction(component, &d, started));
-                    body.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
-                }
-                Some(Err(e)) => Err(e),
-                None => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no result")),
-            }
+    let component = app.component(&name).ok_or_else(|| NotFound::component(&name, &app.component_names()))?;
+    answer(&app, component, body, started)
+        .await
+        .inspect_err(|e| component.metrics.request("none", e.status(), started.elapsed()))
+}
+
+/// A body already serialized as JSON.
+pub struct JsonBody(Vec<u8>);
+
+impl IntoResponse for JsonBody {
+    fn into_response(self) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
+async fn answer(
+    app: &App,
+    component: &Arc<ComponentRuntime>,
+    body: Result<Bytes, BytesRejection>,
+    started: Instant,
+) -> Result<JsonBody, ApiError> {
+    let serialized = |e: serde_json::Error| Internal(format!("the answer could not be serialized: {e}"));
+    match parse(app, component, body)? {
+        Parsed::One(instance) => {
+            let decided = decide(app, component, vec![instance]).await;
+            let result = record(app, component, decided, started).await.pop();
+            let d = result.ok_or_else(|| Internal("no result".into()))??;
+            Ok(JsonBody(serde_json::to_vec(&prediction(component, &d, started)).map_err(serialized)?))
         }
-        Ok(Parsed::Batch(slots)) => {
+        Parsed::Batch(slots) => {
             let (parsed, errors): (Vec<_>, Vec<_>) = slots.into_iter().enumerate().partition(|(_, s)| s.is_ok());
             // each answer as its JSON text, so that a part serialized for telemetry goes out as it is
             let mut answers: Vec<JsonText> = vec![JsonText::null(); parsed.len() + errors.len()];
             for (i, e) in errors {
                 if let Err(e) = e {
-                    component.metrics.request("none", e.status.as_u16(), started.elapsed());
+                    component.metrics.request("none", e.status(), started.elapsed());
                     answers[i] = JsonText::of(&e.body());
                 }
             }
             let positions: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
             let instances: Vec<Instance> = parsed.into_iter().filter_map(|(_, s)| s.ok()).collect();
-            let decided = decide(&app, component, instances).await;
-            for (i, result) in positions.into_iter().zip(record(&app, component, decided, started).await) {
+            let decided = decide(app, component, instances).await;
+            for (i, result) in positions.into_iter().zip(record(app, component, decided, started).await) {
                 answers[i] = match result {
                     Ok(d) => JsonText::of(&prediction(component, &d, started)),
                     Err(e) => {
-                        component.metrics.request("none", e.status.as_u16(), started.elapsed());
+                        component.metrics.request("none", e.status(), started.elapsed());
                         JsonText::of(&e.body())
                     }
                 };
             }
-            #[derive(Serialize)]
-            struct Batch {
-                predictions: Vec<JsonText>,
-            }
-            serde_json::to_vec(&Batch { predictions: answers })
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
-        }
-    };
-    match response {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => {
-            component.metrics.request("none", e.status.as_u16(), started.elapsed());
-            e.into_response()
+            Ok(JsonBody(serde_json::to_vec(&Batch { predictions: answers }).map_err(serialized)?))
         }
     }
 }
@@ -156,14 +225,13 @@ enum Parsed {
 fn parse(app: &App, component: &ComponentRuntime, body: Result<Bytes, BytesRejection>) -> Result<Parsed, ApiError> {
     let body = body?;
     let now_ms = fields::now_ms();
-    let parsed: Body = serde_json::from_slice(&body)
-        .map_err(|e| if e.is_syntax() || e.is_eof() { ApiError::malformed_json(&e) } else { shape_error(&e) })?;
+    let parsed: Body = serde_json::from_slice(&body).map_err(|e| BodyError::json(&e, Expected::Prediction))?;
     let schema = component.path.component();
     // the features of one instance, read for the component; a mistake located in the whole body
     let read = |sent: Sent<'_>| -> Result<Instance, ApiError> {
         let features = GivenFeatures::read(schema, &mut serde_json::Deserializer::from_str(sent.features.get()))
             .map_err(|e| part_error(&body, sent.features, &e))?;
-        checked(Instance { unit: sent.unit, features, context: sent.context, time_ms: sent.time_ms }, now_ms)
+        Ok(checked(Instance { unit: sent.unit, features, context: sent.context, time_ms: sent.time_ms }, now_ms)?)
     };
     match (parsed.instances, parsed.features) {
         (Some(instances), None) => {
@@ -176,27 +244,19 @@ fn parse(app: &App, component: &ComponentRuntime, body: Result<Bytes, BytesRejec
             .filter_map(|(name, given)| given.then_some(name))
             .collect();
             if !stray.is_empty() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_request_shape",
-                    format!("a batch takes `{}` inside each instance, not beside `instances`", stray.join("`, `")),
-                )
-                .with_details(expected_shape()));
+                return Err(BodyError::BesideInstances(stray).into());
             }
             let max = app.system.server.max_batch;
             if instances.is_empty() || instances.len() > max {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_batch",
-                    format!("a batch holds 1 to {max} instances, this one {}", instances.len()),
-                )
-                .with_details(json!({"hint": "split the batch, or raise `server.max_batch` in the system file"})));
+                return Err(BodyError::BatchSize { len: instances.len(), max }.into());
             }
             Ok(Parsed::Batch(
                 instances
                     .into_iter()
                     .map(|raw| {
-                        serde_json::from_str::<Sent>(raw.get()).map_err(|e| part_error(&body, raw, &e)).and_then(read)
+                        serde_json::from_str::<Sent>(raw.get())
+                            .map_err(|e| ApiError::from(part_error(&body, raw, &e)))
+                            .and_then(read)
                     })
                     .collect(),
             ))
@@ -207,23 +267,14 @@ fn parse(app: &App, component: &ComponentRuntime, body: Result<Bytes, BytesRejec
             context: parsed.context,
             time_ms: parsed.time_ms,
         })?)),
-        (Some(_), Some(_)) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_request_shape",
-            "send either `features` (one instance) or `instances` (a batch), not both",
-        )),
-        (None, None) => {
-            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_request_shape", "the request has no `features`")
-                .with_details(expected_shape()))
-        }
+        (Some(_), Some(_)) => Err(BodyError::FeaturesAndInstances.into()),
+        (None, None) => Err(BodyError::NoFeatures.into()),
     }
 }
 
 /// An error met reading `part`, a piece of `body` whose syntax the first pass checked
 /// (a number out of range is found only now), placed in the whole body rather than in the piece.
-fn part_error(body: &[u8], part: &RawValue, e: &serde_json::Error) -> ApiError {
-    let text = e.to_string();
-    let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(what, _)| what);
+fn part_error(body: &[u8], part: &RawValue, e: &serde_json::Error) -> BodyError {
     let start = (part.get().as_ptr() as usize).saturating_sub(body.as_ptr() as usize).min(body.len());
     let before = &body[..start];
     let (line, column) = (
@@ -234,32 +285,14 @@ fn part_error(body: &[u8], part: &RawValue, e: &serde_json::Error) -> ApiError {
         1 => (line, column + e.column()),
         n => (line + n - 1, e.column()),
     };
-    if e.is_syntax() || e.is_eof() {
-        ApiError::malformed_json_at(format!("{what} at line {line} column {column}"), line, column)
-    } else {
-        shape_error(&format!("{what} at line {line} column {column}"))
-    }
+    BodyError::placed(e, line, column, Expected::Prediction)
 }
 
 /// The unit and event time of an instance, checked the same way on every route.
-fn checked(mut instance: Instance, now_ms: u64) -> Result<Instance, ApiError> {
+fn checked(mut instance: Instance, now_ms: u64) -> Result<Instance, FieldError> {
     fields::check_unit("unit", instance.unit.as_deref())?;
     instance.time_ms = Some(fields::event_time(instance.time_ms, now_ms)?);
     Ok(instance)
-}
-
-fn shape_error(e: &impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "bad_request_shape",
-        format!("the request does not have the expected shape: {e}"),
-    )
-    .with_details(expected_shape())
-}
-
-fn expected_shape() -> Value {
-    json!({"expected": {"unit": "string (optional)", "features": "object", "context": "object (optional)", "time_ms": "unix milliseconds (optional)"},
-           "or": {"instances": "array of the above"}})
 }
 
 /// One decided instance, with its id and what telemetry may see of its features.
@@ -388,10 +421,7 @@ async fn record_events(
         let unrecorded = Unrecorded { component, decided: Some(d) };
         match telemetry.record(event.into()).await {
             Ok(()) => Ok(unrecorded.keep()),
-            Err(e) => Err(ApiError::telemetry_unavailable(
-                "the prediction was made but could not be recorded, so it is not returned",
-                &e,
-            )),
+            Err(error) => Err(TelemetryUnavailable { what: Waited::Prediction, error }.into()),
         }
     });
     futures_util::future::join_all(pending).await
@@ -435,42 +465,14 @@ fn prediction<'a>(component: &'a ComponentRuntime, d: &'a Decided, started: Inst
     }
 }
 
+/// The refusal as the client gets it; a guardrail's refusal is counted.
 fn refused(component: &ComponentRuntime, refusal: Refusal) -> ApiError {
-    match refusal {
-        Refusal::Schema { component, errors } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_features",
-            format!("{} feature(s) do not fit the schema of component `{component}`", errors.len()),
-        )
-        .with_details(json!({ "fields": errors })),
-        Refusal::Rejected { rule, message } => {
-            component.metrics.guardrail(&rule, "reject");
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected_by_guardrail", message)
-                .with_details(json!({ "rule": rule }))
-        }
-        Refusal::GuardrailFailed { rule, error } => {
-            component.metrics.guardrail_failed(&rule, &error, "deny");
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "guardrail_failed",
-                format!("refused: guardrail `{rule}` could not be evaluated for this request ({error}), and it denies on error"),
-            )
-            .with_details(json!({
-                "rule": rule,
-                "error": error,
-                "hint": "send what the condition reads (e.g. the context key it names), or declare the rule's `on_error` \
-                         (`deny`, `escalate`, `apply`, `ignore`) in the system file",
-            }))
-        }
-        Refusal::ModelUnavailable { component, error } => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "model_unavailable",
-            format!("the model of component `{component}` failed and it declares no fallback: {error}"),
-        )
-        .with_details(
-            json!({"hint": "declare `[components.fallback]` to answer with a safe default when the model fails"}),
-        ),
+    match &refusal {
+        Refusal::Rejected { rule, .. } => component.metrics.guardrail(rule, "reject"),
+        Refusal::GuardrailFailed { rule, error } => component.metrics.guardrail_failed(rule, error, "deny"),
+        Refusal::Schema { .. } | Refusal::ModelUnavailable { .. } => {}
     }
+    refusal.into()
 }
 
 fn error_kind(e: &ModelError) -> &'static str {

@@ -8,44 +8,37 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rein_system::Task;
-use rein_telemetry::{FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionRecord, ScanQuery, Store};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use rein_telemetry::{
+    FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent, PredictionRecord, ScanQuery,
+    Store, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{
+    Accepted, ApiError, BodyError, ErrorBody, Expected, FeedbackError, NotFound, OutcomeError, QueryError,
+    TelemetryUnavailable, Waited,
+};
 use crate::fields;
-use crate::telemetry::{CommitError, Telemetry};
+use crate::openapi::{FeedbackKindName, FeedbackSourceName, GuardrailAction, ModeName, Output};
+use crate::telemetry::Telemetry;
 
-fn telemetry(app: &App) -> Result<&Telemetry, ApiError> {
-    app.telemetry.as_ref().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "telemetry_off", "telemetry is off on this server, so nothing is recorded")
-            .with_details(json!({"hint": "set `[telemetry] enabled = true` in the system file, or serve without `--telemetry off`"}))
-    })
-}
-
-fn store_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("the telemetry store failed: {e}"))
+fn telemetry(app: &App) -> Result<&Telemetry, NotFound> {
+    app.telemetry.as_ref().ok_or(NotFound::TelemetryOff)
 }
 
 /// Runs a store read on the blocking pool.
 async fn read<T: Send + 'static>(
     t: &Telemetry,
-    f: impl FnOnce(&dyn Store) -> Result<T, rein_telemetry::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
     let store = t.store.clone();
     match tokio::task::spawn_blocking(move || f(&*store)).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(rein_telemetry::StoreError::InvalidCursor(c))) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_cursor",
-            format!("`{c}` is not a cursor of this listing: pass the `next_cursor` of the previous page unchanged"),
-        )),
-        Ok(Err(e)) => Err(store_error(e)),
-        Err(e) => Err(store_error(e)),
+        Ok(result) => result,
+        Err(e) => Err(StoreError::Unavailable(format!("the read did not finish: {e}"))),
     }
 }
 
@@ -63,7 +56,7 @@ enum Seen {
 /// not found may still be on its way (just answered): the store catches up once before the
 /// answer says it does not exist.
 async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<PredictionRecord, ApiError> {
-    let unavailable = |e| ApiError::telemetry_unavailable(format!("cannot tell whether prediction `{id}` exists"), &e);
+    let unavailable = |error| TelemetryUnavailable { what: Waited::Lookup { id: id.to_string() }, error };
     let flush = || async { t.flush().await.map_err(unavailable) };
     if seen == Seen::Everything && t.writer.backlog() > 0 {
         flush().await?;
@@ -77,75 +70,95 @@ async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<Predicti
             flush().await?;
         }
     }
-    Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_prediction", format!("no prediction has the id `{id}`"))
-        .with_details(json!({"hint": "use the `prediction_id` a predict call answered with"})))
+    Err(NotFound::Prediction(id.to_string()).into())
 }
 
 fn parse_body<T: for<'de> Deserialize<'de>>(
     body: Result<Bytes, BytesRejection>,
-    expected: Value,
+    expected: Expected,
 ) -> Result<T, ApiError> {
     let body = body?;
-    serde_json::from_slice(&body).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            ApiError::malformed_json(&e)
-        } else {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_request_shape",
-                format!("the request does not have the expected shape: {e}"),
-            )
-            .with_details(json!({ "expected": expected }))
-        }
-    })
+    Ok(serde_json::from_slice(&body).map_err(|e| BodyError::json(&e, expected))?)
 }
 
-#[derive(Deserialize)]
+/// What the world says about a prediction: right, wrong, or the truth.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct FeedbackBody {
+#[schema(
+    as = FeedbackRequest,
+    example = json!({"prediction_id": "01936b2e-4c5d-7e8f-9a0b-1c2d3e4f5a6b", "kind": "incorrect", "label": "legit",
+                     "unit": "user-1", "comment": "this is my bank", "source": "user", "key": "report-1"})
+)]
+pub struct FeedbackBody {
+    /// The `prediction_id` a predict call answered with.
     prediction_id: String,
+    #[schema(value_type = FeedbackKindName)]
     kind: String,
+    /// The true label (classifiers): one of the component's labels.
     #[serde(default)]
     label: Option<String>,
+    /// The true value (regressors).
     #[serde(default)]
     value: Option<f64>,
+    /// Who reported it. At most 256 bytes.
     #[serde(default)]
     unit: Option<String>,
+    /// Free text, at most 2000 characters.
     #[serde(default)]
     comment: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<FeedbackSourceName>)]
     source: Option<String>,
     /// Idempotency key: the same feedback posted twice with it is recorded once.
     #[serde(default)]
     key: Option<String>,
+    /// Event time in unix milliseconds; default: now.
     #[serde(default)]
     time_ms: Option<u64>,
 }
 
-pub async fn feedback(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) -> Response {
-    match post_feedback(&app, body).await {
-        Ok(v) => (StatusCode::ACCEPTED, Json(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
+/// A feedback taken.
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackAccepted {
+    accepted: bool,
+    /// True when this is a retry of feedback already recorded under its `key`.
+    duplicate: bool,
+    /// The feedback's id (for a duplicate, the recorded feedback's).
+    id: String,
+    prediction_id: String,
 }
 
-async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let t = telemetry(app)?;
-    let b: FeedbackBody = parse_body(
-        body,
-        json!({"prediction_id": "string", "kind": "correct | incorrect | label", "label": "string (classifiers)",
-               "value": "number (regressors)", "unit": "string", "comment": "string", "source": "user | expert | system", "key": "string",
-               "time_ms": "unix milliseconds (default: now)"}),
-    )?;
+/// Records what the world says about a prediction.
+#[utoipa::path(
+    post,
+    path = "/v1/feedback",
+    tag = "feedback",
+    request_body = FeedbackBody,
+    responses(
+        (status = 202, description = "Recorded (or a duplicate of feedback recorded under its `key`)", body = FeedbackAccepted),
+        (status = 400, description = "The body is not JSON (`malformed_json`, `unreadable_body`)", body = ErrorBody),
+        (status = 404, description = "No prediction has this id (`unknown_prediction`), or telemetry is off (`telemetry_off`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 409, description = "The `key` already names other feedback (`key_reused`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than `server.max_body_bytes` (`body_too_large`)", body = ErrorBody),
+        (status = 422, description = "The feedback is refused: `bad_request_shape`, `bad_unit`, `bad_time`, `invalid_feedback`", body = ErrorBody),
+        (status = 500, description = "The server failed (`internal`)", body = ErrorBody),
+        (status = 503, description = "Telemetry could not record it in time (`telemetry_unavailable`), or the store failed \
+                                      (`store_unavailable`)", body = ErrorBody),
+    )
+)]
+pub async fn feedback(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted<FeedbackAccepted>, ApiError> {
+    let t = telemetry(&app)?;
+    let b: FeedbackBody = parse_body(body, Expected::Feedback)?;
     fields::check_unit("unit", b.unit.as_deref())?;
     let time_ms = fields::event_time(b.time_ms, fields::now_ms())?;
-    let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_feedback", message);
-    let kind = FeedbackKind::parse(&b.kind)
-        .ok_or_else(|| invalid(format!("`kind` is `{}`, expected one of: correct, incorrect, label", b.kind)))?;
+    let kind = FeedbackKind::parse(&b.kind).ok_or_else(|| FeedbackError::Kind(b.kind.clone()))?;
     let source = match &b.source {
         None => FeedbackSource::default(),
-        Some(s) => FeedbackSource::parse(s)
-            .ok_or_else(|| invalid(format!("`source` is `{s}`, expected one of: user, expert, system")))?,
+        Some(s) => FeedbackSource::parse(s).ok_or_else(|| FeedbackError::Source(s.clone()))?,
     };
     let event = FeedbackEvent {
         id: rein_telemetry::new_event_id(),
@@ -159,130 +172,140 @@ async fn post_feedback(app: &App, body: Result<Bytes, BytesRejection>) -> Result
         source,
         idempotency_key: b.key,
     };
-    event.validate().map_err(|e| invalid(e.to_string()))?;
+    event.validate()?;
 
     let record = find_prediction(t, &event.prediction_id, Seen::Prediction).await?;
-    check_truth(app, &record, &event).map_err(invalid)?;
-    t.record(event.clone().into()).await.map_err(|e| {
-        let what = match (&event.idempotency_key, &e) {
-            // in the log, so recorded; only whether its key was new is not known yet
-            (Some(key), CommitError::TimedOut(_) | CommitError::StoreFailing { .. }) => format!(
-                "the feedback on prediction `{}` is in the event log, but the store did not take it in time to \
-                 tell whether its key `{key}` was new: retry with the same key",
-                event.prediction_id
-            ),
-            _ => format!("the feedback on prediction `{}` was not recorded", event.prediction_id),
-        };
-        ApiError::telemetry_unavailable(what, &e)
+    check_truth(&app, &record, &event)?;
+    t.record(event.clone().into()).await.map_err(|error| TelemetryUnavailable {
+        what: Waited::Feedback { prediction_id: event.prediction_id.clone(), key: event.idempotency_key.clone() },
+        error,
     })?;
     // A keyed feedback is answered once it is in the store, which kept the first feedback
     // under its key: a concurrent or earlier post with the same key cannot slip by.
     if let Some(key) = event.idempotency_key.clone() {
         let stored = read(t, move |s| s.feedback_by_key(&key)).await?;
         if stored.as_ref().is_none_or(|s| s.id != event.id) {
-            return key_taken(&event, stored);
+            return Ok(Accepted(key_taken(&event, stored)?));
         }
     }
-    Ok(json!({"accepted": true, "duplicate": false, "id": event.id, "prediction_id": event.prediction_id}))
+    Ok(Accepted(FeedbackAccepted {
+        accepted: true,
+        duplicate: false,
+        id: event.id,
+        prediction_id: event.prediction_id,
+    }))
 }
 
 /// A feedback whose key is taken: a retry of the stored feedback is answered as a duplicate
 /// (it is recorded, once); different feedback under that key is a conflict, since it was not written.
-fn key_taken(event: &FeedbackEvent, stored: Option<FeedbackEvent>) -> Result<Value, ApiError> {
-    let key = event.idempotency_key.as_deref().unwrap_or_default();
+fn key_taken(event: &FeedbackEvent, stored: Option<FeedbackEvent>) -> Result<FeedbackAccepted, FeedbackError> {
+    let key = event.idempotency_key.clone().unwrap_or_default();
     match stored {
-        Some(stored) if stored.same_report(event) => {
-            Ok(json!({"accepted": true, "duplicate": true, "id": stored.id, "prediction_id": event.prediction_id}))
-        }
-        stored => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "key_reused",
-            format!(
-                "the key `{key}` was already used for other feedback{}; this feedback was not recorded",
-                stored.map(|s| format!(" on prediction `{}`", s.prediction_id)).unwrap_or_default()
-            ),
-        )
-        .with_details(json!({"hint": "a retry must repeat the feedback exactly; give new feedback a new key"}))),
+        Some(stored) if stored.same_report(event) => Ok(FeedbackAccepted {
+            accepted: true,
+            duplicate: true,
+            id: stored.id,
+            prediction_id: event.prediction_id.clone(),
+        }),
+        stored => Err(FeedbackError::KeyReused { key, on: stored.map(|s| s.prediction_id) }),
     }
 }
 
 /// A label must be one the component has; a value needs a regressor, a label a classifier.
-fn check_truth(app: &App, record: &PredictionRecord, event: &FeedbackEvent) -> Result<(), String> {
+fn check_truth(app: &App, record: &PredictionRecord, event: &FeedbackEvent) -> Result<(), FeedbackError> {
     let Some(component) = app.system.component(&record.prediction.component) else {
         return Ok(()); // a component no longer served: keep what the world says
     };
     match component.task {
         Task::Regression => {
             if event.label.is_some() {
-                return Err(format!(
-                    "component `{}` is a regressor: give the true `value`, not a `label`",
-                    component.name
-                ));
+                return Err(FeedbackError::LabelForRegressor(component.name.clone()));
             }
         }
         _ => {
             if event.value.is_some() {
-                return Err(format!(
-                    "component `{}` is a classifier: give the true `label`, not a `value`",
-                    component.name
-                ));
+                return Err(FeedbackError::ValueForClassifier(component.name.clone()));
             }
             if let Some(label) = &event.label
                 && component.label_index(label).is_none()
             {
-                return Err(format!(
-                    "label `{label}` is not one of component `{}`'s labels: {}",
-                    component.name,
-                    component.labels.join(", ")
-                ));
+                return Err(FeedbackError::UnknownLabel {
+                    label: label.clone(),
+                    component: component.name.clone(),
+                    labels: component.labels.clone(),
+                });
             }
         }
     }
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// Something that happened in the world, maybe caused by a prediction.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OutcomeBody {
+#[schema(as = OutcomeRequest, example = json!({"name": "left_page", "unit": "user-1"}))]
+pub struct OutcomeBody {
+    /// 1 to 64 lower-case letters, digits and `_`, starting with a letter, e.g. `left_page`.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     name: String,
+    /// Who or what it happened to. At most 256 bytes.
     #[serde(default)]
     unit: Option<String>,
+    /// The prediction it followed, if it is known.
     #[serde(default)]
     prediction_id: Option<String>,
+    /// A finite number, e.g. a purchase's amount.
     #[serde(default)]
     value: Option<f64>,
+    /// Event time in unix milliseconds; default: now.
     #[serde(default)]
     time_ms: Option<u64>,
 }
 
-pub async fn outcome(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) -> Response {
-    match post_outcome(&app, body).await {
-        Ok(v) => (StatusCode::ACCEPTED, Json(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
+/// An outcome taken.
+#[derive(Serialize, ToSchema)]
+pub struct OutcomeAccepted {
+    accepted: bool,
+    /// The outcome's id.
+    id: String,
+    name: String,
 }
 
-async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let t = telemetry(app)?;
-    let b: OutcomeBody = parse_body(
-        body,
-        json!({"name": "snake_case name, e.g. left_page", "unit": "string", "prediction_id": "string", "value": "number",
-               "time_ms": "unix milliseconds (default: now)"}),
-    )?;
+/// Records something that happened in the world.
+#[utoipa::path(
+    post,
+    path = "/v1/outcomes",
+    tag = "feedback",
+    request_body = OutcomeBody,
+    responses(
+        (status = 202, description = "Recorded", body = OutcomeAccepted),
+        (status = 400, description = "The body is not JSON (`malformed_json`, `unreadable_body`)", body = ErrorBody),
+        (status = 404, description = "No prediction has the `prediction_id` (`unknown_prediction`), or telemetry is off \
+                                      (`telemetry_off`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than `server.max_body_bytes` (`body_too_large`)", body = ErrorBody),
+        (status = 422, description = "The outcome is refused: `bad_request_shape`, `bad_unit`, `bad_time`, `invalid_outcome`", body = ErrorBody),
+        (status = 500, description = "The server failed (`internal`)", body = ErrorBody),
+        (status = 503, description = "Telemetry could not record it in time (`telemetry_unavailable`), or the store failed \
+                                      (`store_unavailable`)", body = ErrorBody),
+    )
+)]
+pub async fn outcome(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted<OutcomeAccepted>, ApiError> {
+    let t = telemetry(&app)?;
+    let b: OutcomeBody = parse_body(body, Expected::Outcome)?;
     fields::check_unit("unit", b.unit.as_deref())?;
     let time_ms = fields::event_time(b.time_ms, fields::now_ms())?;
-    let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_outcome", message);
     let valid_name = b.name.len() <= 64
         && b.name.starts_with(|c: char| c.is_ascii_lowercase())
         && b.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid_name {
-        return Err(invalid(format!(
-            "outcome name `{}` is not valid: use 1 to 64 lower-case letters, digits and `_`, starting with a letter (e.g. `left_page`)",
-            b.name.chars().take(80).collect::<String>()
-        )));
+        return Err(OutcomeError::Name(b.name.chars().take(80).collect()).into());
     }
     if b.value.is_some_and(|v| !v.is_finite()) {
-        return Err(invalid("outcome `value` must be a finite number".into()));
+        return Err(OutcomeError::ValueNotFinite.into());
     }
     if let Some(id) = &b.prediction_id {
         find_prediction(t, id, Seen::Prediction).await?;
@@ -298,74 +321,245 @@ async fn post_outcome(app: &App, body: Result<Bytes, BytesRejection>) -> Result<
     let id = event.id.clone();
     t.record(event.into())
         .await
-        .map_err(|e| ApiError::telemetry_unavailable(format!("the outcome `{}` was not recorded", b.name), &e))?;
-    Ok(json!({"accepted": true, "id": id, "name": b.name}))
+        .map_err(|error| TelemetryUnavailable { what: Waited::Outcome { name: b.name.clone() }, error })?;
+    Ok(Accepted(OutcomeAccepted { accepted: true, id, name: b.name }))
 }
 
-pub async fn prediction(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let result = async {
-        let t = telemetry(&app)?;
-        let record = find_prediction(t, &id, Seen::Everything).await?;
-        Ok::<_, ApiError>(json!({
-            "prediction": record.prediction,
-            "feedback": record.feedback,
-            "outcomes": record.outcomes,
-        }))
-    }
-    .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
+/// A recorded prediction, as the lookup and the listing answer it: the prediction event as
+/// telemetry keeps it (not the shape of the predict answer, see `Prediction`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = PredictionRecord)]
+pub struct RecordedPrediction<'a> {
+    /// The prediction's id: the predict answer's `prediction_id`.
+    id: &'a str,
+    /// Event time, unix milliseconds.
+    time_ms: i64,
+    /// The system's name.
+    system: &'a str,
+    component: &'a str,
+    unit: Option<&'a str>,
+    model_name: &'a str,
+    model_version: &'a str,
+    /// Traffic variant (`main` unless a rollout chose another).
+    variant: &'a str,
+    /// The features as telemetry may see them, after the privacy policy (hashed, dropped,
+    /// truncated).
+    #[schema(value_type = HashMap<String, Value>)]
+    features: &'a JsonText,
+    /// The model's own output, before guardrails; null when the model was not called or failed.
+    #[schema(value_type = Option<Output>)]
+    raw_output: &'a JsonText,
+    #[schema(value_type = Vec<GuardrailAction>)]
+    guardrails: &'a JsonText,
+    /// What the product acted on.
+    #[schema(value_type = Output)]
+    output: &'a JsonText,
+    #[schema(value_type = ModeName)]
+    mode: &'a str,
+    /// The whole decision (`mode`, `reason`, `capped`), as JSON text.
+    reason: &'a str,
+    /// Whether the declared fallback answered.
+    fallback: bool,
+    /// Time the server spent on the request, microseconds.
+    latency_us: u64,
+}
+
+impl<'a> From<&'a PredictionEvent> for RecordedPrediction<'a> {
+    fn from(p: &'a PredictionEvent) -> Self {
+        RecordedPrediction {
+            id: &p.id,
+            time_ms: p.time_ms,
+            system: &p.system,
+            component: &p.component,
+            unit: p.unit.as_deref(),
+            model_name: &p.model_name,
+            model_version: &p.model_version,
+            variant: &p.variant,
+            features: &p.features,
+            raw_output: &p.raw_output,
+            guardrails: &p.guardrails,
+            output: &p.output,
+            mode: &p.mode,
+            reason: &p.reason,
+            fallback: p.fallback,
+            latency_us: p.latency_us,
+        }
     }
 }
 
-#[derive(Deserialize)]
+/// A recorded feedback.
+#[derive(Serialize, ToSchema)]
+#[schema(as = FeedbackRecord)]
+pub struct RecordedFeedback<'a> {
+    id: &'a str,
+    prediction_id: &'a str,
+    /// Event time, unix milliseconds.
+    time_ms: i64,
+    #[schema(value_type = FeedbackKindName)]
+    kind: &'a str,
+    label: Option<&'a str>,
+    value: Option<f64>,
+    unit: Option<&'a str>,
+    comment: Option<&'a str>,
+    #[schema(value_type = FeedbackSourceName)]
+    source: &'a str,
+    /// The key it was posted with, if any.
+    idempotency_key: Option<&'a str>,
+}
+
+impl<'a> From<&'a FeedbackEvent> for RecordedFeedback<'a> {
+    fn from(f: &'a FeedbackEvent) -> Self {
+        RecordedFeedback {
+            id: &f.id,
+            prediction_id: &f.prediction_id,
+            time_ms: f.time_ms,
+            kind: f.kind.as_str(),
+            label: f.label.as_deref(),
+            value: f.value,
+            unit: f.unit.as_deref(),
+            comment: f.comment.as_deref(),
+            source: f.source.as_str(),
+            idempotency_key: f.idempotency_key.as_deref(),
+        }
+    }
+}
+
+/// A recorded outcome.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OutcomeRecord)]
+pub struct RecordedOutcome<'a> {
+    id: &'a str,
+    /// Event time, unix milliseconds.
+    time_ms: i64,
+    unit: Option<&'a str>,
+    prediction_id: Option<&'a str>,
+    name: &'a str,
+    value: Option<f64>,
+}
+
+impl<'a> From<&'a OutcomeEvent> for RecordedOutcome<'a> {
+    fn from(o: &'a OutcomeEvent) -> Self {
+        RecordedOutcome {
+            id: &o.id,
+            time_ms: o.time_ms,
+            unit: o.unit.as_deref(),
+            prediction_id: o.prediction_id.as_deref(),
+            name: &o.name,
+            value: o.value,
+        }
+    }
+}
+
+/// A recorded prediction with everything the world said back about it.
+#[derive(Serialize, ToSchema)]
+pub struct PredictionLookup<'a> {
+    prediction: RecordedPrediction<'a>,
+    /// Oldest first.
+    feedback: Vec<RecordedFeedback<'a>>,
+    /// The outcomes that name this prediction, oldest first.
+    outcomes: Vec<RecordedOutcome<'a>>,
+}
+
+/// A recorded prediction, joined with its feedback and outcomes. Every event answered
+/// before the lookup is seen.
+#[utoipa::path(
+    get,
+    path = "/v1/predictions/{id}",
+    tag = "predictions",
+    params(("id" = String, Path, description = "The `prediction_id` a predict call answered with")),
+    responses(
+        (status = 200, description = "The prediction as recorded, with its feedback and outcomes", body = PredictionLookup),
+        (status = 404, description = "No prediction has this id (`unknown_prediction`), or telemetry is off (`telemetry_off`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 503, description = "Telemetry could not catch up in time (`telemetry_unavailable`), or the store failed \
+                                      (`store_unavailable`)", body = ErrorBody),
+    )
+)]
+pub async fn prediction(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let t = telemetry(&app)?;
+    let record = find_prediction(t, &id, Seen::Everything).await?;
+    Ok(Json(PredictionLookup {
+        prediction: (&record.prediction).into(),
+        feedback: record.feedback.iter().map(Into::into).collect(),
+        outcomes: record.outcomes.iter().map(Into::into).collect(),
+    })
+    .into_response())
+}
+
+/// Which predictions to list, a page at a time.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this component's predictions.
     component: Option<String>,
+    /// From this time on (inclusive): unix milliseconds, or an RFC 3339 time.
     since: Option<String>,
+    /// Before this time (exclusive): unix milliseconds, or an RFC 3339 time.
     until: Option<String>,
+    /// At most this many a page (default 100, at most 10000).
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page, unchanged.
     cursor: Option<String>,
 }
 
-pub async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, QueryRejection>) -> Response {
-    let result = async {
-        let t = telemetry(&app)?;
-        let Query(q) = query.map_err(|e| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_query", e.body_text()).with_details(
-                json!({"expected": "?component=&since=&until=&limit=&cursor= (times as unix ms or RFC 3339)"}),
-            )
-        })?;
-        if let Some(c) = &q.component
-            && app.component(c).is_none()
-        {
-            return Err(ApiError::unknown_component(c, &app.component_names()));
-        }
-        let scan = ScanQuery {
-            component: q.component,
-            since_ms: q.since.as_deref().map(|s| parse_time("since", s)).transpose()?,
-            until_ms: q.until.as_deref().map(|s| parse_time("until", s)).transpose()?,
-            limit: q.limit.unwrap_or(0),
-            cursor: q.cursor,
-            order: Default::default(),
-        };
-        if t.writer.backlog() > 0 {
-            // every answered prediction is listed: the journaled and spilled ones are stored first
-            t.flush().await.map_err(|e| ApiError::telemetry_unavailable("cannot list every prediction", &e))?;
-        }
-        let page = read(t, move |s| s.scan(&scan)).await?;
-        Ok::<_, ApiError>(json!({ "predictions": page.items, "next_cursor": page.next_cursor }))
+/// A page of recorded predictions, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct PredictionPage<'a> {
+    predictions: Vec<RecordedPrediction<'a>>,
+    /// Present when more may follow: pass it as `cursor` for the next page.
+    next_cursor: Option<&'a str>,
+}
+
+/// The recorded predictions, oldest first, a page at a time. Every prediction answered
+/// before the listing is listed.
+#[utoipa::path(
+    get,
+    path = "/v1/predictions",
+    tag = "predictions",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of predictions", body = PredictionPage),
+        (status = 404, description = "No component has this name (`unknown_component`), or telemetry is off (`telemetry_off`)", body = ErrorBody),
+        (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
+        (status = 422, description = "A parameter cannot be read (`bad_query`, `bad_cursor`)", body = ErrorBody),
+        (status = 503, description = "Telemetry could not catch up in time (`telemetry_unavailable`), or the store failed \
+                                      (`store_unavailable`)", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(app): State<Arc<App>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let t = telemetry(&app)?;
+    let Query(q) = query?;
+    if let Some(c) = &q.component
+        && app.component(c).is_none()
+    {
+        return Err(NotFound::component(c, &app.component_names()).into());
     }
-    .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
+    let scan = ScanQuery {
+        component: q.component,
+        since_ms: q.since.as_deref().map(|s| parse_time("since", s)).transpose()?,
+        until_ms: q.until.as_deref().map(|s| parse_time("until", s)).transpose()?,
+        limit: q.limit.unwrap_or(0),
+        cursor: q.cursor,
+        order: Default::default(),
+    };
+    if t.writer.backlog() > 0 {
+        // every answered prediction is listed: the journaled and spilled ones are stored first
+        t.flush().await.map_err(|error| TelemetryUnavailable { what: Waited::Listing, error })?;
     }
+    let page = read(t, move |s| s.scan(&scan)).await?;
+    Ok(Json(PredictionPage {
+        predictions: page.items.iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor.as_deref(),
+    })
+    .into_response())
 }
 
 /// Unix milliseconds, or an RFC 3339 time.
-pub fn parse_time(what: &str, s: &str) -> Result<i64, ApiError> {
+pub fn parse_time(what: &str, s: &str) -> Result<i64, QueryError> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(ms);
     }
@@ -373,11 +567,5 @@ pub fn parse_time(what: &str, s: &str) -> Result<i64, ApiError> {
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as i64)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_query",
-                format!("`{what}` is `{s}`: give unix milliseconds or an RFC 3339 time such as 2026-11-26T10:00:00Z"),
-            )
-        })
+        .ok_or_else(|| QueryError::Time { what: what.to_string(), given: s.to_string() })
 }

@@ -41,19 +41,6 @@ pub enum CommitError {
     StoreFailing { waited: Duration, failure: rein_telemetry::StoreFailure },
 }
 
-impl CommitError {
-    /// Whether the event was not recorded because writes fail (a full disk, say), rather
-    /// than because the store is slow.
-    pub fn store_failing(&self) -> bool {
-        matches!(
-            self,
-            CommitError::StoreFailing { .. }
-                | CommitError::Record(RecordError::Log(_))
-                | CommitError::Record(RecordError::Overloaded { failing: Some(_), .. })
-        )
-    }
-}
-
 /// How the command line may override the system file's telemetry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TelemetryMode {

@@ -163,9 +163,13 @@ async fn bad_requests_get_the_right_status_and_a_useful_message() {
     assert_error(&body, "bad_request_shape");
     assert!(body["error"]["message"].as_str().unwrap().contains("`unit`"), "{body:#}");
 
-    let (status, body) = server.get("/v1/nothing-here").await;
+    let (status, body) = server.get_json("/v1/nothing-here").await;
     assert_eq!(status, 404);
-    assert!(body.contains("not_found"));
+    assert_error(&body, "not_found");
+    assert!(body["error"]["details"]["routes"].as_array().unwrap().contains(&json!("POST /v1/feedback")), "{body:#}");
+    let (status, body) = server.get_json("/v1/feedback").await;
+    assert_eq!(status, 405);
+    assert_error(&body, "method_not_allowed");
     server.stop().await;
 }
 
@@ -252,10 +256,42 @@ async fn open_inference_protocol_v2() {
         )
         .await;
     assert_eq!(status, 400, "{body:#}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("nope"), "{body:#}");
+    assert_oip_error(&body, "nope");
+    server.stop().await;
+}
 
-    let (status, _) = server.post("/v2/models/nope/infer", "{}").await;
-    assert_eq!(status, 404);
+/// KServe's and Triton's clients read an OIP error as `{"error": "<message>"}`: every `/v2`
+/// route answers its errors so, with the status rein's own shape would have.
+#[tokio::test]
+async fn open_inference_protocol_v2_errors_have_the_protocols_shape() {
+    let server = Server::start(|t| t).await;
+    let (status, body) = server.post("/v2/models/phishing/infer", "{\"inputs\": [").await;
+    assert_eq!(status, 400, "{body:#}");
+    assert_oip_error(&body, "not valid JSON");
+    let (status, body) = server.post("/v2/models/phishing/infer", r#"{"inputs": 3}"#).await;
+    assert_eq!(status, 400, "{body:#}");
+    assert_oip_error(&body, "not an inference request");
+
+    for path in ["/v2/models/nope/infer", "/v2/models/nope", "/v2/models/nope/ready"] {
+        let (status, body) =
+            if path.ends_with("infer") { server.post(path, "{}").await } else { server.get_json(path).await };
+        assert_eq!(status, 404, "{path}: {body:#}");
+        assert_oip_error(&body, "no component is named `nope`");
+    }
+    let (status, body) = server.get_json("/v2/models/phishing/versions/9").await;
+    assert_eq!(status, 404, "{body:#}");
+    assert_oip_error(&body, "no version `9`");
+    let (status, body) = server.get_json("/v2/nothing-here").await;
+    assert_eq!(status, 404, "{body:#}");
+    assert_oip_error(&body, "no route for /v2/nothing-here");
+    let (status, body) = server.get_json("/v2/models/phishing/infer").await;
+    assert_eq!(status, 405, "{body:#}");
+    assert_oip_error(&body, "does not answer GET");
+
+    // rein's own routes keep rein's shape
+    let (status, body) = server.post("/v1/components/phishing/predict", "{\"features\": [").await;
+    assert_eq!(status, 400, "{body:#}");
+    assert_error(&body, "malformed_json");
     server.stop().await;
 }
 
@@ -332,10 +368,7 @@ async fn a_component_serves_two_loaded_versions_side_by_side() {
             server.get_json(path).await
         };
         assert_eq!(status, 404, "{path}: {body:#}");
-        assert_error(&body, "unknown_version");
-        let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.contains("no version `v3`") && message.contains("`v1`, `v2`"), "{message}");
-        assert_eq!(body["error"]["details"]["versions"], json!(["v1", "v2"]), "{body:#}");
+        assert_oip_error(&body, "model `phishing` has no version `v3`; the loaded versions are `v1`, `v2`");
     }
 
     let (status, body) = server.predict(json!({"features": page()})).await;
@@ -400,13 +433,15 @@ async fn open_inference_protocol_v2_binary_tensor_data() {
     let r = post(json.clone(), binary[..binary.len() - 1].to_vec(), json.len()).await.unwrap();
     assert_eq!(r.status(), 400);
     let e: Value = r.json().await.unwrap();
-    assert_eq!(e["error"]["code"], "bad_tensor", "{e:#}");
+    assert_oip_error(&e, "bytes of binary data are left");
     let r = post(json.clone(), [binary.clone(), vec![0]].concat(), json.len()).await.unwrap();
+    assert_eq!(r.status(), 400);
     let e: Value = r.json().await.unwrap();
-    assert!(e["error"]["message"].as_str().unwrap().contains("1 bytes of binary data"), "{e:#}");
+    assert_oip_error(&e, "1 bytes of binary data");
     let r = post(json.clone(), binary.clone(), json.len() + binary.len() + 1).await.unwrap();
+    assert_eq!(r.status(), 400);
     let e: Value = r.json().await.unwrap();
-    assert_eq!(e["error"]["code"], "bad_binary_header", "{e:#}");
+    assert_oip_error(&e, "`inference-header-content-length` says the JSON is");
     server.stop().await;
 }
 

@@ -111,6 +111,14 @@ pub fn assert_error(body: &Value, code: &str) {
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body:#}");
 }
 
+/// An Open Inference Protocol error: `{"error": "<message>"}` and nothing else, the message
+/// holding `part`.
+pub fn assert_oip_error(body: &Value, part: &str) {
+    let message = body["error"].as_str().unwrap_or_else(|| panic!("not OIP's error shape: {body:#}"));
+    assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body:#}");
+    assert!(message.contains(part), "`{part}` not in {body:#}");
+}
+
 /// Asks `/v2/health/ready` every 20 ms until it answers `want`, for 5 s at most; the
 /// last answer.
 pub async fn readiness_until(server: &Server, want: u16) -> (u16, Value) {
