@@ -148,6 +148,14 @@ impl Telemetry {
         if let Some(failure) = w.store_failure() {
             return Some(format!("the telemetry store is failing: {failure}"));
         }
+        if let Some(age) = w.log_append_age().filter(|age| *age > self.commit_timeout) {
+            return Some(format!(
+                "an append to the telemetry event log has not finished for {} ms, longer than `commit_timeout_ms` \
+                 ({} ms): its disk is stalled, and the request thread waiting on it answers nothing meanwhile",
+                age.as_millis(),
+                self.commit_timeout.as_millis()
+            ));
+        }
         if let Some(age) = w.store_write_age().filter(|age| *age > self.commit_timeout) {
             return Some(format!(
                 "the telemetry store has not finished a write for {} ms, longer than `commit_timeout_ms` ({} ms): \

@@ -221,6 +221,9 @@ pub(crate) struct Shared {
     /// Streams appended to (the first ones); later ones are only loaded, left by a run on
     /// more cores.
     appending: usize,
+    /// A stream each: since when (clock µs + 1; 0: none) its append under way has run. A
+    /// `write` that does not return (a stalled disk) holds its request thread: readiness says so.
+    appending_since: Vec<AtomicU64>,
     /// The position the store holds, a stream each.
     loaded: watch::Sender<Vec<u64>>,
     syncer: Option<Syncer>,
@@ -403,6 +406,7 @@ impl Writer {
         let syncer = config.fsync.then(|| Syncer::new(clock.as_ref(), &logs));
         let appending = cores.min(count);
         let shared = Arc::new(Shared {
+            appending_since: (0..logs.len()).map(|_| AtomicU64::new(0)).collect(),
             logs,
             appending,
             store,
@@ -472,7 +476,10 @@ impl Writer {
         let mut line = serde_json::to_vec(&event).map_err(|e| RecordError::Encode(e.to_string()))?;
         line.push(b'\n');
         let stream = stream_of_this_thread(s.appending);
-        let end = match s.logs[stream].append(&line) {
+        s.appending_since[stream].store(s.clock.now().as_micros() as u64 + 1, Ordering::Relaxed);
+        let appended = s.logs[stream].append(&line);
+        s.appending_since[stream].store(0, Ordering::Relaxed);
+        let end = match appended {
             Ok(end) => {
                 s.log_works();
                 end
@@ -588,6 +595,13 @@ impl Writer {
     pub fn store_write_age(&self) -> Option<Duration> {
         lock(&self.shared.writing_since).map(|since| self.shared.clock.now().saturating_sub(since))
     }
+
+    /// How long the oldest append to the log under way has run, if one is.
+    pub fn log_append_age(&self) -> Option<Duration> {
+        let now = self.shared.clock.now();
+        let oldest = self.shared.appending_since.iter().map(|s| s.load(Ordering::Relaxed)).filter(|&s| s > 0).min()?;
+        Some(now.saturating_sub(Duration::from_micros(oldest - 1)))
+    }
 }
 
 /// Most streams the log is split into, however many cores.
@@ -620,4 +634,26 @@ fn failure(failing: &Mutex<Option<Failing>>, clock: &dyn Clock) -> Option<StoreF
     lock(failing)
         .as_ref()
         .map(|f| StoreFailure { failed_for: clock.now().saturating_sub(f.since), error: f.error.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    /// An append that does not return (a stalled disk) shows its age, so readiness can say so.
+    #[test]
+    fn an_append_under_way_shows_its_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(crate::SqliteStore::open(dir.path()).unwrap());
+        let clock = ManualClock::new(0);
+        let writer = Writer::start_in(store, &dir.path().join("log"), WriterConfig::default(), clock.clone()).unwrap();
+        assert_eq!(writer.log_append_age(), None, "nothing under way");
+        let since = &writer.shared.appending_since[0];
+        since.store(clock.now().as_micros() as u64 + 1, Ordering::Relaxed);
+        clock.advance(Duration::from_secs(3));
+        assert_eq!(writer.log_append_age(), Some(Duration::from_secs(3)));
+        since.store(0, Ordering::Relaxed);
+        assert_eq!(writer.log_append_age(), None);
+    }
 }
