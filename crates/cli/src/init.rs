@@ -117,7 +117,9 @@ fn relative(path: &Path, base: &Path) -> PathBuf {
     let path_parts: Vec<PathPart> = path.components().collect();
     let base_parts: Vec<PathPart> = base.components().collect();
     let common = path_parts.iter().zip(&base_parts).take_while(|(a, b)| a == b).count();
-    if common == 0 {
+    // Nothing in common but the root: the absolute path says more than a climb to it.
+    let roots = path_parts.iter().take_while(|p| matches!(p, PathPart::RootDir | PathPart::Prefix(_))).count();
+    if common <= roots {
         return path.to_path_buf();
     }
     let mut out = PathBuf::new();
@@ -360,6 +362,7 @@ mod tests {
         assert_eq!(relative(Path::new("/a/b/m.onnx"), Path::new("/a/b")), PathBuf::from("m.onnx"));
         assert_eq!(relative(Path::new("/a/b/m.onnx"), Path::new("/a/c/d")), PathBuf::from("../../b/m.onnx"));
         assert_eq!(relative(Path::new("/a/b/m.onnx"), Path::new("/a")), PathBuf::from("b/m.onnx"));
+        assert_eq!(relative(Path::new("/a/b/m.onnx"), Path::new("/c/d")), PathBuf::from("/a/b/m.onnx"));
     }
 
     #[test]

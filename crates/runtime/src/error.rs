@@ -66,7 +66,8 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
 pub(crate) fn onnxruntime_hint(message: &str) -> Option<String> {
     if message.contains("bound to different types") {
         let op = between(message, "of Optype (", ")").unwrap_or("an operator");
-        let types = between(message, "bound to different types (", ")").unwrap_or("");
+        // "bound to different types (tensor(double) and tensor(float) in node (Concat)."
+        let types = between(message, "bound to different types (", " in node").unwrap_or("");
         if types.contains("tensor(double)") && types.contains("tensor(float)") {
             return Some(format!(
                 "the graph feeds `{op}` both float64 and float32 tensors: cast float64 columns to float32 before \
@@ -124,4 +125,31 @@ pub(crate) fn onnxruntime_hint(message: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// ONNX Runtime's message without the C++ source position and function signature it may
+/// start with (`/onnxruntime_src/…/model.cc:181 onnxruntime::Model::Model(…) Unsupported…`).
+pub(crate) fn tidy_onnxruntime(message: &str) -> String {
+    let Some(start) = message.find("/onnxruntime_src/") else { return message.to_string() };
+    let rest = &message[start..];
+    let Some(open) = rest.find('(') else { return message.to_string() };
+    let mut depth = 0usize;
+    let mut close = None;
+    for (i, c) in rest[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(close) = close else { return message.to_string() };
+    // what follows the signature up to the next space (`::<lambda()>`) is still its own
+    let Some(space) = rest[close..].find(' ') else { return message.to_string() };
+    format!("{}{}", &message[..start], rest[close + space + 1..].trim_end())
 }
