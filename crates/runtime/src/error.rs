@@ -153,3 +153,69 @@ pub(crate) fn tidy_onnxruntime(message: &str) -> String {
     let Some(space) = rest[close..].find(' ') else { return message.to_string() };
     format!("{}{}", &message[..start], rest[close + space + 1..].trim_end())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ONNX Runtime 1.22.1's own words, as it refused real models.
+    const OPSET: &str = "/onnxruntime_src/onnxruntime/core/graph/model_load_utils.h:46 void \
+        onnxruntime::model_load_utils::ValidateOpsetForDomain(const std::unordered_map<std::__cxx11::basic_string<char>, \
+        int>&, const onnxruntime::logging::Logger&, bool, const std::string&, int) ONNX Runtime only *guarantees* \
+        support for models stamped with official released onnx opset versions. Opset 30 is under development and \
+        support for this is limited. The operator schemas and or other functionality may change before next ONNX \
+        release and in this case ONNX Runtime will not guarantee backward compatibility. Current official support for \
+        domain ai.onnx is till opset 22.\n";
+    const IR: &str = "/onnxruntime_src/onnxruntime/core/graph/model.cc:181 onnxruntime::Model::Model(onnx::ModelProto&&, \
+        const onnxruntime::PathString&, const onnxruntime::IOnnxRuntimeOpSchemaRegistryList*, const \
+        onnxruntime::logging::Logger&, const onnxruntime::ModelOptions&) Unsupported model IR version: 13, max \
+        supported IR version: 10";
+    const LOCALE: &str = "Exception during initialization: \
+        /onnxruntime_src/onnxruntime/core/providers/cpu/text/string_normalizer.cc:393 \
+        onnxruntime::string_normalizer::Locale::Locale(const std::string&)::<lambda()> Failed to construct locale with \
+        name:en_US.UTF-8:locale::facet::_S_create_c_locale name not valid:Please, install necessary language-pack-XX \
+        and configure locales";
+
+    #[test]
+    fn onnx_runtime_messages_lose_their_source_position() {
+        assert!(
+            tidy_onnxruntime(OPSET).starts_with("ONNX Runtime only *guarantees* support"),
+            "{}",
+            tidy_onnxruntime(OPSET)
+        );
+        assert_eq!(tidy_onnxruntime(IR), "Unsupported model IR version: 13, max supported IR version: 10");
+        assert!(
+            tidy_onnxruntime(LOCALE).starts_with("Exception during initialization: Failed to construct locale"),
+            "{}",
+            tidy_onnxruntime(LOCALE)
+        );
+        assert_eq!(tidy_onnxruntime("plain words"), "plain words");
+    }
+
+    #[test]
+    fn common_load_errors_get_a_hint() {
+        let hint = |m: &str| onnxruntime_hint(m).unwrap_or_else(|| panic!("no hint for {m}"));
+        let concat = "Type Error: Type parameter (T) of Optype (Concat) bound to different types (tensor(double) and \
+                      tensor(float) in node (Concat).";
+        assert!(
+            hint(concat).starts_with("the graph feeds `Concat` both float64 and float32 tensors"),
+            "{}",
+            hint(concat)
+        );
+        let ints = "Type Error: Type parameter (T) of Optype (Concat) bound to different types (tensor(int64) and \
+                    tensor(float) in node (Concat).";
+        assert!(hint(ints).contains("(tensor(int64) and tensor(float))"), "{}", hint(ints));
+        assert!(
+            hint(OPSET).contains("opset 30 of `ai.onnx` is newer than ONNX Runtime 1.22.1 takes (up to 22)"),
+            "{}",
+            hint(OPSET)
+        );
+        assert!(hint(IR).contains("IR version 13") && hint(IR).contains("`model.ir_version = 10`"), "{}", hint(IR));
+        assert!(hint(LOCALE).contains("{'locale': 'C'}"), "{}", hint(LOCALE));
+        let missing = "Could not find an implementation for Concat(1) node with name 'Concat'";
+        assert!(hint(missing).contains("no kernel for `Concat(1)`"), "{}", hint(missing));
+        let custom = "Fatal error: ai.onnx.contrib:Concat(-1) is not a registered function/op";
+        assert!(hint(custom).contains("`ai.onnx.contrib:Concat(-1)` is a custom operator"), "{}", hint(custom));
+        assert_eq!(onnxruntime_hint("something else went wrong"), None);
+    }
+}

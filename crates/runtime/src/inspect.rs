@@ -597,3 +597,122 @@ impl Draft {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::build::{FLOAT, INT64, STRING, int, int64s, ints, model, node, string, strings, value};
+    use crate::proto::{NodeProto, TypeProto, ValueInfoProto};
+
+    fn default_domain(mut n: NodeProto) -> NodeProto {
+        n.domain = String::new();
+        n
+    }
+
+    #[test]
+    fn encoders_are_traced_to_the_input_they_read_through_column_moves() {
+        // Two string columns joined, each picked out again (as a ColumnTransformer does),
+        // one one-hot encoded, one label encoded; a third read as text.
+        let m = model(
+            vec![
+                node("Concat", &["city", "plan"], &["both"], vec![int("axis", 1)]),
+                node("Gather", &["both", "second"], &["plan_again"], vec![int("axis", 1)]),
+                node("ArrayFeatureExtractor", &["both", "first"], &["city_again"], vec![]),
+                node(
+                    "OneHotEncoder",
+                    &["plan_again"],
+                    &["plan_hot"],
+                    vec![strings("cats_strings", &["basic", "pro"]), int("zeros", 0)],
+                ),
+                node(
+                    "LabelEncoder",
+                    &["city_again"],
+                    &["city_code"],
+                    vec![strings("keys_strings", &["oslo", "rome"]), ints("values_int64s", &[0, 1])],
+                ),
+                node("Reshape", &["note", "shape"], &["note_flat"], vec![]),
+                default_domain(node("StringNormalizer", &["note_flat"], &["note_norm"], vec![])),
+                node("OneHotEncoder", &["count"], &["count_hot"], vec![ints("cats_int64s", &[1, 2, 3])]),
+            ],
+            vec![
+                value("city", STRING, &[None, Some(1)]),
+                value("plan", STRING, &[None, Some(1)]),
+                value("note", STRING, &[None, Some(1)]),
+                value("count", INT64, &[None, Some(1)]),
+            ],
+            vec![value("plan_hot", FLOAT, &[None, Some(2)])],
+            vec![int64s("first", &[1], &[0]), int64s("second", &[1], &[1]), int64s("shape", &[1], &[-1])],
+        );
+        let uses = input_uses(&m);
+        let plan = uses["plan"].encoder.as_ref().expect("plan's encoder");
+        assert_eq!(plan.categories, Categories::Strings(vec!["basic".into(), "pro".into()]));
+        assert_eq!(plan.unknown, Unknown::Fails);
+        let city = uses["city"].encoder.as_ref().expect("city's encoder");
+        assert_eq!((city.op.as_str(), &city.unknown), ("LabelEncoder", &Unknown::Default("-1".into())));
+        assert_eq!(city.categories, Categories::Strings(vec!["oslo".into(), "rome".into()]));
+        assert_eq!(uses["note"].text.as_deref(), Some("StringNormalizer"));
+
+        let draft = draft_of(&m).expect("drafts");
+        assert_eq!(draft.binding, Binding::ByName);
+        let kinds: Vec<(&str, &str)> = draft.features.iter().map(|f| (f.name.as_str(), f.kind.type_name())).collect();
+        assert_eq!(kinds, [("city", "category"), ("plan", "category"), ("note", "text"), ("count", "integer")]);
+        assert!(draft.features[1].notes[0].contains("fails on any other value"), "{:?}", draft.features[1].notes);
+        assert!(draft.features[3].notes[0].contains("knows the values 1, 2, 3"), "{:?}", draft.features[3].notes);
+        // no classifier, no regressor, no output of one value a row
+        let e = draft.task(None).expect_err("no task to tell");
+        assert!(e.contains("pass `--task binary`"), "{e}");
+        assert_eq!(draft.task(Some(Task::Binary)).expect("two columns"), (Task::Binary, vec!["0".into(), "1".into()]));
+    }
+
+    #[test]
+    fn inputs_rein_cannot_map_are_named_with_what_is_wrong() {
+        let refused = |inputs: Vec<ValueInfoProto>, outputs: Vec<ValueInfoProto>| {
+            draft_of(&model(vec![node("Identity", &["x"], &["y"], vec![])], inputs, outputs, vec![]))
+                .expect_err("refused")
+        };
+        let y = || vec![value("y", FLOAT, &[None, Some(1)])];
+        let e = refused(vec![value("image", 2, &[None, Some(3), Some(224), Some(224)])], y());
+        assert!(e.contains("input `image` tensor(uint8) [N, 3, 224, 224] has element type uint8"), "{e}");
+        assert!(e.contains("has 4 dimensions"), "{e}");
+        let e = refused(vec![value("x", FLOAT, &[None, None])], y());
+        assert!(e.contains("leaves its width open"), "{e}");
+        let e = refused(vec![value("x", INT64, &[None, Some(3)])], y());
+        assert!(e.contains("only when it is float or double"), "{e}");
+        let e = refused(vec![value("a", FLOAT, &[None, Some(1)]), value("b", FLOAT, &[None, Some(4)])], y());
+        assert!(e.contains("input `b` tensor(float) [N, 4] takes more than one column"), "{e}");
+        let e = refused(vec![], y());
+        assert!(e.contains("no inputs"), "{e}");
+        let map = ValueInfoProto { name: "output_probability".into(), r#type: Some(TypeProto { tensor_type: None }) };
+        let e = refused(vec![value("x", FLOAT, &[None, Some(2)])], vec![map]);
+        assert!(e.contains("`output_probability` is not a tensor") && e.contains("zipmap=False"), "{e}");
+    }
+
+    #[test]
+    fn the_task_follows_the_classifier_unless_chosen() {
+        let classifier = |labels: &[&str]| {
+            draft_of(&model(
+                vec![node(
+                    "TreeEnsembleClassifier",
+                    &["x"],
+                    &["label", "probabilities"],
+                    vec![strings("classlabels_strings", labels), string("post_transform", "NONE")],
+                )],
+                vec![value("x", FLOAT, &[None, Some(3)])],
+                vec![
+                    value("label", STRING, &[None]),
+                    value("probabilities", FLOAT, &[None, Some(labels.len() as i64)]),
+                ],
+                vec![],
+            ))
+            .expect("drafts")
+        };
+        let two = classifier(&["no", "yes"]);
+        assert_eq!(two.binding, Binding::ByPosition { input: "x".into(), element: "float", width: 3 });
+        assert_eq!(two.task(None).unwrap(), (Task::Binary, vec!["no".into(), "yes".into()]));
+        assert_eq!(two.task(Some(Task::Multiclass)).unwrap().0, Task::Multiclass);
+        assert!(two.task(Some(Task::Regression)).unwrap_err().contains("not a regressor"));
+        let three = classifier(&["a", "b", "c"]);
+        assert_eq!(three.task(None).unwrap().0, Task::Multiclass);
+        assert!(three.task(Some(Task::Binary)).unwrap_err().contains("declares 3: `a`, `b`, `c`"));
+    }
+}

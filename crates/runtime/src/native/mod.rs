@@ -649,6 +649,40 @@ mod tests {
     }
 
     #[test]
+    fn an_opset_rein_does_not_evaluate_is_refused_with_its_range_and_the_export_option() {
+        let at = |opsets: &[(&str, i64)]| {
+            let mut m = model(
+                vec![node("Identity", &["x"], &["y"], vec![])],
+                vec![value("x", FLOAT, &[None, Some(1)])],
+                vec![value("y", FLOAT, &[None, Some(1)])],
+                vec![],
+            );
+            m.opset_import = opsets
+                .iter()
+                .map(|(d, v)| crate::proto::OperatorSetIdProto { domain: d.to_string(), version: *v })
+                .collect();
+            Graph::compile(&m)
+        };
+        assert!(at(&[("", 21), ("ai.onnx.ml", 3)]).is_ok());
+        assert_eq!(
+            at(&[("", 22), ("ai.onnx.ml", 1)]).expect_err("22"),
+            "opset 22 of the default domain `ai.onnx` is newer than rein evaluates (1–21): export with \
+             `target_opset=21` (skl2onnx: `to_onnx(..., target_opset={'': 21, 'ai.onnx.ml': 3})`) to have rein \
+             evaluate it; ONNX Runtime serves it meanwhile"
+        );
+        let e = at(&[("", 22), ("ai.onnx.ml", 5)]).expect_err("both");
+        assert!(
+            e.starts_with(
+                "opset 22 of the default domain `ai.onnx` and opset 5 of domain `ai.onnx.ml` are newer than rein \
+                 evaluates (1–21 and 1–3): export with `target_opset={'': 21, 'ai.onnx.ml': 3}`"
+            ),
+            "{e}"
+        );
+        let e = at(&[("ai.onnx", 0)]).expect_err("0");
+        assert!(e.starts_with("opset 0 of the default domain `ai.onnx` is outside what rein evaluates (1–21)"), "{e}");
+    }
+
+    #[test]
     fn what_rein_does_not_evaluate_is_refused_with_its_name() {
         let refused = |node: crate::proto::NodeProto| {
             Graph::compile(&model(
