@@ -4,7 +4,7 @@
 Writes fixtures/models/<name>.onnx and fixtures/expected/<name>.json. Seeded and
 deterministic: running it twice gives the same models and the same numbers.
 
-Needs: numpy, scikit-learn, skl2onnx, onnxruntime==1.22.1 (the version rein loads).
+Needs: numpy, scikit-learn, skl2onnx, onnx, onnxruntime==1.22.1 (the version rein loads).
 
     python3 scripts/make_fixtures.py
 

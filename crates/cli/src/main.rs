@@ -1,4 +1,5 @@
-//! `rein`: serve an ML-enabled system, check its system file, or predict once.
+//! `rein`: serve an ML-enabled system, check its system file, predict once, or draft a
+//! system file from a model.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -160,17 +161,13 @@ fn init_logging(format: &str, default_level: &str) {
 }
 
 /// Reads the system file and loads its models; every problem is a located diagnostic.
-/// The warnings about the models (declarations that load but are likely mistakes) are
-/// logged; `rein check` prints them itself, through [`load_report`].
+/// The warnings about the models are left to `check` and `serve` ([`load_report`]).
 pub(crate) fn load(path: &Path) -> Result<(System, Vec<Arc<dyn ServedModel>>), String> {
-    let (system, report) = load_report(path)?;
-    for warning in &report.warnings {
-        tracing::warn!("{warning}");
-    }
-    Ok((system, report.models))
+    load_report(path).map(|(system, report)| (system, report.models))
 }
 
-/// Reads the system file and loads its models, with the warnings about them.
+/// Reads the system file and loads its models, with the warnings about them:
+/// declarations that load but are likely mistakes, each placed in the file.
 fn load_report(path: &Path) -> Result<(System, rein_runtime::LoadReport), String> {
     let system = rein_system::load(path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
     let report = rein_runtime::load_system_report(&system)
@@ -229,7 +226,11 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Serve { system, addr, data_dir, telemetry, workers } => {
-            let (system, models) = load(&system)?;
+            let (system, report) = load_report(&system)?;
+            for warning in &report.warnings {
+                tracing::warn!("{warning}");
+            }
+            let models = report.models;
             for (component, model) in system.components.iter().zip(&models) {
                 tracing::info!(component = %component.name, "{}", model.engine());
             }

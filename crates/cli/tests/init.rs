@@ -372,3 +372,26 @@ fn engine_messages_say_what_to_export() {
         "{stderr}"
     );
 }
+
+#[test]
+fn serve_logs_the_warnings_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = init(&fixture_model("tree_regressor"), dir.path(), &[]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rein"))
+        .args(["serve", file.to_str().unwrap(), "--addr", "127.0.0.1:0", "--telemetry", "off", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rein serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("WARN") && log.contains("warning: component `tree_regressor`: model input `input` is one tensor"),
+        "{log}"
+    );
+}
