@@ -310,10 +310,8 @@ pub struct Draft {
     pub classes: Option<(Vec<String>, String)>,
     /// The operator that makes the graph a regressor.
     pub regressor: Option<String>,
-    /// The width of each float output of shape `[N, k]` (k known), by name.
+    /// Each float output, by name, and its width: `k` of `[N, k]`, 1 of `[N]`, `None` when open.
     pub float_outputs: Vec<(String, Option<usize>)>,
-    /// The model's opsets (domain, version), `ai.onnx` for the default domain.
-    pub opsets: Vec<(String, i64)>,
 }
 
 /// How the features bind to the model's inputs.
@@ -524,12 +522,7 @@ pub(crate) fn draft_of(model: &ModelProto) -> Result<Draft, String> {
         })
         .collect();
     let regressor = graph.node.iter().find(|n| REGRESSOR_OPS.contains(&n.op_type.as_str())).map(|n| n.op_type.clone());
-    let opsets = model
-        .opset_import
-        .iter()
-        .map(|o| (if o.domain.is_empty() { "ai.onnx".to_string() } else { o.domain.clone() }, o.version))
-        .collect();
-    Ok(Draft { binding, features, classes: proto::classifier(model), regressor, float_outputs, opsets })
+    Ok(Draft { binding, features, classes: proto::classifier(model), regressor, float_outputs })
 }
 
 fn quoted(items: &[&str]) -> String {
