@@ -4,7 +4,7 @@
 Writes fixtures/models/<name>.onnx and fixtures/expected/<name>.json. Seeded and
 deterministic: running it twice gives the same models and the same numbers.
 
-Needs: numpy, scikit-learn, skl2onnx, onnxruntime==1.22.1 (the version rein loads).
+Needs: numpy, scikit-learn, skl2onnx, onnx, onnxruntime==1.22.1 (the version rein loads).
 
     python3 scripts/make_fixtures.py
 
@@ -34,6 +34,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
+import onnx
+from onnx import TensorProto, version_converter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.path.join(ROOT, "fixtures", "models")
@@ -51,6 +53,15 @@ def save(onx, path: str) -> None:
     onx.graph.name = os.path.splitext(os.path.basename(path))[0]
     with open(path, "wb") as f:
         f.write(onx.SerializeToString(deterministic=True))
+
+
+def save_sorted(onx, path: str) -> None:
+    """save(), with the opset list sorted: skl2onnx writes it in an unstable order."""
+    opsets = sorted(((o.domain, o.version) for o in onx.opset_import))
+    del onx.opset_import[:]
+    for domain, version in opsets:
+        onx.opset_import.append(onnx.helper.make_opsetid(domain, version))
+    save(onx, path)
 
 
 def py(value):
@@ -277,6 +288,110 @@ def main() -> None:
         "text_tfidf", "multiclass", "named", [{"name": "text", "type": "text"}], list(clf.classes_),
         [[t] for t in texts], classifier_expected(outs), path,
     )
+
+    credit_fixtures()
+    mixed_double_float()
+
+
+def credit_fixtures() -> None:
+    """7. Credit: a ColumnTransformer over one input per column (float `income` and
+    `debt_ratio`, int64 `age` and `late_payments`, string `housing` and `purpose`, one-hot
+    encoded) and GradientBoosting, binary, string labels `bad`/`good`. Exported at opset 21
+    (`credit`, which rein evaluates itself) and stamped opset 22 by ONNX's version converter
+    (`credit_opset22`, the same graph: rein leaves it to ONNX Runtime and says why).
+    skl2onnx 1.20 stamps the opset its operators need, 21 for these even with
+    `target_opset=22`."""
+    rng = np.random.default_rng(20261206)
+    n = 800
+    income = rng.lognormal(mean=10.5, sigma=0.6, size=n).astype(np.float32)
+    debt_ratio = rng.uniform(0, 1.2, size=n).astype(np.float32)
+    age = rng.integers(18, 80, size=n).astype(np.int64)
+    late_payments = rng.poisson(0.7, size=n).astype(np.int64)
+    housing = np.array(["own", "rent", "mortgage", "family"])[rng.integers(0, 4, size=n)]
+    purpose = np.array(["car", "education", "home", "business", "other"])[rng.integers(0, 5, size=n)]
+    score = (
+        (np.log(income) - 10.5) * 1.5 - 2 * debt_ratio + (age - 40) / 30 - 0.8 * late_payments
+        + np.where(housing == "own", 0.7, 0.0) - np.where(purpose == "business", 0.6, 0.0)
+    )
+    y = np.where(score + rng.normal(scale=0.7, size=n) > -0.5, "good", "bad")
+    columns = [income, debt_ratio, age, late_payments, housing, purpose]
+    names = ["income", "debt_ratio", "age", "late_payments", "housing", "purpose"]
+    Xo = np.empty((n, len(columns)), dtype=object)
+    for i, c in enumerate(columns):
+        Xo[:, i] = c
+    ct = ColumnTransformer([
+        ("numbers", StandardScaler(), [0, 1, 2, 3]),
+        ("categories", OneHotEncoder(handle_unknown="ignore"), [4, 5]),
+    ])
+    clf = GradientBoostingClassifier(n_estimators=40, max_depth=3, random_state=0)
+    pipe = Pipeline([("prep", ct), ("clf", clf)])
+    pipe.fit(Xo, y)
+    initial_types = [
+        ("income", FloatTensorType([None, 1])),
+        ("debt_ratio", FloatTensorType([None, 1])),
+        ("age", Int64TensorType([None, 1])),
+        ("late_payments", Int64TensorType([None, 1])),
+        ("housing", StringTensorType([None, 1])),
+        ("purpose", StringTensorType([None, 1])),
+    ]
+    onx = convert_sklearn(
+        pipe,
+        initial_types=initial_types,
+        options={id(clf): {"zipmap": False}},
+        target_opset={"": 21, "ai.onnx.ml": 3},
+    )
+    feeds = {name: c[:ROWS].reshape(-1, 1) for name, c in zip(names, columns)}
+    feeds["housing"] = feeds["housing"].astype(object)
+    feeds["purpose"] = feeds["purpose"].astype(object)
+    features = [
+        {"name": "income", "type": "number"},
+        {"name": "debt_ratio", "type": "number"},
+        {"name": "age", "type": "integer"},
+        {"name": "late_payments", "type": "integer"},
+        {"name": "housing", "type": "category"},
+        {"name": "purpose", "type": "category"},
+    ]
+    rows = [
+        [float(income[i]), float(debt_ratio[i]), int(age[i]), int(late_payments[i]), str(housing[i]), str(purpose[i])]
+        for i in range(ROWS)
+    ]
+    stamped = version_converter.convert_version(onx, 22)
+    onnx.checker.check_model(stamped)
+    for name, model in [("credit", onx), ("credit_opset22", stamped)]:
+        path = os.path.join(MODELS, f"{name}.onnx")
+        save_sorted(model, path)
+        _, outs = run_onnx(path, feeds)
+        write(name, "binary", "named", features, list(clf.classes_), rows, classifier_expected(outs), path)
+
+
+def mixed_double_float() -> None:
+    """8. A model ONNX Runtime refuses: a ColumnTransformer passing two float columns to a
+    DecisionTreeRegressor, exported, then its `amount` input declared double, as a float64
+    column given `DoubleTensorType` leaves it: the Concat joining the columns is bound to
+    tensor(double) and tensor(float). No expected outputs: it does not load."""
+    rng = np.random.default_rng(20261207)
+    X = rng.normal(size=(200, 2)).astype(np.float32)
+    y = 2 * X[:, 0] + X[:, 1]
+    pipe = Pipeline([
+        ("prep", ColumnTransformer([("columns", "passthrough", [0, 1])])),
+        ("reg", DecisionTreeRegressor(max_depth=2, random_state=0)),
+    ])
+    pipe.fit(X, y)
+    onx = convert_sklearn(
+        pipe,
+        initial_types=[("amount", FloatTensorType([None, 1])), ("rate", FloatTensorType([None, 1]))],
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    onx.graph.input[0].type.tensor_type.elem_type = TensorProto.DOUBLE
+    path = os.path.join(MODELS, "mixed_double_float.onnx")
+    save_sorted(onx, path)
+    try:
+        ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        raise SystemExit("mixed_double_float.onnx loaded in ONNX Runtime; it is meant to be refused")
+    except Exception as e:  # the refusal this fixture is for
+        if "bound to different types" not in str(e):
+            raise
+    print(f"mixed_double_float: {os.path.getsize(path)} bytes, refused by ONNX Runtime as meant")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-//! `rein`: serve an ML-enabled system, check its system file, or predict once.
+//! `rein`: serve an ML-enabled system, check its system file, predict once, or draft a
+//! system file from a model.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use rein_server::TelemetryMode;
 use rein_system::{Action, Policy, Stage, System};
 
 mod demo;
+mod init;
 
 fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
     match s {
@@ -94,6 +96,24 @@ enum Command {
     },
     /// Validate the system file, load its models, and summarise the system.
     Check { system: PathBuf },
+    /// Draft a commented system file from an ONNX model: features, categories, labels, task.
+    Init {
+        /// The ONNX model file.
+        model: PathBuf,
+        /// The component's name (default: the model file's stem).
+        #[arg(long)]
+        component: Option<String>,
+        /// binary, multiclass or regression (default: what the model's graph says).
+        #[arg(long, value_parser = init::parse_task)]
+        task: Option<rein_system::Task>,
+        /// Write the file here, the model's path relative to its folder (default: standard
+        /// output, the path relative to the current folder).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Replace the `--out` file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run one prediction through the whole decision path, without a server.
     Predict {
         system: PathBuf,
@@ -141,19 +161,35 @@ fn init_logging(format: &str, default_level: &str) {
 }
 
 /// Reads the system file and loads its models; every problem is a located diagnostic.
+/// The warnings about the models are left to `check` and `serve` ([`load_report`]).
 pub(crate) fn load(path: &Path) -> Result<(System, Vec<Arc<dyn ServedModel>>), String> {
+    load_report(path).map(|(system, report)| (system, report.models))
+}
+
+/// Reads the system file and loads its models, with the warnings about them:
+/// declarations that load but are likely mistakes, each placed in the file.
+fn load_report(path: &Path) -> Result<(System, rein_runtime::LoadReport), String> {
     let system = rein_system::load(path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
-    let models = rein_runtime::load_system(&system)
+    let report = rein_runtime::load_system_report(&system)
         .map_err(|d| format!("{d}\n\n{} problem(s) loading the models of {}", d.len(), path.display()))?;
-    Ok((system, models))
+    Ok((system, report))
 }
 
 fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Check { system } => {
-            let (system, models) = load(&system)?;
-            print!("{}", summary(&system, &models));
+        Command::Check { system: path } => {
+            let (system, report) = load_report(&path)?;
+            if !report.warnings.is_empty() {
+                for warning in &report.warnings {
+                    eprintln!("{warning}");
+                }
+                eprintln!("\n{} warning(s) in {}\n", report.warnings.len(), path.display());
+            }
+            print!("{}", summary(&system, &report.models));
             Ok(())
+        }
+        Command::Init { model, component, task, out, force } => {
+            init::run(init::InitOptions { model, component, task, out, force })
         }
         Command::Predict { system, component, features, context, unit } => {
             let (system, models) = load(&system)?;
@@ -190,7 +226,11 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Serve { system, addr, data_dir, telemetry, workers } => {
-            let (system, models) = load(&system)?;
+            let (system, report) = load_report(&system)?;
+            for warning in &report.warnings {
+                tracing::warn!("{warning}");
+            }
+            let models = report.models;
             for (component, model) in system.components.iter().zip(&models) {
                 tracing::info!(component = %component.name, "{}", model.engine());
             }

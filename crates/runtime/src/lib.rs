@@ -23,6 +23,7 @@
 mod choice;
 mod decode;
 mod error;
+mod inspect;
 mod library;
 mod native;
 mod native_engine;
@@ -32,10 +33,13 @@ mod raw;
 mod raw_infer;
 mod served;
 mod signature;
+mod warnings;
 
 pub use choice::Engine;
 pub use error::RuntimeError;
+pub use inspect::{Binding, Draft, DraftFeature, draft};
 pub use library::{ONNXRUNTIME_VERSION, PROJECT_LIBRARY, Runtime};
 pub use raw::{RawData, RawTensor, TensorDataError, TensorSpec};
 pub use raw_infer::RawModel;
-pub use served::{ServedModel, load, load_system};
+pub use served::{LoadReport, ServedModel, load, load_system, load_system_report};
+pub use warnings::LoadWarning;

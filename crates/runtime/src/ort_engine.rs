@@ -62,7 +62,7 @@ impl OrtEngine {
         for _ in 0..pool {
             let session = new_session(runtime, bytes).map_err(|e| RuntimeError::Artifact {
                 path: component.model.path.clone(),
-                reason: format!("ONNX Runtime cannot load it: {e}"),
+                reason: format!("ONNX Runtime cannot load it: {}", crate::error::tidy_onnxruntime(&e.to_string())),
             })?;
             sessions.push(Mutex::new(Slot { session, inputs: (0..KEPT_INPUT_ROWS).map(|_| None).collect() }));
         }

@@ -157,16 +157,22 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ModelProto, String> {
 /// The class labels of the model's classifier node, as strings (ints in decimal), in
 /// the order of the probability columns. `None` when there is no classifier node.
 pub(crate) fn class_labels(model: &ModelProto) -> Option<Vec<String>> {
+    classifier(model).map(|(labels, _)| labels)
+}
+
+/// The class labels of the model's classifier node and the node's operator.
+pub(crate) fn classifier(model: &ModelProto) -> Option<(Vec<String>, String)> {
     let graph = model.graph.as_ref()?;
     for op in CLASSIFIER_OPS {
         for node in graph.node.iter().filter(|n| n.op_type == op) {
             for attr in &node.attribute {
                 match attr.name.as_str() {
                     "classlabels_strings" if !attr.strings.is_empty() => {
-                        return Some(attr.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect());
+                        let labels = attr.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+                        return Some((labels, op.to_string()));
                     }
                     "classlabels_int64s" if !attr.ints.is_empty() => {
-                        return Some(attr.ints.iter().map(i64::to_string).collect());
+                        return Some((attr.ints.iter().map(i64::to_string).collect(), op.to_string()));
                     }
                     _ => {}
                 }

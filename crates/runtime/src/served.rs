@@ -11,6 +11,7 @@ use crate::choice::{Engine, Evaluator};
 use crate::ort_engine::OrtEngine;
 use crate::raw::{RawTensor, TensorSpec};
 use crate::raw_infer::RawModel;
+use crate::warnings::LoadWarning;
 use crate::{Runtime, RuntimeError, proto};
 
 /// A component's loaded model: decision-path calls ([`Model`]) on the engine chosen at
@@ -22,6 +23,10 @@ pub trait ServedModel: Model + RawModel {
     /// The class labels the model file declares, in its column order (`None` for
     /// regressors and classifiers without a classifier node).
     fn model_labels(&self) -> Option<&[String]>;
+
+    /// What the component declares that loads but is likely a mistake (features bound by
+    /// position, categories the model's encoder does not know, ...), for `rein check`.
+    fn warnings(&self) -> &[LoadWarning];
 }
 
 impl std::fmt::Debug for dyn ServedModel {
@@ -56,13 +61,29 @@ pub fn load(component: &Component, runtime: &Runtime) -> Result<Arc<dyn ServedMo
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| component.name.clone());
     let info = ModelInfo { name, version };
     let onnxruntime = OrtEngine::load(runtime, &bytes, component, info.clone(), model_labels.as_deref())?;
+    let warnings = crate::warnings::of(component, &graph, onnxruntime.signature());
     let evaluator = Evaluator::choose(component, &graph, &onnxruntime, info);
-    Ok(Arc::new(Served { onnxruntime, evaluator, model_labels }))
+    Ok(Arc::new(Served { onnxruntime, evaluator, model_labels, warnings }))
 }
 
 /// Loads ONNX Runtime and every component's model, in component order. Each problem
 /// becomes a diagnostic at the place in the system file it is about.
 pub fn load_system(system: &System) -> Result<Vec<Arc<dyn ServedModel>>, Diagnostics> {
+    load_system_report(system).map(|report| report.models)
+}
+
+/// What [`load_system_report`] loaded: the models, in component order, and the warnings
+/// about them, each a diagnostic at its place in the system file.
+#[derive(Debug)]
+pub struct LoadReport {
+    pub models: Vec<Arc<dyn ServedModel>>,
+    /// Declarations that load but are likely mistakes; the message starts with `warning:`.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// [`load_system`], and the warnings of every model ([`ServedModel::warnings`]) placed in
+/// the system file, for `rein check` and the server's start-up log.
+pub fn load_system_report(system: &System) -> Result<LoadReport, Diagnostics> {
     let runtime = Runtime::for_system(system).map_err(|e| {
         rein_system::whole_file(&system.file, e.to_string(), Some("rein loads ONNX Runtime at start-up".into()))
     })?;
@@ -81,12 +102,26 @@ pub fn load_system(system: &System) -> Result<Vec<Arc<dyn ServedModel>>, Diagnos
                     file: system.file.clone(),
                     location,
                     message: format!("component `{}`: {e}", component.name),
-                    hint: None,
+                    hint: e.hint(),
                 });
             }
         }
     }
-    if problems.is_empty() { Ok(models) } else { Err(Diagnostics(problems)) }
+    if !problems.is_empty() {
+        return Err(Diagnostics(problems));
+    }
+    let mut warnings: Vec<Diagnostic> = models
+        .iter()
+        .flat_map(|m| m.warnings())
+        .map(|w| Diagnostic {
+            file: system.file.clone(),
+            location: w.location,
+            message: format!("warning: {}", w.message),
+            hint: w.hint.clone(),
+        })
+        .collect();
+    warnings.sort_by_key(|d| (d.location.line, d.location.column));
+    Ok(LoadReport { models, warnings })
 }
 
 /// What [`load`] makes: ONNX Runtime's engine, which every model has (raw calls always go
@@ -95,6 +130,7 @@ struct Served {
     onnxruntime: OrtEngine,
     evaluator: Evaluator,
     model_labels: Option<Vec<String>>,
+    warnings: Vec<LoadWarning>,
 }
 
 impl Model for Served {
@@ -135,5 +171,9 @@ impl ServedModel for Served {
 
     fn model_labels(&self) -> Option<&[String]> {
         self.model_labels.as_deref()
+    }
+
+    fn warnings(&self) -> &[LoadWarning] {
+        &self.warnings
     }
 }

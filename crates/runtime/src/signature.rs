@@ -78,6 +78,24 @@ impl Signature {
         }
     }
 
+    /// The one input whose columns the features fill by position, in declared order: its
+    /// name, element type and width.
+    pub(crate) fn positional(&self) -> Option<(&str, TensorElementType, usize)> {
+        match &self.layout {
+            Layout::Single { name, ty, width } => Some((name, *ty, *width)),
+            Layout::Named(_) => None,
+        }
+    }
+
+    /// Each input bound by name: its name, the index of its feature, its element type.
+    pub(crate) fn named(&self) -> impl Iterator<Item = (&str, usize, TensorElementType)> {
+        let inputs = match &self.layout {
+            Layout::Named(inputs) => inputs.as_slice(),
+            Layout::Single { .. } => &[],
+        };
+        inputs.iter().map(|i| (i.name.as_str(), i.feature, i.ty))
+    }
+
     /// The schema's features, in order.
     pub(crate) fn features(&self) -> &[Feature] {
         &self.features
@@ -310,8 +328,17 @@ fn match_inputs(model_inputs: &[Outlet], features: &[Feature]) -> Result<(Layout
             continue;
         };
         if !accepts(*ty, &feature.kind) {
+            // A number cannot go into an integer input (3.5 has no int64), nor a string into
+            // a numeric one: say which type to declare.
+            let declare = match ty {
+                TensorElementType::Int64 | TensorElementType::Int32 => "; declare it `type = \"integer\"`",
+                TensorElementType::Float32 | TensorElementType::Float64 => "; declare it `type = \"number\"`",
+                TensorElementType::String => "; declare it `type = \"category\"` or `\"text\"`",
+                TensorElementType::Bool => "; declare it `type = \"boolean\"`",
+                _ => "",
+            };
             problems.push(format!(
-                "model input `{}` is tensor({}) but feature `{}` is {} (tensor({}) takes {})",
+                "model input `{}` is tensor({}) but feature `{}` is {} (tensor({}) takes {}{declare})",
                 input.name(),
                 onnx_type_name(*ty),
                 feature.name,

@@ -142,6 +142,24 @@ fn column_transformer_named_inputs() {
 }
 
 #[test]
+fn credit_column_transformer_one_hot_strings() {
+    assert_rein(check(&fixture("credit"), None));
+    check(&fixture("credit"), Some(vec!["good".into(), "bad".into()]));
+}
+
+/// The same graph stamped opset 22: ONNX Runtime serves it, and the reason names the
+/// opset, the range rein evaluates and the export option that changes it.
+#[test]
+fn credit_at_opset_22_stays_with_onnx_runtime_saying_how_to_export_it() {
+    assert_onnxruntime(
+        check(&fixture("credit_opset22"), None),
+        "opset 22 of the default domain `ai.onnx` is newer than rein evaluates (1–21): export with `target_opset=21` \
+         (skl2onnx: `to_onnx(..., target_opset={'': 21, 'ai.onnx.ml': 3})`) to have rein evaluate it; ONNX Runtime \
+         serves it meanwhile",
+    );
+}
+
+#[test]
 fn text_tfidf() {
     assert_onnxruntime(check(&fixture("text_tfidf"), None), "not one rein evaluates");
 }

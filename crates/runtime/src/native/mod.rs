@@ -66,17 +66,7 @@ impl Graph {
     /// Compiles the model's graph; `Err` names what rein does not evaluate itself.
     pub(crate) fn compile(model: &ModelProto) -> Result<Graph, String> {
         let graph: &GraphProto = model.graph.as_ref().ok_or("the model has no graph")?;
-        for opset in &model.opset_import {
-            let supported = match opset.domain.as_str() {
-                "" | "ai.onnx" => (1..=21).contains(&opset.version),
-                "ai.onnx.ml" => (1..=3).contains(&opset.version),
-                // Another domain's operators are refused by name, below.
-                _ => true,
-            };
-            if !supported {
-                return Err(format!("opset `{}` version {} is not one rein evaluates", opset.domain, opset.version));
-            }
-        }
+        opsets(model)?;
         let mut slots: HashMap<String, usize> = HashMap::new();
         let slot = |name: &str, slots: &mut HashMap<String, usize>| {
             let n = slots.len();
@@ -185,16 +175,72 @@ impl Graph {
     }
 }
 
+/// The newest opset of the default domain rein evaluates: its operators are those of
+/// opset 21 (ONNX 1.16).
+pub(crate) const DEFAULT_OPSET: i64 = 21;
+/// The newest opset of `ai.onnx.ml` rein evaluates.
+pub(crate) const ML_OPSET: i64 = 3;
+
+/// `Err` when an opset the model imports is outside what rein evaluates, naming each
+/// one, the range, and the export option that makes rein evaluate the graph.
+fn opsets(model: &ModelProto) -> Result<(), String> {
+    let mut outside = Vec::new();
+    let mut newer = true;
+    for opset in &model.opset_import {
+        let (name, max) = match opset.domain.as_str() {
+            "" | "ai.onnx" => ("the default domain `ai.onnx`", DEFAULT_OPSET),
+            "ai.onnx.ml" => ("domain `ai.onnx.ml`", ML_OPSET),
+            // Another domain's operators are refused by name, when compiled.
+            _ => continue,
+        };
+        if !(1..=max).contains(&opset.version) {
+            newer &= opset.version > max;
+            let part = format!("opset {} of {name}", opset.version);
+            if !outside.iter().any(|(p, _)| *p == part) {
+                outside.push((part, format!("1–{max}")));
+            }
+        }
+    }
+    if outside.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<&str> = outside.iter().map(|(p, _)| p.as_str()).collect();
+    let ranges: Vec<&str> = outside.iter().map(|(_, r)| r.as_str()).collect();
+    let relation = if newer { "newer than" } else { "outside what" };
+    let option = if outside.len() == 1 && outside[0].0.contains("`ai.onnx`") {
+        format!("`target_opset={DEFAULT_OPSET}`")
+    } else {
+        format!("`target_opset={{'': {DEFAULT_OPSET}, 'ai.onnx.ml': {ML_OPSET}}}`")
+    };
+    Err(format!(
+        "{} {} {relation} rein evaluates ({}): export with {option} (skl2onnx: `to_onnx(..., \
+         target_opset={{'': {DEFAULT_OPSET}, 'ai.onnx.ml': {ML_OPSET}}})`) to have rein evaluate it; ONNX Runtime \
+         serves it meanwhile",
+        parts.join(" and "),
+        if outside.len() == 1 { "is" } else { "are" },
+        ranges.join(" and "),
+    ))
+}
+
 fn node_name(node: &NodeProto) -> String {
     node.output.first().cloned().unwrap_or_default()
 }
+
+/// What rein evaluates, for the message that refuses another operator.
+const EVALUATES: &str = "it evaluates tree ensembles and their preprocessing: Identity, Cast, Concat, Gather, Reshape, \
+                         Flatten, Scaler, OneHotEncoder, TreeEnsembleClassifier, TreeEnsembleRegressor";
 
 fn compile_node(node: &NodeProto, graph: &GraphProto) -> Result<Box<dyn Op>, String> {
     let attrs = Attributes { node };
     let domain = match node.domain.as_str() {
         "" | "ai.onnx" => "",
         "ai.onnx.ml" => "ai.onnx.ml",
-        other => return Err(format!("operator `{}` of domain `{other}` is not one rein evaluates", node.op_type)),
+        other => {
+            return Err(format!(
+                "operator `{}` of domain `{other}` is not one rein evaluates ({EVALUATES})",
+                node.op_type
+            ));
+        }
     };
     let constant_input = |i: usize| -> Result<Tensor, String> {
         let name = node.input.get(i).ok_or_else(|| format!("`{}` lacks input {i}", node.op_type))?;
@@ -225,9 +271,14 @@ fn compile_node(node: &NodeProto, graph: &GraphProto) -> Result<Box<dyn Op>, Str
         ("ai.onnx.ml", "OneHotEncoder") => Box::new(ops::OneHotEncoder::compile(&attrs)?),
         ("ai.onnx.ml", "TreeEnsembleClassifier") => Box::new(trees::Classifier::compile(&attrs)?),
         ("ai.onnx.ml", "TreeEnsembleRegressor") => Box::new(trees::Regressor::compile(&attrs)?),
+        ("ai.onnx.ml", "ZipMap") => {
+            return Err("operator `ZipMap` (ai.onnx.ml) is not one rein evaluates: export the classifier with \
+                        zipmap=False (skl2onnx: `options={id(classifier): {'zipmap': False}}`)"
+                .into());
+        }
         (d, op) => {
             let d = if d.is_empty() { "ai.onnx" } else { d };
-            return Err(format!("operator `{op}` ({d}) is not one rein evaluates"));
+            return Err(format!("operator `{op}` ({d}) is not one rein evaluates ({EVALUATES})"));
         }
     };
     Ok(op)
@@ -595,6 +646,40 @@ mod tests {
             assert!((p[row * 2 + 1] - logistic(s)).abs() < 1e-7, "{p:?}");
             assert!((p[row * 2] - logistic(-s)).abs() < 1e-7, "{p:?}");
         }
+    }
+
+    #[test]
+    fn an_opset_rein_does_not_evaluate_is_refused_with_its_range_and_the_export_option() {
+        let at = |opsets: &[(&str, i64)]| {
+            let mut m = model(
+                vec![node("Identity", &["x"], &["y"], vec![])],
+                vec![value("x", FLOAT, &[None, Some(1)])],
+                vec![value("y", FLOAT, &[None, Some(1)])],
+                vec![],
+            );
+            m.opset_import = opsets
+                .iter()
+                .map(|(d, v)| crate::proto::OperatorSetIdProto { domain: d.to_string(), version: *v })
+                .collect();
+            Graph::compile(&m)
+        };
+        assert!(at(&[("", 21), ("ai.onnx.ml", 3)]).is_ok());
+        assert_eq!(
+            at(&[("", 22), ("ai.onnx.ml", 1)]).expect_err("22"),
+            "opset 22 of the default domain `ai.onnx` is newer than rein evaluates (1–21): export with \
+             `target_opset=21` (skl2onnx: `to_onnx(..., target_opset={'': 21, 'ai.onnx.ml': 3})`) to have rein \
+             evaluate it; ONNX Runtime serves it meanwhile"
+        );
+        let e = at(&[("", 22), ("ai.onnx.ml", 5)]).expect_err("both");
+        assert!(
+            e.starts_with(
+                "opset 22 of the default domain `ai.onnx` and opset 5 of domain `ai.onnx.ml` are newer than rein \
+                 evaluates (1–21 and 1–3): export with `target_opset={'': 21, 'ai.onnx.ml': 3}`"
+            ),
+            "{e}"
+        );
+        let e = at(&[("ai.onnx", 0)]).expect_err("0");
+        assert!(e.starts_with("opset 0 of the default domain `ai.onnx` is outside what rein evaluates (1–21)"), "{e}");
     }
 
     #[test]
