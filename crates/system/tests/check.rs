@@ -97,6 +97,57 @@ fn cel_syntax_error_points_into_the_condition() {
 }
 
 #[test]
+fn a_category_compared_with_a_number_is_a_positioned_type_error() {
+    let d = one_error("features.url_length > 2000 ||", "features.tld_category > 2000 ||", "> 2000 ||");
+    assert_eq!(d.message, "`>` cannot compare feature `tld_category`, a category (string), with `2000`, an int");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(
+            "`tld_category` is a category: compare it with a string, e.g. `features.tld_category == \"com\"`, or declare it as a number"
+        )
+    );
+}
+
+#[test]
+fn every_part_of_a_condition_that_fails_for_every_request_is_reported() {
+    let text = EXAMPLE
+        .replacen("features.url_length > 2000", "features.url_length + 0.5 > 2000.0", 1)
+        .replacen("features.domain_age_days > 3650", "size(features.domain_age_days) > 3", 1)
+        .replacen("output.label == 'phishing'", "output.value > 0.5", 1);
+    let found = errors(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    let place = |d: &Diagnostic| (d.location.line, d.location.column);
+    assert_eq!(place(&found[0]), position_of(&text, "+ 0.5"));
+    assert!(found[0].hint.as_deref().unwrap().contains("`double(features.url_length)`"), "{}", found[0]);
+    assert_eq!(place(&found[1]), position_of(&text, "> 0.5 &&"));
+    assert!(found[1].message.contains("`output.value`, which is null for a classifier"), "{}", found[1]);
+    assert_eq!(place(&found[2]), position_of(&text, "size(features.domain_age_days)"));
+}
+
+#[test]
+fn a_condition_that_is_not_true_or_false_is_refused() {
+    let d = one_error("features.url_length > 2000 ||", "features.url_length ||", "features.url_length ||");
+    assert_eq!(d.message, "`||` needs true or false, and this is feature `url_length`, an integer (int)");
+}
+
+#[test]
+fn every_example_system_is_valid() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(examples).expect("the examples") {
+        let dir = entry.expect("an example").path();
+        for file in ["rein.toml", "rein-broken.toml"] {
+            let path = dir.join(file);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                parse(&text, &path).unwrap_or_else(|d| panic!("{}:\n{d}", path.display()));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} example systems found");
+}
+
+#[test]
 fn output_read_by_an_input_rule() {
     let d = one_error(
         "when = \"features.url_length > 2000",

@@ -11,6 +11,7 @@ use super::experience::experience;
 use super::features::features;
 use super::fields::{count, describe, given, list, mode, one_of, typed};
 use super::guardrails::guardrail;
+use crate::cel_types::ConditionScope;
 use crate::diagnostic::Reporter;
 use crate::raw::{RawComponent, RawFallback, RawModel};
 use crate::types::{
@@ -85,13 +86,21 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         }
     };
     let feature_names = feature_names(raw);
+    // each name with its type, when it was declared validly (the first, if twice)
+    let scope = ConditionScope {
+        features: feature_names
+            .as_ref()
+            .map(|names| names.iter().map(|&n| (n, features.iter().find(|f| f.name == n).map(|f| &f.kind))).collect()),
+        task,
+        labels: labels.as_deref(),
+    };
 
     let output_check = OutputCheck { task, labels: labels.as_deref() };
     let mut guardrails = Vec::new();
     let mut rule_names = HashSet::new();
     let listed = raw.guardrails.as_ref().and_then(|gs| list(r, "guardrails", gs));
     for g in listed.unwrap_or_default() {
-        if let Some(g) = guardrail(g, feature_names.as_deref(), &output_check, r) {
+        if let Some(g) = guardrail(g, &scope, &output_check, r) {
             if !rule_names.insert(g.name.clone()) {
                 r.at_location(
                     g.location,
