@@ -1,6 +1,12 @@
-//! The types of a guardrail condition, inferred bottom-up over the CEL AST, and the places
-//! where the `cel` interpreter is certain to fail: `features.employment > 3` with a
-//! `category` feature errors at run time for every request, so `rein check` refuses it.
+//! The types of a guardrail condition, inferred bottom-up over the CEL AST, and the parts
+//! the `cel` interpreter is certain to fail on: `features.employment > 3` with a `category`
+//! feature errors at run time for every request, so `rein check` refuses it.
+//!
+//! A part is refused when it fails each time it is evaluated, whatever the request: it is
+//! never what its author meant, even where `&&` or `||` would forgive it on the requests
+//! where the other side decides (`features.employment > 3 || features.age > 60`). Anything
+//! whose failure depends on the request (a `context` key, a division by zero) is allowed:
+//! `on_error` is for it.
 //!
 //! The interpreter (`cel` 0.15, as the decision path runs it) is the reference, and these
 //! rules follow what it does, not what the CEL specification says it may do:
@@ -12,24 +18,27 @@
 //!   numbers: `1 == 1.0`), so they are never refused here;
 //! - arithmetic takes two values of one type, never int with double: `+` on int, uint,
 //!   double, string, bytes and lists; `-`, `*`, `/` on int, uint and double; `%` on int
-//!   and uint only; `-x` on int and double;
-//! - `!`, `&&`, `||` and `?:` want booleans. `&&` and `||` forgive an error on one side when
-//!   the other side decides (`x || true` is true whatever `x` is), but a side that is never
-//!   a boolean is still a mistake, and it is refused;
+//!   and uint only; `-x` on int and double; none gives a bool;
+//! - `!`, `&&`, `||` and `?:` want booleans, and so does the whole condition (the decision
+//!   path fails a rule whose condition gives anything else); where the result of a `?:` is
+//!   needed as true or false, each of its branches is;
 //! - `x in c` wants a list or a map for `c`; a map refuses a list, a map or `null` as `x`;
-//! - `.field` and `[index]` want a map (a list takes a number index);
-//! - functions take the arguments of their overloads: `size` a string, bytes, list or
-//!   map; `matches`, `startsWith`, `endsWith`, `contains` strings (the last three called on
-//!   one); `int`, `uint`, `double` a number or a string; `string` a scalar; a function the
-//!   interpreter does not know errors.
+//! - `.field` and `[index]` want a map (a list takes a number index); a map written with
+//!   string keys has only those, and a key written twice fails to make the map;
+//! - functions take the arguments of their overloads: `size` a string, bytes, list or map;
+//!   `matches`, `startsWith`, `endsWith`, `contains` strings (the last three called on one);
+//!   `int`, `uint`, `double` a number or a string (a category or a literal they can read);
+//!   `string` a scalar; `dyn(x)` is `x` (it tells a static checker to look away, not the
+//!   interpreter); a function the interpreter does not know errors.
 //!
 //! What a condition reads is typed as the decision path builds it: a feature by its
 //! declared type (`number` double, `integer` int, `boolean` bool, `category` and `text`
 //! string; an optional feature the request leaves out has its default or the neutral value
-//! of its type, never `null`), `context` as unknown (anything goes: `on_error` is for it),
-//! and `output` by the component's task. A type is claimed only where it is certain, so a
-//! mistake is reported only where every request would fail: anything unknown (`context`,
-//! `dyn(...)`) is allowed everywhere.
+//! of its type, never `null`), `context` as unknown, and `output` by the component's task
+//! (`crates/decision/src/output.rs`). A type is claimed only where it is certain: what is
+//! unknown (`context`, a feature declared wrongly) may be anything, and is never refused.
+
+use std::collections::HashMap;
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 
@@ -59,7 +68,7 @@ impl<'a> ConditionScope<'a> {
     }
 }
 
-/// A part of a condition that fails at run time whatever the request.
+/// A part of a condition that fails at run time each time it is evaluated, whatever the request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TypeError {
     /// The part's node in the program's AST.
@@ -85,7 +94,7 @@ pub enum Claim {
 /// The mistakes in `program`'s condition for a rule of `stage`; none when every part of it
 /// may evaluate for some request.
 pub fn type_errors(program: &cel::Program, stage: Stage, scope: &ConditionScope) -> Vec<TypeError> {
-    let mut checker = Checker { program, stage, scope, bound: Vec::new(), found: Vec::new() };
+    let mut checker = Checker { program, stage, scope, bound: Vec::new(), typed: HashMap::new(), found: Vec::new() };
     let root = program.expression();
     let typed = checker.ty(root);
     checker.need_bool(root, &typed, Needs::Condition);
@@ -97,6 +106,10 @@ pub fn type_errors(program: &cel::Program, stage: Stage, scope: &ConditionScope)
 enum Ty {
     /// Unknown: `context`, what an unknown feature or a mistake gives, timestamps, types.
     Dyn,
+    /// Unknown, but never a bool: `b ? 1 : 'a'`, the sum of two unknowns.
+    Mixed,
+    /// No value: the elements of `[]`.
+    Never,
     Null,
     Bool,
     Int,
@@ -106,6 +119,8 @@ enum Ty {
     Bytes,
     List(Box<Ty>),
     Map(Box<Ty>, Box<Ty>),
+    /// A map literal whose keys are all written as strings: `{'a': 1, 'b': 'x'}`.
+    Record(Vec<(String, Ty)>),
     /// `features`: a map from each feature's name to its value.
     Features,
     /// `output`: `label`, `score`, `probabilities` and `value`.
@@ -115,18 +130,25 @@ enum Ty {
 }
 
 impl Ty {
+    /// Typed as anything (a bool or not).
+    fn is_unknown(&self) -> bool {
+        matches!(self, Ty::Dyn | Ty::Mixed)
+    }
+
     fn is_number(&self) -> bool {
         matches!(self, Ty::Int | Ty::UInt | Ty::Double)
     }
 
     fn is_map(&self) -> bool {
-        matches!(self, Ty::Map(..) | Ty::Features | Ty::Output | Ty::Probabilities)
+        matches!(self, Ty::Map(..) | Ty::Record(_) | Ty::Features | Ty::Output | Ty::Probabilities)
     }
 
     /// How a message names a value of this type.
     fn phrase(&self) -> &'static str {
         match self {
             Ty::Dyn => "a value",
+            Ty::Mixed => "a value that is never a bool",
+            Ty::Never => "nothing",
             Ty::Null => "null",
             Ty::Bool => "a bool",
             Ty::Int => "an int",
@@ -135,7 +157,7 @@ impl Ty {
             Ty::Str => "a string",
             Ty::Bytes => "bytes",
             Ty::List(_) => "a list",
-            Ty::Map(..) | Ty::Features | Ty::Output | Ty::Probabilities => "a map",
+            Ty::Map(..) | Ty::Record(_) | Ty::Features | Ty::Output | Ty::Probabilities => "a map",
         }
     }
 }
@@ -159,12 +181,14 @@ fn kind_phrase(kind: &FeatureKind) -> &'static str {
     }
 }
 
-/// Both types, or anything when they differ.
+/// Both types, or anything when they differ (never a bool when neither is one).
 fn join(a: Ty, b: Ty) -> Ty {
     match (a, b) {
         (a, b) if a == b => a,
+        (Ty::Never, t) | (t, Ty::Never) => t,
         (Ty::List(a), Ty::List(b)) => Ty::List(Box::new(join(*a, *b))),
         (Ty::Map(ak, av), Ty::Map(bk, bv)) => Ty::Map(Box::new(join(*ak, *bk)), Box::new(join(*av, *bv))),
+        (a, b) if !matches!(a, Ty::Bool | Ty::Dyn) && !matches!(b, Ty::Bool | Ty::Dyn) => Ty::Mixed,
         _ => Ty::Dyn,
     }
 }
@@ -202,6 +226,19 @@ impl<'a> Typed<'a> {
         }
     }
 
+    /// Every string it may be: a category's categories, a string literal.
+    fn strings(&self) -> Option<Vec<&str>> {
+        match &self.origin {
+            Origin::Feature(_, FeatureKind::Category { categories }) => {
+                Some(categories.iter().map(String::as_str).collect())
+            }
+            Origin::Literal(text) if self.ty == Ty::Str => {
+                text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).map(|s| vec![s])
+            }
+            _ => None,
+        }
+    }
+
     fn literal(&self) -> Option<&str> {
         match &self.origin {
             Origin::Literal(text) => Some(text),
@@ -233,6 +270,8 @@ enum Needs {
     Condition,
     Operand(&'static str),
     Ternary,
+    /// A branch of `? :` where its result is needed as true or false.
+    Branch,
 }
 
 struct Checker<'p, 's> {
@@ -241,6 +280,8 @@ struct Checker<'p, 's> {
     scope: &'s ConditionScope<'s>,
     /// Variables of the comprehensions around the part being typed, innermost last.
     bound: Vec<(String, Ty)>,
+    /// What each part was typed as, by node.
+    typed: HashMap<u64, Typed<'s>>,
     found: Vec<TypeError>,
 }
 
@@ -275,13 +316,22 @@ impl<'p, 's> Checker<'p, 's> {
         self.program.source_info().offset_for(e.id).map(|(start, _)| start as usize).unwrap_or(0)
     }
 
-    /// Where the text of `e` starts: its first operand's start for an operator or a
-    /// selection, its own place otherwise.
+    /// Where the text of `e` starts: its first operand's start for an operator, a selection
+    /// or a call on a value, a function's name, its own place otherwise.
     fn start(&self, e: &IdedExpr) -> usize {
         match &e.expr {
-            Expr::Select(s) if !s.test => self.start(&s.operand),
-            Expr::Call(c) if c.target.is_some() => self.start(c.target.as_deref().expect("a target")),
-            Expr::Call(c) if c.func_name.starts_with('_') && !c.args.is_empty() => self.start(&c.args[0]),
+            Expr::Select(s) if s.test => self.function_offset(e, "has"),
+            Expr::Select(s) => self.start(&s.operand),
+            Expr::Call(c) => match (&c.target, c.args.first()) {
+                (Some(target), _) => self.start(target),
+                (None, Some(first)) if c.func_name.starts_with('_') || c.func_name == operators::IN => {
+                    self.start(first)
+                }
+                (None, _) if c.func_name.starts_with(|ch: char| ch.is_alphabetic()) => {
+                    self.function_offset(e, &c.func_name)
+                }
+                (None, _) => self.offset(e),
+            },
             _ => self.offset(e),
         }
     }
@@ -308,16 +358,31 @@ impl<'p, 's> Checker<'p, 's> {
         self.found.push(TypeError { node: node.id, offset, claim, message, hint });
     }
 
-    /// `e` is used as true or false: a known type other than bool is a mistake.
+    /// `e` is used as true or false: a known type other than bool is a mistake. So are the
+    /// branches of a `? :` used so, each of which is the result when it is chosen.
     fn need_bool(&mut self, e: &IdedExpr, t: &Typed, needs: Needs) {
+        if let Expr::Call(call) = &e.expr
+            && call.func_name == operators::CONDITIONAL
+            && call.args.len() == 3
+        {
+            for branch in &call.args[1..] {
+                let typed = self.typed.get(&branch.id).cloned().unwrap_or_else(Typed::dyn_);
+                self.need_bool(branch, &typed, Needs::Branch);
+            }
+            return;
+        }
         if matches!(t.ty, Ty::Bool | Ty::Dyn) {
             return;
         }
         let what = t.describe(self.scope.task);
         let message = match needs {
+            Needs::Condition if t.ty == Ty::Mixed => "the condition never gives true or false".to_string(),
             Needs::Condition => format!("the condition gives {what}, not true or false"),
             Needs::Operand(op) => format!("`{op}` needs true or false, and this is {what}"),
             Needs::Ternary => format!("`? :` needs true or false before the `?`, and this is {what}"),
+            Needs::Branch => {
+                format!("this branch of `? :` is the condition's result, and it is {what}, not true or false")
+            }
         };
         let hint = self.boolean_hint(t);
         self.report(e, self.start(e), Claim::NotBool, message, hint);
@@ -359,6 +424,12 @@ impl<'p, 's> Checker<'p, 's> {
     }
 
     fn ty(&mut self, e: &IdedExpr) -> Typed<'s> {
+        let typed = self.infer(e);
+        self.typed.insert(e.id, typed.clone());
+        typed
+    }
+
+    fn infer(&mut self, e: &IdedExpr) -> Typed<'s> {
         match &e.expr {
             Expr::Literal(literal) => literal_ty(literal),
             Expr::Ident(name) => {
@@ -375,7 +446,7 @@ impl<'p, 's> Checker<'p, 's> {
             Expr::Select(select) => {
                 let operand = self.ty(&select.operand);
                 // `has(m.f)` is false for a key `m` lacks, and errors only on what is not a map
-                if select.test && (operand.ty == Ty::Dyn || operand.ty.is_map()) {
+                if select.test && (operand.ty.is_unknown() || operand.ty.is_map()) {
                     return Typed::of(Ty::Bool);
                 }
                 // `has(` is where the parser places a test: its `.field` is the part at fault
@@ -394,10 +465,12 @@ impl<'p, 's> Checker<'p, 's> {
             Expr::Comprehension(c) => {
                 let range = self.ty(&c.iter_range);
                 let element = match &range.ty {
+                    Ty::List(t) if **t == Ty::Never => Ty::Dyn,
                     Ty::List(t) => (**t).clone(),
                     Ty::Map(k, _) => (**k).clone(),
+                    Ty::Record(_) => Ty::Str,
                     Ty::Features | Ty::Output | Ty::Probabilities => Ty::Str,
-                    Ty::Dyn => Ty::Dyn,
+                    Ty::Dyn | Ty::Mixed => Ty::Dyn,
                     _ => {
                         let message = format!(
                             "a macro such as `exists` or `all` iterates over a list or a map, and this is {}",
@@ -417,14 +490,31 @@ impl<'p, 's> Checker<'p, 's> {
                     }
                     None => self.bound.push((c.iter_var.clone(), element)),
                 }
-                // the standard macros keep the accumulator's type: a bool (`all`, `exists`),
-                // an int (`exists_one`), a list (`map`, `filter`)
-                self.bound.push((c.accu_var.clone(), init.ty.clone()));
-                self.ty(&c.loop_cond);
-                let step = self.ty(&c.loop_step);
-                if step.ty != init.ty {
-                    self.bound.last_mut().expect("the accumulator").1 = Ty::Dyn;
+                // the accumulator's type: what it starts as, joined with what each step makes
+                // of it until that no longer changes (a bool for `all` and `exists`, an int for
+                // `exists_one`, a list for `map` and `filter`, whose elements a step decides);
+                // only the last round reports
+                let mut accumulator = init.ty.clone();
+                let mut settled = false;
+                for _ in 0..3 {
+                    let reported = self.found.len();
+                    self.bound.push((c.accu_var.clone(), accumulator.clone()));
+                    let step = self.ty(&c.loop_step);
+                    self.bound.pop();
+                    self.found.truncate(reported);
+                    let next = join(init.ty.clone(), step.ty);
+                    settled = next == accumulator;
+                    if settled {
+                        break;
+                    }
+                    accumulator = next;
                 }
+                if !settled || accumulator.is_unknown() || accumulator == Ty::Never {
+                    accumulator = Ty::Dyn;
+                }
+                self.bound.push((c.accu_var.clone(), accumulator));
+                self.ty(&c.loop_cond);
+                self.ty(&c.loop_step);
                 let result = self.ty(&c.result);
                 self.bound.truncate(self.bound.len() - pushed);
                 Typed::of(result.ty)
@@ -441,26 +531,44 @@ impl<'p, 's> Checker<'p, 's> {
                 if !list.optional_indices.is_empty() {
                     element = Some(Ty::Dyn);
                 }
-                Typed::of(Ty::List(Box::new(element.unwrap_or(Ty::Dyn))))
+                Typed::of(Ty::List(Box::new(element.unwrap_or(Ty::Never))))
             }
             Expr::Map(map) => {
                 let (mut keys, mut values): (Option<Ty>, Option<Ty>) = (None, None);
+                // with every key a string literal, each field's own type
+                let mut fields: Option<Vec<(String, Ty)>> = Some(Vec::new());
                 for entry in &map.entries {
                     let EntryExpr::MapEntry(m) = &entry.expr else { continue };
                     let key = self.ty(&m.key);
-                    if !matches!(key.ty, Ty::Int | Ty::UInt | Ty::Bool | Ty::Str | Ty::Dyn) {
+                    if !(matches!(key.ty, Ty::Int | Ty::UInt | Ty::Bool | Ty::Str) || key.ty.is_unknown()) {
                         let message = format!(
                             "a map key is an int, a uint, a bool or a string, and this is {}",
                             key.describe(self.scope.task)
                         );
-                        self.report(&m.key, self.start(&m.key), Claim::Errors, message, None);
+                        // the map fails to be made
+                        self.report(e, self.start(&m.key), Claim::Errors, message, None);
                     }
                     let value = self.ty(&m.value).ty;
                     let value = if m.optional { Ty::Dyn } else { value };
+                    fields = match (fields, &m.key.expr) {
+                        (Some(mut fields), Expr::Literal(LiteralValue::String(k))) if !m.optional => {
+                            let k = k.inner().to_string();
+                            if fields.iter().any(|(f, _)| *f == k) {
+                                let message = format!("the key \"{k}\" is given twice in this map");
+                                self.report(e, self.start(&m.key), Claim::Errors, message, None);
+                            }
+                            fields.push((k, value.clone()));
+                            Some(fields)
+                        }
+                        _ => None,
+                    };
                     keys = Some(keys.map_or(key.ty.clone(), |k| join(k, key.ty)));
                     values = Some(values.map_or(value.clone(), |v| join(v, value)));
                 }
-                Typed::of(Ty::Map(Box::new(keys.unwrap_or(Ty::Dyn)), Box::new(values.unwrap_or(Ty::Dyn))))
+                match fields {
+                    Some(fields) if !fields.is_empty() => Typed::of(Ty::Record(fields)),
+                    _ => Typed::of(Ty::Map(Box::new(keys.unwrap_or(Ty::Dyn)), Box::new(values.unwrap_or(Ty::Dyn)))),
+                }
             }
             Expr::Struct(s) => {
                 for entry in &s.entries {
@@ -479,8 +587,21 @@ impl<'p, 's> Checker<'p, 's> {
     fn member(&mut self, e: &IdedExpr, operand: &Typed<'s>, key: Key, at: usize) -> Option<Typed<'s>> {
         let name = key.name();
         match &operand.ty {
-            Ty::Dyn => Some(Typed::dyn_()),
+            Ty::Dyn | Ty::Mixed => Some(Typed::dyn_()),
             Ty::Map(_, value) => Some(Typed::of((**value).clone())),
+            Ty::Record(fields) => match name {
+                Some(name) => match fields.iter().find(|(f, _)| f == name) {
+                    Some((_, ty)) => Some(Typed::of(ty.clone())),
+                    None => {
+                        let keys: Vec<&str> = fields.iter().map(|(f, _)| f.as_str()).collect();
+                        let message = format!("this map has no key \"{name}\"");
+                        let hint = format!("its keys: {}", keys.join(", "));
+                        self.report(e, at, Claim::Errors, message, Some(hint));
+                        None
+                    }
+                },
+                None => Some(Typed::of(fields.iter().map(|(_, t)| t.clone()).reduce(join).unwrap_or(Ty::Dyn))),
+            },
             Ty::Features => {
                 let kind = name.and_then(|n| {
                     let features = self.scope.features.as_ref()?;
@@ -618,7 +739,9 @@ impl<'p, 's> Checker<'p, 's> {
                 (operators::NEGATE, 1) => {
                     let a = self.ty(&args[0]);
                     return match a.ty {
-                        Ty::Int | Ty::Double | Ty::Dyn => Typed::of(a.ty),
+                        Ty::Int | Ty::Double => Typed::of(a.ty),
+                        // an int or a double, whatever it is
+                        Ty::Dyn | Ty::Mixed => Typed::of(Ty::Mixed),
                         _ => {
                             let message =
                                 format!("`-` negates an int or a double, and this is {}", a.describe(self.scope.task));
@@ -653,7 +776,7 @@ impl<'p, 's> Checker<'p, 's> {
         let unordered = |t: &Ty| matches!(t, Ty::Null | Ty::List(_)) || t.is_map();
         let fine = match (&a.ty, &b.ty) {
             (x, y) if unordered(x) || unordered(y) => false,
-            (Ty::Dyn, _) | (_, Ty::Dyn) => true,
+            (x, y) if x.is_unknown() || y.is_unknown() => true,
             (x, y) if x.is_number() && y.is_number() => true,
             (x, y) => x == y,
         };
@@ -674,9 +797,10 @@ impl<'p, 's> Checker<'p, 's> {
             operators::MODULO => matches!(t, Ty::Int | Ty::UInt),
             _ => t.is_number(),
         };
+        // no arithmetic gives a bool
         let result = match (&a.ty, &b.ty) {
-            (Ty::Dyn, Ty::Dyn) => Some(Ty::Dyn),
-            (Ty::Dyn, t) | (t, Ty::Dyn) if takes(t) => Some(match t {
+            (x, y) if x.is_unknown() && y.is_unknown() => Some(Ty::Mixed),
+            (u, t) | (t, u) if u.is_unknown() && takes(t) => Some(match t {
                 Ty::List(_) => Ty::List(Box::new(Ty::Dyn)),
                 t => t.clone(),
             }),
@@ -764,7 +888,7 @@ impl<'p, 's> Checker<'p, 's> {
     /// `needle in container`.
     fn membership(&mut self, e: &IdedExpr, needle: &Typed, container: &Typed) {
         let fine = match &container.ty {
-            Ty::List(_) | Ty::Dyn => true,
+            Ty::List(_) | Ty::Dyn | Ty::Mixed => true,
             t if t.is_map() => !(matches!(needle.ty, Ty::Null | Ty::List(_)) || needle.ty.is_map()),
             _ => false,
         };
@@ -796,8 +920,9 @@ impl<'p, 's> Checker<'p, 's> {
         let bad_key = matches!(index.ty, Ty::Null | Ty::List(_)) || index.ty.is_map();
         match &operand.ty {
             Ty::List(element) => {
-                if matches!(index.ty, Ty::Int | Ty::UInt | Ty::Double | Ty::Dyn) {
-                    return Typed::of((**element).clone());
+                if index.ty.is_number() || index.ty.is_unknown() {
+                    // an element of `[]` is out of bounds: whatever it is not
+                    return Typed::of(if **element == Ty::Never { Ty::Dyn } else { (**element).clone() });
                 }
                 let message = format!("a list is indexed by a number, and this is {}", index.describe(self.scope.task));
                 self.report(e, at, Claim::Errors, message, None);
@@ -809,7 +934,7 @@ impl<'p, 's> Checker<'p, 's> {
                 self.report(e, at, Claim::Errors, message, None);
                 Typed::dyn_()
             }
-            Ty::Features | Ty::Output | Ty::Probabilities => match &index_expr.expr {
+            Ty::Record(_) | Ty::Features | Ty::Output | Ty::Probabilities => match &index_expr.expr {
                 Expr::Literal(LiteralValue::String(key)) => {
                     self.member(e, operand, Key::Index(Some(key.inner())), at).unwrap_or_else(Typed::dyn_)
                 }
@@ -890,6 +1015,10 @@ impl<'p, 's> Checker<'p, 's> {
             return Typed::dyn_();
         }
         let subject = subject.expect("checked above");
+        // `dyn` only tells a static checker to look away: the interpreter hands the value on
+        if name == "dyn" {
+            return subject.clone();
+        }
         let gives = match name {
             "size" => Ty::Int,
             "matches" | "contains" | "startsWith" | "endsWith" => Ty::Bool,
@@ -918,7 +1047,32 @@ impl<'p, 's> Checker<'p, 's> {
             self.report(e, at, Claim::Errors, message, hint);
             return Typed::dyn_();
         }
-        if let Some(wrong) = rest.iter().find(|t| !matches!(t.ty, Ty::Str | Ty::Dyn)) {
+        // a conversion of a string it can never read: of a category none of whose categories
+        // it reads, of a literal
+        if let (Some(values), true) = (subject.strings(), matches!(name, "int" | "uint" | "double" | "bool")) {
+            let reads = |v: &str| match name {
+                "int" => v.parse::<i64>().is_ok(),
+                "uint" => v.parse::<u64>().is_ok(),
+                "double" => v.parse::<f64>().is_ok(),
+                _ => matches!(v, "1" | "t" | "true" | "TRUE" | "True" | "0" | "f" | "false" | "FALSE" | "False"),
+            };
+            if !values.iter().any(|v| reads(v)) {
+                let what = if name == "bool" { "true or false" } else { "a number" };
+                let (message, hint) = match subject.feature() {
+                    Some((f, _)) => (
+                        format!("`{name}()` of feature `{f}` always fails: none of its categories reads as {what}"),
+                        self.operand_hint(subject, &Typed::of(Ty::Int), false),
+                    ),
+                    None => (
+                        format!("`{name}()` of {} always fails: it does not read as {what}", subject.describe(task)),
+                        None,
+                    ),
+                };
+                self.report(e, at, Claim::Errors, message, hint);
+                return Typed::dyn_();
+            }
+        }
+        if let Some(wrong) = rest.iter().find(|t| !(t.ty == Ty::Str || t.ty.is_unknown())) {
             let message = format!("`{name}` takes a string argument, and this is {}", wrong.describe(task));
             let hint = wrong
                 .feature()
@@ -934,7 +1088,7 @@ impl<'p, 's> Checker<'p, 's> {
 /// What function `name` applies to, when `subject` (its target, or first argument) is not it.
 fn subject_wanted(name: &str, subject: &Ty) -> Option<&'static str> {
     let fine = match name {
-        _ if *subject == Ty::Dyn => true,
+        _ if subject.is_unknown() => true,
         "size" => matches!(subject, Ty::Str | Ty::Bytes | Ty::List(_)) || subject.is_map(),
         "matches" | "contains" | "startsWith" | "endsWith" => *subject == Ty::Str,
         "int" | "uint" | "double" => subject.is_number() || *subject == Ty::Str,
@@ -1127,9 +1281,14 @@ mod tests {
 
     #[test]
     fn arithmetic_with_context_is_typed_by_the_other_side() {
-        for src in ["context.a + 1 > 2", "context.a + context.b", "context.a * 2.0 > 1.0", "'x' + context.a == 'xy'"] {
+        for src in
+            ["context.a + 1 > 2", "context.a + context.b > 0", "context.a * 2.0 > 1.0", "'x' + context.a == 'xy'"]
+        {
             accepted(src);
         }
+        // no arithmetic gives true or false
+        let e = refused("context.a + context.b", "context");
+        assert_eq!(e.message, "the condition never gives true or false");
         // whatever `context.a` is, no `+` takes a bool, no `%` a double
         refused("context.a + true", "+");
         refused("context.a % 1.5 == 0.0", "%");
@@ -1157,7 +1316,18 @@ mod tests {
         assert_eq!(e.message, "the condition gives an int, not true or false");
         let e = refused("features.employment", "features");
         assert_eq!(e.hint.as_deref(), Some("compare it, e.g. `features.employment == \"none\"`"));
-        refused("true ? 1 : 2", "true");
+        // each branch of a `? :` whose result is the condition's is the result when chosen
+        let e = refused("features.vip ? true : 1", "1");
+        assert_eq!(e.claim, Claim::NotBool);
+        assert_eq!(
+            e.message,
+            "this branch of `? :` is the condition's result, and it is `1`, an int, not true or false"
+        );
+        refused("features.vip || (features.vip ? 'a' : false)", "'a'");
+        assert_eq!(check("true ? 1 : 2").len(), 2);
+        assert_eq!(check("features.vip ? 1 : 'a'").len(), 2);
+        refused("[1, 'a'][0]", "[");
+        accepted("features.vip ? context.a : false");
         for src in ["features.vip", "!features.vip || context.flag", "context.a", "features.vip ? context.a : false"] {
             accepted(src);
         }
@@ -1226,6 +1396,13 @@ mod tests {
         assert_eq!(e.hint.as_deref(), Some("for 1 or 0, write `features.vip ? 1 : 0`"));
         refused("string([1]) == ''", "string");
         refused("features.message.size(1) > 0", "size");
+        // `dyn()` hides no type from the interpreter
+        refused("dyn(features.age) + 1.5 > 0.0", "+");
+        let e = refused("int(features.employment) > 0", "int");
+        assert_eq!(e.message, "`int()` of feature `employment` always fails: none of its categories reads as a number");
+        refused("double('x') > 0.0", "double");
+        refused("bool(features.employment)", "bool");
+        accepted("int('12') > 0 && bool('true') && int(features.message) > 0");
         refused("size(features.message, 1) > 0", "size");
         refused("features.age.getHours() > 3", "getHours");
         for src in [
@@ -1239,7 +1416,7 @@ mod tests {
             "int(features.income) > 3 && double(features.age) > 2.5 && uint(features.age) > 2u",
             "string(features.age) == '3' && string(features.vip) == 'true'",
             "bool('true') && bytes('a') == b'a'",
-            "dyn(features.age) + 1.5 > 0.0",
+            "dyn(features.age) + 1 > 0",
             "timestamp(context.t).getHours() > 3",
             "duration('1h') > duration(context.d)",
             "features.message.contains(context.word)",
@@ -1300,11 +1477,16 @@ mod tests {
         refused("[1, 2].exists(x, x > 'a')", ">");
         refused("features.age.exists(x, true)", "features");
         refused("['a'].all(s, s)", "s)");
+        refused("[1, 2].map(x, x * 2)[0] > 'a'", ">");
+        refused("[1, 2].filter(x, x > 1)[0] > 'a'", "> 'a'");
         for src in [
             "[1, 2].exists(x, x > features.age)",
             "['a', 'b'].all(s, features.message.startsWith(s))",
             "[1, 2].exists_one(x, x == 1)",
             "[1, 2].map(x, x * 2).size() > 1",
+            "[1, 2].map(x, x * 2)[0] > 1",
+            "[[1]].map(x, x + [2])[0][0] > 1",
+            "[].map(x, x)[0] > 'a'",
             "[1, 2].filter(x, x > 1)[0] > 1",
             "features.exists(name, name == 'age')",
             "context.list.exists(x, x > 3)",
@@ -1319,6 +1501,16 @@ mod tests {
     fn map_keys_are_ints_uints_bools_or_strings() {
         refused("size({1.5: 'a'}) > 0", "1.5");
         accepted("size({1: 'a', 'b': 2, true: 3}) > 0");
+    }
+
+    #[test]
+    fn a_map_written_with_string_keys_has_those_keys_each_with_its_type() {
+        let e = refused("{'a': 1}.b > 0", ".b");
+        assert_eq!(e.message, "this map has no key \"b\"");
+        refused("{'a': 1}['b'] > 0", "[");
+        refused("size({'a': 1, 'a': 2}) > 0", "'a': 2");
+        refused("{'a': features.age, 'b': 'x'}.b > 3", ">");
+        accepted("{'a': features.age, 'b': 'x'}.a > 3 && has({'a': 1}.b) && 'b' in {'a': 1}");
     }
 
     #[test]
