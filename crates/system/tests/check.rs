@@ -46,6 +46,9 @@ fn the_example_is_valid_and_understood() {
     assert_eq!(c.positive, Some(1));
     assert_eq!(c.guardrails.len(), 4);
     assert_eq!(c.model.path, Path::new("examples/phishing-warning/model.onnx"));
+    assert_eq!(c.model.name, "model", "the file's stem, when no name is given");
+    assert!(c.label_names.is_empty());
+    assert_eq!(c.display_name("phishing"), "phishing");
     assert!(matches!(&c.experience.policy, Policy::ExpectedValue(v) if v.len() == 4));
     assert_eq!(c.experience.caps[0].mode, Mode::Prompt);
     assert_eq!(c.experience.caps[0].per.as_secs(), 86_400);
@@ -145,6 +148,64 @@ fn every_example_system_is_valid() {
         }
     }
     assert!(checked >= 5, "only {checked} example systems found");
+}
+
+#[test]
+fn a_model_is_named_as_declared() {
+    let text = EXAMPLE.replacen(
+        "model = { path = \"model.onnx\"",
+        "model = { path = \"model.onnx\", name = \"url-scorer\"",
+        1,
+    );
+    let system = parse(&text, Path::new("rein.toml")).expect("valid");
+    assert_eq!(system.components[0].model.name, "url-scorer");
+    let d = one_error(
+        "model = { path = \"model.onnx\"",
+        "model = { path = \"model.onnx\", name = \"url scorer\"",
+        "\"url scorer\"",
+    );
+    assert_eq!(d.message, "model name `url scorer` is not a valid name");
+}
+
+#[test]
+fn labels_may_have_names_to_show_people() {
+    let with =
+        |names: &str| EXAMPLE.replacen("positive_label = ", &format!("label_names = {names}\npositive_label = "), 1);
+    let text = with("{ legit = \"Legitimate page\", phishing = \"Phishing page\" }");
+    let system = parse(&text, Path::new("rein.toml")).expect("valid");
+    let c = &system.components[0];
+    assert_eq!(c.display_name("phishing"), "Phishing page");
+    assert_eq!(c.display_name("legit"), "Legitimate page");
+    // the decision path keeps the labels themselves
+    assert_eq!(c.labels, ["legit", "phishing"]);
+
+    // only some labels named: the others are shown as themselves
+    let system = parse(&with("{ phishing = \"Phishing page\" }"), Path::new("rein.toml")).expect("valid");
+    assert_eq!(system.components[0].display_name("legit"), "legit");
+
+    let text = with("{ legit = \"Legitimate\", phishng = \"Phishing\" }");
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].message, "`label_names` names `phishng`, which is not one of the labels");
+    assert_eq!(found[0].hint.as_deref(), Some("did you mean `phishing`? labels: legit, phishing"));
+    assert_eq!((found[0].location.line, found[0].location.column), position_of(&text, "phishng"));
+
+    let text = with("{ legit = \"Page\", phishing = \"Page\" }");
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].message, "labels `legit` and `phishing` are both named \"Page\"");
+
+    let text = with("{ legit = \"\" }");
+    assert_eq!(errors(&text)[0].message, "the name of label `legit` is empty");
+    let text = with("{ legit = 3 }");
+    assert_eq!(errors(&text)[0].message, "`label_names.legit` must be a string, not the integer 3");
+    let text = with("[\"a\"]");
+    assert_eq!(errors(&text)[0].message, "`label_names` must be a table, not an array");
+
+    let toaster = TOASTER.replacen("task = \"regression\"", "task = \"regression\"\nlabel_names = { a = \"b\" }", 1);
+    let found = errors(&toaster);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].message, "a regression component has no labels to name");
 }
 
 #[test]
