@@ -29,7 +29,10 @@
 //!   `matches`, `startsWith`, `endsWith`, `contains` strings (the last three called on one);
 //!   `int`, `uint`, `double` a number or a string (a category or a literal they can read);
 //!   `string` a scalar; `dyn(x)` is `x` (it tells a static checker to look away, not the
-//!   interpreter); a function the interpreter does not know errors.
+//!   interpreter); a function the interpreter does not know errors;
+//! - a part that reads nothing of the request is evaluated here, by the interpreter: when
+//!   it fails (`int('x')`, `duration('1x')`), it fails on every request; so does a pattern
+//!   written out that `matches` cannot read, and an int divided by a written `0`.
 //!
 //! What a condition reads is typed as the decision path builds it: a feature by its
 //! declared type (`number` double, `integer` int, `boolean` bool, `category` and `text`
@@ -94,7 +97,8 @@ pub enum Claim {
 /// The mistakes in `program`'s condition for a rule of `stage`; none when every part of it
 /// may evaluate for some request.
 pub fn type_errors(program: &cel::Program, stage: Stage, scope: &ConditionScope) -> Vec<TypeError> {
-    let mut checker = Checker { program, stage, scope, bound: Vec::new(), typed: HashMap::new(), found: Vec::new() };
+    let mut checker =
+        Checker { program, stage, scope, bound: Vec::new(), typed: HashMap::new(), root: None, found: Vec::new() };
     let root = program.expression();
     let typed = checker.ty(root);
     checker.need_bool(root, &typed, Needs::Condition);
@@ -226,14 +230,11 @@ impl<'a> Typed<'a> {
         }
     }
 
-    /// Every string it may be: a category's categories, a string literal.
+    /// Every string it may be: a category's categories (a literal is evaluated whole).
     fn strings(&self) -> Option<Vec<&str>> {
         match &self.origin {
             Origin::Feature(_, FeatureKind::Category { categories }) => {
                 Some(categories.iter().map(String::as_str).collect())
-            }
-            Origin::Literal(text) if self.ty == Ty::Str => {
-                text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).map(|s| vec![s])
             }
             _ => None,
         }
@@ -282,6 +283,8 @@ struct Checker<'p, 's> {
     bound: Vec<(String, Ty)>,
     /// What each part was typed as, by node.
     typed: HashMap<u64, Typed<'s>>,
+    /// The interpreter's context, made when a part that reads nothing is evaluated.
+    root: Option<cel::Context<'static, 'static>>,
     found: Vec<TypeError>,
 }
 
@@ -424,9 +427,27 @@ impl<'p, 's> Checker<'p, 's> {
     }
 
     fn ty(&mut self, e: &IdedExpr) -> Typed<'s> {
+        let reported = self.found.len();
         let typed = self.infer(e);
+        if self.found.len() == reported {
+            self.fold(e);
+        }
         self.typed.insert(e.id, typed.clone());
         typed
+    }
+
+    /// A call or a selection that reads nothing of the request is the same for every one:
+    /// the interpreter evaluates it here, and when it fails (`1 / 0`, `int('x')`, a pattern
+    /// `matches` cannot read, `duration('1x')`), it fails on every request.
+    fn fold(&mut self, e: &IdedExpr) {
+        if !matches!(e.expr, Expr::Call(_) | Expr::Select(_)) || !constant(e) {
+            return;
+        }
+        let root = self.root.get_or_insert_with(cel::Context::default);
+        let Err(error) = cel::Value::resolve(e, root) else { return };
+        let error: Vec<String> = error.to_string().lines().map(|l| l.trim().to_string()).collect();
+        let message = format!("this part fails whatever the request: {}", error.join(" "));
+        self.report(e, self.start(e), Claim::Errors, message, None);
     }
 
     fn infer(&mut self, e: &IdedExpr) -> Typed<'s> {
@@ -811,6 +832,15 @@ impl<'p, 's> Checker<'p, 's> {
             _ => None,
         };
         if let Some(ty) = result {
+            // an int divided by a written 0 fails whatever the other side is (a double by 0.0
+            // is infinite)
+            let by_zero = matches!(op, operators::DIVIDE | operators::MODULO)
+                && matches!(ty, Ty::Int | Ty::UInt)
+                && matches!(b.literal(), Some("0" | "0u"));
+            if by_zero {
+                let message = format!("`{}` by 0 always fails: CEL refuses to divide an int by zero", symbol(op));
+                self.report(e, self.offset(e), Claim::Errors, message, None);
+            }
             return Typed::of(ty);
         }
         let symbol = symbol(op);
@@ -988,7 +1018,9 @@ impl<'p, 's> Checker<'p, 's> {
                 )
             } else {
                 let all = GLOBAL_FUNCTIONS.iter().chain(MEMBER_FUNCTIONS).copied();
-                let hint = match closest(name, all) {
+                // what other languages call the length, CEL calls `size`
+                let length = closest(&name.to_lowercase(), ["length", "len", "count"]).map(|_| "size");
+                let hint = match length.or_else(|| closest(name, all)) {
                     Some(near) => format!("did you mean `{near}`? the functions are: {}", GLOBAL_FUNCTIONS.join(", ")),
                     None => format!(
                         "the functions are: {}; called on a string: contains, startsWith, endsWith, matches, size",
@@ -1047,27 +1079,21 @@ impl<'p, 's> Checker<'p, 's> {
             self.report(e, at, Claim::Errors, message, hint);
             return Typed::dyn_();
         }
-        // a conversion of a string it can never read: of a category none of whose categories
-        // it reads, of a literal
-        if let (Some(values), true) = (subject.strings(), matches!(name, "int" | "uint" | "double" | "bool")) {
+        // a conversion of a category none of whose categories it reads
+        if let (Some(categories), Some((f, _)), true) =
+            (subject.strings(), subject.feature(), matches!(name, "int" | "uint" | "double" | "bool"))
+        {
             let reads = |v: &str| match name {
                 "int" => v.parse::<i64>().is_ok(),
                 "uint" => v.parse::<u64>().is_ok(),
                 "double" => v.parse::<f64>().is_ok(),
                 _ => matches!(v, "1" | "t" | "true" | "TRUE" | "True" | "0" | "f" | "false" | "FALSE" | "False"),
             };
-            if !values.iter().any(|v| reads(v)) {
+            if !categories.iter().any(|v| reads(v)) {
                 let what = if name == "bool" { "true or false" } else { "a number" };
-                let (message, hint) = match subject.feature() {
-                    Some((f, _)) => (
-                        format!("`{name}()` of feature `{f}` always fails: none of its categories reads as {what}"),
-                        self.operand_hint(subject, &Typed::of(Ty::Int), false),
-                    ),
-                    None => (
-                        format!("`{name}()` of {} always fails: it does not read as {what}", subject.describe(task)),
-                        None,
-                    ),
-                };
+                let message =
+                    format!("`{name}()` of feature `{f}` always fails: none of its categories reads as {what}");
+                let hint = self.operand_hint(subject, &Typed::of(Ty::Int), false);
                 self.report(e, at, Claim::Errors, message, hint);
                 return Typed::dyn_();
             }
@@ -1081,7 +1107,31 @@ impl<'p, 's> Checker<'p, 's> {
             self.report(e, at, Claim::Errors, message, hint);
             return Typed::dyn_();
         }
+        // a pattern written out that the interpreter cannot read fails whatever it is matched to
+        if name == "matches"
+            && let Some(pattern) = call.args.last()
+            && let Some(error) = self.pattern_error(pattern)
+        {
+            let message = format!("the pattern of `matches` is not one the interpreter reads: {error}");
+            self.report(e, self.start(pattern), Claim::Errors, message, None);
+            return Typed::dyn_();
+        }
         Typed::of(gives)
+    }
+
+    /// Why the interpreter cannot read `pattern` as a regular expression, when it is written
+    /// out (it reads nothing of the request).
+    fn pattern_error(&mut self, pattern: &IdedExpr) -> Option<String> {
+        if !constant(pattern) {
+            return None;
+        }
+        let root = self.root.get_or_insert_with(cel::Context::default);
+        let Ok(cel::Value::String(pattern)) = cel::Value::resolve(pattern, root) else { return None };
+        let mut scope = root.new_inner_scope();
+        scope.add_variable_from_value("pattern", (*pattern).clone());
+        let probe = cel::Program::compile("''.matches(pattern)").ok()?;
+        let error = probe.execute(&scope).err()?;
+        Some(error.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" "))
     }
 }
 
@@ -1115,6 +1165,21 @@ fn subject_wanted(name: &str, subject: &Ty) -> Option<&'static str> {
         "timestamp" => "a string or an int",
         _ => "a timestamp or a duration",
     })
+}
+
+/// Whether `e` reads nothing: no variable, no request value.
+fn constant(e: &IdedExpr) -> bool {
+    match &e.expr {
+        Expr::Literal(_) => true,
+        Expr::Ident(_) | Expr::Comprehension(_) | Expr::Struct(_) | Expr::Unspecified => false,
+        Expr::Select(s) => constant(&s.operand),
+        Expr::Call(c) => c.target.as_deref().is_none_or(constant) && c.args.iter().all(constant),
+        Expr::List(l) => l.elements.iter().all(constant),
+        Expr::Map(m) => m.entries.iter().all(|entry| match &entry.expr {
+            EntryExpr::MapEntry(m) => constant(&m.key) && constant(&m.value),
+            EntryExpr::StructField(_) => false,
+        }),
+    }
 }
 
 /// The key of a member access: `.field`, or `[key]` with a string literal (or not).
@@ -1426,6 +1491,32 @@ mod tests {
     }
 
     #[test]
+    fn a_part_that_reads_nothing_and_fails_is_refused() {
+        let e = refused("features.vip || int('x') == 1", "int");
+        assert_eq!(
+            e.message,
+            "this part fails whatever the request: Error executing function 'int': string parse error: invalid digit found in string"
+        );
+        let e = refused("features.vip || 1 / 0 == 1", "/");
+        assert_eq!(e.message, "`/` by 0 always fails: CEL refuses to divide an int by zero");
+        let e = refused("features.message.matches('(') || features.message.matches(string('a'))", "'('");
+        assert!(e.message.starts_with("the pattern of `matches` is not one the interpreter reads: "), "{e:?}");
+        assert!(e.message.contains("not a valid regex"), "{e:?}");
+        refused("features.vip && duration('1x') > duration('1h')", "duration('1x')");
+        refused("features.vip && [1][5] == 1", "[1]");
+        refused("features.age / 0 > 1", "/");
+        refused("context.n % 0 == 1", "%");
+        for src in [
+            "double(features.age) / 0.0 > 1.0",
+            "features.income / 0.0 > 1.0",
+            "duration('1h') > duration('1m')",
+            "2 / 1 == 2",
+        ] {
+            accepted(src);
+        }
+    }
+
+    #[test]
     fn unknown_functions_and_misused_ones_are_refused() {
         let e = refused("sise(features.message) > 3", "sise");
         assert!(e.message.contains("unknown function `sise`"), "{e:?}");
@@ -1433,6 +1524,8 @@ mod tests {
         refused("contains(features.message, 'a')", "contains");
         refused("features.message.int() > 3", "int");
         refused("exists(features.message)", "exists");
+        let e = refused("lenght(features.message) > 3", "lenght");
+        assert!(e.hint.as_deref().unwrap().starts_with("did you mean `size`?"), "{e:?}");
     }
 
     #[test]
