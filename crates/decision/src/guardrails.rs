@@ -150,6 +150,13 @@ impl<'a, 'b> Scope<'a, 'b> {
         self.evaluate(&rule.condition.program)
     }
 
+    /// Evaluates one part of a condition, for tests that compare it with what `rein check`
+    /// claims about it.
+    #[cfg(test)]
+    pub(crate) fn evaluate_part(&self, part: &cel::IdedExpr) -> Result<cel::Value, String> {
+        cel::Value::resolve(part, &self.context).map_err(|e| e.to_string())
+    }
+
     pub(crate) fn evaluate(&self, program: &cel::Program) -> Result<bool, String> {
         match program.execute(&self.context) {
             Ok(cel::Value::Bool(b)) => Ok(b),

@@ -15,6 +15,8 @@ pub mod output;
 mod path;
 pub mod privacy;
 pub mod schema;
+#[cfg(test)]
+mod type_agreement;
 
 pub use experience::{CapApplied, Reason, derived_ranges};
 pub use guardrails::ActionTaken;

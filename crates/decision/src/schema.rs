@@ -132,12 +132,15 @@ pub fn validate(
     let mut values = Vec::with_capacity(component.features.len());
     for (index, feature) in component.features.iter().enumerate() {
         let value = match features.value(component, index) {
-            None | Some(Value::Null) => match &feature.default {
+            given @ (None | Some(Value::Null)) => match &feature.default {
                 Some(default) => Some(default.clone()),
                 None if feature.required => {
+                    // a `null` was sent: saying it is missing would send the client looking
+                    // for a typo in the name
+                    let what = if given.is_some() { "is null" } else { "is missing" };
                     errors.push(FieldError {
                         field: feature.name.clone(),
-                        problem: format!("is missing, expected {}", describe_kind(&feature.kind)),
+                        problem: format!("{what}, expected {}", describe_kind(&feature.kind)),
                     });
                     None
                 }

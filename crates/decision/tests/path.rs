@@ -100,12 +100,33 @@ fn every_offending_field_is_listed() {
     );
     assert!(errors[0].problem.contains("above the maximum 4096"), "{:?}", errors[0]);
     assert!(errors[1].problem.contains("is a string, expected an integer"), "{:?}", errors[1]);
-    assert!(errors[4].problem.contains("missing"), "{:?}", errors[4]);
+    // `features` leaves out a feature given as null
+    assert_eq!(errors[4].problem, "is missing, expected true or false");
     assert!(errors[5].problem.contains("one of: com, org"), "{:?}", errors[5]);
     // ignoring unknown features is a choice of the system file
     let mut ok = features(json!({}));
     ok.insert("colour".into(), json!("red"));
     assert!(path.prepare(&ok, &Value::Null, UnknownFeatures::Ignore).is_ok());
+}
+
+#[test]
+fn a_required_feature_left_out_is_missing_and_one_sent_as_null_is_null() {
+    let path = phishing();
+    let mut given = features(json!({}));
+    given.remove("num_dots");
+    given.insert("domain_age_days".into(), Value::Null);
+    let Err(Refusal::Schema { errors, .. }) = path.prepare(&given, &Value::Null, UnknownFeatures::Reject) else {
+        panic!("expected schema errors")
+    };
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(
+        (errors[0].field.as_str(), errors[0].problem.as_str()),
+        ("num_dots", "is missing, expected an integer in [0, 100]")
+    );
+    assert_eq!(
+        (errors[1].field.as_str(), errors[1].problem.as_str()),
+        ("domain_age_days", "is null, expected an integer in [0, 20000]")
+    );
 }
 
 #[test]

@@ -5,12 +5,14 @@
 //! column. Pure: the only I/O is reading the file itself.
 
 mod cel_check;
+mod cel_types;
 mod diagnostic;
 mod raw;
 mod types;
 mod validate;
 
 pub use cel_check::OUTPUT_FIELDS;
+pub use cel_types::{Claim, ConditionScope, TypeError, type_errors};
 pub use diagnostic::{Diagnostic, Diagnostics, closest, whole_file};
 pub use types::*;
 pub use validate::{load, parse, parse_duration};

@@ -92,6 +92,7 @@ wanted! {
     RawFallback => "a table", Table;
     RawExperience => "a table", Table;
     BTreeMap<String, Typed<f64>> => "a table", Table;
+    BTreeMap<Spanned<String>, Typed<String>> => "a table", Table;
     BTreeMap<String, Typed<RawModeValue>> => "a table", Table;
     RawModeValue => "a table", Table;
     RawCap => "a table", Table;
@@ -237,6 +238,8 @@ pub(crate) struct RawComponent {
     pub name: Option<Typed<String>>,
     pub task: Option<Typed<String>>,
     pub labels: Option<Typed<Vec<Typed<String>>>>,
+    /// How each label is shown, by label.
+    pub label_names: Option<Typed<BTreeMap<Spanned<String>, Typed<String>>>>,
     pub positive_label: Option<Typed<String>>,
     pub model: Option<Typed<RawModel>>,
     pub features: Option<Typed<Vec<Typed<RawFeature>>>>,
@@ -249,6 +252,7 @@ pub(crate) struct RawComponent {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawModel {
     pub path: Option<Typed<String>>,
+    pub name: Option<Typed<String>>,
     pub version: Option<Typed<String>>,
     pub timeout_ms: Option<Typed<i64>>,
     pub max_concurrency: Option<Typed<i64>>,

@@ -1,5 +1,6 @@
 //! The validated system: what `rein.toml` declares, once every check passed.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,6 +145,9 @@ pub struct Component {
     pub labels: Vec<String>,
     /// Index into `labels` of the positive label (binary only).
     pub positive: Option<usize>,
+    /// How labels are shown to people, by label (`label_names`); a label without one is
+    /// shown as itself. The decision path works with the labels themselves.
+    pub label_names: BTreeMap<String, String>,
     pub model: ModelSpec,
     pub features: Vec<Feature>,
     pub guardrails: Vec<Guardrail>,
@@ -158,6 +162,10 @@ impl Component {
     }
     pub fn label_index(&self, label: &str) -> Option<usize> {
         self.labels.iter().position(|l| l == label)
+    }
+    /// How `label` is shown to people: its name from `label_names`, or the label itself.
+    pub fn display_name<'a>(&'a self, label: &'a str) -> &'a str {
+        self.label_names.get(label).map_or(label, String::as_str)
     }
 }
 
@@ -175,6 +183,9 @@ pub struct ComponentLocations {
 pub struct ModelSpec {
     /// The ONNX artifact, resolved against the system file's folder.
     pub path: PathBuf,
+    /// The model's name in answers and records: `name` as declared, or the file's stem
+    /// (`model` for `model.onnx`).
+    pub name: String,
     pub version: Option<String>,
     pub timeout: Duration,
     /// Most inferences of this component allowed in flight at once.

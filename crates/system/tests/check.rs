@@ -46,6 +46,9 @@ fn the_example_is_valid_and_understood() {
     assert_eq!(c.positive, Some(1));
     assert_eq!(c.guardrails.len(), 4);
     assert_eq!(c.model.path, Path::new("examples/phishing-warning/model.onnx"));
+    assert_eq!(c.model.name, "model", "the file's stem, when no name is given");
+    assert!(c.label_names.is_empty());
+    assert_eq!(c.display_name("phishing"), "phishing");
     assert!(matches!(&c.experience.policy, Policy::ExpectedValue(v) if v.len() == 4));
     assert_eq!(c.experience.caps[0].mode, Mode::Prompt);
     assert_eq!(c.experience.caps[0].per.as_secs(), 86_400);
@@ -94,6 +97,115 @@ fn unknown_feature_in_cel_condition() {
 fn cel_syntax_error_points_into_the_condition() {
     let d = one_error("features.url_length > 2000 ||", "features.url_length > > 2000 ||", "> 2000 ||");
     assert!(d.message.contains("not valid CEL"), "{d}");
+}
+
+#[test]
+fn a_category_compared_with_a_number_is_a_positioned_type_error() {
+    let d = one_error("features.url_length > 2000 ||", "features.tld_category > 2000 ||", "> 2000 ||");
+    assert_eq!(d.message, "`>` cannot compare feature `tld_category`, a category (string), with `2000`, an int");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(
+            "`tld_category` is a category: compare it with a string, e.g. `features.tld_category == \"com\"`, or declare it as a number"
+        )
+    );
+}
+
+#[test]
+fn every_part_of_a_condition_that_fails_for_every_request_is_reported() {
+    let text = EXAMPLE
+        .replacen("features.url_length > 2000", "features.url_length + 0.5 > 2000.0", 1)
+        .replacen("features.domain_age_days > 3650", "size(features.domain_age_days) > 3", 1)
+        .replacen("output.label == 'phishing'", "output.value > 0.5", 1);
+    let found = errors(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    let place = |d: &Diagnostic| (d.location.line, d.location.column);
+    assert_eq!(place(&found[0]), position_of(&text, "+ 0.5"));
+    assert!(found[0].hint.as_deref().unwrap().contains("`double(features.url_length)`"), "{}", found[0]);
+    assert_eq!(place(&found[1]), position_of(&text, "> 0.5 &&"));
+    assert!(found[1].message.contains("`output.value`, which is null for a classifier"), "{}", found[1]);
+    assert_eq!(place(&found[2]), position_of(&text, "size(features.domain_age_days)"));
+}
+
+#[test]
+fn a_condition_that_is_not_true_or_false_is_refused() {
+    let d = one_error("features.url_length > 2000 ||", "features.url_length ||", "features.url_length ||");
+    assert_eq!(d.message, "`||` needs true or false, and this is feature `url_length`, an integer (int)");
+}
+
+#[test]
+fn every_example_system_is_valid() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(examples).expect("the examples") {
+        let dir = entry.expect("an example").path();
+        for file in ["rein.toml", "rein-broken.toml"] {
+            let path = dir.join(file);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                parse(&text, &path).unwrap_or_else(|d| panic!("{}:\n{d}", path.display()));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} example systems found");
+}
+
+#[test]
+fn a_model_is_named_as_declared() {
+    let text = EXAMPLE.replacen(
+        "model = { path = \"model.onnx\"",
+        "model = { path = \"model.onnx\", name = \"url-scorer\"",
+        1,
+    );
+    let system = parse(&text, Path::new("rein.toml")).expect("valid");
+    assert_eq!(system.components[0].model.name, "url-scorer");
+    let d = one_error(
+        "model = { path = \"model.onnx\"",
+        "model = { path = \"model.onnx\", name = \"url scorer\"",
+        "\"url scorer\"",
+    );
+    assert_eq!(d.message, "model name `url scorer` is not a valid name");
+}
+
+#[test]
+fn labels_may_have_names_to_show_people() {
+    let with =
+        |names: &str| EXAMPLE.replacen("positive_label = ", &format!("label_names = {names}\npositive_label = "), 1);
+    let text = with("{ legit = \"Legitimate page\", phishing = \"Phishing page\" }");
+    let system = parse(&text, Path::new("rein.toml")).expect("valid");
+    let c = &system.components[0];
+    assert_eq!(c.display_name("phishing"), "Phishing page");
+    assert_eq!(c.display_name("legit"), "Legitimate page");
+    // the decision path keeps the labels themselves
+    assert_eq!(c.labels, ["legit", "phishing"]);
+
+    // only some labels named: the others are shown as themselves
+    let system = parse(&with("{ phishing = \"Phishing page\" }"), Path::new("rein.toml")).expect("valid");
+    assert_eq!(system.components[0].display_name("legit"), "legit");
+
+    let text = with("{ legit = \"Legitimate\", phishng = \"Phishing\" }");
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].message, "`label_names` names `phishng`, which is not one of the labels");
+    assert_eq!(found[0].hint.as_deref(), Some("did you mean `phishing`? labels: legit, phishing"));
+    assert_eq!((found[0].location.line, found[0].location.column), position_of(&text, "phishng"));
+
+    let text = with("{ legit = \"Page\", phishing = \"Page\" }");
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].message, "labels `legit` and `phishing` are both named \"Page\"");
+
+    let text = with("{ legit = \"\" }");
+    assert_eq!(errors(&text)[0].message, "the name of label `legit` is empty");
+    let text = with("{ legit = 3 }");
+    assert_eq!(errors(&text)[0].message, "`label_names.legit` must be a string, not the integer 3");
+    let text = with("[\"a\"]");
+    assert_eq!(errors(&text)[0].message, "`label_names` must be a table, not an array");
+
+    let toaster = TOASTER.replacen("task = \"regression\"", "task = \"regression\"\nlabel_names = { a = \"b\" }", 1);
+    let found = errors(&toaster);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].message, "a regression component has no labels to name");
 }
 
 #[test]

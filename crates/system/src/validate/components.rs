@@ -1,7 +1,7 @@
 //! A `[[components]]` table: its name, task and labels, its model, its fallback; its
 //! features, guardrails and experience are checked in their own files.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use super::experience::experience;
 use super::features::features;
 use super::fields::{count, describe, given, list, mode, one_of, typed};
 use super::guardrails::guardrail;
-use crate::diagnostic::Reporter;
+use crate::cel_types::ConditionScope;
+use crate::diagnostic::{Reporter, closest};
 use crate::raw::{RawComponent, RawFallback, RawModel};
 use crate::types::{
     Component, ComponentLocations, Experience, Fallback, Mode, ModelEngine, ModelSpec, OutputValue, Policy, Task,
@@ -54,6 +55,7 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
     };
 
     let (labels, positive) = labels(raw, task, &mut locations, r);
+    let label_names = label_names(raw, task, labels.as_deref(), r);
 
     let model = match &raw.model {
         None => {
@@ -66,7 +68,7 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         }
         Some(m) => {
             locations.model = r.location(m.span().start);
-            typed(r, "model", m).and_then(|m| model_spec(m, base, r))
+            typed(r, "model", m).and_then(|m| model_spec(m, base, &name, r))
         }
     };
 
@@ -85,13 +87,21 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         }
     };
     let feature_names = feature_names(raw);
+    // each name with its type, when it was declared validly (the first, if twice)
+    let scope = ConditionScope {
+        features: feature_names
+            .as_ref()
+            .map(|names| names.iter().map(|&n| (n, features.iter().find(|f| f.name == n).map(|f| &f.kind))).collect()),
+        task,
+        labels: labels.as_deref(),
+    };
 
     let output_check = OutputCheck { task, labels: labels.as_deref() };
     let mut guardrails = Vec::new();
     let mut rule_names = HashSet::new();
     let listed = raw.guardrails.as_ref().and_then(|gs| list(r, "guardrails", gs));
     for g in listed.unwrap_or_default() {
-        if let Some(g) = guardrail(g, feature_names.as_deref(), &output_check, r) {
+        if let Some(g) = guardrail(g, &scope, &output_check, r) {
             if !rule_names.insert(g.name.clone()) {
                 r.at_location(
                     g.location,
@@ -118,6 +128,7 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         task: task?,
         labels: labels.unwrap_or_default(),
         positive,
+        label_names,
         model: model?,
         features,
         guardrails,
@@ -236,7 +247,60 @@ fn labels(
     (Some(labels), positive)
 }
 
-fn model_spec(m: &Spanned<RawModel>, base: &Path, r: &mut Reporter) -> Option<ModelSpec> {
+/// `label_names`: how labels are shown to people, each key a declared label.
+fn label_names(
+    raw: &RawComponent,
+    task: Option<Task>,
+    labels: Option<&[String]>,
+    r: &mut Reporter,
+) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    let Some(written) = raw.label_names.as_ref().and_then(|n| typed(r, "label_names", n)) else {
+        return names;
+    };
+    if task == Some(Task::Regression) {
+        r.at(
+            written.span(),
+            "a regression component has no labels to name",
+            Some("remove `label_names`, or use `task = \"binary\"` or `\"multiclass\"`".into()),
+        );
+        return names;
+    }
+    // display name → label, to find a name given to two labels
+    let mut shown: BTreeMap<&str, &str> = BTreeMap::new();
+    for (label, name) in written.get_ref() {
+        let key = format!("label_names.{}", label.get_ref());
+        let Some(name) = typed(r, &key, name) else { continue };
+        let (label_text, name_text) = (label.get_ref().as_str(), name.get_ref().as_str());
+        // a key's place, or its value's when the key has none
+        let at = if label.span().is_empty() { name.span() } else { label.span() };
+        if let Some(labels) = labels
+            && !labels.iter().any(|l| l == label_text)
+        {
+            let hint = match closest(label_text, labels.iter().map(String::as_str)) {
+                Some(near) => format!("did you mean `{near}`? labels: {}", labels.join(", ")),
+                None => format!("labels: {}", labels.join(", ")),
+            };
+            r.at(at, format!("`label_names` names `{label_text}`, which is not one of the labels"), Some(hint));
+            continue;
+        }
+        if name_text.trim().is_empty() {
+            r.at(name.span(), format!("the name of label `{label_text}` is empty"), None);
+            continue;
+        }
+        if let Some(other) = shown.insert(name_text, label_text) {
+            r.at(
+                name.span(),
+                format!("labels `{other}` and `{label_text}` are both named \"{name_text}\""),
+                Some("give each label a name of its own, so people can tell them apart".into()),
+            );
+        }
+        names.insert(label_text.to_string(), name_text.to_string());
+    }
+    names
+}
+
+fn model_spec(m: &Spanned<RawModel>, base: &Path, component: &str, r: &mut Reporter) -> Option<ModelSpec> {
     let raw = m.get_ref();
     let path = match raw.path.as_ref().map(|p| typed(r, "path", p)) {
         Some(Some(p)) if !p.get_ref().is_empty() => Some(base.join(p.get_ref())),
@@ -254,6 +318,8 @@ fn model_spec(m: &Spanned<RawModel>, base: &Path, r: &mut Reporter) -> Option<Mo
             None
         }
     };
+    // `Some(None)`: given, and not a valid name (reported)
+    let name = raw.name.as_ref().map(|n| super::fields::name(r, "model", Some(n), m.span(), "", None));
     let version = given(r, "version", &raw.version).map(|v| v.get_ref().clone());
     let timeout_ms = match &raw.timeout_ms {
         Some(_) => count(r, "timeout_ms", &raw.timeout_ms, 60_000),
@@ -270,8 +336,14 @@ fn model_spec(m: &Spanned<RawModel>, base: &Path, r: &mut Reporter) -> Option<Mo
         },
         None => ModelEngine::Auto,
     };
+    let path = path?;
+    let name = match name {
+        Some(name) => name?,
+        None => path.file_stem().map_or_else(|| component.to_string(), |s| s.to_string_lossy().into_owned()),
+    };
     Some(ModelSpec {
-        path: path?,
+        name,
+        path,
         version,
         timeout: Duration::from_millis(timeout_ms? as u64),
         max_concurrency: max_concurrency? as usize,

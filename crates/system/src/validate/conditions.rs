@@ -1,5 +1,6 @@
 //! A guardrail's `when`: a CEL condition compiled, its references checked against the
-//! stage and the features, and each mistake placed at its character inside the file.
+//! stage and the features, its types checked against what it reads (`cel_types`), and
+//! each mistake placed at its character inside the file.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -7,15 +8,16 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use crate::cel_check;
+use crate::cel_types::{self, ConditionScope};
 use crate::diagnostic::Reporter;
 use crate::types::{Condition, Stage};
 
-/// Compiles a CEL condition; parse errors and bad references point into the file.
-/// `features`: the names it may read, `None` when they are not all known (see `cel_check`).
+/// Compiles a CEL condition; parse errors, bad references and parts that fail for every
+/// request point into the file. `scope`: what it may read, as far as it is known.
 pub(super) fn condition(
     w: &Spanned<String>,
     stage: Stage,
-    features: Option<&[&str]>,
+    scope: &ConditionScope,
     r: &mut Reporter,
 ) -> Option<Condition> {
     let source = w.get_ref();
@@ -37,11 +39,17 @@ pub(super) fn condition(
             None
         }
         Ok(program) => {
-            let bad = cel_check::check_references(&program, stage, features);
-            let ok = bad.is_empty();
+            let names: Option<Vec<&str>> = scope.features.as_ref().map(|fs| fs.iter().map(|(name, _)| *name).collect());
+            let bad = cel_check::check_references(&program, stage, names.as_deref());
+            let wrong = cel_types::type_errors(&program, stage, scope);
+            let ok = bad.is_empty() && wrong.is_empty();
             for b in bad {
                 let at = file_offset(b.offset);
                 r.at(at..at, b.message, b.hint);
+            }
+            for w in wrong {
+                let at = file_offset(w.offset);
+                r.at(at..at, w.message, w.hint);
             }
             ok.then(|| Condition { source: source.clone(), program: Arc::new(program) })
         }

@@ -6,6 +6,7 @@ use toml::Spanned;
 use super::components::OutputCheck;
 use super::conditions::condition;
 use super::fields::{given, mode, one_of, typed};
+use crate::cel_types::ConditionScope;
 use crate::diagnostic::Reporter;
 use crate::raw::{RawGuardrail, Typed};
 use crate::types::{Action, Guardrail, OnError, Stage, Task};
@@ -15,7 +16,7 @@ const ACTIONS: [&str; 5] = ["reject", "clamp", "override", "escalate", "flag"];
 
 pub(super) fn guardrail(
     g: &Spanned<RawGuardrail>,
-    features: Option<&[&str]>,
+    scope: &ConditionScope,
     outputs: &OutputCheck,
     r: &mut Reporter,
 ) -> Option<Guardrail> {
@@ -46,7 +47,7 @@ pub(super) fn guardrail(
         }
     };
     let condition = match (raw.when.as_ref().map(|w| typed(r, "when", w)), stage) {
-        (Some(Some(w)), Some(stage)) => condition(w, stage, features, r),
+        (Some(Some(w)), Some(stage)) => condition(w, stage, scope, r),
         (Some(_), _) => None,
         (None, _) => {
             r.at(
