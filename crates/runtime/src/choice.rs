@@ -208,6 +208,7 @@ mod tests {
                 timeout: Duration::from_millis(100),
                 max_concurrency: 1,
                 engine: ModelEngine::Auto,
+                name: "model".into(),
             },
             features: vec![Feature {
                 name: "x".into(),
@@ -219,6 +220,7 @@ mod tests {
             }],
             guardrails: vec![],
             fallback: None,
+            label_names: Default::default(),
             experience: Experience { policy: Policy::Fixed(Mode::None), caps: vec![] },
             locations: ComponentLocations::default(),
         };

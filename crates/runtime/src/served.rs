@@ -58,7 +58,7 @@ pub fn load(component: &Component, runtime: &Runtime) -> Result<Arc<dyn ServedMo
             format!("sha256:{hex}")
         }
     };
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| component.name.clone());
+    let name = component.model.name.clone();
     let info = ModelInfo { name, version };
     let onnxruntime = OrtEngine::load(runtime, &bytes, component, info.clone(), model_labels.as_deref())?;
     let warnings = crate::warnings::of(component, &graph, onnxruntime.signature());

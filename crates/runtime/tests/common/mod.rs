@@ -78,10 +78,13 @@ pub fn component(name: &str, task: Task, labels: Vec<String>, features: Vec<Feat
             timeout: Duration::from_millis(100),
             max_concurrency: 8,
             engine: ModelEngine::Auto,
+            // as the system file defaults it: the file's stem
+            name: model.file_stem().unwrap().to_string_lossy().into_owned(),
         },
         features,
         guardrails: vec![],
         fallback: None,
+        label_names: Default::default(),
         experience: Experience { policy: Policy::Fixed(Mode::None), caps: vec![] },
         locations: ComponentLocations::default(),
     }
