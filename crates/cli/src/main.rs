@@ -42,7 +42,9 @@ struct Cli {
 enum Command {
     /// Serve the system over HTTP.
     Serve {
+        /// The system file (rein.toml) to serve.
         system: PathBuf,
+        /// Address to listen on; port 0 picks a free one (the log says which).
         #[arg(long, default_value = "127.0.0.1:8080", env = "REIN_ADDR")]
         addr: SocketAddr,
         /// Where telemetry and state are kept.
@@ -58,9 +60,12 @@ enum Command {
     },
     /// Write labeled examples (features + joined truth) for data scientists.
     Export {
+        /// The system file (rein.toml) whose telemetry to export.
         system: PathBuf,
+        /// The component whose predictions to export.
         #[arg(long)]
         component: String,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
         #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
         data_dir: PathBuf,
         /// Unix milliseconds or RFC 3339 (inclusive).
@@ -81,6 +86,7 @@ enum Command {
         /// One of the examples with a world (default: phishing-warning).
         #[arg(default_value = "phishing-warning")]
         example: String,
+        /// Seed of the simulated world: the same seed plays the same users and events.
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Scale the scenario's users and requests (0.1 = a tenth).
@@ -95,7 +101,10 @@ enum Command {
         keep_serving: bool,
     },
     /// Validate the system file, load its models, and summarise the system.
-    Check { system: PathBuf },
+    Check {
+        /// The system file (rein.toml) to check.
+        system: PathBuf,
+    },
     /// Draft a commented system file from an ONNX model: features, categories, labels, task.
     Init {
         /// The ONNX model file.
@@ -116,7 +125,9 @@ enum Command {
     },
     /// Run one prediction through the whole decision path, without a server.
     Predict {
+        /// The system file (rein.toml).
         system: PathBuf,
+        /// The component to ask, by its name in the system file.
         component: String,
         /// The features as a JSON object.
         #[arg(long)]
@@ -124,6 +135,7 @@ enum Command {
         /// Request context as a JSON object.
         #[arg(long, default_value = "{}")]
         context: String,
+        /// Who the prediction is for (a user, a device): frequency caps count per unit.
         #[arg(long)]
         unit: Option<String>,
     },

@@ -155,3 +155,25 @@ fn export_loads_what_the_event_log_holds_or_says_a_server_does() {
     assert!(stderr.contains("exported 1"), "{stderr}");
     assert!(stdout.contains("0190a0b0-0000-7000-8000-000000000001"), "{stdout}");
 }
+
+/// `--help` describes every argument and option of every command.
+#[test]
+fn help_describes_every_argument() {
+    for command in ["init", "check", "serve", "predict", "export", "demo"] {
+        let (ok, stdout, stderr) = rein(&[command, "--help"]);
+        assert!(ok, "{stderr}");
+        let listed: Vec<&str> = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("Arguments:") && !l.starts_with("Options:"))
+            .filter(|l| l.starts_with("  <") || l.starts_with("  -"))
+            .collect();
+        assert!(!listed.is_empty(), "{command}: {stdout}");
+        for line in listed {
+            let described = line.trim().split_once("  ").is_some_and(|(_, text)| {
+                let text = text.trim();
+                !text.is_empty() && !text.starts_with('[')
+            });
+            assert!(described, "`rein {command} --help` does not describe: {line}");
+        }
+    }
+}
