@@ -103,7 +103,9 @@ fn beta_quantile(a: f64, b: f64, p: f64) -> f64 {
 
 /// The Student's t interval for the mean of `values`: scipy's
 /// `stats.t.interval(confidence, n−1, loc=mean, scale=sem)` with `sem` the standard error
-/// `s/√n` (`s` with n − 1 in its denominator). Needs two values at least.
+/// `s/√n` (`s` with n − 1 in its denominator). Needs two values at least; values all equal
+/// give the interval [mean, mean] (scipy answers NaN there). The t quantile is solved to
+/// about 1e-15 (scipy's `t.ppf` itself is about 1e-11 off).
 pub fn t_interval(values: &[f64], confidence: f64) -> Result<Interval, StatsError> {
     check_finite(values, Sample::Values)?;
     if values.len() < 2 {

@@ -18,8 +18,9 @@ pub enum KsMethod {
     Exact,
     /// The distribution of the one-sample statistic `D_N` with
     /// `N = round(n·m/(n+m))`: scipy's `kstwo.sf(D, N)`. Used above [`KS_EXACT_MAX_N`],
-    /// or where the exact computation fails (never seen below it). Not the Kolmogorov
-    /// limit `kstwobign`, which is further from the exact value at every size.
+    /// or where the exact computation fails (never seen below it). Not the plain
+    /// Kolmogorov limit (`kstwobign`, statrs's `TwoSidedAsymptotic`), which scipy does not
+    /// use for two samples.
     Asymptotic,
 }
 
