@@ -38,8 +38,13 @@ pub struct KsTest {
 /// `stats.ks_2samp(reference, current)`, statistic and p-value, with scipy's choice of
 /// method (`method='auto'`): exact when the larger sample has at most 10,000 values
 /// ([`KS_EXACT_MAX_N`]), otherwise asymptotic, both as scipy computes them ([`KsMethod`]).
-/// Ties are fine (the empirical CDFs are compared just after each distinct value). The
-/// exact p-value costs time of order `max(n,m)·D·min(n,m)`, at most about 10⁸ steps.
+/// Ties are fine (the empirical CDFs are compared just after each distinct value).
+///
+/// Cost, beyond sorting (release build, this project's machines): the exact p-value takes
+/// time of order `max(n,m)·D·min(n,m)`, at worst 0.4 s (10,000 × 9,999, D = 0.5); the
+/// asymptotic one is microseconds except where scipy sums Smirnov's series term by term
+/// (`N·D² ≥ 2.2`, a small p-value), which grows with `N`: 0.6 s at `N = 10⁶` (above 10⁶
+/// scipy, and rein, use a closed-form approximation).
 pub fn ks_two_sample(reference: &[f64], current: &[f64]) -> Result<KsTest, StatsError> {
     let reference = sorted_finite(reference, Sample::Reference)?;
     let current = sorted_finite(current, Sample::Current)?;
