@@ -215,8 +215,8 @@ pub fn prediction_event(
         guardrails: serialized.guardrails.clone(),
         output: serialized.output.clone(),
         mode: outcome.decision.mode.as_str().to_string(),
-        reason: serialized.decision.as_str().to_string(),
-        fallback: outcome.fallback.is_some(),
+        decision: serialized.decision.clone(),
+        fallback: outcome.fallback.clone(),
         latency_us,
     }
 }

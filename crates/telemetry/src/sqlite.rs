@@ -91,6 +91,28 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // The event log position the store holds everything before, written in the same
     // transaction as the events, so a restart resumes loading exactly there.
     (3, "CREATE TABLE log_position (stream INTEGER PRIMARY KEY, loaded_to INTEGER NOT NULL);"),
+    // The decision is kept as the object the answer holds (`{"mode", "reason", "capped"}`),
+    // in what was `reason`: rows before held that object's JSON text there, which stays; any
+    // other text becomes `{"mode", "reason": {"kind": "unknown", "text"}}`, as
+    // `events::decision_of_reason` reads it. A fallback keeps the model's error, which rows
+    // before did not: theirs is the one their decision names, if it does.
+    (
+        4,
+        "ALTER TABLE predictions RENAME COLUMN reason TO decision;
+    UPDATE predictions
+        SET decision = json_object('mode', mode, 'reason', json_object('kind', 'unknown', 'text', decision))
+        WHERE CASE WHEN json_valid(decision)
+                   THEN json_type(decision) != 'object' OR json_type(decision, '$.mode') IS NULL
+                        OR json_type(decision, '$.reason') IS NULL
+                   ELSE 1 END;
+    ALTER TABLE predictions ADD COLUMN fallback_error TEXT;
+    UPDATE predictions
+        SET fallback_error = COALESCE(
+            CASE WHEN json_extract(decision, '$.reason.kind') = 'fallback'
+                 THEN json_extract(decision, '$.reason.error') END,
+            'the model failed (its error was not recorded)')
+        WHERE fallback != 0;",
+    ),
 ];
 
 /// Page size of a new store. Rows here are about a kilobyte and written in transactions of
@@ -157,15 +179,16 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 const INSERT_PREDICTION: &str = "INSERT INTO predictions (id, time_ms, system, component, unit, model_name,
-    model_version, variant, features, raw_output, guardrails, output, mode, reason, fallback, latency_us)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT (id) DO NOTHING";
+    model_version, variant, features, raw_output, guardrails, output, mode, decision, fallback, latency_us,
+    fallback_error)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (id) DO NOTHING";
 // A taken event id (a replay) or idempotency key (a client's repeat) inserts nothing.
 const INSERT_FEEDBACK: &str = "INSERT INTO feedback (prediction_id, time_ms, kind, label, value, unit, comment,
     source, idempotency_key, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
 const INSERT_OUTCOME: &str = "INSERT INTO outcomes (time_ms, unit, prediction_id, name, value, id)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
 const PREDICTION_COLUMNS: &str = "p.id, p.time_ms, p.system, p.component, p.unit, p.model_name, p.model_version,
-    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.reason, p.fallback, p.latency_us";
+    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.decision, p.fallback_error, p.latency_us";
 const N_PREDICTION_COLUMNS: usize = 16;
 const FEEDBACK_COLUMNS: &str =
     "f.prediction_id, f.time_ms, f.kind, f.label, f.value, f.unit, f.comment, f.source, f.idempotency_key,
@@ -291,29 +314,16 @@ impl SqliteStore {
                     r.get::<_, String>(at + 9)?,
                     r.get::<_, String>(at + 10)?,
                     r.get::<_, String>(at + 11)?,
+                    r.get::<_, String>(at + 13)?,
                 ],
                 r.get::<_, String>(at + 12)?,
-                r.get::<_, String>(at + 13)?,
-                r.get::<_, bool>(at + 14)?,
+                r.get::<_, Option<String>>(at + 14)?,
                 r.get::<_, i64>(at + 15)?,
             ))
         };
-        let (
-            id,
-            time_ms,
-            system,
-            component,
-            unit,
-            model_name,
-            model_version,
-            variant,
-            json,
-            mode,
-            reason,
-            fallback,
-            lat,
-        ) = get(r).map_err(self.err("read prediction row"))?;
-        let [features, raw_output, guardrails, output] = json.map(|s| {
+        let (id, time_ms, system, component, unit, model_name, model_version, variant, json, mode, fallback, lat) =
+            get(r).map_err(self.err("read prediction row"))?;
+        let [features, raw_output, guardrails, output, decision] = json.map(|s| {
             JsonText::parse(s).map_err(|e| StoreError::Corrupt {
                 path: self.path.clone(),
                 what: "prediction JSON column",
@@ -333,7 +343,7 @@ impl SqliteStore {
             guardrails: guardrails?,
             output: output?,
             mode,
-            reason,
+            decision: decision?,
             fallback,
             latency_us: lat.max(0) as u64,
             id,
@@ -428,9 +438,10 @@ impl Store for SqliteStore {
                                 p.guardrails.as_str(),
                                 p.output.as_str(),
                                 p.mode,
-                                p.reason,
-                                p.fallback,
+                                p.decision.as_str(),
+                                p.fallback.is_some(),
                                 i64::try_from(p.latency_us).unwrap_or(i64::MAX),
+                                p.fallback,
                             ])
                             .map_err(self.err("insert prediction"))?;
                         if n == 0 { report.duplicates += 1 } else { report.predictions += 1 }
@@ -729,6 +740,61 @@ mod tests {
         let pages = conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
         let limit = conn.query_row("PRAGMA journal_size_limit", [], |r| r.get(0)).unwrap();
         (pages, limit)
+    }
+
+    /// A store of schema 3 (the decision as text in `reason`, `fallback` a flag) opens with
+    /// its rows as this rein records them: the decision an object, a fallback its error.
+    #[test]
+    fn rows_of_an_earlier_schema_read_as_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            .unwrap();
+        let tx = conn.transaction().unwrap();
+        for (version, sql) in &MIGRATIONS[..3] {
+            tx.execute_batch(sql).unwrap();
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [version]).unwrap();
+        }
+        tx.commit().unwrap();
+        let old = |id: &str, mode: &str, reason: &str, fallback: bool| {
+            conn.execute(
+                "INSERT INTO predictions (id, time_ms, system, component, model_name, model_version, features,
+                 raw_output, guardrails, output, mode, reason, fallback, latency_us)
+                 VALUES (?1, 1, 's', 'c', 'm', '1', '{}', 'null', '[]', '{}', ?2, ?3, ?4, 5)",
+                params![id, mode, reason, fallback],
+            )
+            .unwrap();
+        };
+        let answered =
+            r#"{"mode":"automate","reason":{"kind":"expected_value","p":0.9756,"values":{"automate":19.51}}}"#;
+        let fell_back = r#"{"mode":"none","reason":{"kind":"fallback","error":"the model timed out after 50 ms"}}"#;
+        old("a", "automate", answered, false);
+        old("b", "none", fell_back, true);
+        old("c", "prompt", "confident", true);
+        drop(conn);
+
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let read = |id: &str| store.prediction(id).unwrap().unwrap().prediction;
+        let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        let a = read("a");
+        assert_eq!(a.decision.to_value(), json(answered));
+        assert_eq!(a.decision.to_value()["reason"]["p"].to_string(), "0.9756", "the digits as written");
+        assert_eq!(a.fallback, None);
+        let b = read("b");
+        assert_eq!(b.decision.to_value(), json(fell_back));
+        assert_eq!(b.fallback.as_deref(), Some("the model timed out after 50 ms"));
+        let c = read("c");
+        assert_eq!(c.decision, crate::events::decision_of_reason("prompt", "confident"));
+        assert_eq!(c.fallback.as_deref(), Some(crate::events::FALLBACK_ERROR_UNRECORDED));
+
+        // and a new row keeps what it is given
+        let mut e = a.clone();
+        e.id = "d".into();
+        e.fallback = Some("overloaded".into());
+        store.write_batch(&[e.clone().into()], None).unwrap();
+        assert_eq!(read("d"), e);
     }
 
     #[test]

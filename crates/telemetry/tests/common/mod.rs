@@ -20,9 +20,9 @@ pub fn prediction(component: &str, time_ms: i64) -> PredictionEvent {
         raw_output: json!({"probabilities": [0.2, 0.8]}).into(),
         guardrails: json!([{"rule": "max_amount", "action": "pass"}]).into(),
         output: json!({"label": "fraud", "score": 0.8}).into(),
-        mode: "automatic".into(),
-        reason: "confident".into(),
-        fallback: false,
+        mode: "automate".into(),
+        decision: json!({"mode": "automate", "reason": {"kind": "threshold", "score": 0.8, "threshold": 0.7}}).into(),
+        fallback: None,
         latency_us: 420,
     }
 }
