@@ -188,7 +188,8 @@ pub enum PredictionOrError<'a> {
 }
 
 /// What a feedback says: the prediction was `correct`, `incorrect` (the true label may be
-/// given), or the true `label` (or value) is given.
+/// given; on a binary component, without one the other label is recorded as the truth), or
+/// the true `label` (or value) is given.
 #[derive(ToSchema)]
 #[schema(as = FeedbackKind)]
 #[serde(rename_all = "snake_case")]

@@ -10,7 +10,9 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use rein_system::Task;
-use rein_telemetry::{FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, ScanQuery, Store, StoreError};
+use rein_telemetry::{
+    FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionEvent, ScanQuery, Store, StoreError,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -158,7 +160,7 @@ pub async fn feedback(
         None => FeedbackSource::default(),
         Some(s) => FeedbackSource::parse(s).ok_or_else(|| FeedbackError::Source(s.clone()))?,
     };
-    let event = FeedbackEvent {
+    let mut event = FeedbackEvent {
         id: rein_telemetry::new_event_id(),
         prediction_id: b.prediction_id,
         time_ms: time_ms as i64,
@@ -174,6 +176,9 @@ pub async fn feedback(
 
     let record = find_prediction(t, &event.prediction_id, Seen::Prediction).await?;
     check_truth(&app, &record, &event)?;
+    if let Some(truth) = implied_label(&app, &record.prediction, &event) {
+        event.label = Some(truth);
+    }
     t.record(event.clone().into()).await.map_err(|error| TelemetryUnavailable {
         what: Waited::Feedback { prediction_id: event.prediction_id.clone(), key: event.idempotency_key.clone() },
         error,
@@ -242,6 +247,23 @@ fn check_truth(
     Ok(())
 }
 
+/// The truth an `incorrect` without a label implies: on a binary component, the label the
+/// prediction did not give (its output's, what the product acted on). On a multiclass one
+/// nothing: the truth is any of the others.
+fn implied_label(app: &App, prediction: &PredictionEvent, event: &FeedbackEvent) -> Option<String> {
+    if event.kind != FeedbackKind::Incorrect || event.label.is_some() || event.value.is_some() {
+        return None;
+    }
+    let component = app.system.component(&prediction.component).filter(|c| c.task == Task::Binary)?;
+    #[derive(Deserialize)]
+    struct Labeled {
+        label: Option<String>,
+    }
+    let given = serde_json::from_str::<Labeled>(prediction.output.as_str()).ok()?.label?;
+    component.label_index(&given)?;
+    component.labels.iter().find(|l| **l != given).cloned()
+}
+
 /// Something that happened in the world, maybe caused by a prediction.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -250,7 +272,8 @@ pub struct OutcomeBody {
     /// 1 to 64 lower-case letters, digits and `_`, starting with a letter, e.g. `left_page`.
     #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     name: String,
-    /// Who or what it happened to. At most 256 bytes.
+    /// Who or what it happened to. At most 256 bytes. An outcome names a unit, a
+    /// prediction, or both: one with neither is refused, as it could never be joined.
     #[serde(default)]
     unit: Option<String>,
     /// The prediction it followed, if it is known.
@@ -308,6 +331,9 @@ pub async fn outcome(
     }
     if b.value.is_some_and(|v| !v.is_finite()) {
         return Err(OutcomeError::ValueNotFinite.into());
+    }
+    if b.prediction_id.is_none() && b.unit.is_none() {
+        return Err(OutcomeError::Unjoinable(b.name).into());
     }
     if let Some(id) = &b.prediction_id {
         find_prediction(t, id, Seen::Prediction).await?;

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -217,15 +218,68 @@ async fn bad_feedback_and_outcomes_get_the_right_status_and_message() {
     assert_eq!(status, 409);
     assert_error(&body, "key_reused");
 
+    // an outcome that names neither a prediction nor a unit could never be joined
+    let (status, body) = server.post("/v1/outcomes", json!({"name": "left_page", "value": 1.0}).to_string()).await;
+    assert_eq!(status, 422, "{body:#}");
+    assert_error(&body, "invalid_outcome");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`prediction_id`") && message.contains("`unit`"), "{message}");
+
     for (bad, code) in [
-        (json!({"name": "Left Page"}), "invalid_outcome"),
-        (json!({"name": "left_page", "value": "high"}), "bad_request_shape"),
+        (json!({"name": "Left Page", "unit": "u"}), "invalid_outcome"),
+        (json!({"name": "left_page", "unit": "u", "value": "high"}), "bad_request_shape"),
         (json!({"name": "left_page", "prediction_id": unknown}), "unknown_prediction"),
     ] {
         let (status, body) = server.post("/v1/outcomes", bad.to_string()).await;
         assert!(status == 422 || status == 404, "{bad}: {status} {body:#}");
         assert_error(&body, code);
     }
+    server.stop().await;
+}
+
+/// `incorrect` without a label: on a binary component the truth is the other label, and
+/// recorded as such; on a multiclass one it stays unknown unless a label is given.
+#[tokio::test]
+async fn an_incorrect_binary_prediction_implies_the_other_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Durable).await;
+    let id = predict_id(&server, "u").await; // answered `phishing`
+    let (status, body) =
+        server.post("/v1/feedback", json!({"prediction_id": id, "kind": "incorrect"}).to_string()).await;
+    assert_eq!(status, 202, "{body:#}");
+    let (_, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(record["output"]["label"], "phishing");
+    assert_eq!(record["feedback"][0]["kind"], "incorrect");
+    assert_eq!(record["feedback"][0]["label"], "legit", "{record:#}");
+    server.stop().await;
+
+    let legal = Path::new(EXAMPLE_DIR).join("../legal-triage/rein.toml");
+    let system = rein_system::load(&legal).unwrap_or_else(|d| panic!("{d}"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = rein_telemetry::DataDir::lock(dir.path()).unwrap();
+    let telemetry = rein_server::Telemetry::start(
+        sqlite(dir.path()),
+        &system,
+        data,
+        Durability::Durable,
+        rein_telemetry::clock::system(),
+    )
+    .unwrap();
+    let server = Server::with(system, Some(telemetry)).await;
+    let message = json!({"features": {"message": "my landlord wants to raise the rent twice this year"}});
+    let (status, answer) = server.post("/v1/components/topic/predict", message.to_string()).await;
+    assert_eq!(status, 200, "{answer:#}");
+    let id = answer["prediction_id"].as_str().unwrap();
+    for feedback in [
+        json!({"prediction_id": id, "kind": "incorrect"}),
+        json!({"prediction_id": id, "kind": "incorrect", "label": "divorce"}),
+    ] {
+        let (status, body) = server.post("/v1/feedback", feedback.to_string()).await;
+        assert_eq!(status, 202, "{body:#}");
+    }
+    let (_, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(record["feedback"][0]["label"], Value::Null, "any of the other four: {record:#}");
+    assert_eq!(record["feedback"][1]["label"], "divorce");
     server.stop().await;
 }
 
