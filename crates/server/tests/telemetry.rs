@@ -161,14 +161,21 @@ async fn the_feedback_loop_joins_what_the_world_says_to_the_prediction() {
     assert_eq!(record["outcomes"][0]["name"], "left_page");
     server.stop().await;
 
-    // the export sees the labeled example
+    // the export sees the labeled example, with what happened after it
     let store = SqliteStore::open(dir.path()).unwrap();
     let mut out = Vec::new();
-    let rows =
-        rein_telemetry::export(&store, "phishing", None, None, rein_telemetry::ExportFormat::Jsonl, &mut out).unwrap();
-    assert_eq!(rows, 1);
+    let spec = rein_server::telemetry::export_spec(system(|t| t).component("phishing").unwrap());
+    let options = rein_telemetry::ExportOptions {
+        since_ms: None,
+        until_ms: None,
+        labeled_only: true,
+        format: rein_telemetry::ExportFormat::Jsonl,
+    };
+    let report = rein_telemetry::export(&store, &spec, &options, &mut out).unwrap();
+    assert_eq!(report.rows, 1);
     let line: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(line["prediction_id"], id.as_str());
+    assert_eq!((line["truth"].clone(), line["outcome_left_page"].clone()), (json!("legit"), json!(1)));
 }
 
 #[tokio::test]

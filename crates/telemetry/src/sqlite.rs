@@ -18,8 +18,8 @@ use crate::events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
 };
 use crate::store::{
-    Counts, Cursor, ExampleQuery, ExampleVisitor, LabeledExample, LogPosition, Order, Page, PredictionRecord,
-    ScanQuery, Store, WriteReport,
+    Counts, Cursor, LogPosition, Order, OutcomeName, Page, PredictionRecord, PredictionVisitor, ScanQuery, Store,
+    WindowQuery, WriteReport,
 };
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -189,10 +189,10 @@ const INSERT_OUTCOME: &str = "INSERT INTO outcomes (time_ms, unit, prediction_id
     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
 const PREDICTION_COLUMNS: &str = "p.id, p.time_ms, p.system, p.component, p.unit, p.model_name, p.model_version,
     p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.decision, p.fallback_error, p.latency_us";
-const N_PREDICTION_COLUMNS: usize = 16;
 const FEEDBACK_COLUMNS: &str =
     "f.prediction_id, f.time_ms, f.kind, f.label, f.value, f.unit, f.comment, f.source, f.idempotency_key,
     COALESCE(f.id, 'seq-' || f.seq)";
+const OUTCOME_COLUMNS: &str = "o.time_ms, o.unit, o.prediction_id, o.name, o.value, COALESCE(o.id, 'seq-' || o.seq)";
 const PRUNE_CHUNK: i64 = 5000;
 
 impl SqliteStore {
@@ -376,7 +376,34 @@ impl SqliteStore {
         let source = FeedbackSource::parse(&source).ok_or_else(|| corrupt("feedback source", &source))?;
         Ok(FeedbackEvent { id, prediction_id, time_ms, kind, label, value, unit, comment, source, idempotency_key })
     }
+
+    fn outcome_from_row(&self, r: &Row<'_>, at: usize) -> Result<OutcomeEvent, StoreError> {
+        let get = |r: &Row<'_>| -> rusqlite::Result<_> {
+            Ok(OutcomeEvent {
+                time_ms: r.get(at)?,
+                unit: r.get(at + 1)?,
+                prediction_id: r.get(at + 2)?,
+                name: r.get(at + 3)?,
+                value: r.get(at + 4)?,
+                id: r.get(at + 5)?,
+            })
+        };
+        get(r).map_err(self.err("read outcome row"))
+    }
 }
+
+/// The window of a [`WindowQuery`] as SQL over `predictions p`, its parameters `?1` (since),
+/// `?2` (until) and `?3` (component).
+fn window_sql(q: &WindowQuery) -> String {
+    let component = if q.component.is_some() { "p.component = ?3" } else { "?3 IS NULL" };
+    let feedback =
+        if q.with_feedback { " AND EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = p.id)" } else { "" };
+    format!("{component} AND p.time_ms >= ?1 AND p.time_ms < ?2{feedback}")
+}
+
+/// A row's `(time_ms, id)` of its prediction, in the order the store sorts them (SQLite
+/// compares text bytewise, as `str` does).
+type Key = (i64, String);
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let err = |op| move |source| StoreError::Sqlite { path: path.to_owned(), op, source };
@@ -530,25 +557,15 @@ impl Store for SqliteStore {
             while let Some(r) = rows.next().map_err(self.err("read feedback"))? {
                 feedback.push(self.feedback_from_row(r, 0)?);
             }
-            let mut st = c
-                .prepare_cached(
-                    "SELECT time_ms, unit, prediction_id, name, value, COALESCE(id, 'seq-' || seq) FROM outcomes
-                     WHERE prediction_id = ?1 ORDER BY time_ms, seq",
-                )
-                .map_err(self.err("prepare read"))?;
-            let outcomes = st
-                .query_map([id], |r| {
-                    Ok(OutcomeEvent {
-                        time_ms: r.get(0)?,
-                        unit: r.get(1)?,
-                        prediction_id: r.get(2)?,
-                        name: r.get(3)?,
-                        value: r.get(4)?,
-                        id: r.get(5)?,
-                    })
-                })
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(self.err("read outcomes"))?;
+            let sql = format!(
+                "SELECT {OUTCOME_COLUMNS} FROM outcomes o WHERE o.prediction_id = ?1 ORDER BY o.time_ms, o.seq"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare read"))?;
+            let mut rows = st.query([id]).map_err(self.err("read outcomes"))?;
+            let mut outcomes = Vec::new();
+            while let Some(r) = rows.next().map_err(self.err("read outcomes"))? {
+                outcomes.push(self.outcome_from_row(r, 0)?);
+            }
             Ok(Some(PredictionRecord { prediction, feedback, outcomes }))
         })
     }
@@ -622,41 +639,96 @@ impl Store for SqliteStore {
         })
     }
 
-    fn labeled_examples(&self, q: &ExampleQuery, visit: &mut ExampleVisitor<'_>) -> Result<u64, StoreError> {
-        let component = if q.component.is_some() { "p.component = ?3 AND" } else { "(?3 IS NULL) AND" };
-        let sql = format!(
-            "SELECT {PREDICTION_COLUMNS}, {FEEDBACK_COLUMNS} FROM predictions p
-             JOIN feedback f ON f.prediction_id = p.id
-             WHERE {component} p.time_ms >= ?1 AND p.time_ms < ?2
-             ORDER BY p.time_ms, p.id, f.time_ms, f.seq"
+    fn visit_predictions(&self, q: &WindowQuery, visit: &mut PredictionVisitor<'_>) -> Result<u64, StoreError> {
+        let window = window_sql(q);
+        // Three ordered reads merged on (time_ms, id): each prediction's feedback and outcomes
+        // arrive right after it, without a join multiplying them or a prediction's rows held.
+        let predictions =
+            format!("SELECT {PREDICTION_COLUMNS} FROM predictions p WHERE {window} ORDER BY p.time_ms, p.id");
+        let feedback = format!(
+            "SELECT p.time_ms, p.id, {FEEDBACK_COLUMNS} FROM feedback f JOIN predictions p ON p.id = f.prediction_id
+             WHERE {window} ORDER BY p.time_ms, p.id, f.time_ms, f.seq"
+        );
+        let outcomes = format!(
+            "SELECT p.time_ms, p.id, {OUTCOME_COLUMNS} FROM outcomes o JOIN predictions p ON p.id = o.prediction_id
+             WHERE {window} ORDER BY p.time_ms, p.id, o.time_ms, o.seq"
         );
         let lo = q.since_ms.unwrap_or(i64::MIN);
         let hi = q.until_ms.unwrap_or(i64::MAX);
-        self.read("read labeled examples", |c| {
-            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare export"))?;
-            let mut rows = st.query(params![lo, hi, q.component]).map_err(self.err("read labeled examples"))?;
-            let mut current: Option<LabeledExample> = None;
-            let mut n = 0u64;
-            while let Some(r) = rows.next().map_err(self.err("read labeled examples"))? {
-                let id: String = r.get(0).map_err(self.err("read labeled examples"))?;
-                let fb = self.feedback_from_row(r, N_PREDICTION_COLUMNS)?;
-                match &mut current {
-                    Some(ex) if ex.prediction.id == id => ex.feedback.push(fb),
-                    _ => {
-                        if let Some(done) = current.take() {
-                            n += 1;
-                            visit(done)?;
-                        }
-                        current =
-                            Some(LabeledExample { prediction: self.prediction_from_row(r, 0)?, feedback: vec![fb] });
-                    }
+        let op = "read predictions with their feedback and outcomes";
+        self.read(op, |c| {
+            // one snapshot for the three reads
+            let tx = c.unchecked_transaction().map_err(self.err(op))?;
+            let mut ps = tx.prepare(&predictions).map_err(self.err("prepare read"))?;
+            let mut fs = tx.prepare(&feedback).map_err(self.err("prepare read"))?;
+            let mut os = tx.prepare(&outcomes).map_err(self.err("prepare read"))?;
+            let mut p_rows = ps.query(params![lo, hi, q.component]).map_err(self.err(op))?;
+            let mut f_rows = fs.query(params![lo, hi, q.component]).map_err(self.err(op))?;
+            let mut o_rows = os.query(params![lo, hi, q.component]).map_err(self.err(op))?;
+            let key = |r: &Row<'_>| -> Result<Key, StoreError> {
+                Ok((r.get(0).map_err(self.err(op))?, r.get(1).map_err(self.err(op))?))
+            };
+            // the next feedback and outcome not yet handed over, with their prediction's key
+            let mut pull_f = || -> Result<Option<(Key, FeedbackEvent)>, StoreError> {
+                match f_rows.next().map_err(self.err(op))? {
+                    Some(r) => Ok(Some((key(r)?, self.feedback_from_row(r, 2)?))),
+                    None => Ok(None),
                 }
-            }
-            if let Some(done) = current.take() {
+            };
+            let mut pull_o = || -> Result<Option<(Key, OutcomeEvent)>, StoreError> {
+                match o_rows.next().map_err(self.err(op))? {
+                    Some(r) => Ok(Some((key(r)?, self.outcome_from_row(r, 2)?))),
+                    None => Ok(None),
+                }
+            };
+            let mut next_f = pull_f()?;
+            let mut next_o = pull_o()?;
+            let mut n = 0u64;
+            while let Some(r) = p_rows.next().map_err(self.err(op))? {
+                let prediction = self.prediction_from_row(r, 0)?;
+                let at: Key = (prediction.time_ms, prediction.id.clone());
+                let mut feedback = Vec::new();
+                while let Some((k, f)) = next_f.take() {
+                    if k > at {
+                        next_f = Some((k, f));
+                        break;
+                    }
+                    if k == at {
+                        feedback.push(f);
+                    }
+                    next_f = pull_f()?;
+                }
+                let mut outcomes = Vec::new();
+                while let Some((k, o)) = next_o.take() {
+                    if k > at {
+                        next_o = Some((k, o));
+                        break;
+                    }
+                    if k == at {
+                        outcomes.push(o);
+                    }
+                    next_o = pull_o()?;
+                }
                 n += 1;
-                visit(done)?;
+                visit(PredictionRecord { prediction, feedback, outcomes })?;
             }
             Ok(n)
+        })
+    }
+
+    fn outcome_names(&self, q: &WindowQuery) -> Result<Vec<OutcomeName>, StoreError> {
+        let sql = format!(
+            "SELECT o.name, MAX(o.value IS NOT NULL) FROM outcomes o JOIN predictions p ON p.id = o.prediction_id
+             WHERE {} GROUP BY o.name ORDER BY o.name",
+            window_sql(q)
+        );
+        let lo = q.since_ms.unwrap_or(i64::MIN);
+        let hi = q.until_ms.unwrap_or(i64::MAX);
+        self.read("read outcome names", |c| {
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare read"))?;
+            st.query_map(params![lo, hi, q.component], |r| Ok(OutcomeName { name: r.get(0)?, valued: r.get(1)? }))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(self.err("read outcome names"))
         })
     }
 

@@ -114,12 +114,11 @@ impl Store for GatedStore {
     fn scan(&self, q: &ScanQuery) -> Result<Page, StoreError> {
         self.inner.scan(q)
     }
-    fn labeled_examples(
-        &self,
-        q: &ExampleQuery,
-        visit: &mut rein_telemetry::store::ExampleVisitor<'_>,
-    ) -> Result<u64, StoreError> {
-        self.inner.labeled_examples(q, visit)
+    fn visit_predictions(&self, q: &WindowQuery, visit: &mut PredictionVisitor<'_>) -> Result<u64, StoreError> {
+        self.inner.visit_predictions(q, visit)
+    }
+    fn outcome_names(&self, q: &WindowQuery) -> Result<Vec<OutcomeName>, StoreError> {
+        self.inner.outcome_names(q)
     }
     fn prune(&self, kind: EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
         self.inner.prune(kind, older_than_ms)
