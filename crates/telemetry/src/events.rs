@@ -44,7 +44,8 @@ fn default_variant() -> String {
 pub struct JsonText(Box<serde_json::value::RawValue>);
 
 /// Read through a tree, not as raw text: an [`Event`] is internally tagged, and serde
-/// hands such a variant's fields over buffered, where raw text is no longer there.
+/// hands such a variant's fields over buffered, where raw text is no longer there (the
+/// event log's lines are read with [`Event::from_line`], which keeps it).
 impl<'de> Deserialize<'de> for JsonText {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         serde_json::Value::deserialize(deserializer).map(|v| JsonText::of(&v))
