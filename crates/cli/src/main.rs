@@ -58,7 +58,8 @@ enum Command {
         #[arg(long, env = "REIN_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
         workers: Option<u16>,
     },
-    /// Write labeled examples (features + joined truth) for data scientists.
+    /// Write a component's predictions as a dataset: features, outputs, decision, and the
+    /// truth and outcomes joined to them (docs/export.md).
     Export {
         /// The system file (rein.toml) whose telemetry to export.
         system: PathBuf,
@@ -80,6 +81,9 @@ enum Command {
         /// Output file; standard output when absent.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Only the predictions whose truth feedback established.
+        #[arg(long)]
+        labeled_only: bool,
     },
     /// Serve an example system and play its simulated world against it, live.
     Demo {
@@ -272,17 +276,19 @@ fn run(command: Command) -> Result<(), String> {
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));
             served
         }
-        Command::Export { system, component, data_dir, since, until, format, output } => {
+        Command::Export { system, component, data_dir, since, until, format, output, labeled_only } => {
             let system = rein_system::load(&system).map_err(|d| d.to_string())?;
-            if system.component(&component).is_none() {
+            let Some(declared) = system.component(&component) else {
                 let names: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
                 return Err(format!("no component is named `{component}`; the system has: {}", names.join(", ")));
-            }
+            };
+            let spec = rein_server::telemetry::export_spec(declared);
             let format: rein_telemetry::ExportFormat = format.parse()?;
             let time = |what: &str, v: Option<String>| -> Result<Option<i64>, String> {
                 v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.to_string())).transpose()
             };
-            let (since, until) = (time("since", since)?, time("until", until)?);
+            let (since_ms, until_ms) = (time("since", since)?, time("until", until)?);
+            let options = rein_telemetry::ExportOptions { since_ms, until_ms, labeled_only, format };
             let dir = rein_telemetry::DataDir::at(&data_dir);
             if !dir.database().is_file() {
                 return Err(format!(
@@ -293,16 +299,23 @@ fn run(command: Command) -> Result<(), String> {
             }
             let store = Arc::new(rein_telemetry::SqliteStore::open(&data_dir).map_err(|e| e.to_string())?);
             let serving = catch_up(&store, &data_dir)?;
-            let rows = match &output {
+            let report = match &output {
                 Some(path) => {
                     let file =
                         std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-                    rein_telemetry::export(store.as_ref(), &component, since, until, format, file)
+                    rein_telemetry::export(store.as_ref(), &spec, &options, file)
                 }
-                None => rein_telemetry::export(store.as_ref(), &component, since, until, format, std::io::stdout()),
+                None => rein_telemetry::export(store.as_ref(), &spec, &options, std::io::stdout()),
             }
             .map_err(|e| e.to_string())?;
-            eprintln!("exported {rows} labeled example(s) of `{component}`");
+            eprintln!("exported {} prediction(s) of `{component}`, {} with a known truth", report.rows, report.labeled);
+            if report.misfits > 0 {
+                eprintln!(
+                    "note: {} recorded value(s) did not fit their column's type and were left empty: the system \
+                     file's schema changed since they were recorded?",
+                    report.misfits
+                );
+            }
             if serving {
                 eprintln!(
                     "note: a rein is serving {}: the events it answered in the last 50 ms may not be in the store yet",

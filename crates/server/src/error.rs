@@ -322,14 +322,14 @@ impl Expected {
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     /// Not JSON; `what` and its place in the whole body.
-    #[error("the request body is not valid JSON: {what} (line {line}, column {column})")]
+    #[error("the request body is not valid JSON: {what}{}", Place(*.line, *.column))]
     Malformed { what: String, line: usize, column: usize },
     /// The body could not be read as it was parsed.
     #[error("the request body could not be read: {0}")]
     Unreadable(String),
-    /// JSON, not of the expected shape.
-    #[error("{}", shape_message(*.expected, .what))]
-    Shape { what: String, expected: Expected },
+    /// JSON, not of the expected shape; `what` and its place in the whole body.
+    #[error("{}{}", shape_message(*.expected, .what), Place(*.line, *.column))]
+    Shape { what: String, line: usize, column: usize, expected: Expected },
     /// A batch with per-instance fields beside `instances`, where they would be ignored.
     #[error("a batch takes `{}` inside each instance, not beside `instances`", .0.join("`, `"))]
     BesideInstances(Vec<&'static str>),
@@ -339,6 +339,18 @@ pub enum BodyError {
     NoFeatures,
     #[error("a batch holds 1 to {max} instances, this one {len}")]
     BatchSize { len: usize, max: usize },
+}
+
+/// Where in a body a mistake is, as serde_json says it; nothing where it names no place.
+struct Place(usize, usize);
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place(0, _) => Ok(()),
+            Place(line, column) => write!(f, " at line {line} column {column}"),
+        }
+    }
 }
 
 fn shape_message(expected: Expected, what: &str) -> String {
@@ -351,22 +363,22 @@ fn shape_message(expected: Expected, what: &str) -> String {
 impl BodyError {
     /// serde_json's error reading a body as `expected`, placed where serde_json found it.
     pub fn json(e: &serde_json::Error, expected: Expected) -> BodyError {
-        Self::classified(e, e.to_string(), e.line(), e.column(), expected)
+        Self::placed(e, e.line(), e.column(), expected)
     }
 
     /// serde_json's error reading a piece of a body, placed at `line` and `column` of the
     /// whole body rather than of the piece.
     pub fn placed(e: &serde_json::Error, line: usize, column: usize, expected: Expected) -> BodyError {
-        let text = e.to_string();
-        let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(what, _)| what);
-        Self::classified(e, format!("{what} at line {line} column {column}"), line, column, expected)
-    }
-
-    fn classified(e: &serde_json::Error, what: String, line: usize, column: usize, expected: Expected) -> BodyError {
         use serde_json::error::Category;
+        // serde_json's message without the place it appends: the place is said once, here
+        let text = e.to_string();
+        let what = match e.line() {
+            0 => text,
+            n => text.strip_suffix(&format!(" at line {n} column {}", e.column())).map_or(text.clone(), str::to_string),
+        };
         match e.classify() {
             Category::Syntax | Category::Eof => BodyError::Malformed { what, line, column },
-            Category::Data => BodyError::Shape { what, expected },
+            Category::Data => BodyError::Shape { what, line, column, expected },
             Category::Io => BodyError::Unreadable(what),
         }
     }
@@ -748,6 +760,12 @@ pub enum OutcomeError {
     Name(String),
     #[error("outcome `value` must be a finite number")]
     ValueNotFinite,
+    /// Neither a prediction nor a unit: nothing it could ever be joined to.
+    #[error(
+        "outcome `{0}` names neither a `prediction_id` nor a `unit`: send the prediction it followed, who it \
+         happened to, or both, so that it can be joined to predictions"
+    )]
+    Unjoinable(String),
 }
 
 impl From<OutcomeError> for ApiError {
@@ -756,6 +774,11 @@ impl From<OutcomeError> for ApiError {
         match e {
             OutcomeError::Name(_) | OutcomeError::ValueNotFinite => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidOutcome, message)
+            }
+            OutcomeError::Unjoinable(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidOutcome, message).with_details(
+                    json!({"expected": {"prediction_id": "the prediction it followed", "unit": "who it happened to"}}),
+                )
             }
         }
     }
@@ -791,6 +814,7 @@ mod tests {
             (e(StoreError::InvalidCursor("x".into()).into()), (422, Code::BadCursor)),
             (e(FeedbackInvalid::KeyEmpty.into()), (422, Code::InvalidFeedback)),
             (e(OutcomeError::ValueNotFinite.into()), (422, Code::InvalidOutcome)),
+            (e(OutcomeError::Unjoinable("left_page".into()).into()), (422, Code::InvalidOutcome)),
             (e(Refusal::Rejected { rule: "r".into(), message: "m".into() }.into()), (422, Code::RejectedByGuardrail)),
             (e(ModelError::Run("x".into()).into()), (500, Code::ModelFailed)),
             (e(commit(CommitError::Record(RecordError::Encode("x".into()))).into()), (500, Code::Internal)),
@@ -801,6 +825,26 @@ mod tests {
         for (i, (got, want)) in cases.into_iter().enumerate() {
             assert_eq!(got, want, "case {i}");
         }
+    }
+
+    /// A body's mistake says where it is once, in serde_json's words.
+    #[test]
+    fn a_json_error_gives_its_place_once() {
+        let malformed = serde_json::from_str::<Value>("{\"unit\": 1,\n \"x\" 2}").unwrap_err();
+        let message = ApiError::from(BodyError::json(&malformed, Expected::Prediction)).message().to_string();
+        assert_eq!(message, "the request body is not valid JSON: expected `:` at line 2 column 6");
+        let shape = serde_json::from_str::<Vec<u8>>("{}").unwrap_err();
+        let message = ApiError::from(BodyError::json(&shape, Expected::Feedback)).message().to_string();
+        assert_eq!(
+            message,
+            "the request does not have the expected shape: invalid type: map, expected a sequence at line 1 column 0"
+        );
+        // a piece placed in the whole body
+        let message = ApiError::from(BodyError::placed(&malformed, 4, 20, Expected::Prediction)).message().to_string();
+        assert_eq!(message, "the request body is not valid JSON: expected `:` at line 4 column 20");
+        let unplaced = serde_json::from_value::<Vec<u8>>(json!({})).unwrap_err();
+        let message = ApiError::from(BodyError::json(&unplaced, Expected::Outcome)).message().to_string();
+        assert!(!message.contains("line"), "{message}");
     }
 
     #[test]

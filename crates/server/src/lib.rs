@@ -10,6 +10,7 @@ pub mod metrics;
 mod oip;
 pub mod openapi;
 mod predict;
+mod record;
 mod records;
 pub mod telemetry;
 pub mod versions;

@@ -19,7 +19,8 @@ use utoipa::openapi::{RefOr, Server};
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::error::ErrorBody;
-use crate::predict::{Batch, Prediction};
+use crate::predict::Batch;
+use crate::record::Prediction;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -134,6 +135,8 @@ pub enum Reason {
     Guardrail { rule: String, action: String },
     /// The model failed; the declared fallback was used.
     Fallback { error: String },
+    /// A reason an earlier rein recorded as text, read back from the store.
+    Unknown { text: String },
 }
 
 /// A frequency cap that lowered the mode.
@@ -169,6 +172,7 @@ impl ToSchema for ModeName {
 /// or a batch's answers in order.
 #[derive(ToSchema)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // a schema, never made
 pub enum PredictAnswer<'a> {
     One(Prediction<'a>),
     Batch(Batch),
@@ -177,13 +181,15 @@ pub enum PredictAnswer<'a> {
 /// One instance's answer in a batch: its prediction, or why it has none.
 #[derive(ToSchema)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // a schema, never made
 pub enum PredictionOrError<'a> {
     Prediction(Prediction<'a>),
     Error(ErrorBody<'a>),
 }
 
 /// What a feedback says: the prediction was `correct`, `incorrect` (the true label may be
-/// given), or the true `label` (or value) is given.
+/// given; on a binary component, without one the other label is recorded as the truth), or
+/// the true `label` (or value) is given.
 #[derive(ToSchema)]
 #[schema(as = FeedbackKind)]
 #[serde(rename_all = "snake_case")]

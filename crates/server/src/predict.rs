@@ -25,7 +25,8 @@ use crate::error::{
     ApiError, BodyError, ErrorBody, Expected, FieldError, Internal, NotFound, TelemetryUnavailable, Waited,
 };
 use crate::fields;
-use crate::openapi::{Decision, GuardrailAction, Output, PredictAnswer, PredictionOrError};
+use crate::openapi::{PredictAnswer, PredictionOrError};
+use crate::record::{Parts, Prediction};
 use crate::telemetry::SerializedOutcome;
 
 /// A request body: one instance, or a batch under `instances`. The features and the
@@ -87,42 +88,6 @@ struct Instance {
     features: GivenFeatures,
     context: Value,
     time_ms: Option<u64>,
-}
-
-/// What the client gets for one instance.
-#[derive(Serialize, ToSchema)]
-#[schema(description = "A prediction: the model's raw output, the output the product acts on, the guardrails \
-                        that acted and the decision. Its record (`GET /v1/predictions/{id}`) has the shape of \
-                        `PredictionRecord`.")]
-pub struct Prediction<'a> {
-    /// The prediction's id (UUIDv7): name it in feedback and outcomes.
-    prediction_id: String,
-    component: &'a str,
-    unit: Option<&'a str>,
-    /// The model version that answered.
-    model: ModelRef<'a>,
-    // as the telemetry event holds them: serialized once, the output once when it is the raw one
-    /// The model's own output, before guardrails; null when the model was not called or failed.
-    #[schema(value_type = Option<Output>)]
-    raw: &'a JsonText,
-    /// What the product acts on.
-    #[schema(value_type = Output)]
-    output: &'a JsonText,
-    #[schema(value_type = Vec<GuardrailAction>)]
-    guardrails: &'a JsonText,
-    #[schema(value_type = Decision)]
-    decision: &'a JsonText,
-    /// Why the declared fallback answered, if it did.
-    #[schema(value_type = Option<String>)]
-    fallback: &'a Option<String>,
-    /// Time the server spent on the request, microseconds.
-    server_time_us: u64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ModelRef<'a> {
-    name: &'a str,
-    version: &'a str,
 }
 
 /// A batch's answers, one per instance in order.
@@ -188,7 +153,7 @@ async fn answer(
             let decided = decide(app, component, vec![instance]).await;
             let result = record(app, component, decided, started).await.pop();
             let d = result.ok_or_else(|| Internal("no result".into()))??;
-            Ok(JsonBody(serde_json::to_vec(&prediction(component, &d, started)).map_err(serialized)?))
+            Ok(JsonBody(serde_json::to_vec(&prediction(app, component, &d)).map_err(serialized)?))
         }
         Parsed::Batch(slots) => {
             let (parsed, errors): (Vec<_>, Vec<_>) = slots.into_iter().enumerate().partition(|(_, s)| s.is_ok());
@@ -205,7 +170,7 @@ async fn answer(
             let decided = decide(app, component, instances).await;
             for (i, result) in positions.into_iter().zip(record(app, component, decided, started).await) {
                 answers[i] = match result {
-                    Ok(d) => JsonText::of(&prediction(component, &d, started)),
+                    Ok(d) => JsonText::of(&prediction(app, component, &d)),
                     Err(e) => {
                         component.metrics.request("none", e.status(), started.elapsed());
                         JsonText::of(&e.body())
@@ -304,6 +269,9 @@ struct Decided {
     /// The outcome's parts as JSON, shared by the answer and the telemetry event.
     serialized: SerializedOutcome,
     time_ms: u64,
+    /// Time the server spent until the decision, once it is complete: the answer and the
+    /// event say the same.
+    server_time_us: u64,
 }
 
 /// Runs the decision path for instances of one component; one result per instance, in order.
@@ -367,6 +335,7 @@ async fn decide(
                     outcome,
                     seen_features,
                     time_ms,
+                    server_time_us: 0,
                 })
             }
             Err(refusal) => Err(refused(component, refusal)),
@@ -383,9 +352,14 @@ async fn record(
     decided: Vec<Result<Decided, ApiError>>,
     started: Instant,
 ) -> Vec<Result<Decided, ApiError>> {
+    let mut decided = decided;
+    let server_time_us = started.elapsed().as_micros() as u64;
+    for d in decided.iter_mut().flatten() {
+        d.server_time_us = server_time_us;
+    }
     let recorded = match &app.telemetry {
         None => decided,
-        Some(telemetry) => record_events(app, telemetry, component, decided, started).await,
+        Some(telemetry) => record_events(app, telemetry, component, decided).await,
     };
     // Counted once the answer is certain: a decision whose event could not be kept is a 503.
     for d in recorded.iter().flatten() {
@@ -399,7 +373,6 @@ async fn record_events(
     telemetry: &crate::telemetry::Telemetry,
     component: &ComponentRuntime,
     decided: Vec<Result<Decided, ApiError>>,
-    started: Instant,
 ) -> Vec<Result<Decided, ApiError>> {
     let info = component.model_info();
     let pending = decided.into_iter().map(|d| async move {
@@ -414,7 +387,7 @@ async fn record_events(
             d.seen_features.take().unwrap_or_else(|| JsonText::of(&Map::new())),
             &d.outcome,
             &d.serialized,
-            started.elapsed().as_micros() as u64,
+            d.server_time_us,
         );
         // Until recorded, the decision may never reach the user (a 503, or the request
         // dropped by its timeout or the client): then it must not spend their frequency cap.
@@ -448,21 +421,26 @@ impl Drop for Unrecorded<'_> {
     }
 }
 
-fn prediction<'a>(component: &'a ComponentRuntime, d: &'a Decided, started: Instant) -> Prediction<'a> {
+/// The answer for one decided instance: the record its event holds, from the same
+/// serialized parts.
+fn prediction<'a>(app: &'a App, component: &'a ComponentRuntime, d: &'a Decided) -> Prediction<'a> {
     let info = component.model_info();
-    let (id, instance, outcome, parts) = (&d.id, &d.instance, &d.outcome, &d.serialized);
-    Prediction {
-        prediction_id: id.to_string(),
+    Prediction::answered(Parts {
+        prediction_id: &d.id,
+        time_ms: d.time_ms as i64,
+        system: &app.system.name,
         component: &component.name,
-        unit: instance.unit.as_deref(),
-        model: ModelRef { name: &info.name, version: &info.version },
-        raw: &parts.raw,
-        output: &parts.output,
-        guardrails: &parts.guardrails,
-        decision: &parts.decision,
-        fallback: &outcome.fallback,
-        server_time_us: started.elapsed().as_micros() as u64,
-    }
+        unit: d.instance.unit.as_deref(),
+        model_name: &info.name,
+        model_version: &info.version,
+        variant: rein_telemetry::events::DEFAULT_VARIANT,
+        raw: &d.serialized.raw,
+        output: &d.serialized.output,
+        guardrails: &d.serialized.guardrails,
+        decision: &d.serialized.decision,
+        fallback: d.outcome.fallback.as_deref(),
+        server_time_us: d.server_time_us,
+    })
 }
 
 /// The refusal as the client gets it; a guardrail's refusal is counted.

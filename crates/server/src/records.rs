@@ -11,8 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use rein_system::Task;
 use rein_telemetry::{
-    FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent, PredictionRecord, ScanQuery,
-    Store, StoreError,
+    FeedbackEvent, FeedbackKind, FeedbackSource, OutcomeEvent, PredictionEvent, ScanQuery, Store, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,7 +22,8 @@ use crate::error::{
     TelemetryUnavailable, Waited,
 };
 use crate::fields;
-use crate::openapi::{FeedbackKindName, FeedbackSourceName, GuardrailAction, ModeName, Output};
+use crate::openapi::{FeedbackKindName, FeedbackSourceName};
+use crate::record::Prediction;
 use crate::telemetry::Telemetry;
 
 fn telemetry(app: &App) -> Result<&Telemetry, NotFound> {
@@ -55,7 +55,7 @@ enum Seen {
 /// events answered and still in the event log are loaded into the store first. A prediction
 /// not found may still be on its way (just answered): the store catches up once before the
 /// answer says it does not exist.
-async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<PredictionRecord, ApiError> {
+async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<rein_telemetry::PredictionRecord, ApiError> {
     let unavailable = |error| TelemetryUnavailable { what: Waited::Lookup { id: id.to_string() }, error };
     let flush = || async { t.flush().await.map_err(unavailable) };
     if seen == Seen::Everything && t.writer.backlog() > 0 {
@@ -160,7 +160,7 @@ pub async fn feedback(
         None => FeedbackSource::default(),
         Some(s) => FeedbackSource::parse(s).ok_or_else(|| FeedbackError::Source(s.clone()))?,
     };
-    let event = FeedbackEvent {
+    let mut event = FeedbackEvent {
         id: rein_telemetry::new_event_id(),
         prediction_id: b.prediction_id,
         time_ms: time_ms as i64,
@@ -176,6 +176,9 @@ pub async fn feedback(
 
     let record = find_prediction(t, &event.prediction_id, Seen::Prediction).await?;
     check_truth(&app, &record, &event)?;
+    if let Some(truth) = implied_label(&app, &record.prediction, &event) {
+        event.label = Some(truth);
+    }
     t.record(event.clone().into()).await.map_err(|error| TelemetryUnavailable {
         what: Waited::Feedback { prediction_id: event.prediction_id.clone(), key: event.idempotency_key.clone() },
         error,
@@ -212,7 +215,11 @@ fn key_taken(event: &FeedbackEvent, stored: Option<FeedbackEvent>) -> Result<Fee
 }
 
 /// A label must be one the component has; a value needs a regressor, a label a classifier.
-fn check_truth(app: &App, record: &PredictionRecord, event: &FeedbackEvent) -> Result<(), FeedbackError> {
+fn check_truth(
+    app: &App,
+    record: &rein_telemetry::PredictionRecord,
+    event: &FeedbackEvent,
+) -> Result<(), FeedbackError> {
     let Some(component) = app.system.component(&record.prediction.component) else {
         return Ok(()); // a component no longer served: keep what the world says
     };
@@ -240,6 +247,23 @@ fn check_truth(app: &App, record: &PredictionRecord, event: &FeedbackEvent) -> R
     Ok(())
 }
 
+/// The truth an `incorrect` without a label implies: on a binary component, the label the
+/// prediction did not give (its output's, what the product acted on). On a multiclass one
+/// nothing: the truth is any of the others.
+fn implied_label(app: &App, prediction: &PredictionEvent, event: &FeedbackEvent) -> Option<String> {
+    if event.kind != FeedbackKind::Incorrect || event.label.is_some() || event.value.is_some() {
+        return None;
+    }
+    let component = app.system.component(&prediction.component).filter(|c| c.task == Task::Binary)?;
+    #[derive(Deserialize)]
+    struct Labeled {
+        label: Option<String>,
+    }
+    let given = serde_json::from_str::<Labeled>(prediction.output.as_str()).ok()?.label?;
+    component.label_index(&given)?;
+    component.labels.iter().find(|l| **l != given).cloned()
+}
+
 /// Something that happened in the world, maybe caused by a prediction.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -248,7 +272,8 @@ pub struct OutcomeBody {
     /// 1 to 64 lower-case letters, digits and `_`, starting with a letter, e.g. `left_page`.
     #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     name: String,
-    /// Who or what it happened to. At most 256 bytes.
+    /// Who or what it happened to. At most 256 bytes. An outcome names a unit, a
+    /// prediction, or both: one with neither is refused, as it could never be joined.
     #[serde(default)]
     unit: Option<String>,
     /// The prediction it followed, if it is known.
@@ -307,6 +332,9 @@ pub async fn outcome(
     if b.value.is_some_and(|v| !v.is_finite()) {
         return Err(OutcomeError::ValueNotFinite.into());
     }
+    if b.prediction_id.is_none() && b.unit.is_none() {
+        return Err(OutcomeError::Unjoinable(b.name).into());
+    }
     if let Some(id) = &b.prediction_id {
         find_prediction(t, id, Seen::Prediction).await?;
     }
@@ -325,141 +353,6 @@ pub async fn outcome(
     Ok(Accepted(OutcomeAccepted { accepted: true, id, name: b.name }))
 }
 
-/// A recorded prediction, as the lookup and the listing answer it: the prediction event as
-/// telemetry keeps it (not the shape of the predict answer, see `Prediction`).
-#[derive(Serialize, ToSchema)]
-#[schema(as = PredictionRecord)]
-pub struct RecordedPrediction<'a> {
-    /// The prediction's id: the predict answer's `prediction_id`.
-    id: &'a str,
-    /// Event time, unix milliseconds.
-    time_ms: i64,
-    /// The system's name.
-    system: &'a str,
-    component: &'a str,
-    unit: Option<&'a str>,
-    model_name: &'a str,
-    model_version: &'a str,
-    /// Traffic variant (`main` unless a rollout chose another).
-    variant: &'a str,
-    /// The features as telemetry may see them, after the privacy policy (hashed, dropped,
-    /// truncated).
-    #[schema(value_type = HashMap<String, Value>)]
-    features: &'a JsonText,
-    /// The model's own output, before guardrails; null when the model was not called or failed.
-    #[schema(value_type = Option<Output>)]
-    raw_output: &'a JsonText,
-    #[schema(value_type = Vec<GuardrailAction>)]
-    guardrails: &'a JsonText,
-    /// What the product acted on.
-    #[schema(value_type = Output)]
-    output: &'a JsonText,
-    #[schema(value_type = ModeName)]
-    mode: &'a str,
-    /// The whole decision (`mode`, `reason`, `capped`), as JSON text.
-    reason: &'a str,
-    /// Whether the declared fallback answered.
-    fallback: bool,
-    /// Time the server spent on the request, microseconds.
-    latency_us: u64,
-}
-
-impl<'a> From<&'a PredictionEvent> for RecordedPrediction<'a> {
-    fn from(p: &'a PredictionEvent) -> Self {
-        RecordedPrediction {
-            id: &p.id,
-            time_ms: p.time_ms,
-            system: &p.system,
-            component: &p.component,
-            unit: p.unit.as_deref(),
-            model_name: &p.model_name,
-            model_version: &p.model_version,
-            variant: &p.variant,
-            features: &p.features,
-            raw_output: &p.raw_output,
-            guardrails: &p.guardrails,
-            output: &p.output,
-            mode: &p.mode,
-            reason: &p.reason,
-            fallback: p.fallback,
-            latency_us: p.latency_us,
-        }
-    }
-}
-
-/// A recorded feedback.
-#[derive(Serialize, ToSchema)]
-#[schema(as = FeedbackRecord)]
-pub struct RecordedFeedback<'a> {
-    id: &'a str,
-    prediction_id: &'a str,
-    /// Event time, unix milliseconds.
-    time_ms: i64,
-    #[schema(value_type = FeedbackKindName)]
-    kind: &'a str,
-    label: Option<&'a str>,
-    value: Option<f64>,
-    unit: Option<&'a str>,
-    comment: Option<&'a str>,
-    #[schema(value_type = FeedbackSourceName)]
-    source: &'a str,
-    /// The key it was posted with, if any.
-    idempotency_key: Option<&'a str>,
-}
-
-impl<'a> From<&'a FeedbackEvent> for RecordedFeedback<'a> {
-    fn from(f: &'a FeedbackEvent) -> Self {
-        RecordedFeedback {
-            id: &f.id,
-            prediction_id: &f.prediction_id,
-            time_ms: f.time_ms,
-            kind: f.kind.as_str(),
-            label: f.label.as_deref(),
-            value: f.value,
-            unit: f.unit.as_deref(),
-            comment: f.comment.as_deref(),
-            source: f.source.as_str(),
-            idempotency_key: f.idempotency_key.as_deref(),
-        }
-    }
-}
-
-/// A recorded outcome.
-#[derive(Serialize, ToSchema)]
-#[schema(as = OutcomeRecord)]
-pub struct RecordedOutcome<'a> {
-    id: &'a str,
-    /// Event time, unix milliseconds.
-    time_ms: i64,
-    unit: Option<&'a str>,
-    prediction_id: Option<&'a str>,
-    name: &'a str,
-    value: Option<f64>,
-}
-
-impl<'a> From<&'a OutcomeEvent> for RecordedOutcome<'a> {
-    fn from(o: &'a OutcomeEvent) -> Self {
-        RecordedOutcome {
-            id: &o.id,
-            time_ms: o.time_ms,
-            unit: o.unit.as_deref(),
-            prediction_id: o.prediction_id.as_deref(),
-            name: &o.name,
-            value: o.value,
-        }
-    }
-}
-
-/// A recorded prediction with everything the world said back about it.
-#[derive(Serialize, ToSchema)]
-pub struct PredictionLookup<'a> {
-    prediction: RecordedPrediction<'a>,
-    /// Oldest first.
-    feedback: Vec<RecordedFeedback<'a>>,
-    /// The outcomes that name this prediction, oldest first.
-    outcomes: Vec<RecordedOutcome<'a>>,
-}
-
 /// A recorded prediction, joined with its feedback and outcomes. Every event answered
 /// before the lookup is seen.
 #[utoipa::path(
@@ -468,7 +361,7 @@ pub struct PredictionLookup<'a> {
     tag = "predictions",
     params(("id" = String, Path, description = "The `prediction_id` a predict call answered with")),
     responses(
-        (status = 200, description = "The prediction as recorded, with its feedback and outcomes", body = PredictionLookup),
+        (status = 200, description = "The prediction as recorded, with its feedback and outcomes", body = Prediction),
         (status = 404, description = "No prediction has this id (`unknown_prediction`), or telemetry is off (`telemetry_off`)", body = ErrorBody),
         (status = 408, description = "The request took longer than `server.request_timeout_ms` (`request_timeout`)", body = ErrorBody),
         (status = 503, description = "Telemetry could not catch up in time (`telemetry_unavailable`), or the store failed \
@@ -477,13 +370,8 @@ pub struct PredictionLookup<'a> {
 )]
 pub async fn prediction(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let t = telemetry(&app)?;
-    let record = find_prediction(t, &id, Seen::Everything).await?;
-    Ok(Json(PredictionLookup {
-        prediction: (&record.prediction).into(),
-        feedback: record.feedback.iter().map(Into::into).collect(),
-        outcomes: record.outcomes.iter().map(Into::into).collect(),
-    })
-    .into_response())
+    let found = find_prediction(t, &id, Seen::Everything).await?;
+    Ok(Json(Prediction::joined(&found.prediction, &found.feedback, &found.outcomes)).into_response())
 }
 
 /// Which predictions to list, a page at a time.
@@ -506,7 +394,7 @@ pub struct ListQuery {
 /// A page of recorded predictions, oldest first.
 #[derive(Serialize, ToSchema)]
 pub struct PredictionPage<'a> {
-    predictions: Vec<RecordedPrediction<'a>>,
+    predictions: Vec<Prediction<'a>>,
     /// Present when more may follow: pass it as `cursor` for the next page.
     next_cursor: Option<&'a str>,
 }
@@ -552,7 +440,7 @@ pub async fn list(
     }
     let page = read(t, move |s| s.scan(&scan)).await?;
     Ok(Json(PredictionPage {
-        predictions: page.items.iter().map(Into::into).collect(),
+        predictions: page.items.iter().map(Prediction::recorded).collect(),
         next_cursor: page.next_cursor.as_deref(),
     })
     .into_response())

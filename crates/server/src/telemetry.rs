@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use rein_decision::privacy::FeatureHasher;
 use rein_decision::{ModelInfo, Outcome};
-use rein_system::System;
+use rein_system::{Component, FeatureKind, System, Task, TelemetryPolicy};
 use rein_telemetry::{
-    Clock, DataDir, Durability, Event, JsonText, PredictionEvent, RecordError, Retention, SqliteOptions, SqliteStore,
-    Store, Synchronous, Writer, WriterConfig, clock,
+    Clock, ColumnType, DataDir, Durability, Event, ExportFeature, ExportSpec, ExportTask, JsonText, PredictionEvent,
+    RecordError, Retention, SqliteOptions, SqliteStore, Store, Synchronous, Writer, WriterConfig, clock,
 };
 
 /// Telemetry of a running system: where events go and how durably.
@@ -223,8 +223,39 @@ pub fn prediction_event(
         guardrails: serialized.guardrails.clone(),
         output: serialized.output.clone(),
         mode: outcome.decision.mode.as_str().to_string(),
-        reason: serialized.decision.as_str().to_string(),
-        fallback: outcome.fallback.is_some(),
+        decision: serialized.decision.clone(),
+        fallback: outcome.fallback.clone(),
         latency_us,
+    }
+}
+
+/// What an export of `component`'s predictions needs of its declaration: its task and labels,
+/// and its features as telemetry stores them, in the schema's order: each of its schema type,
+/// a hashed one text, a dropped one left out.
+pub fn export_spec(component: &Component) -> ExportSpec {
+    let features = component
+        .features
+        .iter()
+        .filter_map(|f| {
+            let column = match (f.telemetry, &f.kind) {
+                (TelemetryPolicy::Drop, _) => return None,
+                (TelemetryPolicy::Hash, _) => ColumnType::String,
+                (_, FeatureKind::Number { .. }) => ColumnType::Double,
+                (_, FeatureKind::Integer { .. }) => ColumnType::Int64,
+                (_, FeatureKind::Boolean) => ColumnType::Bool,
+                (_, FeatureKind::Category { .. } | FeatureKind::Text { .. }) => ColumnType::String,
+            };
+            Some(ExportFeature { name: f.name.clone(), column })
+        })
+        .collect();
+    ExportSpec {
+        component: component.name.clone(),
+        task: match component.task {
+            Task::Binary => ExportTask::Binary,
+            Task::Multiclass => ExportTask::Multiclass,
+            Task::Regression => ExportTask::Regression,
+        },
+        labels: component.labels.clone(),
+        features,
     }
 }

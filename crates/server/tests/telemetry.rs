@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -40,10 +41,9 @@ async fn answers_and_their_records_agree_to_the_last_digit() {
         let id = answer["prediction_id"].as_str().unwrap();
         let (status, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
         assert_eq!(status, 200, "{record:#}");
-        let p = &record["prediction"];
-        assert_eq!(p["output"], answer["output"], "{id}");
-        assert_eq!(p["raw_output"], answer["raw"], "{id}");
-        assert_eq!(p["guardrails"], answer["guardrails"], "{id}");
+        assert_eq!(record["output"], answer["output"], "{id}");
+        assert_eq!(record["raw"], answer["raw"], "{id}");
+        assert_eq!(record["guardrails"], answer["guardrails"], "{id}");
         assert!(answer["output"]["score"].is_f64(), "{answer:#}");
     }
     // the second instance met the allow-list guardrail: its output is not the model's
@@ -62,6 +62,56 @@ async fn answers_and_their_records_agree_to_the_last_digit() {
     assert!(record_text.contains(&format!("\"score\":{digits}")), "{digits} not in {record_text}");
 }
 
+/// What only a recorded prediction has: the features as telemetry kept them, and (the lookup)
+/// what the world said back. Everything else the predict answer has, under the same names.
+const ONLY_RECORDED: [&str; 3] = ["features", "feedback", "outcomes"];
+
+/// One record shape: a prediction's lookup, and its row in the listing, are the predict
+/// answer itself plus what only the record has; single and batched, with guardrails that
+/// acted and without.
+#[tokio::test]
+async fn a_prediction_is_one_object_answered_looked_up_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Durable).await;
+    let (status, single) = server.predict(json!({"unit": "u-1", "features": page()})).await;
+    assert_eq!(status, 200, "{single:#}");
+    let (status, batch) = server
+        .predict(json!({"instances": [
+            {"unit": "u-2", "features": page(), "context": {"domain": "accounts.example.com"}},
+            {"features": page(), "time_ms": 1_700_000_000_000u64},
+        ]}))
+        .await;
+    assert_eq!(status, 200, "{batch:#}");
+    let answers: Vec<&Value> = std::iter::once(&single).chain(batch["predictions"].as_array().unwrap()).collect();
+    let (status, listing) = server.get_json("/v1/predictions?limit=10").await;
+    assert_eq!(status, 200, "{listing:#}");
+    for answer in answers {
+        let id = answer["prediction_id"].as_str().unwrap();
+        let (status, lookup) = server.get_json(&format!("/v1/predictions/{id}")).await;
+        assert_eq!(status, 200, "{lookup:#}");
+        let mut common = lookup.clone();
+        for field in ONLY_RECORDED {
+            assert!(lookup.get(field).is_some(), "the lookup has no `{field}`: {lookup:#}");
+            assert!(answer.get(field).is_none(), "the answer has `{field}`: {answer:#}");
+            common.as_object_mut().unwrap().remove(field);
+        }
+        assert_eq!(&common, answer, "the lookup is the answer, plus {ONLY_RECORDED:?}");
+        let listed = listing["predictions"].as_array().unwrap().iter().find(|p| p["prediction_id"] == id).unwrap();
+        let mut expected = lookup.clone();
+        expected.as_object_mut().unwrap().retain(|k, _| k != "feedback" && k != "outcomes");
+        assert_eq!(listed, &expected, "the listing's row is the lookup without its joins");
+    }
+    // the shape's parts, as the answer gives them
+    assert_eq!(single["model"]["name"], "model", "{single:#}");
+    assert_eq!(single["decision"]["reason"]["kind"], "expected_value", "an object, not text: {single:#}");
+    assert_eq!(single["fallback"], Value::Null);
+    assert_eq!((single["system"].as_str(), single["variant"].as_str()), (Some("phishing-warning"), Some("main")));
+    assert_eq!(batch["predictions"][0]["guardrails"][0]["rule"], "never_warn_allow_listed");
+    assert_eq!(batch["predictions"][1]["time_ms"], 1_700_000_000_000u64);
+    assert_eq!(batch["predictions"][1]["unit"], Value::Null);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn the_feedback_loop_joins_what_the_world_says_to_the_prediction() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,10 +121,10 @@ async fn the_feedback_loop_joins_what_the_world_says_to_the_prediction() {
     // durable: the prediction is in the store when the answer arrives
     let (status, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
     assert_eq!(status, 200, "{record:#}");
-    assert_eq!(record["prediction"]["unit"], "user-7");
-    assert_eq!(record["prediction"]["component"], "phishing");
+    assert_eq!(record["unit"], "user-7");
+    assert_eq!(record["component"], "phishing");
     // the privacy policy: tld_category is hashed, the rest raw
-    let features = &record["prediction"]["features"];
+    let features = &record["features"];
     assert_eq!(features["url_length"], 142);
     assert!(features["tld_category"].as_str().unwrap().starts_with("h:"), "{features}");
 
@@ -111,14 +161,21 @@ async fn the_feedback_loop_joins_what_the_world_says_to_the_prediction() {
     assert_eq!(record["outcomes"][0]["name"], "left_page");
     server.stop().await;
 
-    // the export sees the labeled example
+    // the export sees the labeled example, with what happened after it
     let store = SqliteStore::open(dir.path()).unwrap();
     let mut out = Vec::new();
-    let rows =
-        rein_telemetry::export(&store, "phishing", None, None, rein_telemetry::ExportFormat::Jsonl, &mut out).unwrap();
-    assert_eq!(rows, 1);
+    let spec = rein_server::telemetry::export_spec(system(|t| t).component("phishing").unwrap());
+    let options = rein_telemetry::ExportOptions {
+        since_ms: None,
+        until_ms: None,
+        labeled_only: true,
+        format: rein_telemetry::ExportFormat::Jsonl,
+    };
+    let report = rein_telemetry::export(&store, &spec, &options, &mut out).unwrap();
+    assert_eq!(report.rows, 1);
     let line: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(line["prediction_id"], id.as_str());
+    assert_eq!((line["truth"].clone(), line["outcome_left_page"].clone()), (json!("legit"), json!(1)));
 }
 
 #[tokio::test]
@@ -168,15 +225,68 @@ async fn bad_feedback_and_outcomes_get_the_right_status_and_message() {
     assert_eq!(status, 409);
     assert_error(&body, "key_reused");
 
+    // an outcome that names neither a prediction nor a unit could never be joined
+    let (status, body) = server.post("/v1/outcomes", json!({"name": "left_page", "value": 1.0}).to_string()).await;
+    assert_eq!(status, 422, "{body:#}");
+    assert_error(&body, "invalid_outcome");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`prediction_id`") && message.contains("`unit`"), "{message}");
+
     for (bad, code) in [
-        (json!({"name": "Left Page"}), "invalid_outcome"),
-        (json!({"name": "left_page", "value": "high"}), "bad_request_shape"),
+        (json!({"name": "Left Page", "unit": "u"}), "invalid_outcome"),
+        (json!({"name": "left_page", "unit": "u", "value": "high"}), "bad_request_shape"),
         (json!({"name": "left_page", "prediction_id": unknown}), "unknown_prediction"),
     ] {
         let (status, body) = server.post("/v1/outcomes", bad.to_string()).await;
         assert!(status == 422 || status == 404, "{bad}: {status} {body:#}");
         assert_error(&body, code);
     }
+    server.stop().await;
+}
+
+/// `incorrect` without a label: on a binary component the truth is the other label, and
+/// recorded as such; on a multiclass one it stays unknown unless a label is given.
+#[tokio::test]
+async fn an_incorrect_binary_prediction_implies_the_other_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::recording(|t| t, sqlite(dir.path()), dir.path(), Durability::Durable).await;
+    let id = predict_id(&server, "u").await; // answered `phishing`
+    let (status, body) =
+        server.post("/v1/feedback", json!({"prediction_id": id, "kind": "incorrect"}).to_string()).await;
+    assert_eq!(status, 202, "{body:#}");
+    let (_, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(record["output"]["label"], "phishing");
+    assert_eq!(record["feedback"][0]["kind"], "incorrect");
+    assert_eq!(record["feedback"][0]["label"], "legit", "{record:#}");
+    server.stop().await;
+
+    let legal = Path::new(EXAMPLE_DIR).join("../legal-triage/rein.toml");
+    let system = rein_system::load(&legal).unwrap_or_else(|d| panic!("{d}"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = rein_telemetry::DataDir::lock(dir.path()).unwrap();
+    let telemetry = rein_server::Telemetry::start(
+        sqlite(dir.path()),
+        &system,
+        data,
+        Durability::Durable,
+        rein_telemetry::clock::system(),
+    )
+    .unwrap();
+    let server = Server::with(system, Some(telemetry)).await;
+    let message = json!({"features": {"message": "my landlord wants to raise the rent twice this year"}});
+    let (status, answer) = server.post("/v1/components/topic/predict", message.to_string()).await;
+    assert_eq!(status, 200, "{answer:#}");
+    let id = answer["prediction_id"].as_str().unwrap();
+    for feedback in [
+        json!({"prediction_id": id, "kind": "incorrect"}),
+        json!({"prediction_id": id, "kind": "incorrect", "label": "divorce"}),
+    ] {
+        let (status, body) = server.post("/v1/feedback", feedback.to_string()).await;
+        assert_eq!(status, 202, "{body:#}");
+    }
+    let (_, record) = server.get_json(&format!("/v1/predictions/{id}")).await;
+    assert_eq!(record["feedback"][0]["label"], Value::Null, "any of the other four: {record:#}");
+    assert_eq!(record["feedback"][1]["label"], "divorce");
     server.stop().await;
 }
 
@@ -192,7 +302,8 @@ async fn a_listing_shows_every_durable_prediction_answered_before_it() {
     }
     let (status, page) = server.get_json("/v1/predictions?component=phishing").await;
     assert_eq!(status, 200, "{page:#}");
-    let listed: Vec<&str> = page["predictions"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let listed: Vec<&str> =
+        page["predictions"].as_array().unwrap().iter().map(|p| p["prediction_id"].as_str().unwrap()).collect();
     assert_eq!(listed, ids);
     server.stop().await;
 }
@@ -219,7 +330,9 @@ async fn predictions_are_listed_in_pages_without_loss_or_repetition() {
         };
         let (status, page) = server.get_json(&path).await;
         assert_eq!(status, 200, "{page:#}");
-        seen.extend(page["predictions"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()));
+        seen.extend(
+            page["predictions"].as_array().unwrap().iter().map(|p| p["prediction_id"].as_str().unwrap().to_string()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,

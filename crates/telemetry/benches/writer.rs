@@ -22,9 +22,9 @@ fn event(i: u64) -> Event {
         raw_output: json!({"probabilities": [0.2, 0.8]}).into(),
         guardrails: json!([]).into(),
         output: json!({"label": "fraud", "score": 0.8}).into(),
-        mode: "automatic".into(),
-        reason: "confident".into(),
-        fallback: false,
+        mode: "automate".into(),
+        decision: json!({"mode": "automate", "reason": {"kind": "threshold", "score": 0.8, "threshold": 0.7}}).into(),
+        fallback: None,
         latency_us: 420,
     }
     .into()

@@ -28,8 +28,10 @@ fn event(i: u64) -> Event {
         guardrails: json!([]).into(),
         output: json!({"label": "phishing", "probabilities": [0.04, 0.96]}).into(),
         mode: "automate".into(),
-        reason: r#"{"mode":"automate","reason":{"kind":"expected_value","values":{"automate":4.1,"prompt":2.0,"annotate":0.5,"none":-3.2}}}"#.into(),
-        fallback: false,
+        decision: json!({"mode": "automate", "reason": {"kind": "expected_value",
+            "values": {"automate": 4.1, "prompt": 2.0, "annotate": 0.5, "none": -3.2}}})
+        .into(),
+        fallback: None,
         latency_us: 420,
     }
     .into()

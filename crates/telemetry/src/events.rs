@@ -44,7 +44,8 @@ fn default_variant() -> String {
 pub struct JsonText(Box<serde_json::value::RawValue>);
 
 /// Read through a tree, not as raw text: an [`Event`] is internally tagged, and serde
-/// hands such a variant's fields over buffered, where raw text is no longer there.
+/// hands such a variant's fields over buffered, where raw text is no longer there (the
+/// event log's lines are read with [`Event::from_line`], which keeps it).
 impl<'de> Deserialize<'de> for JsonText {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         serde_json::Value::deserialize(deserializer).map(|v| JsonText::of(&v))
@@ -89,6 +90,12 @@ impl fmt::Debug for JsonText {
     }
 }
 
+impl From<Box<serde_json::value::RawValue>> for JsonText {
+    fn from(raw: Box<serde_json::value::RawValue>) -> Self {
+        JsonText(raw)
+    }
+}
+
 impl From<serde_json::Value> for JsonText {
     fn from(value: serde_json::Value) -> Self {
         JsonText::of(&value)
@@ -96,7 +103,11 @@ impl From<serde_json::Value> for JsonText {
 }
 
 /// One prediction served by rein, as it was served.
+///
+/// Its JSON (the event log's line) reads also the shape rein wrote before the decision was
+/// kept as an object: `reason` (the decision as JSON text) and `fallback` as a boolean.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "PredictionLine<JsonText>")]
 pub struct PredictionEvent {
     /// UUIDv7 (time-ordered), see [`new_prediction_id`].
     pub id: String,
@@ -105,12 +116,10 @@ pub struct PredictionEvent {
     pub system: String,
     pub component: String,
     /// The unit (user, account, ...) the prediction is about, if known.
-    #[serde(default)]
     pub unit: Option<String>,
     pub model_name: String,
     pub model_version: String,
     /// Traffic variant (room for rollouts and experiments); `"main"` by default.
-    #[serde(default = "default_variant")]
     pub variant: String,
     /// Features as the model saw them, after the privacy policy (a JSON object).
     pub features: JsonText,
@@ -120,14 +129,112 @@ pub struct PredictionEvent {
     pub guardrails: JsonText,
     /// The final output returned to the caller.
     pub output: JsonText,
-    /// Decision mode (e.g. `automatic`, `suggest`, `abstain`).
+    /// The decision's mode (`automate`, `prompt`, ...), also inside `decision`: kept apart
+    /// for queries by mode.
     pub mode: String,
-    /// Why that mode was chosen.
-    pub reason: String,
-    /// Whether a fallback produced the output.
-    pub fallback: bool,
-    /// End-to-end latency of the prediction, microseconds.
+    /// The decision as answered: a JSON object `{"mode", "reason", "capped"}`.
+    pub decision: JsonText,
+    /// Why the declared fallback answered (the model's error), if it did.
+    pub fallback: Option<String>,
+    /// Time the server spent on the prediction until it was decided, microseconds.
     pub latency_us: u64,
+}
+
+/// What a fallback reads when the error was not recorded (events of an earlier rein).
+pub const FALLBACK_ERROR_UNRECORDED: &str = "the model failed (its error was not recorded)";
+
+/// A prediction event's line, as this rein writes it or as an earlier one did. `J` holds the
+/// JSON parts: [`JsonText`] where serde hands them over buffered (the [`Event`] enum is
+/// internally tagged), the line's own text in [`Event::from_line`].
+#[derive(Deserialize)]
+struct PredictionLine<J> {
+    id: String,
+    time_ms: i64,
+    system: String,
+    component: String,
+    #[serde(default)]
+    unit: Option<String>,
+    model_name: String,
+    model_version: String,
+    #[serde(default = "default_variant")]
+    variant: String,
+    features: J,
+    raw_output: J,
+    guardrails: J,
+    output: J,
+    mode: String,
+    #[serde(default = "Option::default")]
+    decision: Option<J>,
+    /// Earlier: the decision as JSON text.
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    fallback: FallbackLine,
+    latency_us: u64,
+}
+
+/// `fallback`: the error, or null; earlier, whether the fallback answered.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum FallbackLine {
+    #[default]
+    None,
+    Answered(bool),
+    Error(String),
+}
+
+impl<J: Into<JsonText>> From<PredictionLine<J>> for PredictionEvent {
+    fn from(l: PredictionLine<J>) -> Self {
+        let decision = l
+            .decision
+            .map(Into::into)
+            .unwrap_or_else(|| decision_of_reason(&l.mode, l.reason.as_deref().unwrap_or("")));
+        let fallback = match l.fallback {
+            FallbackLine::None | FallbackLine::Answered(false) => None,
+            FallbackLine::Error(error) => Some(error),
+            FallbackLine::Answered(true) => Some(fallback_error_of(&decision)),
+        };
+        PredictionEvent {
+            id: l.id,
+            time_ms: l.time_ms,
+            system: l.system,
+            component: l.component,
+            unit: l.unit,
+            model_name: l.model_name,
+            model_version: l.model_version,
+            variant: l.variant,
+            features: l.features.into(),
+            raw_output: l.raw_output.into(),
+            guardrails: l.guardrails.into(),
+            output: l.output.into(),
+            mode: l.mode,
+            decision,
+            fallback,
+            latency_us: l.latency_us,
+        }
+    }
+}
+
+/// The decision an earlier rein kept as text in `reason`: the decision's JSON, read as it
+/// is; anything else kept as `{"mode", "reason": {"kind": "unknown", "text"}}`. The store's
+/// migration of old rows does the same.
+pub fn decision_of_reason(mode: &str, reason: &str) -> JsonText {
+    if let Ok(serde_json::Value::Object(decision)) = serde_json::from_str::<serde_json::Value>(reason)
+        && decision.contains_key("mode")
+        && decision.contains_key("reason")
+    {
+        return JsonText::of(&decision);
+    }
+    JsonText::of(&serde_json::json!({"mode": mode, "reason": {"kind": "unknown", "text": reason}}))
+}
+
+/// The error a fallback decision names, for events that kept only that the fallback answered.
+fn fallback_error_of(decision: &JsonText) -> String {
+    let decision = decision.to_value();
+    match (&decision["reason"]["kind"], &decision["reason"]["error"]) {
+        (serde_json::Value::String(kind), serde_json::Value::String(error)) if kind == "fallback" => error.clone(),
+        _ => FALLBACK_ERROR_UNRECORDED.to_owned(),
+    }
 }
 
 /// What a feedback says about a prediction.
@@ -370,6 +477,27 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The event of one line of the event log. A prediction's JSON parts keep the line's own
+    /// text (its keys in the order written, its numbers as written), where reading it as an
+    /// [`Event`] rebuilds them from a tree.
+    pub fn from_line(line: &[u8]) -> Result<Event, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Tag {
+            #[serde(rename = "type")]
+            kind: EventKind,
+        }
+        let Tag { kind } = serde_json::from_slice(line)?;
+        Ok(match kind {
+            EventKind::Prediction => Event::Prediction(
+                serde_json::from_slice::<PredictionLine<Box<serde_json::value::RawValue>>>(line)?.into(),
+            ),
+            EventKind::Feedback => Event::Feedback(serde_json::from_slice(line)?),
+            EventKind::Outcome => Event::Outcome(serde_json::from_slice(line)?),
+        })
+    }
+}
+
 impl From<PredictionEvent> for Event {
     fn from(e: PredictionEvent) -> Self {
         Event::Prediction(e)
@@ -422,11 +550,37 @@ mod tests {
     #[test]
     fn prediction_variant_defaults_to_main() {
         let v = json!({"type":"prediction","id":"x","time_ms":1,"system":"s","component":"c","model_name":"m",
-            "model_version":"1","features":{},"raw_output":null,"guardrails":[],"output":1,"mode":"auto",
-            "reason":"r","fallback":false,"latency_us":3});
+            "model_version":"1","features":{},"raw_output":null,"guardrails":[],"output":1,"mode":"none",
+            "decision":{"mode":"none","reason":{"kind":"fixed"}},"fallback":null,"latency_us":3});
         let Event::Prediction(p) = serde_json::from_value::<Event>(v).unwrap() else { panic!() };
         assert_eq!(p.variant, "main");
         assert_eq!(p.unit, None);
+        assert_eq!(p.fallback, None);
+        assert_eq!(p.decision.to_value()["reason"]["kind"], "fixed");
+    }
+
+    /// A line an earlier rein wrote (the decision as text in `reason`, `fallback` a boolean)
+    /// reads as the event it was: its log still loads after an upgrade.
+    #[test]
+    fn an_earlier_line_reads_as_its_event() {
+        let decision = r#"{"mode":"none","reason":{"kind":"fallback","error":"timed out"}}"#;
+        let line = json!({"type":"prediction","id":"x","time_ms":1,"system":"s","component":"c","model_name":"m",
+            "model_version":"1","features":{},"raw_output":null,"guardrails":[],"output":{"label":"legit"},
+            "mode":"none","reason":decision,"fallback":true,"latency_us":3});
+        let Event::Prediction(p) = serde_json::from_value::<Event>(line.clone()).unwrap() else { panic!() };
+        assert_eq!(p.decision.to_value(), serde_json::from_str::<serde_json::Value>(decision).unwrap());
+        assert_eq!(p.fallback.as_deref(), Some("timed out"));
+        // and what this rein writes reads back the same
+        let again = serde_json::to_string(&Event::Prediction(p.clone())).unwrap();
+        let written: serde_json::Value = serde_json::from_str(&again).unwrap();
+        assert!(written["decision"].is_object() && written.get("reason").is_none(), "{again}");
+        assert_eq!(serde_json::from_str::<Event>(&again).unwrap(), Event::Prediction(p));
+
+        let mut line = line;
+        line["reason"] = json!("confident");
+        let Event::Prediction(p) = serde_json::from_value::<Event>(line).unwrap() else { panic!() };
+        assert_eq!(p.decision.to_value(), json!({"mode": "none", "reason": {"kind": "unknown", "text": "confident"}}));
+        assert_eq!(p.fallback.as_deref(), Some(FALLBACK_ERROR_UNRECORDED));
     }
 
     #[test]
@@ -434,7 +588,8 @@ mod tests {
         // Written in schema order, not alphabetical, as the server makes it.
         let line = r#"{"type":"prediction","id":"x","time_ms":1,"system":"s","component":"c","model_name":"m",
             "model_version":"1","features":{"zeta":1.5,"alpha":"h:0a"},"raw_output":{"label":"spam","probabilities":[0.1,0.9]},
-            "guardrails":[],"output":{"label":"spam"},"mode":"auto","reason":"r","fallback":false,"latency_us":3}"#;
+            "guardrails":[],"output":{"label":"spam"},"mode":"none","decision":{"mode":"none","reason":{"kind":"fixed"}},
+            "fallback":null,"latency_us":3}"#;
         let Event::Prediction(p) = serde_json::from_str::<Event>(line).unwrap() else { panic!() };
         assert_eq!(p.features.to_value(), json!({"alpha": "h:0a", "zeta": 1.5}));
         assert_eq!(p.raw_output.to_value()["probabilities"][1], 0.9);
@@ -444,6 +599,32 @@ mod tests {
         assert_eq!(JsonText::parse(r#"{"zeta":1.5,"alpha":"h:0a"}"#.into()).unwrap(), p.features);
         assert_ne!(JsonText::parse(r#"{"zeta":1.5}"#.into()).unwrap(), p.features);
         assert!(JsonText::parse("{".into()).is_err());
+    }
+
+    /// A log line read as an event keeps its JSON parts as written: keys in their order (the
+    /// component's labels, the modes most forceful first), numbers in their digits.
+    #[test]
+    fn a_line_keeps_its_parts_as_written() {
+        let line = br#"{"type":"prediction","id":"x","time_ms":1,"system":"s","component":"c","model_name":"m",
+            "model_version":"1","features":{"zeta":1.5,"alpha":"h:0a"},"raw_output":null,"guardrails":[],
+            "output":{"label":"spam","probabilities":{"spam":0.9755799174308777,"ham":0.024420082569122314}},
+            "mode":"none","decision":{"mode":"none","reason":{"kind":"expected_value","values":{"prompt":2.5,"none":1}}},
+            "fallback":null,"latency_us":3}"#;
+        let Event::Prediction(p) = Event::from_line(line).unwrap() else { panic!() };
+        assert_eq!(p.features.as_str(), r#"{"zeta":1.5,"alpha":"h:0a"}"#);
+        assert_eq!(
+            p.output.as_str(),
+            r#"{"label":"spam","probabilities":{"spam":0.9755799174308777,"ham":0.024420082569122314}}"#
+        );
+        assert_eq!(
+            p.decision.as_str(),
+            r#"{"mode":"none","reason":{"kind":"expected_value","values":{"prompt":2.5,"none":1}}}"#
+        );
+        assert_eq!(Event::Prediction(p), serde_json::from_slice::<Event>(line).unwrap());
+        let f = Event::Feedback(feedback());
+        assert_eq!(Event::from_line(&serde_json::to_vec(&f).unwrap()).unwrap(), f);
+        assert!(Event::from_line(br#"{"type":"prediction","id":"x"}"#).is_err());
+        assert!(Event::from_line(br#"{"type":"surprise"}"#).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! * [`Store`]: the storage trait; [`SqliteStore`] is the embedded default.
 //! * [`DataDir`]: the data directory's layout and its exclusive lock.
 //! * [`Clock`]: time for the background threads, injectable in tests ([`ManualClock`]).
-//! * [`retention`]: pruning passes; [`export`]: datasets as jsonl, csv or parquet.
+//! * [`retention`]: pruning passes; [`export`]: a component's predictions as a dataset (jsonl, csv, parquet).
 
 mod background;
 pub mod clock;
@@ -30,11 +30,15 @@ pub use events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
     new_event_id, new_prediction_id, now_ms,
 };
-pub use export::{ExportError, ExportFormat, export};
+pub use export::{
+    Column, ColumnType, ExportError, ExportFeature, ExportFormat, ExportOptions, ExportReport, ExportSpec, ExportTask,
+    export,
+};
 pub use log::LogError;
 pub use retention::{PruneReport, Retention, prune_once};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{
-    Counts, ExampleQuery, LabeledExample, LogPosition, Order, Page, PredictionRecord, ScanQuery, Store, WriteReport,
+    Counts, LogPosition, Order, OutcomeName, Page, PredictionRecord, PredictionVisitor, ScanQuery, Store, WindowQuery,
+    WriteReport,
 };
 pub use writer::{Durability, StartError, StoreFailure, Writer, WriterConfig, WriterStats};

@@ -165,7 +165,7 @@ impl Loader {
             if line.bytes.iter().all(u8::is_ascii_whitespace) {
                 continue; // a probe of a failing log, or the start of a line after a torn one
             }
-            match serde_json::from_slice::<Event>(&line.bytes) {
+            match Event::from_line(&line.bytes) {
                 Ok(event) => events.push(event),
                 Err(e) => {
                     skipped += 1;

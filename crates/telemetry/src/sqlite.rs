@@ -18,8 +18,8 @@ use crate::events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
 };
 use crate::store::{
-    Counts, Cursor, ExampleQuery, ExampleVisitor, LabeledExample, LogPosition, Order, Page, PredictionRecord,
-    ScanQuery, Store, WriteReport,
+    Counts, Cursor, LogPosition, Order, OutcomeName, Page, PredictionRecord, PredictionVisitor, ScanQuery, Store,
+    WindowQuery, WriteReport,
 };
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -91,6 +91,28 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // The event log position the store holds everything before, written in the same
     // transaction as the events, so a restart resumes loading exactly there.
     (3, "CREATE TABLE log_position (stream INTEGER PRIMARY KEY, loaded_to INTEGER NOT NULL);"),
+    // The decision is kept as the object the answer holds (`{"mode", "reason", "capped"}`),
+    // in what was `reason`: rows before held that object's JSON text there, which stays; any
+    // other text becomes `{"mode", "reason": {"kind": "unknown", "text"}}`, as
+    // `events::decision_of_reason` reads it. A fallback keeps the model's error, which rows
+    // before did not: theirs is the one their decision names, if it does.
+    (
+        4,
+        "ALTER TABLE predictions RENAME COLUMN reason TO decision;
+    UPDATE predictions
+        SET decision = json_object('mode', mode, 'reason', json_object('kind', 'unknown', 'text', decision))
+        WHERE CASE WHEN json_valid(decision)
+                   THEN json_type(decision) != 'object' OR json_type(decision, '$.mode') IS NULL
+                        OR json_type(decision, '$.reason') IS NULL
+                   ELSE 1 END;
+    ALTER TABLE predictions ADD COLUMN fallback_error TEXT;
+    UPDATE predictions
+        SET fallback_error = COALESCE(
+            CASE WHEN json_extract(decision, '$.reason.kind') = 'fallback'
+                 THEN json_extract(decision, '$.reason.error') END,
+            'the model failed (its error was not recorded)')
+        WHERE fallback != 0;",
+    ),
 ];
 
 /// Page size of a new store. Rows here are about a kilobyte and written in transactions of
@@ -157,19 +179,20 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 const INSERT_PREDICTION: &str = "INSERT INTO predictions (id, time_ms, system, component, unit, model_name,
-    model_version, variant, features, raw_output, guardrails, output, mode, reason, fallback, latency_us)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT (id) DO NOTHING";
+    model_version, variant, features, raw_output, guardrails, output, mode, decision, fallback, latency_us,
+    fallback_error)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (id) DO NOTHING";
 // A taken event id (a replay) or idempotency key (a client's repeat) inserts nothing.
 const INSERT_FEEDBACK: &str = "INSERT INTO feedback (prediction_id, time_ms, kind, label, value, unit, comment,
     source, idempotency_key, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
 const INSERT_OUTCOME: &str = "INSERT INTO outcomes (time_ms, unit, prediction_id, name, value, id)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
 const PREDICTION_COLUMNS: &str = "p.id, p.time_ms, p.system, p.component, p.unit, p.model_name, p.model_version,
-    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.reason, p.fallback, p.latency_us";
-const N_PREDICTION_COLUMNS: usize = 16;
+    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.decision, p.fallback_error, p.latency_us";
 const FEEDBACK_COLUMNS: &str =
     "f.prediction_id, f.time_ms, f.kind, f.label, f.value, f.unit, f.comment, f.source, f.idempotency_key,
     COALESCE(f.id, 'seq-' || f.seq)";
+const OUTCOME_COLUMNS: &str = "o.time_ms, o.unit, o.prediction_id, o.name, o.value, COALESCE(o.id, 'seq-' || o.seq)";
 const PRUNE_CHUNK: i64 = 5000;
 
 impl SqliteStore {
@@ -291,29 +314,16 @@ impl SqliteStore {
                     r.get::<_, String>(at + 9)?,
                     r.get::<_, String>(at + 10)?,
                     r.get::<_, String>(at + 11)?,
+                    r.get::<_, String>(at + 13)?,
                 ],
                 r.get::<_, String>(at + 12)?,
-                r.get::<_, String>(at + 13)?,
-                r.get::<_, bool>(at + 14)?,
+                r.get::<_, Option<String>>(at + 14)?,
                 r.get::<_, i64>(at + 15)?,
             ))
         };
-        let (
-            id,
-            time_ms,
-            system,
-            component,
-            unit,
-            model_name,
-            model_version,
-            variant,
-            json,
-            mode,
-            reason,
-            fallback,
-            lat,
-        ) = get(r).map_err(self.err("read prediction row"))?;
-        let [features, raw_output, guardrails, output] = json.map(|s| {
+        let (id, time_ms, system, component, unit, model_name, model_version, variant, json, mode, fallback, lat) =
+            get(r).map_err(self.err("read prediction row"))?;
+        let [features, raw_output, guardrails, output, decision] = json.map(|s| {
             JsonText::parse(s).map_err(|e| StoreError::Corrupt {
                 path: self.path.clone(),
                 what: "prediction JSON column",
@@ -333,7 +343,7 @@ impl SqliteStore {
             guardrails: guardrails?,
             output: output?,
             mode,
-            reason,
+            decision: decision?,
             fallback,
             latency_us: lat.max(0) as u64,
             id,
@@ -366,7 +376,34 @@ impl SqliteStore {
         let source = FeedbackSource::parse(&source).ok_or_else(|| corrupt("feedback source", &source))?;
         Ok(FeedbackEvent { id, prediction_id, time_ms, kind, label, value, unit, comment, source, idempotency_key })
     }
+
+    fn outcome_from_row(&self, r: &Row<'_>, at: usize) -> Result<OutcomeEvent, StoreError> {
+        let get = |r: &Row<'_>| -> rusqlite::Result<_> {
+            Ok(OutcomeEvent {
+                time_ms: r.get(at)?,
+                unit: r.get(at + 1)?,
+                prediction_id: r.get(at + 2)?,
+                name: r.get(at + 3)?,
+                value: r.get(at + 4)?,
+                id: r.get(at + 5)?,
+            })
+        };
+        get(r).map_err(self.err("read outcome row"))
+    }
 }
+
+/// The window of a [`WindowQuery`] as SQL over `predictions p`, its parameters `?1` (since),
+/// `?2` (until) and `?3` (component).
+fn window_sql(q: &WindowQuery) -> String {
+    let component = if q.component.is_some() { "p.component = ?3" } else { "?3 IS NULL" };
+    let feedback =
+        if q.with_feedback { " AND EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = p.id)" } else { "" };
+    format!("{component} AND p.time_ms >= ?1 AND p.time_ms < ?2{feedback}")
+}
+
+/// A row's `(time_ms, id)` of its prediction, in the order the store sorts them (SQLite
+/// compares text bytewise, as `str` does).
+type Key = (i64, String);
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let err = |op| move |source| StoreError::Sqlite { path: path.to_owned(), op, source };
@@ -428,9 +465,10 @@ impl Store for SqliteStore {
                                 p.guardrails.as_str(),
                                 p.output.as_str(),
                                 p.mode,
-                                p.reason,
-                                p.fallback,
+                                p.decision.as_str(),
+                                p.fallback.is_some(),
                                 i64::try_from(p.latency_us).unwrap_or(i64::MAX),
+                                p.fallback,
                             ])
                             .map_err(self.err("insert prediction"))?;
                         if n == 0 { report.duplicates += 1 } else { report.predictions += 1 }
@@ -519,25 +557,15 @@ impl Store for SqliteStore {
             while let Some(r) = rows.next().map_err(self.err("read feedback"))? {
                 feedback.push(self.feedback_from_row(r, 0)?);
             }
-            let mut st = c
-                .prepare_cached(
-                    "SELECT time_ms, unit, prediction_id, name, value, COALESCE(id, 'seq-' || seq) FROM outcomes
-                     WHERE prediction_id = ?1 ORDER BY time_ms, seq",
-                )
-                .map_err(self.err("prepare read"))?;
-            let outcomes = st
-                .query_map([id], |r| {
-                    Ok(OutcomeEvent {
-                        time_ms: r.get(0)?,
-                        unit: r.get(1)?,
-                        prediction_id: r.get(2)?,
-                        name: r.get(3)?,
-                        value: r.get(4)?,
-                        id: r.get(5)?,
-                    })
-                })
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(self.err("read outcomes"))?;
+            let sql = format!(
+                "SELECT {OUTCOME_COLUMNS} FROM outcomes o WHERE o.prediction_id = ?1 ORDER BY o.time_ms, o.seq"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare read"))?;
+            let mut rows = st.query([id]).map_err(self.err("read outcomes"))?;
+            let mut outcomes = Vec::new();
+            while let Some(r) = rows.next().map_err(self.err("read outcomes"))? {
+                outcomes.push(self.outcome_from_row(r, 0)?);
+            }
             Ok(Some(PredictionRecord { prediction, feedback, outcomes }))
         })
     }
@@ -611,41 +639,96 @@ impl Store for SqliteStore {
         })
     }
 
-    fn labeled_examples(&self, q: &ExampleQuery, visit: &mut ExampleVisitor<'_>) -> Result<u64, StoreError> {
-        let component = if q.component.is_some() { "p.component = ?3 AND" } else { "(?3 IS NULL) AND" };
-        let sql = format!(
-            "SELECT {PREDICTION_COLUMNS}, {FEEDBACK_COLUMNS} FROM predictions p
-             JOIN feedback f ON f.prediction_id = p.id
-             WHERE {component} p.time_ms >= ?1 AND p.time_ms < ?2
-             ORDER BY p.time_ms, p.id, f.time_ms, f.seq"
+    fn visit_predictions(&self, q: &WindowQuery, visit: &mut PredictionVisitor<'_>) -> Result<u64, StoreError> {
+        let window = window_sql(q);
+        // Three ordered reads merged on (time_ms, id): each prediction's feedback and outcomes
+        // arrive right after it, without a join multiplying them or a prediction's rows held.
+        let predictions =
+            format!("SELECT {PREDICTION_COLUMNS} FROM predictions p WHERE {window} ORDER BY p.time_ms, p.id");
+        let feedback = format!(
+            "SELECT p.time_ms, p.id, {FEEDBACK_COLUMNS} FROM feedback f JOIN predictions p ON p.id = f.prediction_id
+             WHERE {window} ORDER BY p.time_ms, p.id, f.time_ms, f.seq"
+        );
+        let outcomes = format!(
+            "SELECT p.time_ms, p.id, {OUTCOME_COLUMNS} FROM outcomes o JOIN predictions p ON p.id = o.prediction_id
+             WHERE {window} ORDER BY p.time_ms, p.id, o.time_ms, o.seq"
         );
         let lo = q.since_ms.unwrap_or(i64::MIN);
         let hi = q.until_ms.unwrap_or(i64::MAX);
-        self.read("read labeled examples", |c| {
-            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare export"))?;
-            let mut rows = st.query(params![lo, hi, q.component]).map_err(self.err("read labeled examples"))?;
-            let mut current: Option<LabeledExample> = None;
-            let mut n = 0u64;
-            while let Some(r) = rows.next().map_err(self.err("read labeled examples"))? {
-                let id: String = r.get(0).map_err(self.err("read labeled examples"))?;
-                let fb = self.feedback_from_row(r, N_PREDICTION_COLUMNS)?;
-                match &mut current {
-                    Some(ex) if ex.prediction.id == id => ex.feedback.push(fb),
-                    _ => {
-                        if let Some(done) = current.take() {
-                            n += 1;
-                            visit(done)?;
-                        }
-                        current =
-                            Some(LabeledExample { prediction: self.prediction_from_row(r, 0)?, feedback: vec![fb] });
-                    }
+        let op = "read predictions with their feedback and outcomes";
+        self.read(op, |c| {
+            // one snapshot for the three reads
+            let tx = c.unchecked_transaction().map_err(self.err(op))?;
+            let mut ps = tx.prepare(&predictions).map_err(self.err("prepare read"))?;
+            let mut fs = tx.prepare(&feedback).map_err(self.err("prepare read"))?;
+            let mut os = tx.prepare(&outcomes).map_err(self.err("prepare read"))?;
+            let mut p_rows = ps.query(params![lo, hi, q.component]).map_err(self.err(op))?;
+            let mut f_rows = fs.query(params![lo, hi, q.component]).map_err(self.err(op))?;
+            let mut o_rows = os.query(params![lo, hi, q.component]).map_err(self.err(op))?;
+            let key = |r: &Row<'_>| -> Result<Key, StoreError> {
+                Ok((r.get(0).map_err(self.err(op))?, r.get(1).map_err(self.err(op))?))
+            };
+            // the next feedback and outcome not yet handed over, with their prediction's key
+            let mut pull_f = || -> Result<Option<(Key, FeedbackEvent)>, StoreError> {
+                match f_rows.next().map_err(self.err(op))? {
+                    Some(r) => Ok(Some((key(r)?, self.feedback_from_row(r, 2)?))),
+                    None => Ok(None),
                 }
-            }
-            if let Some(done) = current.take() {
+            };
+            let mut pull_o = || -> Result<Option<(Key, OutcomeEvent)>, StoreError> {
+                match o_rows.next().map_err(self.err(op))? {
+                    Some(r) => Ok(Some((key(r)?, self.outcome_from_row(r, 2)?))),
+                    None => Ok(None),
+                }
+            };
+            let mut next_f = pull_f()?;
+            let mut next_o = pull_o()?;
+            let mut n = 0u64;
+            while let Some(r) = p_rows.next().map_err(self.err(op))? {
+                let prediction = self.prediction_from_row(r, 0)?;
+                let at: Key = (prediction.time_ms, prediction.id.clone());
+                let mut feedback = Vec::new();
+                while let Some((k, f)) = next_f.take() {
+                    if k > at {
+                        next_f = Some((k, f));
+                        break;
+                    }
+                    if k == at {
+                        feedback.push(f);
+                    }
+                    next_f = pull_f()?;
+                }
+                let mut outcomes = Vec::new();
+                while let Some((k, o)) = next_o.take() {
+                    if k > at {
+                        next_o = Some((k, o));
+                        break;
+                    }
+                    if k == at {
+                        outcomes.push(o);
+                    }
+                    next_o = pull_o()?;
+                }
                 n += 1;
-                visit(done)?;
+                visit(PredictionRecord { prediction, feedback, outcomes })?;
             }
             Ok(n)
+        })
+    }
+
+    fn outcome_names(&self, q: &WindowQuery) -> Result<Vec<OutcomeName>, StoreError> {
+        let sql = format!(
+            "SELECT o.name, MAX(o.value IS NOT NULL) FROM outcomes o JOIN predictions p ON p.id = o.prediction_id
+             WHERE {} GROUP BY o.name ORDER BY o.name",
+            window_sql(q)
+        );
+        let lo = q.since_ms.unwrap_or(i64::MIN);
+        let hi = q.until_ms.unwrap_or(i64::MAX);
+        self.read("read outcome names", |c| {
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare read"))?;
+            st.query_map(params![lo, hi, q.component], |r| Ok(OutcomeName { name: r.get(0)?, valued: r.get(1)? }))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(self.err("read outcome names"))
         })
     }
 
@@ -729,6 +812,61 @@ mod tests {
         let pages = conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
         let limit = conn.query_row("PRAGMA journal_size_limit", [], |r| r.get(0)).unwrap();
         (pages, limit)
+    }
+
+    /// A store of schema 3 (the decision as text in `reason`, `fallback` a flag) opens with
+    /// its rows as this rein records them: the decision an object, a fallback its error.
+    #[test]
+    fn rows_of_an_earlier_schema_read_as_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            .unwrap();
+        let tx = conn.transaction().unwrap();
+        for (version, sql) in &MIGRATIONS[..3] {
+            tx.execute_batch(sql).unwrap();
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [version]).unwrap();
+        }
+        tx.commit().unwrap();
+        let old = |id: &str, mode: &str, reason: &str, fallback: bool| {
+            conn.execute(
+                "INSERT INTO predictions (id, time_ms, system, component, model_name, model_version, features,
+                 raw_output, guardrails, output, mode, reason, fallback, latency_us)
+                 VALUES (?1, 1, 's', 'c', 'm', '1', '{}', 'null', '[]', '{}', ?2, ?3, ?4, 5)",
+                params![id, mode, reason, fallback],
+            )
+            .unwrap();
+        };
+        let answered =
+            r#"{"mode":"automate","reason":{"kind":"expected_value","p":0.9756,"values":{"automate":19.51}}}"#;
+        let fell_back = r#"{"mode":"none","reason":{"kind":"fallback","error":"the model timed out after 50 ms"}}"#;
+        old("a", "automate", answered, false);
+        old("b", "none", fell_back, true);
+        old("c", "prompt", "confident", true);
+        drop(conn);
+
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let read = |id: &str| store.prediction(id).unwrap().unwrap().prediction;
+        let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        let a = read("a");
+        assert_eq!(a.decision.to_value(), json(answered));
+        assert_eq!(a.decision.to_value()["reason"]["p"].to_string(), "0.9756", "the digits as written");
+        assert_eq!(a.fallback, None);
+        let b = read("b");
+        assert_eq!(b.decision.to_value(), json(fell_back));
+        assert_eq!(b.fallback.as_deref(), Some("the model timed out after 50 ms"));
+        let c = read("c");
+        assert_eq!(c.decision, crate::events::decision_of_reason("prompt", "confident"));
+        assert_eq!(c.fallback.as_deref(), Some(crate::events::FALLBACK_ERROR_UNRECORDED));
+
+        // and a new row keeps what it is given
+        let mut e = a.clone();
+        e.id = "d".into();
+        e.fallback = Some("overloaded".into());
+        store.write_batch(&[e.clone().into()], None).unwrap();
+        assert_eq!(read("d"), e);
     }
 
     #[test]

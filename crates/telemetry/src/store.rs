@@ -123,22 +123,25 @@ impl Cursor {
     }
 }
 
-/// A prediction with its feedback, for export of labeled examples.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabeledExample {
-    pub prediction: PredictionEvent,
-    /// Oldest first; never empty.
-    pub feedback: Vec<FeedbackEvent>,
+/// Which predictions [`Store::visit_predictions`] visits: those with
+/// `since_ms <= time_ms < until_ms`, of one component or all, ordered by `(time_ms, id)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowQuery {
+    pub component: Option<String>,
+    /// Inclusive lower bound, unix ms.
+    pub since_ms: Option<i64>,
+    /// Exclusive upper bound, unix ms.
+    pub until_ms: Option<i64>,
+    /// Only predictions with at least one feedback.
+    pub with_feedback: bool,
 }
 
-/// Which predictions [`Store::labeled_examples`] visits: those of `component`
-/// with `since_ms <= time_ms < until_ms` that have at least one feedback,
-/// ordered by `(time_ms, id)`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExampleQuery {
-    pub component: Option<String>,
-    pub since_ms: Option<i64>,
-    pub until_ms: Option<i64>,
+/// An outcome name that outcomes joined to a window's predictions carry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OutcomeName {
+    pub name: String,
+    /// Whether any of them has a `value`.
+    pub valued: bool,
 }
 
 /// Row counts, for tests and health.
@@ -149,8 +152,8 @@ pub struct Counts {
     pub outcomes: u64,
 }
 
-/// Callback of [`Store::labeled_examples`]; return an error to stop.
-pub type ExampleVisitor<'a> = dyn FnMut(LabeledExample) -> Result<(), StoreError> + 'a;
+/// Callback of [`Store::visit_predictions`]; return an error to stop.
+pub type PredictionVisitor<'a> = dyn FnMut(PredictionRecord) -> Result<(), StoreError> + 'a;
 
 /// The telemetry store.
 pub trait Store: Send + Sync + 'static {
@@ -181,10 +184,13 @@ pub trait Store: Send + Sync + 'static {
     /// under concurrent inserts of newer rows, every row exactly once).
     fn scan(&self, query: &ScanQuery) -> Result<Page, StoreError>;
 
-    /// Visits every prediction that has feedback in the window, with its
-    /// feedback, streaming (memory does not grow with the window). Returns
-    /// how many were visited.
-    fn labeled_examples(&self, query: &ExampleQuery, visit: &mut ExampleVisitor<'_>) -> Result<u64, StoreError>;
+    /// Visits every prediction of the window, oldest first, with its feedback and the
+    /// outcomes that name it, streaming: memory holds one prediction at a time, whatever the
+    /// window. Reads one snapshot of the store. Returns how many were visited.
+    fn visit_predictions(&self, query: &WindowQuery, visit: &mut PredictionVisitor<'_>) -> Result<u64, StoreError>;
+
+    /// The names of the outcomes that name a prediction of the window, sorted.
+    fn outcome_names(&self, query: &WindowQuery) -> Result<Vec<OutcomeName>, StoreError>;
 
     /// Deletes events of one kind older than `older_than_ms` (by their
     /// `time_ms`); returns how many rows were deleted.

@@ -198,12 +198,18 @@ impl Store for StalledStore {
     fn scan(&self, query: &rein_telemetry::ScanQuery) -> Result<rein_telemetry::Page, StoreError> {
         self.inner.scan(query)
     }
-    fn labeled_examples(
+    fn visit_predictions(
         &self,
-        query: &rein_telemetry::ExampleQuery,
-        visit: &mut rein_telemetry::store::ExampleVisitor<'_>,
+        query: &rein_telemetry::WindowQuery,
+        visit: &mut rein_telemetry::PredictionVisitor<'_>,
     ) -> Result<u64, StoreError> {
-        self.inner.labeled_examples(query, visit)
+        self.inner.visit_predictions(query, visit)
+    }
+    fn outcome_names(
+        &self,
+        query: &rein_telemetry::WindowQuery,
+    ) -> Result<Vec<rein_telemetry::OutcomeName>, StoreError> {
+        self.inner.outcome_names(query)
     }
     fn prune(&self, kind: rein_telemetry::EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
         self.inner.prune(kind, older_than_ms)

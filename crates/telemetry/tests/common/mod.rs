@@ -20,9 +20,9 @@ pub fn prediction(component: &str, time_ms: i64) -> PredictionEvent {
         raw_output: json!({"probabilities": [0.2, 0.8]}).into(),
         guardrails: json!([{"rule": "max_amount", "action": "pass"}]).into(),
         output: json!({"label": "fraud", "score": 0.8}).into(),
-        mode: "automatic".into(),
-        reason: "confident".into(),
-        fallback: false,
+        mode: "automate".into(),
+        decision: json!({"mode": "automate", "reason": {"kind": "threshold", "score": 0.8, "threshold": 0.7}}).into(),
+        fallback: None,
         latency_us: 420,
     }
 }
@@ -114,12 +114,11 @@ impl Store for GatedStore {
     fn scan(&self, q: &ScanQuery) -> Result<Page, StoreError> {
         self.inner.scan(q)
     }
-    fn labeled_examples(
-        &self,
-        q: &ExampleQuery,
-        visit: &mut rein_telemetry::store::ExampleVisitor<'_>,
-    ) -> Result<u64, StoreError> {
-        self.inner.labeled_examples(q, visit)
+    fn visit_predictions(&self, q: &WindowQuery, visit: &mut PredictionVisitor<'_>) -> Result<u64, StoreError> {
+        self.inner.visit_predictions(q, visit)
+    }
+    fn outcome_names(&self, q: &WindowQuery) -> Result<Vec<OutcomeName>, StoreError> {
+        self.inner.outcome_names(q)
     }
     fn prune(&self, kind: EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
         self.inner.prune(kind, older_than_ms)
