@@ -318,7 +318,8 @@ fn run(command: Command) -> Result<(), String> {
             }
             if serving {
                 eprintln!(
-                    "note: a rein is serving {}: the events it answered in the last 50 ms may not be in the store yet",
+                    "note: the rein serving {} did not load its newest events into the store within 2 s: \
+                     they are not in this export (its store may be stalled; see its /v2/health/ready)",
                     data_dir.display()
                 );
             }
@@ -338,7 +339,7 @@ fn run(command: Command) -> Result<(), String> {
 fn catch_up(store: &Arc<rein_telemetry::SqliteStore>, data_dir: &std::path::Path) -> Result<bool, String> {
     let dir = match rein_telemetry::DataDir::lock(data_dir) {
         Ok(dir) => dir,
-        Err(rein_telemetry::DataDirError::InUse { .. }) => return Ok(true),
+        Err(rein_telemetry::DataDirError::InUse { .. }) => return Ok(!serving_loader_caught_up(store, data_dir)),
         Err(e) => return Err(e.to_string()),
     };
     let config = rein_telemetry::WriterConfig::default();
@@ -346,6 +347,27 @@ fn catch_up(store: &Arc<rein_telemetry::SqliteStore>, data_dir: &std::path::Path
         .map_err(|e| e.to_string())?;
     runtime()?.block_on(writer.shutdown());
     Ok(false)
+}
+
+/// While a server holds the data: waits (2 s at most) until its loader has put into the store
+/// everything its log held when the export began, as it does within 50 ms; whether it did.
+fn serving_loader_caught_up(store: &rein_telemetry::SqliteStore, data_dir: &std::path::Path) -> bool {
+    use rein_telemetry::Store;
+    let Ok(ends) = rein_telemetry::log::ends_on_disk(&rein_telemetry::DataDir::at(data_dir).log()) else {
+        return false;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let Ok(stored) = store.log_positions() else { return false };
+        let caught_up = ends
+            .iter()
+            .all(|end| stored.iter().any(|p| p.stream == end.stream && p.offset >= end.offset) || end.offset == 0);
+        if caught_up {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
 }
 
 /// How to run this rein again from the user's shell: `rein` when it was found on the PATH,

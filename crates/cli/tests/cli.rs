@@ -120,8 +120,8 @@ fn predict_runs_the_whole_decision_path_without_a_server() {
 }
 
 /// `rein export` after a crash, before rein started again: what the event log holds is
-/// loaded first, so no answered event is left out; while a server holds the data, it says
-/// that the newest events may still be on their way.
+/// loaded first, so no answered event is left out; while a server holds the data, the
+/// export waits for its loader, and says so when the newest events did not come in time.
 #[test]
 fn export_loads_what_the_event_log_holds_or_says_a_server_does() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,7 +148,7 @@ fn export_loads_what_the_event_log_holds_or_says_a_server_does() {
     let held = rein_telemetry::DataDir::lock(dir.path()).unwrap();
     let (ok, _, stderr) = export(dir.path());
     assert!(ok, "{stderr}");
-    assert!(stderr.contains("a rein is serving"), "{stderr}");
+    assert!(stderr.contains("did not load its newest events"), "{stderr}");
     drop(held);
     let (ok, stdout, stderr) = export(dir.path());
     assert!(ok, "{stderr}");

@@ -305,6 +305,29 @@ impl Reader {
     }
 }
 
+/// How far each stream of the log in `log_dir` reaches on disk now, for a reader in another
+/// process (an export while a server runs) to wait until the store has caught up to it.
+pub fn ends_on_disk(log_dir: &Path) -> Result<Vec<crate::LogPosition>, LogError> {
+    let err = |source| LogError { path: log_dir.to_path_buf(), op: "list its streams", source };
+    let mut ends = Vec::new();
+    let streams = match std::fs::read_dir(log_dir) {
+        Ok(streams) => streams,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ends),
+        Err(e) => return Err(err(e)),
+    };
+    for entry in streams {
+        let entry = entry.map_err(err)?;
+        let Some(stream) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let dir = entry.path();
+        if let Some(&last) = segments_in(&dir)?.last() {
+            let path = segment_path(&dir, last);
+            let len = std::fs::metadata(&path).map_err(|source| LogError { path, op: "read its size", source })?.len();
+            ends.push(crate::LogPosition { stream, offset: last + len });
+        }
+    }
+    Ok(ends)
+}
+
 fn segment_path(dir: &Path, start: u64) -> PathBuf {
     dir.join(format!("{start:020}.jsonl"))
 }
