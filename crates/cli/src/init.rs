@@ -55,6 +55,9 @@ pub(crate) fn run(options: InitOptions) -> Result<(), String> {
                 return Err(format!("`{}` exists; `--force` replaces it", out.display()));
             }
             let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            // a new system's folder is made for it, as `--out new/rein.toml` asks
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot write `{}`: cannot make its folder: {e}", out.display()))?;
             let folder = std::fs::canonicalize(parent)
                 .map_err(|e| format!("cannot write `{}`: its folder: {e}", out.display()))?;
             (folder, out.clone())

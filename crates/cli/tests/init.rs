@@ -221,8 +221,7 @@ fn a_single_tensor_model_gets_positional_features_and_the_task_can_be_chosen() {
 #[test]
 fn the_model_path_is_relative_to_where_the_file_lives() {
     let dir = tempfile::tempdir().unwrap();
-    let deep = dir.path().join("a/b");
-    std::fs::create_dir_all(&deep).unwrap();
+    let deep = dir.path().join("a/b"); // made by rein init, as `--out a/b/rein.toml` asks
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
     std::fs::copy(fixture_model("credit"), models.join("credit.onnx")).unwrap();
