@@ -412,7 +412,15 @@ fn summary(system: &System, models: &[Arc<dyn ServedModel>]) -> String {
         let _ = writeln!(s, "\ncomponent `{}` ({})", c.name, c.task.as_str());
         if !c.labels.is_empty() {
             let positive = c.positive.map(|i| format!(", positive `{}`", c.labels[i])).unwrap_or_default();
-            let _ = writeln!(s, "  labels: {}{positive}", c.labels.join(", "));
+            let labels: Vec<String> = c
+                .labels
+                .iter()
+                .map(|l| match c.label_names.get(l) {
+                    Some(name) => format!("{l} ({name})"),
+                    None => l.clone(),
+                })
+                .collect();
+            let _ = writeln!(s, "  labels: {}{positive}", labels.join(", "));
         }
         let _ = writeln!(
             s,

@@ -451,11 +451,12 @@ mod tests {
             None,
             Some(Output {
                 label: Some("phishing".into()),
+                label_name: None,
                 score: Some(0.9),
                 probabilities: Some(vec![("legit".into(), 0.1), ("phishing".into(), 0.9)]),
                 value: None,
             }),
-            Some(Output { label: None, score: None, probabilities: None, value: Some(3.0) }),
+            Some(Output { label: None, label_name: None, score: None, probabilities: None, value: Some(3.0) }),
         ];
         let (mut fast, mut total) = (0, 0);
         for source in CONDITIONS {
@@ -499,7 +500,13 @@ mod tests {
                 FeatureValue::Text("com".into()),
             ]);
             let values: Vec<FeatureValue> = values.collect();
-            let output = Output { label: Some("legit".into()), score: Some(0.2), probabilities: None, value: None };
+            let output = Output {
+                label: Some("legit".into()),
+                label_name: None,
+                score: Some(0.2),
+                probabilities: None,
+                value: None,
+            };
             let env = Env { values: &values, context: &Json::Null, output: Some(&output) };
             assert!(compiled.eval(&env).is_some(), "{} is left to the interpreter", rule.name);
         }

@@ -13,6 +13,9 @@ use crate::model::{ModelError, ModelOutput};
 pub struct Output {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// How `label` is shown to people, when the system file names it (`label_names`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_name: Option<String>,
     /// Positive-class probability (binary), top probability (multiclass), value (regression).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
@@ -40,13 +43,16 @@ impl Output {
                 };
                 Output {
                     label: Some(label.clone()),
+                    label_name: component.label_names.get(label).cloned(),
                     score,
                     probabilities: Some(component.labels.iter().cloned().zip(probabilities.iter().copied()).collect()),
                     value: None,
                 }
             }
             ModelOutput::Value(v) if !v.is_finite() => return Err(not_finite("the regression value".into(), *v)),
-            ModelOutput::Value(v) => Output { label: None, score: Some(*v), probabilities: None, value: Some(*v) },
+            ModelOutput::Value(v) => {
+                Output { label: None, label_name: None, score: Some(*v), probabilities: None, value: Some(*v) }
+            }
         })
     }
 
@@ -63,9 +69,17 @@ impl Output {
                     }),
                     _ => Some(1.0),
                 };
-                Output { label: Some(label.clone()), score, probabilities: None, value: None }
+                Output {
+                    label: Some(label.clone()),
+                    label_name: component.label_names.get(label).cloned(),
+                    score,
+                    probabilities: None,
+                    value: None,
+                }
             }
-            OutputValue::Value(v) => Output { label: None, score: Some(*v), probabilities: None, value: Some(*v) },
+            OutputValue::Value(v) => {
+                Output { label: None, label_name: None, score: Some(*v), probabilities: None, value: Some(*v) }
+            }
         }
     }
 

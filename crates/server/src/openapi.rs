@@ -81,6 +81,8 @@ pub async fn serve() -> impl IntoResponse {
 #[derive(ToSchema)]
 pub struct Output {
     pub label: Option<String>,
+    /// How `label` is shown to people, when the system file names it (`label_names`).
+    pub label_name: Option<String>,
     pub score: Option<f64>,
     /// One probability per label, in the component's label order.
     pub probabilities: Option<HashMap<String, f64>>,

@@ -601,3 +601,26 @@ async fn the_server_runs_as_many_workers_as_the_app_was_built_for() {
     assert!(metrics.lines().any(|l| l == last), "the last worker took one connection:\n{metrics}");
     server.stop().await;
 }
+
+/// Labels named for people (`label_names`) are shown beside the label the model gives.
+#[tokio::test]
+async fn a_label_named_for_people_is_answered_with_its_name() {
+    let server = Server::start(|t| {
+        t.replacen(
+            "labels = [\"legit\", \"phishing\"]",
+            "labels = [\"legit\", \"phishing\"]\nlabel_names = { phishing = \"Phishing page\" }",
+            1,
+        )
+    })
+    .await;
+    let (status, body) = server.predict(json!({"features": page()})).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(
+        (&body["output"]["label"], &body["output"]["label_name"]),
+        (&json!("phishing"), &json!("Phishing page"))
+    );
+    let (_, body) = server.predict(json!({"features": benign()})).await;
+    assert_eq!(body["output"]["label"], "legit");
+    assert!(body["output"].get("label_name").is_none(), "a label with no name has none: {body:#}");
+    server.stop().await;
+}
