@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # Runs rein's whole test suite: formatting, clippy (warnings are errors), every test.
 # Installs what it needs when it is missing:
-# the ONNX Runtime library (from the PyPI wheel, into .rein/onnxruntime), and for the
-# protocol check the standard Triton OIP v2 client (into .rein/pylib).
+# the ONNX Runtime library (from the PyPI wheel, into .rein/onnxruntime), and into
+# .rein/pylib the standard Triton OIP v2 client (the protocol check) and pyarrow (an
+# export read back as a data scientist reads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-onnxruntime.sh
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
 
+pylib_ok=1
+if [ ! -d .rein/pylib/tritonclient ] || [ ! -d .rein/pylib/pyarrow ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --target .rein/pylib "tritonclient[http]" numpy pyarrow ||
+    { pylib_ok=0; echo "SKIPPED the Python clients' checks: pip could not install tritonclient[http] and pyarrow"; }
+fi
+export REIN_PYLIB="$PWD/.rein/pylib"
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked "$@"
 
 # Open Inference Protocol v2: a standard client (tritonclient) against a real rein.
-if [ ! -d .rein/pylib/tritonclient ]; then
-  python3 -m pip install --quiet --disable-pip-version-check --target .rein/pylib "tritonclient[http]" numpy ||
-    { echo "SKIPPED the tritonclient check: pip could not install tritonclient[http]"; exit 0; }
-fi
+[ "$pylib_ok" = 1 ] || exit 0
 cargo build --locked -q -p rein-cli
 log=$(mktemp)
 ./target/debug/rein serve examples/phishing-warning/rein.toml --addr 127.0.0.1:0 --telemetry off >"$log" 2>&1 &
