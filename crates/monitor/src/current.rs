@@ -3,27 +3,52 @@
 //! offered to a reservoir, each category counted against the reference's. O(rows) in time,
 //! O(bins + categories + sample) in memory, whatever the window's size.
 
-use crate::columns::{Cell, Column, Kind, Observed, Sink};
+use crate::columns::{Cell, Column, Kind, Observed, Range, Sink};
 use crate::profile::{ColumnProfile, Counts, Distribution, MAX_CATEGORIES, OTHER_CATEGORY};
 use crate::reservoir::{Reservoir, column_seed};
-use rein_stats::Bins;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: categories are short strings, hashed once a row; SipHash's protection against
+/// chosen keys buys nothing for a file the user hands over, and costs a third of a row.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+pub(crate) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// One column of the current sample ([`Sink`]).
 #[derive(Debug)]
 pub struct CurrentColumn {
     column: Column,
     pub(crate) counts: Counts,
-    /// Numbers: counts per reference bin (none when the reference has no bins).
-    pub(crate) bins: Option<(Bins, Vec<u64>)>,
+    /// Numbers: the reference's bin edges and counts per bin (none when the reference
+    /// has no bins).
+    pub(crate) bins: Option<(Vec<f64>, Vec<u64>)>,
     pub(crate) reservoir: Reservoir,
     pub(crate) sum: f64,
     pub(crate) numbers: u64,
-    /// Categories: counts per reference category, in the profile's order.
-    index: HashMap<String, usize>,
+    /// Categories: counts per reference category, in the profile's order, and whether
+    /// each is a declared one (decided once, not once a row).
+    index: FnvMap<String, usize>,
     pub(crate) known: Vec<u64>,
-    /// Categories the reference never saw, at most [`MAX_CATEGORIES`]; beyond, `other`.
-    pub(crate) new: HashMap<String, u64>,
+    known_in_range: Vec<bool>,
+    /// Categories the reference never saw, at most [`MAX_CATEGORIES`], with whether each
+    /// is a declared one; beyond, `other`.
+    pub(crate) new: FnvMap<String, (u64, bool)>,
     pub(crate) other: u64,
 }
 
@@ -32,15 +57,16 @@ impl CurrentColumn {
     /// as the profile's, so that the same rows give the same sample.
     pub fn new(column: Column, reference: &ColumnProfile, sample_size: usize, seed: u64) -> CurrentColumn {
         let bins = match &reference.distribution {
-            Some(Distribution::Numeric(n)) => Some((n.bins(), vec![0; n.counts.len()])),
+            Some(Distribution::Numeric(n)) => Some((n.edges.clone(), vec![0; n.counts.len()])),
             _ => None,
         };
-        let (index, known) = match &reference.distribution {
+        let (index, known, known_in_range) = match &reference.distribution {
             Some(Distribution::Categorical(c)) => (
                 c.categories.iter().enumerate().map(|(i, c)| (c.category.clone(), i)).collect(),
                 vec![0; c.categories.len()],
+                c.categories.iter().map(|c| declared(&column, &c.category)).collect(),
             ),
-            _ => (HashMap::new(), Vec::new()),
+            _ => (FnvMap::default(), Vec::new(), Vec::new()),
         };
         // not the reference's stream: a current sample of the reference's own rows is
         // another draw, as it would be of any other rows
@@ -54,7 +80,8 @@ impl CurrentColumn {
             numbers: 0,
             index,
             known,
-            new: HashMap::new(),
+            known_in_range,
+            new: FnvMap::default(),
             other: 0,
         }
     }
@@ -68,34 +95,66 @@ impl CurrentColumn {
     }
 }
 
+impl CurrentColumn {
+    fn category(&mut self, value: &str) {
+        self.counts.rows += 1;
+        let in_range = if let Some(&i) = self.index.get(value) {
+            self.known[i] += 1;
+            self.known_in_range[i]
+        } else if let Some((count, in_range)) = self.new.get_mut(value) {
+            *count += 1;
+            *in_range
+        } else {
+            let in_range = declared(&self.column, value);
+            if self.new.len() < MAX_CATEGORIES && value != OTHER_CATEGORY {
+                self.new.insert(value.to_owned(), (1, in_range));
+            } else {
+                match self.index.get(OTHER_CATEGORY) {
+                    Some(&i) => self.known[i] += 1,
+                    None => self.other += 1,
+                }
+            }
+            in_range
+        };
+        if !in_range {
+            self.counts.out_of_range += 1;
+        }
+    }
+
+    fn number(&mut self, value: f64) {
+        if let Some((edges, counts)) = &mut self.bins {
+            // numpy's searchsorted(edges, value, side='left') over at most nine edges
+            // (`rein_stats::Bins::bin_of`), written out here to be inlined
+            let bin = edges.iter().filter(|&&edge| edge < value).count();
+            counts[bin] += 1;
+        }
+        self.reservoir.push(value);
+        self.sum += value;
+        self.numbers += 1;
+    }
+}
+
+/// Whether `value` is one of the column's declared categories (or none are declared).
+fn declared(column: &Column, value: &str) -> bool {
+    match &column.range {
+        Range::Categories(declared) => declared.is_empty() || declared.iter().any(|c| c == value),
+        _ => true,
+    }
+}
+
 impl Sink for CurrentColumn {
     fn push(&mut self, cell: Cell<'_>) {
+        match (self.column.kind, cell) {
+            (Kind::Categorical, Cell::Text(value)) => return self.category(value),
+            (Kind::Categorical, Cell::Bool(b)) => return self.category(if b { "true" } else { "false" }),
+            _ => {}
+        }
         let observed = self.column.observe(cell);
         self.counts.add(&observed);
-        match observed {
-            Observed::Number { value, .. } if value.is_finite() && self.column.kind != Kind::Categorical => {
-                if let Some((bins, counts)) = &mut self.bins {
-                    counts[bins.bin_of(value)] += 1;
-                }
-                self.reservoir.push(value);
-                self.sum += value;
-                self.numbers += 1;
-            }
-            Observed::Category { value, .. } => {
-                if let Some(&i) = self.index.get(value) {
-                    self.known[i] += 1;
-                } else if let Some(count) = self.new.get_mut(value) {
-                    *count += 1;
-                } else if self.new.len() < MAX_CATEGORIES && value != OTHER_CATEGORY {
-                    self.new.insert(value.to_owned(), 1);
-                } else {
-                    match self.index.get(OTHER_CATEGORY) {
-                        Some(&i) => self.known[i] += 1,
-                        None => self.other += 1,
-                    }
-                }
-            }
-            _ => {}
+        if let Observed::Number { value, .. } = observed
+            && value.is_finite()
+        {
+            self.number(value);
         }
     }
 }

@@ -549,9 +549,9 @@ fn categorical(
     let mut labels: Vec<String> = reference.iter().map(|c| c.category.clone()).collect();
     let mut reference_counts: Vec<f64> = reference.iter().map(|c| c.count as f64).collect();
     let mut current_counts: Vec<f64> = current.known.iter().map(|&c| c as f64).collect();
-    let mut new: Vec<(&String, &u64)> = current.new.iter().collect();
-    new.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-    for (category, &count) in new {
+    let mut new: Vec<(&String, u64)> = current.new.iter().map(|(c, &(n, _))| (c, n)).collect();
+    new.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    for (category, count) in new {
         labels.push(category.clone());
         reference_counts.push(0.0);
         current_counts.push(count as f64);
