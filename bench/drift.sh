@@ -3,7 +3,8 @@
 # same files in the same run: 1,000,000 current rows x 20 features (12 numbers, 8
 # categories, some drifted) against a 200,000-row reference, as Parquet written by
 # bench/drift/make_data.py (seeded). rein runs RUNS times (the median counts), Evidently
-# once (it takes a minute). Prints seconds for each and the features each flagged.
+# once (it takes a minute). Prints seconds for each (wall, and CPU: user + system, which
+# moves less with the machine's neighbours) and the features each flagged.
 #
 # Installs what it needs when missing: Evidently 0.7.23 with pandas<3 and pyarrow in a venv
 # of its own (.rein/evidently-venv, never committed), the data (.rein/bench-drift).
@@ -26,22 +27,25 @@ cargo build --release --locked -q -p rein-cli
 echo "commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "files: $(du -h "$data/reference.parquet" | cut -f1) reference, $(du -h "$data/current.parquet" | cut -f1) current (snappy Parquet)"
 
-seconds() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
+# wall and CPU seconds of a command: timed OUT COMMAND...; prints "WALL CPU"
+timed() {
+  local out=$1
+  shift
+  /usr/bin/time -f '%e %U %S' -o "$data/time" "$@" > "$out"
+  awk '{printf "%.3f %.3f\n", $1, $2 + $3}' "$data/time"
+}
 
 rein_times=()
 for i in $(seq "$runs"); do
-  start=$(date +%s.%N)
-  "$target/release/rein" drift bench/drift/rein.toml bench \
-    --reference "$data/reference.parquet" --current "$data/current.parquet" --json > "$data/rein.json"
-  end=$(date +%s.%N)
-  rein_times+=("$(seconds "$start" "$end")")
-  echo "rein drift, run $i: ${rein_times[-1]} s (whole process: read both files, profile the reference, compare)"
+  read -r wall cpu < <(timed "$data/rein.json" "$target/release/rein" drift bench/drift/rein.toml bench \
+    --reference "$data/reference.parquet" --current "$data/current.parquet" --json)
+  rein_times+=("$wall")
+  echo "rein drift, run $i: $wall s wall, $cpu s CPU (whole process: read both files, profile the reference, compare)"
 done
 
-start=$(date +%s.%N)
-"$venv/bin/python" bench/drift/evidently_drift.py "$data/reference.parquet" "$data/current.parquet" > "$data/evidently.json"
-end=$(date +%s.%N)
-echo "evidently, whole process: $(seconds "$start" "$end") s (python, imports, pandas reading the files, the report)"
+read -r wall cpu < <(timed "$data/evidently.json" "$venv/bin/python" bench/drift/evidently_drift.py \
+  "$data/reference.parquet" "$data/current.parquet")
+echo "evidently, whole process: $wall s wall, $cpu s CPU (python, imports, pandas reading the files, the report)"
 
 python3 - "$data/rein.json" "$data/evidently.json" "${rein_times[@]}" <<'PY'
 import json, statistics, sys
