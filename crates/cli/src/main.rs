@@ -18,6 +18,7 @@ use rein_system::{Action, Policy, Stage, System};
 
 mod demo;
 mod init;
+mod monitor;
 
 fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
     match s {
@@ -126,6 +127,65 @@ enum Command {
         /// Replace the `--out` file if it exists.
         #[arg(long)]
         force: bool,
+    },
+    /// Write a component's reference profile from a training set (CSV or Parquet): per
+    /// feature and for the model's output, bins at the reference's deciles or categories
+    /// with their counts, the shares of missing, defaulted and out-of-range values, and a
+    /// bounded seeded sample.
+    Profile {
+        /// The system file (rein.toml).
+        system: PathBuf,
+        /// The component to profile, by its name in the system file.
+        component: String,
+        /// The reference rows: a .csv or .parquet file with a column per feature, named as
+        /// the feature.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the profile (default: beside the model, `<model>.profile.json`,
+        /// where `rein drift` looks for it).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Do not run the model on rows whose file holds no output (`score`/`label` or
+        /// `value`): the output is then left out of the profile.
+        #[arg(long)]
+        no_score: bool,
+        /// Most values of each numeric column kept for KS and Wasserstein.
+        #[arg(long, default_value_t = rein_monitor::reservoir::DEFAULT_SAMPLE_SIZE)]
+        sample_size: usize,
+        /// Seed of the samples: the same rows and seed give the same profile.
+        #[arg(long, default_value_t = rein_monitor::profile::DEFAULT_SEED)]
+        seed: u64,
+    },
+    /// Compare a current file with a reference (a profile, or a training set) and report
+    /// which features, and whether the output, drifted, by every measure.
+    Drift {
+        /// The system file (rein.toml).
+        system: PathBuf,
+        /// The component whose features to compare, by its name in the system file.
+        component: String,
+        /// The reference: a profile (.json, from `rein profile`) or rows (.csv, .parquet);
+        /// default: the profile beside the model, `<model>.profile.json`.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// The current rows (.csv or .parquet): an export from `rein export`, a new sample.
+        #[arg(long)]
+        current: PathBuf,
+        /// Print the report as JSON (every measure, its variant, whether it says drift).
+        #[arg(long)]
+        json: bool,
+        /// Also write the report to this file: HTML (one self-contained page), or JSON
+        /// when it ends in .json.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run the model on a file that holds no output, to compare the output as well.
+        #[arg(long)]
+        score: bool,
+        /// Most values of each numeric column kept for KS and Wasserstein.
+        #[arg(long, default_value_t = rein_monitor::reservoir::DEFAULT_SAMPLE_SIZE)]
+        sample_size: usize,
+        /// Seed of the samples.
+        #[arg(long, default_value_t = rein_monitor::profile::DEFAULT_SEED)]
+        seed: u64,
     },
     /// Run one prediction through the whole decision path, without a server.
     Predict {
@@ -324,6 +384,22 @@ fn run(command: Command) -> Result<(), String> {
                 );
             }
             Ok(())
+        }
+        Command::Profile { system, component, data, out, no_score, sample_size, seed } => {
+            monitor::profile(monitor::ProfileOptions { system, component, data, out, no_score, sample_size, seed })
+        }
+        Command::Drift { system, component, reference, current, json, out, score, sample_size, seed } => {
+            monitor::drift(monitor::DriftOptions {
+                system,
+                component,
+                reference,
+                current,
+                json,
+                out,
+                score,
+                sample_size,
+                seed,
+            })
         }
         Command::Demo { example, seed, scale, data_dir, keep_serving } => {
             if !(scale > 0.0 && scale <= 100.0) {

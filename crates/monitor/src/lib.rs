@@ -1,0 +1,33 @@
+//! Monitoring: whether what a component sees and answers has moved away from what it was
+//! trained on. A **reference profile** of a component ([`Profile`]: per feature and for
+//! the model's output, bins cut at the reference's deciles or categories with their
+//! counts, the shares of missing, defaulted and out-of-range values, and a bounded seeded
+//! sample), and a **drift report** of a current sample against it ([`DriftReport`]: every
+//! measure of `rein-stats`, the one [`rein_stats::DriftPolicy`] says decides, and the
+//! shares), as JSON or one self-contained HTML page ([`html::render`]).
+//!
+//! Pure where it can be: [`columns`], [`profile`], [`current`], [`report`], [`html`] and
+//! [`reservoir`] compute on cells handed to them. [`table`] is the I/O edge (CSV and
+//! Parquet files); [`files`] reads a file into a profile, or against one.
+//!
+//! Cost: a current sample is gathered in one pass, O(rows) (each number is placed in the
+//! reference's bins by a binary search over at most nine edges and offered to a
+//! reservoir; each category is counted in a hash map), in memory O(bins + categories +
+//! sample). The measures are then O(bins) or O(sample · log sample) a column: KS and
+//! Wasserstein run on the reservoirs ([`reservoir::DEFAULT_SAMPLE_SIZE`] values a side),
+//! whatever the window's size.
+
+pub mod columns;
+pub mod current;
+pub mod files;
+pub mod html;
+pub mod profile;
+pub mod report;
+pub mod reservoir;
+pub mod table;
+
+pub use columns::{Cell, Column, Kind, Role, columns};
+pub use files::{Options, Output, Outputs};
+pub use profile::{Profile, ProfileError};
+pub use report::DriftReport;
+pub use table::{Table, TableError};
