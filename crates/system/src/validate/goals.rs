@@ -227,6 +227,10 @@ fn metric_keys(raw: &RawGoal) -> [(Option<Range<usize>>, &'static str); 13] {
 fn measure(g: &Spanned<RawGoal>, name: &str, declared: &Declared, r: &mut Reporter) -> Option<Measure> {
     let raw = g.get_ref();
     let measured = given(r, "measured", &raw.measured).map(|m| *m.get_ref());
+    if raw.measured.is_some() && measured.is_none() {
+        // of the wrong type (reported): whether the goal is measured is not known
+        return None;
+    }
     if measured == Some(false) {
         for (span, key) in measuring_keys(raw) {
             r.at(
@@ -256,8 +260,7 @@ fn measure(g: &Spanned<RawGoal>, name: &str, declared: &Declared, r: &mut Report
         );
     }
     let Some(kind) = &raw.metric else {
-        // a `measured` of the wrong type is reported already
-        if raw.measured.as_ref().is_none_or(|m| m.ok().is_some()) {
+        {
             r.at(
                 g.span(),
                 format!("goal `{name}` has no `metric`"),
@@ -976,52 +979,72 @@ fn graph(goals: &[&Spanned<RawGoal>], r: &mut Reporter) {
             );
         }
     }
-    cycles(&ids, &edges, r);
+    cycles(&nodes, &edges, r);
 }
 
-/// Every cycle of `supports` links, named, at the link that closes it.
-fn cycles(ids: &[&str], edges: &[Vec<(usize, Range<usize>)>], r: &mut Reporter) {
+/// Every cycle of `supports` links, named from the link that does not point up (at least
+/// one does not), and placed there.
+fn cycles(nodes: &[Node], edges: &[Vec<(usize, Range<usize>)>], r: &mut Reporter) {
     #[derive(Clone, Copy, PartialEq)]
     enum State {
         New,
         OnPath,
         Done,
     }
-    fn visit(
-        i: usize,
-        ids: &[&str],
-        edges: &[Vec<(usize, Range<usize>)>],
-        state: &mut [State],
-        path: &mut Vec<usize>,
-        r: &mut Reporter,
-    ) {
-        state[i] = State::OnPath;
-        path.push(i);
-        for (j, span) in &edges[i] {
-            match state[*j] {
-                State::New => visit(*j, ids, edges, state, path, r),
-                State::OnPath => {
-                    let from = path.iter().position(|p| p == j).unwrap_or(0);
-                    let names: Vec<String> = path[from..].iter().chain([j]).map(|k| format!("`{}`", ids[*k])).collect();
-                    r.at(
-                        span.clone(),
-                        format!("goals {} support one another in a cycle", names.join(" → ")),
-                        Some(
-                            "`supports` points up, to the goals a goal serves: remove the link that points back down"
-                                .into(),
-                        ),
-                    );
-                }
-                State::Done => {}
-            }
-        }
-        path.pop();
-        state[i] = State::Done;
+    struct Search<'a, 'n> {
+        nodes: &'a [Node<'n>],
+        edges: &'a [Vec<(usize, Range<usize>)>],
+        state: Vec<State>,
+        path: Vec<usize>,
     }
-    let mut state = vec![State::New; ids.len()];
-    for i in 0..ids.len() {
-        if state[i] == State::New {
-            visit(i, ids, edges, &mut state, &mut Vec::new(), r);
+    impl Search<'_, '_> {
+        fn visit(&mut self, i: usize, r: &mut Reporter) {
+            self.state[i] = State::OnPath;
+            self.path.push(i);
+            for (j, _) in &self.edges[i] {
+                match self.state[*j] {
+                    State::New => self.visit(*j, r),
+                    State::OnPath => self.report(*j, r),
+                    State::Done => {}
+                }
+            }
+            self.path.pop();
+            self.state[i] = State::Done;
+        }
+
+        /// The cycle from `j`, on the path, to its end and back to `j`.
+        fn report(&self, j: usize, r: &mut Reporter) {
+            let from = self.path.iter().position(|p| *p == j).unwrap_or(0);
+            let cycle: Vec<usize> = self.path[from..].to_vec();
+            let link = |k: usize| {
+                let (a, b) = (cycle[k], cycle[(k + 1) % cycle.len()]);
+                let span = self.edges[a].iter().find(|(t, _)| *t == b).map(|(_, s)| s.clone()).unwrap_or(0..0);
+                (a, b, span)
+            };
+            let down = (0..cycle.len())
+                .find(|&k| {
+                    let (a, b, _) = link(k);
+                    match (self.nodes[a].layer, self.nodes[b].layer) {
+                        (Some(la), Some(lb)) => lb <= la,
+                        _ => false,
+                    }
+                })
+                .unwrap_or(cycle.len() - 1);
+            let (_, _, span) = link(down);
+            let names: Vec<String> = (0..=cycle.len())
+                .map(|k| format!("`{}`", self.nodes[cycle[(down + k) % cycle.len()]].id.get_ref()))
+                .collect();
+            r.at(
+                span,
+                format!("goals {} support one another in a cycle", names.join(" → ")),
+                Some("`supports` points up, to the goals a goal serves: remove the link that points back down".into()),
+            );
+        }
+    }
+    let mut search = Search { nodes, edges, state: vec![State::New; nodes.len()], path: Vec::new() };
+    for i in 0..nodes.len() {
+        if search.state[i] == State::New {
+            search.visit(i, r);
         }
     }
 }
