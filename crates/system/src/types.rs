@@ -734,18 +734,22 @@ impl RatePer {
 pub enum QualityMeasure {
     /// Classifiers: the share of predictions whose label is the truth.
     Accuracy,
-    /// Classifiers: of the predictions of `label`, the share that are right.
+    /// Classifiers: of the predictions of `label`, the share that are right (a multiclass
+    /// component without `label`: the macro average over its labels, as for recall and f1).
     Precision,
     /// Classifiers: of the truths that are `label`, the share predicted.
     Recall,
     /// Classifiers: the harmonic mean of precision and recall.
     F1,
-    /// Classifiers: ROC AUC of `label`'s probability against the truth being `label`.
+    /// Classifiers: ROC AUC of `label`'s probability against the truth being `label` (a
+    /// multiclass component without `label`: the macro average, one label against the rest).
     Auc,
     /// Classifiers: the mean squared difference between `label`'s probability and the
     /// truth being `label` (0 or 1); summed over the labels for a multiclass without one.
     Brier,
-    /// Classifiers: expected calibration error of the score, over 10 equal-width bins.
+    /// Classifiers: expected calibration error of the score (the positive label's
+    /// probability for a binary component; for a multiclass, the top probability against
+    /// the prediction being right), over 10 equal-width bins.
     Ece,
     /// Regressions: mean absolute error.
     Mae,
