@@ -277,7 +277,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 pub fn format_duration(d: Duration) -> String {
     let secs = d.as_secs();
     for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs > 0 && secs % size == 0 {
+        if secs > 0 && secs.is_multiple_of(size) {
             return format!("{}{unit}", secs / size);
         }
     }

@@ -8,6 +8,7 @@ mod features;
 mod fields;
 mod goals;
 mod guardrails;
+mod metrics;
 mod settings;
 
 use std::collections::HashSet;
