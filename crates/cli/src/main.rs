@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use rein_runtime::ServedModel;
 use rein_server::TelemetryMode;
-use rein_system::{Action, Policy, Stage, System};
+use rein_system::{Action, Goal, Measure, Policy, Stage, System};
 
 mod demo;
 mod init;
@@ -571,6 +571,56 @@ fn summary(system: &System, models: &[Arc<dyn ServedModel>]) -> String {
                 cap.mode.downgrade().as_str()
             );
         }
+    }
+    s.push_str(&goal_tree(system));
+    s
+}
+
+/// The goals, each under the goals it supports, from the top layer down, with its layer
+/// and how it is measured; a goal supporting several is written out under the first.
+fn goal_tree(system: &System) -> String {
+    use std::fmt::Write;
+    fn write_goal<'a>(s: &mut String, system: &'a System, g: &'a Goal, depth: usize, seen: &mut Vec<&'a str>) {
+        let indent = "  ".repeat(depth + 1);
+        if seen.contains(&g.id.as_str()) {
+            let _ = writeln!(s, "{indent}{} (above)", g.id);
+            return;
+        }
+        seen.push(&g.id);
+        let measure = match &g.measure {
+            Measure::Metric { metric, target, window } => {
+                format!("{metric}; {target} over {}", rein_system::format_duration(*window))
+            }
+            Measure::NotMeasured { note } => format!("not measured: {note}"),
+        };
+        let _ = writeln!(s, "{indent}{} [{}] {measure}", g.id, g.layer.as_str());
+        for supporter in system.supporters(&g.id) {
+            write_goal(s, system, supporter, depth + 1, seen);
+        }
+    }
+    let mut s = String::new();
+    if system.goals.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "\ngoals ({}), each under the goals it supports:", system.goals.len());
+    let mut seen = Vec::new();
+    for top in system.top_goals() {
+        write_goal(&mut s, system, top, 0, &mut seen);
+    }
+    let mut unchecked: Vec<&str> = Vec::new();
+    for outcome in system.goals.iter().filter_map(|g| g.measured()?.0.kind.outcome()) {
+        if !unchecked.contains(&outcome) {
+            unchecked.push(outcome);
+        }
+    }
+    if system.outcomes.is_none() && !unchecked.is_empty() {
+        let _ = writeln!(
+            s,
+            "  hint: `outcomes` is not declared, so the outcome names goals measure ({}) were not checked: \
+             declare them at the top of the file, `outcomes = [\"{}\", ...]`",
+            unchecked.join(", "),
+            unchecked[0]
+        );
     }
     s
 }

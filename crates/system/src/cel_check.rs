@@ -1,7 +1,8 @@
-//! Checks a guardrail condition against what it may see: the schema's features,
-//! the model output (output stage only) and the free-form request context.
+//! Checks a CEL expression against what it may read: a guardrail condition the schema's
+//! features, the model output (output stage only) and the free-form request context; a
+//! goal's filter what a recorded prediction holds (`validate::goals`, through [`Reads`]).
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 
 use crate::types::Stage;
 
@@ -16,130 +17,220 @@ pub(crate) struct BadReference {
     pub hint: Option<String>,
 }
 
+/// What a CEL expression may read: each variable it names that no macro binds, each field
+/// selected from one, and each string literal compared with one. Each method says what is
+/// wrong with a reference, as a message and a hint; `None` when it may be made.
+pub(crate) trait Reads {
+    /// A variable, e.g. `context`.
+    fn variable(&self, name: &str) -> Option<Refused>;
+    /// `root.field`, `root` a variable. When this refuses, `root` itself is not looked at.
+    fn field(&self, root: &str, field: &str) -> Option<Refused>;
+    /// A string literal compared with a variable (`mode == 'prompt'`, `mode in ['a', 'b']`)
+    /// or looked up in one (`'rule' in rules`).
+    fn literal(&self, _variable: &str, _literal: &str) -> Option<Refused> {
+        None
+    }
+}
+
+/// A message and its hint.
+pub(crate) type Refused = (String, Option<String>);
+
+/// What a guardrail's condition may read: `features` (when known, the names declared),
+/// `context`, and at the output stage `output`.
+struct Guardrail<'a> {
+    stage: Stage,
+    features: Option<&'a [&'a str]>,
+}
+
+impl Reads for Guardrail<'_> {
+    fn variable(&self, name: &str) -> Option<Refused> {
+        match name {
+            "features" | "context" => None,
+            "output" if self.stage == Stage::Output => None,
+            "output" => Some((
+                "an input guardrail cannot read `output`: the model has not run yet".into(),
+                Some("use `stage = \"output\"` for a rule about the model's output".into()),
+            )),
+            other => Some((
+                format!("unknown variable `{other}` in condition"),
+                Some(format!(
+                    "a condition may read `features.<name>`, `context.<key>`{}",
+                    if self.stage == Stage::Output { " and `output.<field>`" } else { "" }
+                )),
+            )),
+        }
+    }
+
+    fn field(&self, root: &str, field: &str) -> Option<Refused> {
+        match root {
+            "features" => unknown_feature(field, self.features?),
+            "output" if self.stage == Stage::Output => unknown_output_field(field),
+            _ => None,
+        }
+    }
+}
+
+/// `features.<field>` when `field` is not among `features`, with the nearest.
+pub(crate) fn unknown_feature(field: &str, features: &[&str]) -> Option<Refused> {
+    if features.contains(&field) {
+        return None;
+    }
+    let hint = match crate::diagnostic::closest(field, features.iter().copied()) {
+        Some(near) => format!("did you mean `features.{near}`? declared features: {}", features.join(", ")),
+        None => format!("declared features: {}", features.join(", ")),
+    };
+    Some((format!("unknown feature `{field}` in condition"), Some(hint)))
+}
+
+/// `output.<field>` when `field` is not one of [`OUTPUT_FIELDS`].
+pub(crate) fn unknown_output_field(field: &str) -> Option<Refused> {
+    (!OUTPUT_FIELDS.contains(&field)).then(|| {
+        (
+            format!("unknown output field `{field}` in condition"),
+            Some(format!("the output has: {}", OUTPUT_FIELDS.join(", "))),
+        )
+    })
+}
+
 /// `features`: the names a condition may read; `None` when they are not all known (a mistake
 /// was reported where they are declared), and any may be read.
 pub(crate) fn check_references(program: &cel::Program, stage: Stage, features: Option<&[&str]>) -> Vec<BadReference> {
-    let mut bad = Vec::new();
-    let mut scope: Vec<String> = Vec::new();
-    walk(program.expression(), program, stage, features, &mut scope, &mut bad);
-    bad
+    check_reads(program, &Guardrail { stage, features })
 }
 
-fn offset_of(program: &cel::Program, id: u64) -> usize {
-    program.source_info().offset_for(id).map(|(start, _)| start as usize).unwrap_or(0)
+/// Every reference `program` makes that `reads` refuses.
+pub(crate) fn check_reads(program: &cel::Program, reads: &dyn Reads) -> Vec<BadReference> {
+    let mut walk = Walk { program, reads, scope: Vec::new(), bad: Vec::new() };
+    walk.expr(program.expression());
+    walk.bad
 }
 
-fn walk(
-    e: &IdedExpr,
-    program: &cel::Program,
-    stage: Stage,
-    features: Option<&[&str]>,
-    scope: &mut Vec<String>,
-    bad: &mut Vec<BadReference>,
-) {
-    match &e.expr {
-        Expr::Ident(name) => {
-            if scope.iter().any(|s| s == name) {
-                return;
-            }
-            match name.as_str() {
-                "features" | "context" => {}
-                "output" if stage == Stage::Output => {}
-                "output" => bad.push(BadReference {
-                    offset: offset_of(program, e.id),
-                    message: "an input guardrail cannot read `output`: the model has not run yet".into(),
-                    hint: Some("use `stage = \"output\"` for a rule about the model's output".into()),
-                }),
-                other => bad.push(BadReference {
-                    offset: offset_of(program, e.id),
-                    message: format!("unknown variable `{other}` in condition"),
-                    hint: Some(format!(
-                        "a condition may read `features.<name>`, `context.<key>`{}",
-                        if stage == Stage::Output { " and `output.<field>`" } else { "" }
-                    )),
-                }),
-            }
+struct Walk<'p, 'r> {
+    program: &'p cel::Program,
+    reads: &'r dyn Reads,
+    /// Variables bound by the macros around the part being walked.
+    scope: Vec<String>,
+    bad: Vec<BadReference>,
+}
+
+impl Walk<'_, '_> {
+    fn refuse(&mut self, e: &IdedExpr, (message, hint): Refused) {
+        let offset = self.program.source_info().offset_for(e.id).map(|(start, _)| start as usize).unwrap_or(0);
+        self.bad.push(BadReference { offset, message, hint });
+    }
+
+    /// `e` as a variable no macro binds.
+    fn free<'e>(&self, e: &'e IdedExpr) -> Option<&'e str> {
+        match &e.expr {
+            Expr::Ident(name) if !self.scope.iter().any(|s| s == name) => Some(name),
+            _ => None,
         }
-        Expr::Select(select) => {
-            if let Expr::Ident(root) = &select.operand.expr
-                && !scope.iter().any(|s| s == root)
-            {
-                let field = select.field.as_str();
-                match root.as_str() {
-                    "features" if features.is_some_and(|f| !f.contains(&field)) => {
-                        let features = features.unwrap_or_default();
-                        let hint = match crate::diagnostic::closest(field, features.iter().copied()) {
-                            Some(near) => {
-                                format!("did you mean `features.{near}`? declared features: {}", features.join(", "))
-                            }
-                            None => format!("declared features: {}", features.join(", ")),
-                        };
-                        bad.push(BadReference {
-                            offset: offset_of(program, e.id),
-                            message: format!("unknown feature `{field}` in condition"),
-                            hint: Some(hint),
-                        });
-                        return;
+    }
+
+    /// A string literal compared with or looked up in a variable.
+    fn literals(&mut self, call: &cel::common::ast::CallExpr) {
+        let string = |e: &IdedExpr| match &e.expr {
+            Expr::Literal(LiteralValue::String(s)) => Some(s.inner().to_string()),
+            _ => None,
+        };
+        let [a, b] = call.args.as_slice() else { return };
+        let mut checked: Vec<(&IdedExpr, String, String)> = Vec::new();
+        match call.func_name.as_str() {
+            operators::EQUALS | operators::NOT_EQUALS => {
+                for (var, lit) in [(a, b), (b, a)] {
+                    if let (Some(v), Some(l)) = (self.free(var), string(lit)) {
+                        checked.push((lit, v.to_string(), l));
                     }
-                    "output" if stage == Stage::Output && !OUTPUT_FIELDS.contains(&field) => {
-                        bad.push(BadReference {
-                            offset: offset_of(program, e.id),
-                            message: format!("unknown output field `{field}` in condition"),
-                            hint: Some(format!("the output has: {}", OUTPUT_FIELDS.join(", "))),
-                        });
-                        return;
-                    }
-                    _ => {}
                 }
             }
-            walk(&select.operand, program, stage, features, scope, bad);
-        }
-        Expr::Call(call) => {
-            if let Some(target) = &call.target {
-                walk(target, program, stage, features, scope, bad);
-            }
-            for arg in &call.args {
-                walk(arg, program, stage, features, scope, bad);
-            }
-        }
-        Expr::Comprehension(c) => {
-            walk(&c.iter_range, program, stage, features, scope, bad);
-            walk(&c.accu_init, program, stage, features, scope, bad);
-            let pushed = 2 + usize::from(c.iter_var2.is_some());
-            scope.push(c.iter_var.clone());
-            scope.push(c.accu_var.clone());
-            if let Some(v) = &c.iter_var2 {
-                scope.push(v.clone());
-            }
-            walk(&c.loop_cond, program, stage, features, scope, bad);
-            walk(&c.loop_step, program, stage, features, scope, bad);
-            walk(&c.result, program, stage, features, scope, bad);
-            scope.truncate(scope.len() - pushed);
-        }
-        Expr::List(list) => {
-            for el in &list.elements {
-                walk(el, program, stage, features, scope, bad);
-            }
-        }
-        Expr::Map(map) => {
-            for entry in &map.entries {
-                match &entry.expr {
-                    EntryExpr::MapEntry(m) => {
-                        walk(&m.key, program, stage, features, scope, bad);
-                        walk(&m.value, program, stage, features, scope, bad);
+            operators::IN => {
+                if let (Some(l), Some(v)) = (string(a), self.free(b)) {
+                    checked.push((a, v.to_string(), l));
+                }
+                if let (Some(v), Expr::List(list)) = (self.free(a), &b.expr) {
+                    for el in &list.elements {
+                        if let Some(l) = string(el) {
+                            checked.push((el, v.to_string(), l));
+                        }
                     }
-                    EntryExpr::StructField(f) => walk(&f.value, program, stage, features, scope, bad),
                 }
             }
+            _ => {}
         }
-        Expr::Struct(s) => {
-            for entry in &s.entries {
-                if let EntryExpr::StructField(f) = &entry.expr {
-                    walk(&f.value, program, stage, features, scope, bad);
-                }
+        for (at, variable, literal) in checked {
+            if let Some(refused) = self.reads.literal(&variable, &literal) {
+                self.refuse(at, refused);
             }
         }
-        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+
+    fn expr(&mut self, e: &IdedExpr) {
+        match &e.expr {
+            Expr::Ident(name) => {
+                if self.scope.iter().any(|s| s == name) {
+                    return;
+                }
+                if let Some(refused) = self.reads.variable(name) {
+                    self.refuse(e, refused);
+                }
+            }
+            Expr::Select(select) => {
+                if let Some(root) = self.free(&select.operand)
+                    && let Some(refused) = self.reads.field(root, &select.field)
+                {
+                    self.refuse(e, refused);
+                    return;
+                }
+                self.expr(&select.operand);
+            }
+            Expr::Call(call) => {
+                self.literals(call);
+                if let Some(target) = &call.target {
+                    self.expr(target);
+                }
+                for arg in &call.args {
+                    self.expr(arg);
+                }
+            }
+            Expr::Comprehension(c) => {
+                self.expr(&c.iter_range);
+                self.expr(&c.accu_init);
+                let pushed = 2 + usize::from(c.iter_var2.is_some());
+                self.scope.push(c.iter_var.clone());
+                self.scope.push(c.accu_var.clone());
+                if let Some(v) = &c.iter_var2 {
+                    self.scope.push(v.clone());
+                }
+                self.expr(&c.loop_cond);
+                self.expr(&c.loop_step);
+                self.expr(&c.result);
+                self.scope.truncate(self.scope.len() - pushed);
+            }
+            Expr::List(list) => {
+                for el in &list.elements {
+                    self.expr(el);
+                }
+            }
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    match &entry.expr {
+                        EntryExpr::MapEntry(m) => {
+                            self.expr(&m.key);
+                            self.expr(&m.value);
+                        }
+                        EntryExpr::StructField(f) => self.expr(&f.value),
+                    }
+                }
+            }
+            Expr::Struct(s) => {
+                for entry in &s.entries {
+                    if let EntryExpr::StructField(f) = &entry.expr {
+                        self.expr(&f.value);
+                    }
+                }
+            }
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
     }
 }
 

@@ -97,8 +97,27 @@ pub enum Claim {
 /// The mistakes in `program`'s condition for a rule of `stage`; none when every part of it
 /// may evaluate for some request.
 pub fn type_errors(program: &cel::Program, stage: Stage, scope: &ConditionScope) -> Vec<TypeError> {
-    let mut checker =
-        Checker { program, stage, scope, bound: Vec::new(), typed: HashMap::new(), root: None, found: Vec::new() };
+    check(program, stage, scope, false)
+}
+
+/// The mistakes in a goal's `filter`, which reads a recorded prediction: `features` as
+/// recorded (`scope`), the final `output`, and `mode`, `variant` (strings), `fallback` (a
+/// bool), `rules` (a list of strings) and `model` (a map of strings).
+pub(crate) fn event_type_errors(program: &cel::Program, scope: &ConditionScope) -> Vec<TypeError> {
+    check(program, Stage::Output, scope, true)
+}
+
+fn check(program: &cel::Program, stage: Stage, scope: &ConditionScope, event: bool) -> Vec<TypeError> {
+    let mut checker = Checker {
+        program,
+        stage,
+        scope,
+        event,
+        bound: Vec::new(),
+        typed: HashMap::new(),
+        root: None,
+        found: Vec::new(),
+    };
     let root = program.expression();
     let typed = checker.ty(root);
     checker.need_bool(root, &typed, Needs::Condition);
@@ -279,6 +298,8 @@ struct Checker<'p, 's> {
     program: &'p cel::Program,
     stage: Stage,
     scope: &'s ConditionScope<'s>,
+    /// A goal's filter, over a recorded prediction, rather than a guardrail's condition.
+    event: bool,
     /// Variables of the comprehensions around the part being typed, innermost last.
     bound: Vec<(String, Ty)>,
     /// What each part was typed as, by node.
@@ -460,6 +481,10 @@ impl<'p, 's> Checker<'p, 's> {
                 Typed::of(match name.as_str() {
                     "features" => Ty::Features,
                     "output" if self.stage == Stage::Output => Ty::Output,
+                    "mode" | "variant" if self.event => Ty::Str,
+                    "fallback" if self.event => Ty::Bool,
+                    "rules" if self.event => Ty::List(Box::new(Ty::Str)),
+                    "model" if self.event => Ty::Map(Box::new(Ty::Str), Box::new(Ty::Str)),
                     // `context`, and what `cel_check` refuses
                     _ => Ty::Dyn,
                 })

@@ -1,5 +1,6 @@
 //! The system file, `rein.toml`: one file that declares an ML-enabled system —
-//! its components, their input schema, guardrails, fallback and experience policy.
+//! its components, their input schema, guardrails, fallback and experience policy, and
+//! the goals it is measured by, layer by layer, from the model to the organization.
 //!
 //! [`load`] reads and validates it and reports every mistake with file, line and
 //! column. Pure: the only I/O is reading the file itself.
@@ -15,7 +16,7 @@ pub use cel_check::OUTPUT_FIELDS;
 pub use cel_types::{Claim, ConditionScope, TypeError, type_errors};
 pub use diagnostic::{Diagnostic, Diagnostics, closest, whole_file};
 pub use types::*;
-pub use validate::{load, parse, parse_duration};
+pub use validate::{format_duration, load, parse, parse_duration};
 
 /// Checks a value against its feature's declared kind (bounds, categories, length).
 /// Returns what is wrong, phrased to follow the feature name. Shared by the system

@@ -80,6 +80,7 @@ wanted! {
     Vec<Typed<RawFeature>> => "a list of tables", List;
     Vec<Typed<RawGuardrail>> => "a list of tables", List;
     Vec<Typed<RawCap>> => "a list of tables", List;
+    Vec<Typed<RawGoal>> => "a list of tables", List;
     RawSystem => "a table", Table;
     RawRuntime => "a table", Table;
     RawServer => "a table", Table;
@@ -96,6 +97,8 @@ wanted! {
     BTreeMap<String, Typed<RawModeValue>> => "a table", Table;
     RawModeValue => "a table", Table;
     RawCap => "a table", Table;
+    RawGoal => "a table", Table;
+    RawTarget => "a table", Table;
 }
 
 impl<'de, T: Deserialize<'de> + Wanted> Deserialize<'de> for Typed<T> {
@@ -180,9 +183,9 @@ pub(crate) struct RawFile {
     pub server: Option<Typed<RawServer>>,
     pub telemetry: Option<Typed<RawTelemetry>>,
     pub components: Option<Typed<Vec<Typed<RawComponent>>>>,
-    /// Declared goals; read and kept for the goals layer, not interpreted yet.
-    #[serde(default)]
-    pub goals: Option<toml::Value>,
+    /// The outcome names the system records, for goals to be checked against.
+    pub outcomes: Option<Typed<Vec<Typed<String>>>>,
+    pub goals: Option<Typed<Vec<Typed<RawGoal>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,4 +324,40 @@ pub(crate) struct RawCap {
     pub mode: Option<Typed<String>>,
     pub max: Option<Typed<i64>>,
     pub per: Option<Typed<String>>,
+}
+
+/// A `[[goals]]` table. The keys from `outcome` on qualify its `metric`; each applies to
+/// some metrics only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGoal {
+    pub id: Option<Typed<String>>,
+    pub layer: Option<Typed<String>>,
+    pub description: Option<Typed<String>>,
+    pub supports: Option<Typed<Vec<Typed<String>>>>,
+    pub measured: Option<Typed<bool>>,
+    pub note: Option<Typed<String>>,
+    pub metric: Option<Typed<String>>,
+    pub target: Option<Typed<RawTarget>>,
+    pub window: Option<Typed<String>>,
+    pub outcome: Option<Typed<String>>,
+    pub per: Option<Typed<String>>,
+    pub label: Option<Typed<String>>,
+    pub estimated: Option<Typed<bool>>,
+    pub quantile: Option<Typed<f64>>,
+    pub guardrail: Option<Typed<String>>,
+    pub mode: Option<Typed<String>>,
+    pub feedback: Option<Typed<String>>,
+    pub source: Option<Typed<String>>,
+    pub component: Option<Typed<String>>,
+    pub by_mode: Option<Typed<String>>,
+    pub by_guardrail: Option<Typed<String>>,
+    pub filter: Option<Typed<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTarget {
+    pub at_least: Option<Typed<f64>>,
+    pub at_most: Option<Typed<f64>>,
 }

@@ -22,13 +22,33 @@ pub struct System {
     pub server: ServerSettings,
     pub telemetry: TelemetrySettings,
     pub components: Vec<Component>,
-    /// The `[goals]` table as written; measured by the goals layer.
-    pub goals: Option<toml::Value>,
+    /// The outcome names the system records (`outcomes = [...]`), as declared; `None` when
+    /// the file does not declare them, and the names goals use were not checked.
+    pub outcomes: Option<Vec<String>>,
+    /// The `[[goals]]`, in file order: a graph whose `supports` links point up the layers.
+    pub goals: Vec<Goal>,
 }
 
 impl System {
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
+    }
+
+    pub fn goal(&self, id: &str) -> Option<&Goal> {
+        self.goals.iter().find(|g| g.id == id)
+    }
+
+    /// The goals that support goal `id` (name it in their `supports`), in file order.
+    pub fn supporters<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Goal> + 'a {
+        self.goals.iter().filter(move |g| g.supports.iter().any(|s| s == id))
+    }
+
+    /// The goals at the top of the graph, supporting no other: the organizational ones, and
+    /// any other a file leaves unlinked; highest layer first, then in file order.
+    pub fn top_goals(&self) -> Vec<&Goal> {
+        let mut top: Vec<&Goal> = self.goals.iter().filter(|g| g.supports.is_empty()).collect();
+        top.sort_by_key(|g| std::cmp::Reverse(g.layer));
+        top
     }
 }
 
@@ -487,4 +507,419 @@ pub struct FrequencyCap {
     pub mode: Mode,
     pub max: u32,
     pub per: Duration,
+}
+
+/// One `[[goals]]` entry: what success means at one layer, how telemetry shows it (or why
+/// it cannot), and the goals it serves.
+#[derive(Debug, Clone)]
+pub struct Goal {
+    /// Unique among the goals; what `supports` names.
+    pub id: String,
+    pub layer: Layer,
+    pub description: String,
+    pub measure: Measure,
+    /// The ids of the goals this one serves, each of a higher layer, as written.
+    pub supports: Vec<String>,
+    pub location: Location,
+}
+
+impl Goal {
+    /// The metric, target and window, when the goal is measured.
+    pub fn measured(&self) -> Option<(&Metric, &Target, Duration)> {
+        match &self.measure {
+            Measure::Metric { metric, target, window } => Some((metric, target, *window)),
+            Measure::NotMeasured { .. } => None,
+        }
+    }
+}
+
+/// The layers of success measures, lowest first: a goal supports goals of higher layers
+/// only. The order is the seed lecture's, read as what serves what: a model's properties
+/// serve its users' outcomes, which serve the system's goals, which move the leading
+/// indicators, the short-term proxies of the organization's objectives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layer {
+    Model,
+    UserOutcome,
+    System,
+    LeadingIndicator,
+    Organizational,
+}
+
+impl Layer {
+    /// Lowest first.
+    pub const ALL: [Layer; 5] =
+        [Layer::Model, Layer::UserOutcome, Layer::System, Layer::LeadingIndicator, Layer::Organizational];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Model => "model",
+            Layer::UserOutcome => "user_outcome",
+            Layer::System => "system",
+            Layer::LeadingIndicator => "leading_indicator",
+            Layer::Organizational => "organizational",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// How a goal is measured: a metric over telemetry with its target, or not at all.
+#[derive(Debug, Clone)]
+pub enum Measure {
+    /// `metric` over the events of the last `window` should meet `target`.
+    Metric { metric: Metric, target: Target, window: Duration },
+    /// `measured = false`: no telemetry can show it (revenue, retention over years);
+    /// `note` says how it is judged instead.
+    NotMeasured { note: String },
+}
+
+/// Which way a metric should go, and how far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// `{ at_least = x }`: met when the metric is x or more.
+    AtLeast(f64),
+    /// `{ at_most = x }`: met when the metric is x or less.
+    AtMost(f64),
+    /// `{ at_least = lo, at_most = hi }`: met within [lo, hi].
+    Between(f64, f64),
+}
+
+impl Target {
+    pub fn is_met(self, value: f64) -> bool {
+        match self {
+            Target::AtLeast(lo) => value >= lo,
+            Target::AtMost(hi) => value <= hi,
+            Target::Between(lo, hi) => (lo..=hi).contains(&value),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::AtLeast(lo) => write!(f, "at least {lo}"),
+            Target::AtMost(hi) => write!(f, "at most {hi}"),
+            Target::Between(lo, hi) => write!(f, "between {lo} and {hi}"),
+        }
+    }
+}
+
+/// What a measured goal computes: a kind of metric over a population of predictions.
+///
+/// Every metric is computed over the events of one window. The predictions it counts are
+/// those of `population`; events of other kinds (feedback, outcomes) are joined to them by
+/// `prediction_id`, or by `unit` where a metric says so. `docs/goals.md` defines each one.
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub kind: MetricKind,
+    pub population: Population,
+}
+
+/// The predictions a metric counts: all of the window's, narrowed by each part given.
+#[derive(Debug, Clone, Default)]
+pub struct Population {
+    /// Only this component's predictions; `None`: every component's. Always given for a
+    /// metric that is per component (a quality metric, one naming a guardrail, a label, or
+    /// a filter reading `features` or `output`), the only component when the file has one.
+    pub component: Option<String>,
+    /// `by_mode`: only predictions decided in this mode.
+    pub mode: Option<Mode>,
+    /// `by_guardrail`: only predictions where this rule of the component acted.
+    pub guardrail: Option<String>,
+    /// `filter`: only predictions whose recorded event makes this CEL condition true
+    /// (its variables in `docs/goals.md`).
+    pub filter: Option<Condition>,
+}
+
+impl Population {
+    /// Whether every prediction is counted.
+    pub fn is_all(&self) -> bool {
+        self.component.is_none() && self.mode.is_none() && self.guardrail.is_none() && self.filter.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricKind {
+    /// `outcome_rate`: the share of the population's predictions that an `outcome` event
+    /// names (by `prediction_id`); per unit, the share of the units with a prediction in
+    /// the population that have the outcome (by `unit`) in the window. In [0, 1].
+    OutcomeRate { outcome: String, per: RatePer },
+    /// `outcome_mean`: the mean `value` of the window's `outcome` events that carry one.
+    /// With a population narrower than every prediction, only those naming one of it.
+    OutcomeMean { outcome: String },
+    /// `outcome_sum`: their sum (a revenue, seconds spent), as `outcome_mean` chooses them.
+    OutcomeSum { outcome: String },
+    /// `active_units`: how many distinct units the population's predictions name.
+    ActiveUnits,
+    /// A quality measure of the component's predictions: from the feedback that gives
+    /// their truth, or estimated without it.
+    Quality { measure: QualityMeasure, label: Option<String>, estimated: bool },
+    /// `latency`: this quantile of the predictions' end-to-end latency, in milliseconds.
+    Latency { quantile: f64 },
+    /// `guardrail_rate`: the share of predictions where `guardrail` acted (any rule when
+    /// `None`), an error of its condition included. In [0, 1].
+    GuardrailRate { guardrail: Option<String> },
+    /// `mode_share`: the share of predictions decided in `mode`. In [0, 1].
+    ModeShare { mode: Mode },
+    /// `feedback_rate`: the share of predictions that a feedback names, of `kind` and from
+    /// `source` when given. In [0, 1].
+    FeedbackRate { kind: Option<FeedbackKind>, source: Option<FeedbackSource> },
+    /// `fallback_rate`: the share of predictions answered by the fallback. In [0, 1].
+    FallbackRate,
+}
+
+impl MetricKind {
+    /// The name it is written with: `metric = "..."`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MetricKind::OutcomeRate { .. } => "outcome_rate",
+            MetricKind::OutcomeMean { .. } => "outcome_mean",
+            MetricKind::OutcomeSum { .. } => "outcome_sum",
+            MetricKind::ActiveUnits => "active_units",
+            MetricKind::Quality { measure, .. } => measure.as_str(),
+            MetricKind::Latency { .. } => "latency",
+            MetricKind::GuardrailRate { .. } => "guardrail_rate",
+            MetricKind::ModeShare { .. } => "mode_share",
+            MetricKind::FeedbackRate { .. } => "feedback_rate",
+            MetricKind::FallbackRate => "fallback_rate",
+        }
+    }
+
+    /// The outcome it reads, if any.
+    pub fn outcome(&self) -> Option<&str> {
+        match self {
+            MetricKind::OutcomeRate { outcome, .. }
+            | MetricKind::OutcomeMean { outcome }
+            | MetricKind::OutcomeSum { outcome } => Some(outcome),
+            _ => None,
+        }
+    }
+
+    /// Whether it is a share of something, in [0, 1].
+    pub fn is_share(&self) -> bool {
+        matches!(
+            self,
+            MetricKind::OutcomeRate { .. }
+                | MetricKind::GuardrailRate { .. }
+                | MetricKind::ModeShare { .. }
+                | MetricKind::FeedbackRate { .. }
+                | MetricKind::FallbackRate
+        )
+    }
+}
+
+/// What an outcome rate is a share of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatePer {
+    /// Of predictions: those an outcome event names.
+    Prediction,
+    /// Of units: those with the outcome in the window, among the units predicted for.
+    Unit,
+}
+
+impl RatePer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RatePer::Prediction => "prediction",
+            RatePer::Unit => "unit",
+        }
+    }
+}
+
+/// A quality measure of a component's predictions against their truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QualityMeasure {
+    /// Classifiers: the share of predictions whose label is the truth.
+    Accuracy,
+    /// Classifiers: of the predictions of `label`, the share that are right (a multiclass
+    /// component without `label`: the macro average over its labels, as for recall and f1).
+    Precision,
+    /// Classifiers: of the truths that are `label`, the share predicted.
+    Recall,
+    /// Classifiers: the harmonic mean of precision and recall.
+    F1,
+    /// Classifiers: ROC AUC of `label`'s probability against the truth being `label` (a
+    /// multiclass component without `label`: the macro average, one label against the rest).
+    Auc,
+    /// Classifiers: the mean squared difference between `label`'s probability and the
+    /// truth being `label` (0 or 1); summed over the labels for a multiclass without one.
+    Brier,
+    /// Classifiers: expected calibration error of the score (the positive label's
+    /// probability for a binary component; for a multiclass, the top probability against
+    /// the prediction being right), over 10 equal-width bins.
+    Ece,
+    /// Regressions: mean absolute error.
+    Mae,
+    /// Regressions: root mean squared error.
+    Rmse,
+    /// Regressions: mean of predicted minus true.
+    Bias,
+}
+
+impl QualityMeasure {
+    pub const ALL: [QualityMeasure; 10] = [
+        QualityMeasure::Accuracy,
+        QualityMeasure::Precision,
+        QualityMeasure::Recall,
+        QualityMeasure::F1,
+        QualityMeasure::Auc,
+        QualityMeasure::Brier,
+        QualityMeasure::Ece,
+        QualityMeasure::Mae,
+        QualityMeasure::Rmse,
+        QualityMeasure::Bias,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QualityMeasure::Accuracy => "accuracy",
+            QualityMeasure::Precision => "precision",
+            QualityMeasure::Recall => "recall",
+            QualityMeasure::F1 => "f1",
+            QualityMeasure::Auc => "auc",
+            QualityMeasure::Brier => "brier",
+            QualityMeasure::Ece => "ece",
+            QualityMeasure::Mae => "mae",
+            QualityMeasure::Rmse => "rmse",
+            QualityMeasure::Bias => "bias",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<QualityMeasure> {
+        QualityMeasure::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Whether it measures a regression's values (else a classifier's labels and probabilities).
+    pub fn for_regression(self) -> bool {
+        matches!(self, QualityMeasure::Mae | QualityMeasure::Rmse | QualityMeasure::Bias)
+    }
+
+    /// Whether it can be estimated without labels, from the classifier's own probabilities
+    /// taken as calibrated (confidence-based estimation).
+    pub fn estimable(self) -> bool {
+        matches!(
+            self,
+            QualityMeasure::Accuracy
+                | QualityMeasure::Precision
+                | QualityMeasure::Recall
+                | QualityMeasure::F1
+                | QualityMeasure::Auc
+        )
+    }
+
+    /// Whether it is about one label (the positive one of a binary component unless
+    /// another is named; a multiclass component's average over labels without one).
+    pub fn takes_label(self) -> bool {
+        matches!(
+            self,
+            QualityMeasure::Precision
+                | QualityMeasure::Recall
+                | QualityMeasure::F1
+                | QualityMeasure::Auc
+                | QualityMeasure::Brier
+        )
+    }
+
+    /// Whether it lies in [0, 1].
+    pub fn is_bounded(self) -> bool {
+        !self.for_regression()
+    }
+}
+
+/// What a feedback says, for `feedback_rate` (as the feedback API's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackKind {
+    Correct,
+    Incorrect,
+    Label,
+}
+
+impl FeedbackKind {
+    pub const ALL: [FeedbackKind; 3] = [FeedbackKind::Correct, FeedbackKind::Incorrect, FeedbackKind::Label];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Correct => "correct",
+            FeedbackKind::Incorrect => "incorrect",
+            FeedbackKind::Label => "label",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FeedbackKind> {
+        FeedbackKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Who reported a feedback, for `feedback_rate` (as the feedback API's `source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackSource {
+    User,
+    Expert,
+    System,
+}
+
+impl FeedbackSource {
+    pub const ALL: [FeedbackSource; 3] = [FeedbackSource::User, FeedbackSource::Expert, FeedbackSource::System];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackSource::User => "user",
+            FeedbackSource::Expert => "expert",
+            FeedbackSource::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FeedbackSource> {
+        FeedbackSource::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// As `rein check` prints it: ``outcome_rate of `left_page` per prediction, in mode prompt``.
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            MetricKind::OutcomeRate { outcome, per } => write!(f, "outcome_rate of `{outcome}` per {}", per.as_str())?,
+            MetricKind::OutcomeMean { outcome } => write!(f, "outcome_mean of `{outcome}`")?,
+            MetricKind::OutcomeSum { outcome } => write!(f, "outcome_sum of `{outcome}`")?,
+            MetricKind::Quality { measure, label, estimated } => {
+                f.write_str(measure.as_str())?;
+                if let Some(label) = label {
+                    write!(f, " of label `{label}`")?;
+                }
+                if *estimated {
+                    f.write_str(", estimated without labels")?;
+                }
+            }
+            MetricKind::Latency { quantile } => write!(f, "latency p{} (ms)", (quantile * 1e4).round() / 1e2)?,
+            MetricKind::GuardrailRate { guardrail: Some(g) } => write!(f, "guardrail_rate of `{g}`")?,
+            MetricKind::ModeShare { mode } => write!(f, "mode_share of {}", mode.as_str())?,
+            MetricKind::FeedbackRate { kind, source } => {
+                f.write_str("feedback_rate")?;
+                if let Some(kind) = kind {
+                    write!(f, " of {}", kind.as_str())?;
+                }
+                if let Some(source) = source {
+                    write!(f, " from {}", source.as_str())?;
+                }
+            }
+            other => f.write_str(other.name())?,
+        }
+        let p = &self.population;
+        if let Some(c) = &p.component {
+            write!(f, ", component `{c}`")?;
+        }
+        if let Some(m) = p.mode {
+            write!(f, ", in mode {}", m.as_str())?;
+        }
+        if let Some(g) = &p.guardrail {
+            write!(f, ", where `{g}` acted")?;
+        }
+        if let Some(filter) = &p.filter {
+            write!(f, ", where `{}`", filter.source)?;
+        }
+        Ok(())
+    }
 }

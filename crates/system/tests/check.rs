@@ -513,7 +513,11 @@ fn each_key_of_the_wrong_type_is_placed_and_named() {
             "`timeout_ms` must be a whole number, not the number 50.5",
         ),
         // features
-        (in_example("name = \"num_dots\"", "name = false"), "false", "`name` must be a string, not the boolean false"),
+        (
+            in_example("name = \"num_dots\"", "name = false"),
+            "false\ntype",
+            "`name` must be a string, not the boolean false",
+        ),
         (in_example("type = \"boolean\"", "type = 9"), "9\n", "`type` must be a string, not the integer 9"),
         (
             in_example("telemetry = \"raw\"", "telemetry = [\"raw\"]"),

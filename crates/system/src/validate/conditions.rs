@@ -1,14 +1,15 @@
-//! A guardrail's `when`: a CEL condition compiled, its references checked against the
-//! stage and the features, its types checked against what it reads (`cel_types`), and
-//! each mistake placed at its character inside the file.
+//! A guardrail's `when` and a goal's `filter`: a CEL condition compiled, its references
+//! checked against what it may read (the stage and the features; a recorded prediction),
+//! its types checked against what it reads (`cel_types`), and each mistake placed at its
+//! character inside the file.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use toml::Spanned;
 
-use crate::cel_check;
-use crate::cel_types::{self, ConditionScope};
+use crate::cel_check::{self, BadReference};
+use crate::cel_types::{self, ConditionScope, TypeError};
 use crate::diagnostic::Reporter;
 use crate::types::{Condition, Stage};
 
@@ -20,6 +21,37 @@ pub(super) fn condition(
     scope: &ConditionScope,
     r: &mut Reporter,
 ) -> Option<Condition> {
+    let example = "features.age > 18 && context.country == \"NL\"";
+    compile(w, example, r, |program| {
+        let names: Option<Vec<&str>> = scope.features.as_ref().map(|fs| fs.iter().map(|(name, _)| *name).collect());
+        let bad = cel_check::check_references(program, stage, names.as_deref());
+        (bad, cel_types::type_errors(program, stage, scope))
+    })
+}
+
+/// Compiles a goal's `filter`, a condition over a recorded prediction: `reads` says what
+/// it may read, `scope` types the features as recorded.
+pub(super) fn filter(
+    w: &Spanned<String>,
+    reads: &dyn cel_check::Reads,
+    scope: &ConditionScope,
+    r: &mut Reporter,
+) -> Option<Condition> {
+    let example = "mode == \"prompt\" && features.age > 18";
+    compile(w, example, r, |program| {
+        (cel_check::check_reads(program, reads), cel_types::event_type_errors(program, scope))
+    })
+}
+
+/// Compiles the CEL text `w`, reporting what `check` finds in the program where it is
+/// written: references it may not make, then parts that fail whatever they read. `example`
+/// is a valid one, for the hint to a syntax error.
+fn compile(
+    w: &Spanned<String>,
+    example: &str,
+    r: &mut Reporter,
+    check: impl FnOnce(&cel::Program) -> (Vec<BadReference>, Vec<TypeError>),
+) -> Option<Condition> {
     let source = w.get_ref();
     let file_offset = string_content_offset(r.text(), w.span(), source);
     match cel::Program::compile(source) {
@@ -30,18 +62,13 @@ pub(super) fn condition(
                 r.at(
                     file_offset(cel_offset)..file_offset(cel_offset),
                     format!("condition is not valid CEL: {}", e.msg),
-                    Some(
-                        "see https://cel.dev for the syntax; e.g. `features.age > 18 && context.country == \"NL\"`"
-                            .into(),
-                    ),
+                    Some(format!("see https://cel.dev for the syntax; e.g. `{example}`")),
                 );
             }
             None
         }
         Ok(program) => {
-            let names: Option<Vec<&str>> = scope.features.as_ref().map(|fs| fs.iter().map(|(name, _)| *name).collect());
-            let bad = cel_check::check_references(&program, stage, names.as_deref());
-            let wrong = cel_types::type_errors(&program, stage, scope);
+            let (bad, wrong) = check(&program);
             let ok = bad.is_empty() && wrong.is_empty();
             for b in bad {
                 let at = file_offset(b.offset);

@@ -271,3 +271,15 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     };
     Some(Duration::from_secs(n.checked_mul(secs)?))
 }
+
+/// A duration as [`parse_duration`] reads it, in the largest of `d`, `h`, `m` and `s` that
+/// divides it: `1d`, `36h`, `90s`.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs > 0 && secs.is_multiple_of(size) {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}

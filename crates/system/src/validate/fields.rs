@@ -95,7 +95,7 @@ pub(super) fn count(r: &mut Reporter, key: &str, value: &Option<Typed<i64>>, max
 
 const IDENT_HINT: &str = "use letters, digits, `-` and `_`, starting with a letter (it appears in URLs and metrics)";
 
-fn is_identifier(s: &str) -> bool {
+pub(super) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -113,10 +113,23 @@ pub(super) fn name(
     missing: &str,
     hint: Option<&str>,
 ) -> Option<String> {
-    match given.map(|n| typed(r, "name", n)) {
+    identifier(r, "name", &format!("{what} name"), given, table, missing, hint)
+}
+
+/// [`name`], for an identifier written under `key` (`what` names it in a message: "goal id").
+pub(super) fn identifier(
+    r: &mut Reporter,
+    key: &str,
+    what: &str,
+    given: Option<&Typed<String>>,
+    table: Range<usize>,
+    missing: &str,
+    hint: Option<&str>,
+) -> Option<String> {
+    match given.map(|n| typed(r, key, n)) {
         Some(Some(n)) if is_identifier(n.get_ref()) => Some(n.get_ref().clone()),
         Some(Some(n)) => {
-            r.at(n.span(), format!("{what} name `{}` is not a valid name", n.get_ref()), Some(IDENT_HINT.into()));
+            r.at(n.span(), format!("{what} `{}` is not a valid name", n.get_ref()), Some(IDENT_HINT.into()));
             None
         }
         Some(None) => None,

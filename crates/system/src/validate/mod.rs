@@ -6,7 +6,9 @@ mod conditions;
 mod experience;
 mod features;
 mod fields;
+mod goals;
 mod guardrails;
+mod metrics;
 mod settings;
 
 use std::collections::HashSet;
@@ -16,7 +18,7 @@ use crate::diagnostic::{Reporter, closest, whole_file};
 use crate::raw::{RawFile, RawSystem, Typed};
 use crate::types::System;
 
-pub use experience::parse_duration;
+pub use experience::{format_duration, parse_duration};
 
 /// Reads and validates a system file.
 pub fn load(path: &Path) -> Result<System, crate::Diagnostics> {
@@ -96,6 +98,14 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
         }
     }
     settings::check_timeouts(&raw, &server, &telemetry, &components, r);
+    let outcomes = goals::outcomes(raw.outcomes.as_ref(), r);
+    let declared = goals::Declared {
+        names: component_names(&raw),
+        components: &components,
+        outcomes: &outcomes,
+        retention: telemetry.retention,
+    };
+    let goals = goals::goals(raw.goals.as_ref(), &declared, r);
     Some(System {
         name,
         description,
@@ -103,9 +113,23 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
         runtime,
         server,
         telemetry,
+        outcomes: outcomes.declared(),
         components,
-        goals: raw.goals,
+        goals,
     })
+}
+
+/// Every component's name as written, valid or not; `None` when a component, or its name,
+/// is written as a value of the wrong type and the names are not all known.
+fn component_names(raw: &RawFile) -> Option<Vec<&str>> {
+    let Some(listed) = &raw.components else { return Some(Vec::new()) };
+    let mut names = Vec::new();
+    for c in listed.ok()?.get_ref() {
+        if let Some(name) = &c.ok()?.get_ref().name {
+            names.push(name.ok()?.get_ref().as_str());
+        }
+    }
+    Some(names)
 }
 
 /// The `[system]` table: the system's name and description.
