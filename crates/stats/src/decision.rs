@@ -27,7 +27,8 @@ pub enum DriftMethod {
     ChiSquare { alpha: f64 },
     /// [`normalized_wasserstein_distance`]: drifted at `threshold` or more.
     NormalizedWasserstein { threshold: f64 },
-    /// [`jensen_shannon_distance`]: drifted at `threshold` or more.
+    /// [`jensen_shannon_distance`] in natural-log units (as Evidently computes it, with
+    /// scipy's default base: the base-2 distance times √ln 2): drifted at `threshold` or more.
     JensenShannon { threshold: f64 },
 }
 
@@ -130,7 +131,7 @@ impl DriftPolicy {
         let method = self.method(FeatureKind::Categorical, rows);
         let value = match method {
             DriftMethod::ChiSquare { .. } => chi_square_homogeneity(reference, current)?.p_value,
-            _ => jensen_shannon_distance(reference, current)?,
+            _ => jensen_shannon_distance(reference, current)? * std::f64::consts::LN_2.sqrt(),
         };
         Ok(DriftVerdict { method, value, drifted: method.drifted(value) })
     }
@@ -177,6 +178,16 @@ mod tests {
         let verdict =
             DriftPolicy::EVIDENTLY.categorical_drift(&[5000.0, 3000.0, 2000.0], &[5050.0, 2990.0, 1960.0]).unwrap();
         assert_eq!(verdict.method, DriftMethod::JensenShannon { threshold: 0.1 });
+        assert!(!verdict.drifted);
+    }
+
+    /// Evidently's threshold is on the distance in natural-log units (scipy's default base):
+    /// `jensenshannon([5000, 5000], [6200, 3800])` is 0.0855812286097025 there, and
+    /// 0.1027935314545897 in base 2. Not drift, as Evidently says.
+    #[test]
+    fn the_jensen_shannon_threshold_is_in_evidently_s_units() {
+        let verdict = DriftPolicy::EVIDENTLY.categorical_drift(&[5000.0, 5000.0], &[6200.0, 3800.0]).unwrap();
+        assert!((verdict.value - 0.0855812286097025).abs() < 1e-12, "{verdict:?}");
         assert!(!verdict.drifted);
     }
 }
