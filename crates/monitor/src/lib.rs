@@ -17,17 +17,24 @@
 //! Wasserstein run on the reservoirs ([`reservoir::DEFAULT_SAMPLE_SIZE`] values a side),
 //! whatever the window's size.
 
+pub mod calibration;
 pub mod columns;
 pub mod current;
 pub mod files;
 pub mod html;
 pub mod profile;
+pub mod quality;
 pub mod report;
+mod resample;
 pub mod reservoir;
 pub mod table;
 
 pub use columns::{Cell, Column, Kind, Role, columns};
 pub use files::{Options, Output, Outputs};
 pub use profile::{Profile, ProfileError};
+pub use quality::{
+    Classes, ClassifierQuality, ClassifierRow, Figure, QualityError, QualityOptions, RegressionQuality, RegressionRow,
+    Scores, classifier_quality, regression_quality,
+};
 pub use report::DriftReport;
 pub use table::{Table, TableError};
