@@ -6,9 +6,17 @@
 //! measure of `rein-stats`, the one [`rein_stats::DriftPolicy`] says decides, and the
 //! shares), as JSON or one self-contained HTML page ([`html::render`]).
 //!
+//! **Goals** ([`goals`]): each `[[goals]]` metric of the system file computed over tumbling
+//! windows of the telemetry store ([`window`]: by event time, aligned to the epoch), over
+//! the predictions its population holds (`population.rs`: a component, a mode, a guardrail
+//! that acted, a CEL filter over the record), with its interval and its status against the
+//! target; the trend over recent windows, and whether linked goals moved together.
+//!
 //! Pure where it can be: [`columns`], [`profile`], [`current`], [`report`], [`html`] and
 //! [`reservoir`] compute on cells handed to them. [`table`] is the I/O edge (CSV and
-//! Parquet files); [`files`] reads a file into a profile, or against one.
+//! Parquet files); [`files`] reads a file into a profile, or against one. [`goals`] and
+//! [`window`] read the telemetry store through `rein_telemetry::Store` (its reads only,
+//! never the writer).
 //!
 //! Cost: a current sample is gathered in one pass, O(rows) (each number is placed in the
 //! reference's bins by a binary search over at most nine edges and offered to a
@@ -21,16 +29,20 @@ pub mod calibration;
 pub mod columns;
 pub mod current;
 pub mod files;
+pub mod goals;
 pub mod html;
+mod population;
 pub mod profile;
 pub mod quality;
 pub mod report;
 mod resample;
 pub mod reservoir;
 pub mod table;
+pub mod window;
 
 pub use columns::{Cell, Column, Kind, Role, columns};
 pub use files::{Options, Output, Outputs};
+pub use goals::{GoalReport, GoalsReport, Status};
 pub use profile::{Profile, ProfileError};
 pub use quality::{
     Classes, ClassifierQuality, ClassifierRow, Figure, QualityError, QualityOptions, RegressionQuality, RegressionRow,

@@ -15,8 +15,9 @@
 //!   small, so an effect size decides there.
 //! - **Quality and goals**: intervals for a proportion ([`wilson_interval`],
 //!   [`clopper_pearson_interval`]) and a mean ([`t_interval`]), a seeded bootstrap for a
-//!   quantile and for ROC AUC ([`Bootstrap`]), [`roc_auc`], and [`spearman`] with its
-//!   p-value and a Fisher-z interval.
+//!   quantile and for ROC AUC ([`Bootstrap`]), a distribution-free interval for a quantile
+//!   between two order statistics ([`quantile_order_interval`]), [`roc_auc`], and
+//!   [`spearman`] with its p-value and a Fisher-z interval.
 //!
 //! Inputs are checked, never trusted: an empty sample, a value that is not finite, counts
 //! of unequal lengths or a confidence outside (0, 1) get a [`StatsError`] that says which
@@ -31,6 +32,7 @@ mod error;
 mod interval;
 mod ks;
 mod kstwo;
+mod order;
 mod rank;
 mod rng;
 mod shares;
@@ -46,6 +48,7 @@ pub use error::StatsError;
 pub use interval::{Interval, clopper_pearson_interval, t_interval, t_interval_from_summary, wilson_interval};
 pub use ks::{KS_EXACT_MAX_N, KsMethod, KsTest, ks_two_sample};
 pub use kstwo::kstwo_sf;
+pub use order::quantile_order_interval;
 pub use rank::{Spearman, quantile, roc_auc, spearman};
 pub use shares::{Share, ValueCounts, ValueKind, ValueShares};
 

@@ -38,7 +38,7 @@ pub use log::LogError;
 pub use retention::{PruneReport, Retention, prune_once};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{
-    Counts, LogPosition, Order, OutcomeName, Page, PredictionRecord, PredictionVisitor, ScanQuery, Store, WindowQuery,
-    WriteReport,
+    Counts, LogPosition, Order, OutcomeName, OutcomeQuery, Page, PredictionRecord, PredictionVisitor, ScanQuery, Store,
+    UnitVisitor, ValueSummary, WindowQuery, WriteReport,
 };
 pub use writer::{Durability, StartError, StoreFailure, Writer, WriterConfig, WriterStats};

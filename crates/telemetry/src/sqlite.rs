@@ -18,8 +18,8 @@ use crate::events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
 };
 use crate::store::{
-    Counts, Cursor, LogPosition, Order, OutcomeName, Page, PredictionRecord, PredictionVisitor, ScanQuery, Store,
-    WindowQuery, WriteReport,
+    Counts, Cursor, LogPosition, Order, OutcomeName, OutcomeQuery, Page, PredictionRecord, PredictionVisitor,
+    ScanQuery, Store, UnitVisitor, ValueSummary, WindowQuery, WriteReport,
 };
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -729,6 +729,67 @@ impl Store for SqliteStore {
             st.query_map(params![lo, hi, q.component], |r| Ok(OutcomeName { name: r.get(0)?, valued: r.get(1)? }))
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(self.err("read outcome names"))
+        })
+    }
+
+    fn outcome_values(&self, q: &OutcomeQuery) -> Result<ValueSummary, StoreError> {
+        const RANGE: &str = "o.name = ?1 AND o.time_ms >= ?2 AND o.time_ms < ?3";
+        let op = "summarise outcome values";
+        self.read(op, |c| {
+            // one snapshot for both reads: the deviations are taken from the mean of the same rows
+            let tx = c.unchecked_transaction().map_err(self.err(op))?;
+            let (events, valued, sum, mean) = tx
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*), COUNT(o.value), TOTAL(o.value), COALESCE(AVG(o.value), 0.0)
+                     FROM outcomes o WHERE {RANGE}"
+                ))
+                .and_then(|mut st| {
+                    st.query_row(params![q.name, q.since_ms, q.until_ms], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, f64>(2)?, r.get::<_, f64>(3)?))
+                    })
+                })
+                .map_err(self.err(op))?;
+            let sum_squared_deviations: f64 = tx
+                .prepare_cached(&format!(
+                    "SELECT TOTAL((o.value - ?4) * (o.value - ?4)) FROM outcomes o
+                     WHERE {RANGE} AND o.value IS NOT NULL"
+                ))
+                .and_then(|mut st| st.query_row(params![q.name, q.since_ms, q.until_ms, mean], |r| r.get(0)))
+                .map_err(self.err(op))?;
+            Ok(ValueSummary {
+                events: events.max(0) as u64,
+                valued: valued.max(0) as u64,
+                sum,
+                mean,
+                sum_squared_deviations,
+            })
+        })
+    }
+
+    fn visit_outcome_units(&self, q: &OutcomeQuery, visit: &mut UnitVisitor<'_>) -> Result<u64, StoreError> {
+        let op = "read the units of outcomes";
+        self.read(op, |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT DISTINCT o.unit FROM outcomes o
+                     WHERE o.name = ?1 AND o.time_ms >= ?2 AND o.time_ms < ?3 AND o.unit IS NOT NULL",
+                )
+                .map_err(self.err("prepare read"))?;
+            let mut rows = st.query(params![q.name, q.since_ms, q.until_ms]).map_err(self.err(op))?;
+            let mut n = 0u64;
+            while let Some(r) = rows.next().map_err(self.err(op))? {
+                visit(r.get(0).map_err(self.err(op))?)?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    fn newest_prediction_ms(&self) -> Result<Option<i64>, StoreError> {
+        let op = "find the newest prediction";
+        self.read(op, |c| {
+            // the time index's last entry
+            c.query_row("SELECT MAX(time_ms) FROM predictions", [], |r| r.get(0)).map_err(self.err(op))
         })
     }
 

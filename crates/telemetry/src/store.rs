@@ -144,6 +144,34 @@ pub struct OutcomeName {
     pub valued: bool,
 }
 
+/// Which outcome events [`Store::outcome_values`] and [`Store::visit_outcome_units`] read:
+/// those named `name` with `since_ms <= time_ms < until_ms`, by the outcome's own time,
+/// whatever prediction or unit they name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeQuery {
+    pub name: String,
+    /// Inclusive lower bound, unix ms.
+    pub since_ms: i64,
+    /// Exclusive upper bound, unix ms.
+    pub until_ms: i64,
+}
+
+/// The `value`s of the outcome events an [`OutcomeQuery`] reads, summarised: enough for
+/// their mean, their sum and a t interval, in constant memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ValueSummary {
+    /// Outcome events read, with a value or not.
+    pub events: u64,
+    /// Those that carry a value: what the sums are over.
+    pub valued: u64,
+    pub sum: f64,
+    /// Their mean; 0 when none carries a value.
+    pub mean: f64,
+    /// The sum of their squared differences from the mean (the sample variance is this over
+    /// `valued − 1`).
+    pub sum_squared_deviations: f64,
+}
+
 /// Row counts, for tests and health.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -154,6 +182,9 @@ pub struct Counts {
 
 /// Callback of [`Store::visit_predictions`]; return an error to stop.
 pub type PredictionVisitor<'a> = dyn FnMut(PredictionRecord) -> Result<(), StoreError> + 'a;
+
+/// Callback of [`Store::visit_outcome_units`], given each unit once; return an error to stop.
+pub type UnitVisitor<'a> = dyn FnMut(String) -> Result<(), StoreError> + 'a;
 
 /// The telemetry store.
 pub trait Store: Send + Sync + 'static {
@@ -191,6 +222,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// The names of the outcomes that name a prediction of the window, sorted.
     fn outcome_names(&self, query: &WindowQuery) -> Result<Vec<OutcomeName>, StoreError>;
+
+    /// The values of the outcome events of one name in a time range (by the outcome's own
+    /// time), summarised in the store: how many there are, how many carry a value, and the
+    /// sum, mean and squared deviations of those values. Reads one snapshot.
+    fn outcome_values(&self, query: &OutcomeQuery) -> Result<ValueSummary, StoreError>;
+
+    /// Visits each distinct unit that an outcome event of the query names (events without a
+    /// unit are skipped), streaming. Returns how many were visited.
+    fn visit_outcome_units(&self, query: &OutcomeQuery, visit: &mut UnitVisitor<'_>) -> Result<u64, StoreError>;
+
+    /// The `time_ms` of the newest stored prediction; `None` when there is none.
+    fn newest_prediction_ms(&self) -> Result<Option<i64>, StoreError>;
 
     /// Deletes events of one kind older than `older_than_ms` (by their
     /// `time_ms`); returns how many rows were deleted.

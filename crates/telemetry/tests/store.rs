@@ -367,3 +367,55 @@ fn the_log_position_is_stored_with_the_events_and_never_goes_back() {
     assert_eq!(reopened.log_positions().unwrap(), [at(0, 7), at(1, 420)]);
     assert!(reopened.prediction_exists(&p.id).unwrap());
 }
+
+/// What goals read of outcomes by their own time: the values of one name summarised, and
+/// the units one names, each once; and the newest prediction's time.
+#[test]
+fn outcomes_of_a_name_are_summarised_and_their_units_listed_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.newest_prediction_ms().unwrap(), None);
+    let outcome = |time_ms: i64, unit: Option<&str>, name: &str, value: Option<f64>| -> Event {
+        OutcomeEvent {
+            id: new_event_id(),
+            time_ms,
+            unit: unit.map(str::to_string),
+            prediction_id: None,
+            name: name.into(),
+            value,
+        }
+        .into()
+    };
+    let events = vec![
+        prediction("fraud", 700).into(),
+        prediction("fraud", 1_500).into(),
+        outcome(999, Some("a"), "purchase", Some(100.0)), // before the range
+        outcome(1_000, Some("a"), "purchase", Some(2.0)),
+        outcome(1_001, Some("b"), "purchase", Some(4.0)),
+        outcome(1_002, Some("a"), "purchase", Some(9.0)),
+        outcome(1_003, None, "purchase", None),
+        outcome(1_004, Some("c"), "refund", Some(7.0)),   // another name
+        outcome(2_000, Some("d"), "purchase", Some(1.0)), // at the exclusive end
+    ];
+    store.write_batch(&events, None).unwrap();
+    assert_eq!(store.newest_prediction_ms().unwrap(), Some(1_500));
+
+    let query = OutcomeQuery { name: "purchase".into(), since_ms: 1_000, until_ms: 2_000 };
+    let summary = store.outcome_values(&query).unwrap();
+    assert_eq!((summary.events, summary.valued, summary.sum, summary.mean), (4, 3, 15.0, 5.0));
+    assert_eq!(summary.sum_squared_deviations, 9.0 + 1.0 + 16.0);
+    let none = store.outcome_values(&OutcomeQuery { name: "nothing".into(), ..query.clone() }).unwrap();
+    assert_eq!(none, ValueSummary::default());
+
+    let mut units = Vec::new();
+    let n = store
+        .visit_outcome_units(&query, &mut |u| {
+            units.push(u);
+            Ok(())
+        })
+        .unwrap();
+    units.sort();
+    assert_eq!((n, units), (2, vec!["a".to_string(), "b".to_string()]));
+    let stopped = store.visit_outcome_units(&query, &mut |_| Err(StoreError::Unavailable("enough".into())));
+    assert!(matches!(stopped, Err(StoreError::Unavailable(_))));
+}

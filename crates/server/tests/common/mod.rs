@@ -211,6 +211,19 @@ impl Store for StalledStore {
     ) -> Result<Vec<rein_telemetry::OutcomeName>, StoreError> {
         self.inner.outcome_names(query)
     }
+    fn outcome_values(&self, query: &rein_telemetry::OutcomeQuery) -> Result<rein_telemetry::ValueSummary, StoreError> {
+        self.inner.outcome_values(query)
+    }
+    fn visit_outcome_units(
+        &self,
+        query: &rein_telemetry::OutcomeQuery,
+        visit: &mut rein_telemetry::UnitVisitor<'_>,
+    ) -> Result<u64, StoreError> {
+        self.inner.visit_outcome_units(query, visit)
+    }
+    fn newest_prediction_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.inner.newest_prediction_ms()
+    }
     fn prune(&self, kind: rein_telemetry::EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
         self.inner.prune(kind, older_than_ms)
     }

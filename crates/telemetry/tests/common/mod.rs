@@ -120,6 +120,19 @@ impl Store for GatedStore {
     fn outcome_names(&self, q: &WindowQuery) -> Result<Vec<OutcomeName>, StoreError> {
         self.inner.outcome_names(q)
     }
+    fn outcome_values(&self, q: &rein_telemetry::OutcomeQuery) -> Result<rein_telemetry::ValueSummary, StoreError> {
+        self.inner.outcome_values(q)
+    }
+    fn visit_outcome_units(
+        &self,
+        q: &rein_telemetry::OutcomeQuery,
+        visit: &mut rein_telemetry::UnitVisitor<'_>,
+    ) -> Result<u64, StoreError> {
+        self.inner.visit_outcome_units(q, visit)
+    }
+    fn newest_prediction_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.inner.newest_prediction_ms()
+    }
     fn prune(&self, kind: EventKind, older_than_ms: i64) -> Result<u64, StoreError> {
         self.inner.prune(kind, older_than_ms)
     }
