@@ -105,10 +105,14 @@ enum Command {
         #[arg(long)]
         keep_serving: bool,
     },
-    /// Validate the system file, load its models, and summarise the system.
+    /// Validate the system file, load its models, and summarise the system; warn of risky
+    /// designs and of declarations the models make doubtful.
     Check {
         /// The system file (rein.toml) to check.
         system: PathBuf,
+        /// Fail (exit status 1) when there is any warning.
+        #[arg(long)]
+        deny_warnings: bool,
     },
     /// Draft a commented system file from an ONNX model: features, categories, labels, task.
     Init {
@@ -242,18 +246,21 @@ pub(crate) fn load(path: &Path) -> Result<(System, Vec<Arc<dyn ServedModel>>), S
     load_report(path).map(|(system, report)| (system, report.models))
 }
 
-/// Reads the system file and loads its models, with the warnings about them:
-/// declarations that load but are likely mistakes, each placed in the file.
+/// Reads the system file and loads its models, with every warning, each placed in the
+/// file: designs that serve but take a risk (`rein_system::warnings`) and declarations the
+/// models make doubtful (`rein_runtime`), in file order.
 fn load_report(path: &Path) -> Result<(System, rein_runtime::LoadReport), String> {
     let system = rein_system::load(path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
-    let report = rein_runtime::load_system_report(&system)
+    let mut report = rein_runtime::load_system_report(&system)
         .map_err(|d| format!("{d}\n\n{} problem(s) loading the models of {}", d.len(), path.display()))?;
+    report.warnings.extend(rein_system::warnings(&system));
+    report.warnings.sort_by_key(|d| (d.location.line, d.location.column));
     Ok((system, report))
 }
 
 fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Check { system: path } => {
+        Command::Check { system: path, deny_warnings } => {
             let (system, report) = load_report(&path)?;
             if !report.warnings.is_empty() {
                 for warning in &report.warnings {
@@ -262,6 +269,13 @@ fn run(command: Command) -> Result<(), String> {
                 eprintln!("\n{} warning(s) in {}\n", report.warnings.len(), path.display());
             }
             print!("{}", summary(&system, &report.models));
+            if deny_warnings && !report.warnings.is_empty() {
+                return Err(format!(
+                    "{} warning(s) in {}, and --deny-warnings makes them fail the check",
+                    report.warnings.len(),
+                    path.display()
+                ));
+            }
             Ok(())
         }
         Command::Init { model, component, task, out, force } => {

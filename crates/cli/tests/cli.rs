@@ -39,6 +39,33 @@ fn check_prints_the_derived_thresholds() {
     assert!(stdout.contains("none below 0.154"), "{stdout}");
 }
 
+/// Warnings about the design are printed, placed, with their reason; they fail the check
+/// only with `--deny-warnings`, which says how many.
+#[test]
+fn check_warns_of_risky_designs_and_fails_on_them_when_asked() {
+    let file = Path::new(EXAMPLES).join("phishing-warning/rein.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = text.lines().position(|l| l.starts_with("values.automate")).unwrap() + 1;
+    let (ok, stdout, stderr) = rein(&["check", file.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("component `phishing`"), "{stdout}");
+    let placed = format!("rein.toml:{line}:19: warning: component `phishing` automates");
+    assert!(stderr.contains(&placed), "{stderr}");
+    assert!(stderr.contains("\n  hint: nothing outside the model bounds what it does on its own"), "{stderr}");
+    assert!(stderr.contains("\n1 warning(s) in "), "{stderr}");
+
+    let (ok, stdout, stderr) = rein(&["check", "--deny-warnings", file.to_str().unwrap()]);
+    assert!(!ok, "{stderr}");
+    assert!(stdout.contains("component `phishing`"), "the summary is still printed: {stdout}");
+    assert!(stderr.contains("1 warning(s) in ") && stderr.contains("--deny-warnings makes them fail"), "{stderr}");
+
+    // a design without warnings passes either way
+    let file = Path::new(EXAMPLES).join("audit-risk/rein.toml");
+    let (ok, _, stderr) = rein(&["check", "--deny-warnings", file.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
 #[test]
 fn check_names_the_engine_of_each_model() {
     let file = Path::new(EXAMPLES).join("phishing-warning/rein.toml");

@@ -11,12 +11,14 @@ mod diagnostic;
 mod raw;
 mod types;
 mod validate;
+mod warnings;
 
 pub use cel_check::OUTPUT_FIELDS;
 pub use cel_types::{Claim, ConditionScope, TypeError, type_errors};
 pub use diagnostic::{Diagnostic, Diagnostics, closest, whole_file};
 pub use types::*;
 pub use validate::{format_duration, load, parse, parse_duration};
+pub use warnings::warnings;
 
 /// Checks a value against its feature's declared kind (bounds, categories, length).
 /// Returns what is wrong, phrased to follow the feature name. Shared by the system

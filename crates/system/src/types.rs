@@ -190,13 +190,26 @@ impl Component {
 }
 
 /// Where parts of a component were written, for checks that can only run once
-/// the model is loaded (labels, feature/input mapping).
+/// the model is loaded (labels, feature/input mapping), and for the warnings about its
+/// design ([`crate::warnings`]).
 #[derive(Debug, Clone, Default)]
 pub struct ComponentLocations {
     pub component: Location,
     pub model: Location,
     pub labels: Location,
     pub features: Location,
+    /// The `[components.experience]` table; the component's, when it has none.
+    pub experience: Location,
+    /// Where the experience policy names each mode it names: `mode = "automate"`, a
+    /// threshold, a line of `values`; in file order.
+    pub modes: Vec<(Mode, Location)>,
+}
+
+impl ComponentLocations {
+    /// Where the policy names `mode`, or else the experience table.
+    pub fn mode(&self, mode: Mode) -> Location {
+        self.modes.iter().find(|(m, _)| *m == mode).map_or(self.experience, |(_, at)| *at)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -500,6 +513,59 @@ pub struct ModeValue {
     pub right: f64,
     /// Value when it is wrong (e.g. a legitimate page blocked); usually negative.
     pub wrong: f64,
+}
+
+impl ModeValue {
+    /// The value expected from this mode when the prediction acted on is right with
+    /// probability `p`.
+    pub fn expected_value(&self, p: f64) -> f64 {
+        p * self.right + (1.0 - p) * self.wrong
+    }
+}
+
+/// The mode an expected-value policy chooses at probability `p`, before frequency caps:
+/// the highest expected value, a tie going to the mode later in `values` (the validated
+/// policy lists them most forceful first, so the less forceful one: bother the user only
+/// for a real gain). `rein_decision::choose` decides the same way.
+pub fn expected_value_choice(values: &[ModeValue], p: f64) -> Mode {
+    let mut best: Option<(Mode, f64)> = None;
+    for v in values {
+        let ev = v.expected_value(p);
+        if best.is_none_or(|(_, b)| ev >= b) {
+            best = Some((v.mode, ev));
+        }
+    }
+    best.map_or(Mode::None, |(m, _)| m)
+}
+
+/// The ranges of `p` over [0, 1] in which each mode wins under an expected-value policy,
+/// `(mode, from, to)`, lowest `p` first; a mode that wins nowhere (or at one point) is not
+/// listed. As `rein_decision::derived_ranges`, which `rein check` prints.
+pub fn expected_value_ranges(values: &[ModeValue]) -> Vec<(Mode, f64, f64)> {
+    // expected values are linear in p: the winner changes only where two lines cross
+    let mut cuts = vec![0.0, 1.0];
+    for (i, a) in values.iter().enumerate() {
+        for b in &values[i + 1..] {
+            let slope = (a.right - a.wrong) - (b.right - b.wrong);
+            if slope != 0.0 {
+                let p = (b.wrong - a.wrong) / slope;
+                if p > 0.0 && p < 1.0 {
+                    cuts.push(p);
+                }
+            }
+        }
+    }
+    cuts.sort_by(f64::total_cmp);
+    cuts.dedup();
+    let mut ranges: Vec<(Mode, f64, f64)> = Vec::new();
+    for w in cuts.windows(2) {
+        let mode = expected_value_choice(values, (w[0] + w[1]) / 2.0);
+        match ranges.last_mut() {
+            Some(last) if last.0 == mode => last.2 = w[1],
+            _ => ranges.push((mode, w[0], w[1])),
+        }
+    }
+    ranges
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -138,6 +138,7 @@ fn the_phishing_goals_parse_into_the_expected_graph() {
             ("protect_users", Layer::Organizational, vec![]),
             ("few_credentials_entered", Layer::LeadingIndicator, vec!["protect_users"]),
             ("every_page_scored", Layer::System, vec!["few_credentials_entered"]),
+            ("labels_beside_the_verdict", Layer::System, vec!["few_credentials_entered"]),
             ("verdict_before_the_page", Layer::System, vec!["protect_users"]),
             ("warnings_heeded", Layer::UserOutcome, vec!["every_page_scored"]),
             ("few_false_alarms", Layer::UserOutcome, vec!["every_page_scored"]),
@@ -470,14 +471,15 @@ fn a_window_longer_than_telemetry_keeps_its_events_is_refused() {
     let found = errors(&text);
     let summary: Vec<_> = found.iter().map(|d| d.message.as_str()).collect();
     // the 7-day quality and feedback goals read feedback, kept 3 days
-    assert_eq!(summary.len(), 4, "{found:#?}");
+    assert_eq!(summary.len(), 5, "{found:#?}");
     assert!(
         summary.iter().all(|m| m.starts_with("window `7d` is longer than telemetry keeps feedback")),
         "{summary:#?}"
     );
     assert_eq!(found[0].hint.as_deref(), Some("shorten the window to `3d` or less, or keep feedback longer"));
+    assert_eq!(place(&found[0]), position_of(&text, "\"7d\"\nsupports = [\"few_credentials_entered\"]"));
     assert_eq!(
-        place(&found[0]),
+        place(&found[1]),
         position_of(&text, "\"7d\"\nsupports = [\"every_page_scored\"]\n\n[[goals]]\nid = \"ranks")
     );
 }

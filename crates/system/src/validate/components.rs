@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::experience::experience;
+use super::experience::{experience, mode_locations};
 use super::features::features;
 use super::fields::{count, describe, given, list, mode, one_of, typed};
 use super::guardrails::guardrail;
@@ -115,8 +115,13 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
 
     let fallback = raw.fallback.as_ref().and_then(|f| fallback(typed(r, "fallback", f)?, &output_check, r));
 
+    locations.experience = locations.component;
     let experience = match &raw.experience {
-        Some(e) => typed(r, "experience", e).and_then(|e| experience(e, task, r)),
+        Some(e) => typed(r, "experience", e).and_then(|e| {
+            locations.experience = r.location(e.span().start);
+            locations.modes = mode_locations(e, r);
+            experience(e, task, r)
+        }),
         None => Some(Experience { policy: Policy::Fixed(Mode::Annotate), caps: Vec::new() }),
     };
 

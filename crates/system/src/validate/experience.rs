@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::fields::{list, mode, one_of, positive, typed};
 use crate::diagnostic::Reporter;
 use crate::raw::{RawCap, RawExperience, RawModeValue, Typed};
-use crate::types::{Experience, FrequencyCap, Mode, ModeValue, Policy, Task};
+use crate::types::{Experience, FrequencyCap, Location, Mode, ModeValue, Policy, Task};
 
 const POLICIES: [&str; 3] = ["thresholds", "expected_value", "fixed"];
 
@@ -104,6 +104,35 @@ pub(super) fn experience(e: &Spanned<RawExperience>, task: Option<Task>, r: &mut
         return None;
     }
     Some(Experience { policy: policy?, caps })
+}
+
+/// Where the experience names each mode, in file order: `mode = "..."`, each threshold, each
+/// line of `values` (by the value, as a threshold's key has no place of its own). Read
+/// without reporting: [`experience`] reports what is wrong.
+pub(super) fn mode_locations(e: &Spanned<RawExperience>, r: &Reporter) -> Vec<(Mode, Location)> {
+    let raw = e.get_ref();
+    let mut found: Vec<(Mode, Range<usize>)> = Vec::new();
+    if let Some(m) = raw.mode.as_ref().and_then(Typed::ok)
+        && let Some(mode) = Mode::parse(m.get_ref())
+    {
+        found.push((mode, m.span()));
+    }
+    let keyed = raw
+        .thresholds
+        .as_ref()
+        .and_then(Typed::ok)
+        .into_iter()
+        .flat_map(|t| t.get_ref().iter().map(|(k, v)| (k, v.span())))
+        .chain(
+            raw.values
+                .as_ref()
+                .and_then(Typed::ok)
+                .into_iter()
+                .flat_map(|v| v.get_ref().iter().map(|(k, v)| (k, v.span()))),
+        );
+    found.extend(keyed.filter_map(|(key, span)| Some((Mode::parse(key)?, span))));
+    found.sort_by_key(|(_, span)| span.start);
+    found.into_iter().map(|(mode, span)| (mode, r.location(span.start))).collect()
 }
 
 /// A `[[components.experience.caps]]` table: at most `max` of a mode `per` unit and period.
