@@ -27,6 +27,20 @@ pub enum StatsError {
     OneClass { positives: usize, negatives: usize },
     #[error("{count} of {total} is not a proportion: the count must be at most the total, and the total at least 1")]
     NotAProportion { count: u64, total: u64 },
+    #[error(
+        "the {sample} has {successes} successes in {trials} trials: the successes must be at most the trials, and the trials at least 1"
+    )]
+    NotARate { sample: Sample, successes: u64, trials: u64 },
+    #[error("the {sample}'s {field} is {value}: it must be {expected}")]
+    BadSummary { sample: Sample, field: &'static str, value: f64, expected: &'static str },
+    #[error(
+        "{counts} arms were counted and {weights} weights configured: a sample-ratio check needs one weight an arm, in the same order"
+    )]
+    WeightsMismatch { counts: usize, weights: usize },
+    #[error(
+        "the sequential test's {name} is {now} but the sequence was started with {started}: an always-valid p-value holds only for a test fixed before the first window"
+    )]
+    SequenceChanged { name: &'static str, started: f64, now: f64 },
     #[error("{name} is {value}: it must be {expected}")]
     InvalidParameter { name: &'static str, value: f64, expected: &'static str },
 }

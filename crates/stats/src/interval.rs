@@ -154,7 +154,7 @@ pub(crate) fn t_sf(t: f64, dof: f64) -> f64 {
 /// The `t` with `P(T > t) = tail` (tail < 0.5). statrs's inverse is off by 1e-11 relative,
 /// and by 1e-6 at 10⁵ degrees of freedom (it subtracts from 1), so its answer is only the
 /// start of Newton's method on [`t_sf`].
-fn t_quantile_upper(tail: f64, dof: f64) -> f64 {
+pub(crate) fn t_quantile_upper(tail: f64, dof: f64) -> f64 {
     let Ok(distribution) = StudentsT::new(0.0, 1.0, dof) else {
         return f64::NAN;
     };

@@ -1,10 +1,12 @@
 //! Statistics for monitoring and experiments: how far a current sample has moved from a
-//! reference one, and how sure a measured quality or goal is.
+//! reference one, how sure a measured quality or goal is, and what an experiment's variant
+//! did against its control.
 //!
 //! Pure: no I/O, no async. Each function computes what the scipy, statsmodels or
-//! scikit-learn function named in its documentation computes, and `tests/reference.rs`
-//! checks it on cases whose expected values those libraries wrote
-//! (`tests/reference/make_reference.py`), so the Rust tests need no Python.
+//! scikit-learn function named in its documentation computes, and `tests/reference.rs` and
+//! `tests/experiments.rs` check it on cases whose expected values those libraries wrote
+//! (`tests/reference/make_reference.py`, `tests/reference/make_experiments.py`), so the
+//! Rust tests need no Python.
 //!
 //! - **Drift** of a feature or a score: [`population_stability_index`] (over [`Bins`] or
 //!   categories), [`jensen_shannon_distance`], [`wasserstein_distance`] and
@@ -18,6 +20,14 @@
 //!   quantile and for ROC AUC ([`Bootstrap`]), a distribution-free interval for a quantile
 //!   between two order statistics ([`quantile_order_interval`]), [`roc_auc`], and
 //!   [`spearman`] with its p-value and a Fisher-z interval.
+//! - **Experiments** (shadow, canary, A/B/n, holdout), from each arm's summary statistics
+//!   so that a window never needs its rows: a variant against its control
+//!   ([`compare_proportions`]: two-proportion z; [`compare_means`]: Welch's t; each with
+//!   [`Comparison::relative_lift`] by the delta method), CUPED's variance reduction
+//!   ([`cuped`]), the sample-ratio check against the configured weights
+//!   ([`sample_ratio_mismatch`]), the always-valid mSPRT for decisions taken every window
+//!   ([`Msprt`]), and the decision itself ([`decide`]: ship, keep running, or stop, with its
+//!   reasons).
 //!
 //! Inputs are checked, never trusted: an empty sample, a value that is not finite, counts
 //! of unequal lengths or a confidence outside (0, 1) get a [`StatsError`] that says which
@@ -25,32 +35,44 @@
 
 mod bootstrap;
 mod chi_square;
+mod compare;
+mod cuped;
 mod dd;
 mod decision;
 mod distance;
 mod error;
+mod experiment;
 mod interval;
 mod ks;
 mod kstwo;
 mod order;
 mod rank;
 mod rng;
+mod sequential;
 mod shares;
+mod srm;
 
 pub use bootstrap::Bootstrap;
 pub use chi_square::{ChiSquareTest, chi_square_homogeneity};
+pub use compare::{Arm, Comparison, ComparisonTest, Proportion, Summary, compare_means, compare_proportions};
+pub use cuped::{CovariateSummary, Cuped, cuped};
 pub use decision::{DriftMethod, DriftPolicy, DriftVerdict, FeatureKind};
 pub use distance::{
     Bins, PSI_EMPTY_BIN, WASSERSTEIN_MIN_SCALE, jensen_shannon_distance, normalized_wasserstein_distance,
     population_stability_index, wasserstein_distance,
 };
 pub use error::StatsError;
+pub use experiment::{
+    Better, Decision, ExperimentDecision, Figures, Finding, Guardrail, PrimaryMetric, Reason, StopReason, decide,
+};
 pub use interval::{Interval, clopper_pearson_interval, t_interval, t_interval_from_summary, wilson_interval};
 pub use ks::{KS_EXACT_MAX_N, KsMethod, KsTest, ks_two_sample};
 pub use kstwo::kstwo_sf;
 pub use order::quantile_order_interval;
 pub use rank::{Spearman, quantile, roc_auc, spearman};
+pub use sequential::{Msprt, SequentialResult, SequentialState};
 pub use shares::{Share, ValueCounts, ValueKind, ValueShares};
+pub use srm::{SRM_ALPHA, SampleRatio, SampleRatioCheck, sample_ratio_mismatch};
 
 /// Which input an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +91,16 @@ pub enum Sample {
     Scores,
     /// The true labels paired with the scores.
     Labels,
+    /// The control arm of an experiment (the current model, or the no-ML holdout).
+    Control,
+    /// The variant arm compared with the control.
+    Variant,
+    /// Arm `i` of an experiment, in the order the arms were given.
+    Arm(usize),
+    /// The units counted in each arm of an experiment (a sample-ratio check's observations).
+    Assignments,
+    /// The configured traffic weights of an experiment's arms.
+    Weights,
 }
 
 impl std::fmt::Display for Sample {
@@ -81,6 +113,11 @@ impl std::fmt::Display for Sample {
             Sample::Y => "y sample",
             Sample::Scores => "score sample",
             Sample::Labels => "label sample",
+            Sample::Control => "control arm",
+            Sample::Variant => "variant arm",
+            Sample::Arm(i) => return write!(f, "arm {i}"),
+            Sample::Assignments => "counts of assigned units",
+            Sample::Weights => "configured weights",
         })
     }
 }

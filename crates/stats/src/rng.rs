@@ -47,6 +47,20 @@ impl Rng {
         }
         (m >> 64) as u64
     }
+
+    /// Uniform in (0, 1), never 0 or 1: the top 53 bits, centred in their interval.
+    #[cfg(test)]
+    pub fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// A standard normal deviate (Box–Muller, the cosine half): for the simulations of the
+    /// tests, not for anything reported.
+    #[cfg(test)]
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@
 //! All of these references are exact computations (no Monte Carlo, no approximation that
 //! rein computes differently), so every tolerance is 1e-9 or tighter.
 
+mod common;
+
+use common::{SampleSpec, check};
 use rein_stats::*;
 use serde::Deserialize;
 use serde_json::Value;
@@ -30,77 +33,6 @@ fn cases() -> Value {
 
 fn list<T: for<'de> Deserialize<'de>>(section: &str) -> Vec<T> {
     serde_json::from_value(cases()[section].clone()).unwrap_or_else(|e| panic!("section {section}: {e}"))
-}
-
-/// A sample as cases.json gives it: its values, or the LCG that makes them.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SampleSpec {
-    Values(Vec<f64>),
-    Generated { lcg: Lcg, sum: f64 },
-}
-
-#[derive(Deserialize)]
-struct Lcg {
-    seed: u64,
-    n: usize,
-    kind: String,
-    loc: f64,
-    scale: f64,
-    k: u64,
-}
-
-impl SampleSpec {
-    fn values(&self) -> Vec<f64> {
-        match self {
-            SampleSpec::Values(values) => values.clone(),
-            SampleSpec::Generated { lcg, sum } => {
-                let values = lcg.generate();
-                let mut total = 0.0;
-                for v in &values {
-                    total += v;
-                }
-                assert_eq!(total, *sum, "the LCG sample {} differs from Python's", lcg.seed);
-                values
-            }
-        }
-    }
-}
-
-impl Lcg {
-    /// make_reference.py's `lcg`, step for step.
-    fn generate(&self) -> Vec<f64> {
-        let mut state = self.seed;
-        let mut u = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / 9007199254740992.0
-        };
-        (0..self.n)
-            .map(|_| match self.kind.as_str() {
-                "uniform" => self.loc + self.scale * u(),
-                "normal12" => {
-                    let mut s = 0.0;
-                    for _ in 0..12 {
-                        s += u();
-                    }
-                    self.loc + self.scale * (s - 6.0)
-                }
-                "integers" => self.loc + (self.k as f64 * u()).floor(),
-                "cubed" => {
-                    let v = u();
-                    self.loc + self.scale * (v * v * v)
-                }
-                other => panic!("unknown LCG kind {other}"),
-            })
-            .collect()
-    }
-}
-
-/// Equal to within `rel` relative, or `abs` absolute for values near zero.
-#[track_caller]
-fn check(what: &str, case: &str, got: f64, want: f64, rel: f64, abs: f64) {
-    let ok = got == want || (got - want).abs() <= abs.max(rel * want.abs());
-    assert!(ok, "{what} of `{case}`: rein {got:e}, reference {want:e} (relative {:.1e})", ((got - want) / want).abs());
 }
 
 #[test]
