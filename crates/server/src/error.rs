@@ -439,13 +439,25 @@ impl From<FieldError> for ApiError {
 pub enum QueryError {
     #[error("`{what}` is `{given}`: give unix milliseconds or an RFC 3339 time such as 2026-11-26T10:00:00Z")]
     Time { what: String, given: String },
+    /// `GET /v1/goals?window=`: not a count of windows.
+    #[error("`window` is `{given}`: give how many windows back, a whole number from 1 to {max}")]
+    Windows { given: String, max: usize },
+    /// The query string is not of the route's parameters (one it does not take, say).
+    #[error("{problem}")]
+    Unreadable { problem: String, expected: &'static str },
 }
 
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let message = e.to_string();
         match e {
-            QueryError::Time { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message),
+            QueryError::Time { .. } | QueryError::Windows { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
+            }
+            QueryError::Unreadable { expected, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
+                    .with_details(json!({ "expected": expected }))
+            }
         }
     }
 }
@@ -607,6 +619,8 @@ pub enum Waited {
         id: String,
     },
     Listing,
+    /// The goals, which count every event answered before them.
+    Goals,
 }
 
 /// Telemetry did not record an event, or did not catch up, in time.
@@ -671,6 +685,7 @@ fn waited(what: &Waited, queued: bool) -> String {
         Waited::Outcome { name } => format!("the outcome `{name}` was not recorded"),
         Waited::Lookup { id } => format!("cannot tell whether prediction `{id}` exists"),
         Waited::Listing => "cannot list every prediction".into(),
+        Waited::Goals => "cannot measure the goals over every recorded event".into(),
     }
 }
 
@@ -811,6 +826,8 @@ mod tests {
             (e(BodyError::NoFeatures.into()), (422, Code::BadRequestShape)),
             (e(BodyError::BatchSize { len: 0, max: 4 }.into()), (422, Code::BadBatch)),
             (e(QueryError::Time { what: "since".into(), given: "x".into() }.into()), (422, Code::BadQuery)),
+            (e(QueryError::Windows { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
+            (e(QueryError::Unreadable { problem: "x".into(), expected: "?a=" }.into()), (422, Code::BadQuery)),
             (e(StoreError::InvalidCursor("x".into()).into()), (422, Code::BadCursor)),
             (e(FeedbackInvalid::KeyEmpty.into()), (422, Code::InvalidFeedback)),
             (e(OutcomeError::ValueNotFinite.into()), (422, Code::InvalidOutcome)),

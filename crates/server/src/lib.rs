@@ -6,6 +6,7 @@ pub mod app;
 mod call_cost;
 pub mod error;
 mod fields;
+mod goals;
 pub mod metrics;
 mod oip;
 pub mod openapi;
@@ -43,6 +44,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::POST, "/v1/outcomes", post(records::outcome)),
         (Method::GET, "/v1/predictions", get(records::list)),
         (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
+        (Method::GET, "/v1/goals", get(goals::goals)),
         (Method::GET, "/v2", get(oip::server_metadata)),
         (Method::GET, "/v2/health/live", get(oip::live)),
         (Method::GET, "/v2/health/ready", get(oip::ready)),

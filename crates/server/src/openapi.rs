@@ -39,6 +39,7 @@ use crate::record::Prediction;
         crate::records::outcome,
         crate::records::prediction,
         crate::records::list,
+        crate::goals::goals,
         crate::oip::live,
         crate::oip::ready,
         crate::render_metrics,
@@ -47,6 +48,7 @@ use crate::record::Prediction;
     tags(
         (name = "predictions", description = "Predictions and what is recorded of them"),
         (name = "feedback", description = "What the world says back"),
+        (name = "goals", description = "The system's goals on every layer, measured over what is recorded"),
         (name = "health", description = "Liveness and readiness (Open Inference Protocol v2's health routes)"),
         (name = "operations", description = "Metrics and this description"),
     )
@@ -209,4 +211,29 @@ pub enum FeedbackSourceName {
     User,
     Expert,
     System,
+}
+
+/// The goals measured (`GET /v1/goals`): each goal's latest closed window's figure with its
+/// interval and status, its trend, and its alignment with the goals it supports.
+/// docs/goals.md describes every field.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema, never made
+pub struct Goals {
+    /// The system's name.
+    system: String,
+    /// The instant the windows are judged at (unix ms): a window that ended by then is closed.
+    as_of_ms: i64,
+    /// How that instant was chosen: `given`, `newest_prediction` or `clock`.
+    as_of: String,
+    /// How many windows back each trend and alignment covers.
+    windows: usize,
+    /// The confidence of every interval.
+    confidence: f64,
+    /// The goals that support no other, highest layer first: the roots of the tree.
+    top: Vec<String>,
+    /// Every goal in file order: `id`, `layer`, `description`, `supports`, `supporters`,
+    /// `status` (`met`, `missed`, `not_judged`, `no_data`, `not_measured`), `note`, `metric`,
+    /// `latest` (its figure, interval and window), `trend` and `alignment`.
+    #[schema(value_type = Vec<Object>)]
+    goals: Vec<Value>,
 }

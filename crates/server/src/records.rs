@@ -1,5 +1,6 @@
 //! What the world says back, and reading it: `POST /v1/feedback`, `POST /v1/outcomes`,
 //! `GET /v1/predictions/{id}` (joined with its feedback and outcomes), `GET /v1/predictions`.
+//! (`GET /v1/goals`, which reads the same store, is in `goals.rs`.)
 
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -26,12 +27,12 @@ use crate::openapi::{FeedbackKindName, FeedbackSourceName};
 use crate::record::Prediction;
 use crate::telemetry::Telemetry;
 
-fn telemetry(app: &App) -> Result<&Telemetry, NotFound> {
+pub(crate) fn telemetry(app: &App) -> Result<&Telemetry, NotFound> {
     app.telemetry.as_ref().ok_or(NotFound::TelemetryOff)
 }
 
 /// Runs a store read on the blocking pool.
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     t: &Telemetry,
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
