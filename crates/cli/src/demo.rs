@@ -67,8 +67,14 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .ok_or("the example's telemetry is off; a demo needs it")?;
         let app = Arc::new(rein_server::App::new(system, models, Some(telemetry)));
-        let demo =
-            Demo { options: &options, world, requests: scenario.requests as u64, file: &file, data_dir: &data_dir };
+        let demo = Demo {
+            options: &options,
+            world,
+            requests: scenario.requests as u64,
+            file: &file,
+            data_dir: &data_dir,
+            app: app.clone(),
+        };
         serving(app, |base_url| demo.play(base_url)).await
     });
     // As `rein serve`: a model call still running on the blocking pool cannot hold the exit.
@@ -126,12 +132,13 @@ struct Demo<'a> {
     requests: u64,
     file: &'a Path,
     data_dir: &'a Path,
+    app: Arc<rein_server::App>,
 }
 
 impl Demo<'_> {
     /// Plays the world against the server at `base_url`, live, then reports.
     async fn play(self, base_url: String) -> Result<(), String> {
-        let Demo { options, world, requests, file, data_dir } = self;
+        let Demo { options, world, requests, file, data_dir, app } = self;
         let summary = Arc::new(Mutex::new(Summary::default()));
         let config = RunConfig {
             base_url: base_url.clone(),
@@ -176,9 +183,11 @@ impl Demo<'_> {
         bar.finish_with_message(live(&s));
         result.map_err(|e| e.to_string())?;
         println!("\n{}", report(&s, started.elapsed()));
+        println!("{}", goals(&app).await?);
         let (rein, file, data_dir) = (crate::this_rein(), crate::absolute(file), crate::absolute(data_dir));
         println!("The data is in {data_dir} (SQLite). Look at it with:");
         println!("  {rein} export {file} --component {} --data-dir {data_dir} --format csv", world.component());
+        println!("  {rein} goals {file} --data-dir {data_dir}");
         if options.keep_serving {
             let component = world.component();
             let sample = sample_request(&*world, options.seed);
@@ -204,6 +213,19 @@ impl Demo<'_> {
         }
         Ok(())
     }
+}
+
+/// The goal tree as the world left it, every event the demo sent counted.
+async fn goals(app: &rein_server::App) -> Result<String, String> {
+    let telemetry = app.telemetry.as_ref().ok_or("the demo records telemetry")?;
+    telemetry.flush().await.map_err(|e| format!("cannot measure the goals: {e}"))?;
+    let (system, store) = (app.system.clone(), telemetry.store.clone());
+    let options = rein_monitor::goals::Options::default();
+    let report = tokio::task::spawn_blocking(move || rein_monitor::goals::measure(&system, store.as_ref(), &options))
+        .await
+        .map_err(|e| format!("measuring the goals failed: {e}"))?
+        .map_err(|e| format!("cannot measure the goals: {e}"))?;
+    Ok(crate::goals::render(&report))
 }
 
 fn live(s: &Summary) -> String {

@@ -17,6 +17,7 @@ use rein_server::TelemetryMode;
 use rein_system::{Action, Goal, Measure, Policy, Stage, System};
 
 mod demo;
+mod goals;
 mod init;
 mod monitor;
 
@@ -85,6 +86,26 @@ enum Command {
         /// Only the predictions whose truth feedback established.
         #[arg(long)]
         labeled_only: bool,
+    },
+    /// Measure the system's goals over what a data directory recorded: each goal's latest
+    /// closed window against its target, its trend, and whether linked goals moved together
+    /// (as `GET /v1/goals` answers; docs/goals.md).
+    Goals {
+        /// The system file (rein.toml) whose goals to measure.
+        system: PathBuf,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// How many windows back the trends and alignments cover.
+        #[arg(long, default_value_t = rein_monitor::goals::DEFAULT_WINDOWS)]
+        windows: usize,
+        /// Judge as of this instant, unix milliseconds or RFC 3339 (default: just after the
+        /// newest recorded prediction).
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the measured goals as JSON (the shape of `GET /v1/goals`).
+        #[arg(long)]
+        json: bool,
     },
     /// Serve an example system and play its simulated world against it, live.
     Demo {
@@ -363,16 +384,7 @@ fn run(command: Command) -> Result<(), String> {
             };
             let (since_ms, until_ms) = (time("since", since)?, time("until", until)?);
             let options = rein_telemetry::ExportOptions { since_ms, until_ms, labeled_only, format };
-            let dir = rein_telemetry::DataDir::at(&data_dir);
-            if !dir.database().is_file() {
-                return Err(format!(
-                    "no telemetry store in {}: serve the system with --data-dir {} first (or pass the right --data-dir)",
-                    data_dir.display(),
-                    data_dir.display()
-                ));
-            }
-            let store = Arc::new(rein_telemetry::SqliteStore::open(&data_dir).map_err(|e| e.to_string())?);
-            let serving = catch_up(&store, &data_dir)?;
+            let (store, serving) = open_store(&data_dir)?;
             let report = match &output {
                 Some(path) => {
                     let file =
@@ -391,11 +403,25 @@ fn run(command: Command) -> Result<(), String> {
                 );
             }
             if serving {
-                eprintln!(
-                    "note: the rein serving {} did not load its newest events into the store within 2 s: \
-                     they are not in this export (its store may be stalled; see its /v2/health/ready)",
-                    data_dir.display()
-                );
+                eprintln!("{}", behind_note(&data_dir, "this export"));
+            }
+            Ok(())
+        }
+        Command::Goals { system, data_dir, windows, at, json } => {
+            let path = system;
+            let system =
+                rein_system::load(&path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
+            let at_ms = at.map(|s| rein_server::parse_time("at", &s).map_err(|e| e.to_string())).transpose()?;
+            let options = goals::options(windows, at_ms)?;
+            let (store, serving) = open_store(&data_dir)?;
+            let report = rein_monitor::goals::measure(&system, store.as_ref(), &options).map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", goals::render(&report));
+            }
+            if serving {
+                eprintln!("{}", behind_note(&data_dir, "these figures"));
             }
             Ok(())
         }
@@ -422,6 +448,31 @@ fn run(command: Command) -> Result<(), String> {
             demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving })
         }
     }
+}
+
+/// Opens a data directory's store to read it, with everything its event log holds loaded;
+/// also whether a serving rein's loader was still behind (what it had not loaded is left out).
+fn open_store(data_dir: &Path) -> Result<(Arc<rein_telemetry::SqliteStore>, bool), String> {
+    let dir = rein_telemetry::DataDir::at(data_dir);
+    if !dir.database().is_file() {
+        return Err(format!(
+            "no telemetry store in {}: serve the system with --data-dir {} first (or pass the right --data-dir)",
+            data_dir.display(),
+            data_dir.display()
+        ));
+    }
+    let store = Arc::new(rein_telemetry::SqliteStore::open(data_dir).map_err(|e| e.to_string())?);
+    let serving = catch_up(&store, data_dir)?;
+    Ok((store, serving))
+}
+
+/// Why `what` leaves out the newest events: the serving rein did not load them in time.
+fn behind_note(data_dir: &Path, what: &str) -> String {
+    format!(
+        "note: the rein serving {} did not load its newest events into the store within 2 s: they are not in {what} \
+         (its store may be stalled; see its /v2/health/ready)",
+        data_dir.display()
+    )
 }
 
 /// Loads into the store what the data directory's event log holds, when no server holds the
