@@ -183,7 +183,7 @@ impl Demo<'_> {
         bar.finish_with_message(live(&s));
         result.map_err(|e| e.to_string())?;
         println!("\n{}", report(&s, started.elapsed()));
-        println!("{}", goals(&app).await?);
+        println!("{}", goals(&app, data_dir).await?);
         let (rein, file, data_dir) = (crate::this_rein(), crate::absolute(file), crate::absolute(data_dir));
         println!("The data is in {data_dir} (SQLite). Look at it with:");
         println!("  {rein} export {file} --component {} --data-dir {data_dir} --format csv", world.component());
@@ -215,18 +215,27 @@ impl Demo<'_> {
     }
 }
 
-/// The goal tree as the world left it, every event the demo sent counted.
-async fn goals(app: &rein_server::App) -> Result<String, String> {
+/// The goal tree as the world left it, every event the demo sent counted, and the report
+/// page written into the data directory (its path said last).
+async fn goals(app: &rein_server::App, data_dir: &Path) -> Result<String, String> {
     let telemetry = app.telemetry.as_ref().ok_or("the demo records telemetry")?;
     telemetry.flush().await.map_err(|e| format!("cannot measure the goals: {e}"))?;
+    let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     let (system, store) = (app.system.clone(), telemetry.store.clone());
-    let options = rein_monitor::goals::Options::default();
-    let report = tokio::task::spawn_blocking(move || rein_monitor::goals::measure(&system, store.as_ref(), &options))
-        .await
-        .map_err(|e| format!("measuring the goals failed: {e}"))?
-        .map_err(|e| format!("cannot measure the goals: {e}"))?;
-    Ok(crate::goals::render(&report))
+    tokio::task::spawn_blocking(move || {
+        let options = rein_monitor::goals::Options::default();
+        let report = rein_monitor::goals::measure(&system, store.as_ref(), &options)
+            .map_err(|e| format!("cannot measure the goals: {e}"))?;
+        let page = dir.join("report.html");
+        let no_references = std::collections::HashMap::new();
+        let written = crate::report::write(&system, store.as_ref(), &options, DAY_MS, &no_references, &dir, &page)?;
+        Ok(format!("{}\n{written}; open it in a browser", crate::goals::render(&report)))
+    })
+    .await
+    .map_err(|e| format!("measuring the goals failed: {e}"))?
 }
+
+const DAY_MS: i64 = 86_400_000;
 
 fn live(s: &Summary) -> String {
     let modes: Vec<String> = s.by_mode.iter().map(|(m, n)| format!("{m} {n}")).collect();

@@ -4,7 +4,10 @@
 
 use std::fmt::Write;
 
-use rein_monitor::goals::{self, Alignment, AlignmentStatus, Figure, GoalReport, GoalsReport, Options, Status};
+use rein_monitor::goals::{
+    self, Alignment, AlignmentStatus, GoalReport, GoalsReport, Options, Status, number_text as number,
+    time_text as time,
+};
 
 /// The report as a person reads it: every goal under the goals it supports, top layer first.
 pub fn render(report: &GoalsReport) -> String {
@@ -49,7 +52,7 @@ fn write_goal<'a>(s: &mut String, report: &'a GoalsReport, id: &'a str, depth: u
     let _ = writeln!(s, "{indent}{} [{}] {}", goal.id, goal.layer, headline(goal));
     let detail = "  ".repeat(depth + 2);
     if let Some(metric) = &goal.metric {
-        let _ = writeln!(s, "{detail}{}; target {} over {}", metric.text, target_text(goal), metric.window);
+        let _ = writeln!(s, "{detail}{}; target {} over {}", metric.text, metric.target.describe(), metric.window);
     }
     if let Some(note) = &goal.note {
         let _ = writeln!(s, "{detail}{note}");
@@ -95,49 +98,18 @@ fn alignment(a: &Alignment) -> String {
 /// `MET 0.93 [0.91, 0.95] over 1200 predictions in 10:00–11:00`, or why there is no figure.
 fn headline(goal: &GoalReport) -> String {
     let status = goal.status.as_str().to_uppercase().replace('_', " ");
-    match &goal.latest {
-        Some(f) => format!("{status} {}", figure(f)),
-        None => status,
-    }
-}
-
-fn figure(f: &Figure) -> String {
-    let value = f.value.map_or("no value".into(), number);
-    let interval = f.interval.as_ref().map_or(String::new(), |b| format!(" [{}]", bounds(b)));
-    let mut s = format!("{value}{interval} over {} in {} – {}", f.count, time(f.from_ms), time(f.until_ms));
+    let Some(f) = &goal.latest else { return status };
+    let mut s = format!("{status} {}", f.describe());
     if f.filter_errors > 0 {
-        let _ = write!(
-            s,
-            " ({} not counted: the filter failed on them, first: {})",
-            f.filter_errors,
-            f.filter_error.as_deref().unwrap_or("?")
-        );
+        let first = f.filter_error.as_deref().unwrap_or("?");
+        let _ = write!(s, " ({} not counted: the filter failed on them, first: {first})", f.filter_errors);
     }
     s
-}
-
-fn target_text(goal: &GoalReport) -> String {
-    let Some(metric) = &goal.metric else { return String::new() };
-    match (metric.target.at_least, metric.target.at_most) {
-        (Some(lo), Some(hi)) => format!("between {} and {}", number(lo), number(hi)),
-        (Some(lo), None) => format!("at least {}", number(lo)),
-        (None, Some(hi)) => format!("at most {}", number(hi)),
-        (None, None) => "none".into(),
-    }
 }
 
 fn bounds(b: &rein_monitor::window::Bounds) -> String {
     let end = |v: Option<f64>, inf: &str| v.map_or(inf.to_string(), number);
     format!("{}, {}", end(b.lower, "-inf"), end(b.upper, "inf"))
-}
-
-fn number(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.4}") }
-}
-
-fn time(ms: i64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64))
-        .to_string()
 }
 
 /// How many windows back, checked as the route checks `?window=`.

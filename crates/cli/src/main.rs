@@ -20,6 +20,7 @@ mod demo;
 mod goals;
 mod init;
 mod monitor;
+mod report;
 
 fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
     match s {
@@ -106,6 +107,34 @@ enum Command {
         /// Print the measured goals as JSON (the shape of `GET /v1/goals`).
         #[arg(long)]
         json: bool,
+    },
+    /// Write the system's report as one self-contained HTML page: the goal tree coloured by
+    /// status with each goal's trend, and each component's drift over the newest recorded
+    /// window against its reference profile.
+    Report {
+        /// The system file (rein.toml).
+        system: PathBuf,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Where to write the page.
+        #[arg(long, short, default_value = "report.html")]
+        out: PathBuf,
+        /// The recorded predictions compared with each reference: those of this long before
+        /// the report's instant (`1h`, `1d`, `7d`).
+        #[arg(long, default_value = "1d")]
+        drift_window: String,
+        /// A component's reference profile, COMPONENT=PROFILE.json (default: the profile
+        /// beside its model, `<model>.profile.json`); may be given once a component.
+        #[arg(long, value_name = "COMPONENT=FILE")]
+        reference: Vec<String>,
+        /// How many windows back the goals' trends cover.
+        #[arg(long, default_value_t = rein_monitor::goals::DEFAULT_WINDOWS)]
+        windows: usize,
+        /// Judge as of this instant, unix milliseconds or RFC 3339 (default: just after the
+        /// newest recorded prediction).
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Serve an example system and play its simulated world against it, live.
     Demo {
@@ -404,6 +433,24 @@ fn run(command: Command) -> Result<(), String> {
             }
             if serving {
                 eprintln!("{}", behind_note(&data_dir, "this export"));
+            }
+            Ok(())
+        }
+        Command::Report { system, data_dir, out, drift_window, reference, windows, at } => {
+            let path = system;
+            let system =
+                rein_system::load(&path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
+            let at_ms = at.map(|s| rein_server::parse_time("at", &s).map_err(|e| e.to_string())).transpose()?;
+            let drift_ms = rein_system::parse_duration(&drift_window)
+                .ok_or_else(|| format!("--drift-window is `{drift_window}`: give a duration such as 1h, 1d or 7d"))?
+                .as_millis() as i64;
+            let options = goals::options(windows, at_ms)?;
+            let references = report::references(&system, &reference)?;
+            let (store, serving) = open_store(&data_dir)?;
+            let written = report::write(&system, store.as_ref(), &options, drift_ms, &references, &data_dir, &out)?;
+            println!("{written}");
+            if serving {
+                eprintln!("{}", behind_note(&data_dir, "this report"));
             }
             Ok(())
         }
