@@ -122,6 +122,11 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((refused(format!("{path}?component=nope")), None));
             sent.push((refused(format!("{path}?cursor=garbage")), None));
         }
+        "get" if path == "/v1/goals" => {
+            sent.push((valid(format!("{path}?window=3")), None));
+            sent.push((refused(format!("{path}?window=abc")), None));
+            sent.push((refused(format!("{path}?at=yesterday")), None));
+        }
         "get" => {
             sent.push((valid(fill("phishing", id)), None));
             if path.contains('{') {
