@@ -1,7 +1,8 @@
 //! Drift of what a component was recorded seeing and answering, against its reference
-//! profile: the predictions of a time range read from the telemetry store, each feature as
-//! telemetry recorded it and the model's raw output, gathered as a file's rows are
-//! (`files.rs`) and compared by the same measures.
+//! profile: predictions as telemetry recorded them (each feature after the privacy policy,
+//! and the model's raw output), gathered as a file's rows are (`files.rs`) and compared by
+//! the same measures. [`drift`] reads a time range of the store; [`Gatherer`] takes the
+//! predictions from anywhere (a simulation, a test).
 //!
 //! A feature recorded as a keyed hash (`telemetry = "hash"`) or not at all (`"drop"`) is not
 //! compared, and the report says why.
@@ -27,60 +28,86 @@ pub fn drift(
     window: std::ops::Range<i64>,
     options: &Options,
 ) -> Result<DriftReport, StoreError> {
-    let columns = columns(component);
-    let mut gathered: Vec<Gathered> = columns
-        .iter()
-        .map(|column| {
-            let skipped = match column.telemetry {
-                TelemetryPolicy::Hash if column.role == Role::Feature => Some(format!(
-                    "telemetry records a keyed hash of `{}` (telemetry = \"hash\"), not its values",
-                    column.name
-                )),
-                TelemetryPolicy::Drop if column.role == Role::Feature => {
-                    Some(format!("telemetry does not record `{}` (telemetry = \"drop\")", column.name))
-                }
-                _ => None,
-            };
-            match (skipped, profile.column(&column.name)) {
-                (Some(why), _) => Gathered::NotCompared { column: column.clone(), why },
-                (None, None) => Gathered::NotCompared { column: column.clone(), why: "not in the profile".to_owned() },
-                (None, Some(p)) => Gathered::Current(Box::new(CurrentColumn::new(
-                    column.clone(),
-                    p,
-                    profile.sample_size,
-                    options.seed,
-                ))),
-            }
-        })
-        .collect();
-    let (since_ms, until_ms) = (window.start, window.end);
+    let mut gatherer = Gatherer::new(component, profile, options);
     let query = WindowQuery {
         component: Some(component.name.clone()),
-        since_ms: Some(since_ms),
-        until_ms: Some(until_ms),
+        since_ms: Some(window.start),
+        until_ms: Some(window.end),
         with_feedback: false,
     };
-    let rows = store.visit_predictions(&query, &mut |record| {
+    store.visit_predictions(&query, &mut |record| {
         let features: Value = serde_json::from_str(record.prediction.features.as_str()).unwrap_or(Value::Null);
         let output: Value = serde_json::from_str(record.prediction.raw_output.as_str()).unwrap_or(Value::Null);
-        for g in &mut gathered {
-            let Gathered::Current(current) = g else { continue };
-            let name = current.column().name.clone();
-            let value = match current.column().role {
-                Role::Feature => features.get(&name),
-                Role::Output => output.get(&name),
-            };
-            current.push(cell(value));
-        }
+        gatherer.push(&features, &output);
         Ok(())
     })?;
     let source = format!(
         "the predictions recorded from {} until {}",
-        crate::goals::time_text(since_ms),
-        crate::goals::time_text(until_ms)
+        crate::goals::time_text(window.start),
+        crate::goals::time_text(window.end)
     );
-    let current = Side { source, kind: "telemetry", rows };
-    Ok(compare(system, profile, reference, current, &gathered, &options.policy))
+    Ok(gatherer.finish(system, profile, reference, source, options))
+}
+
+/// A component's predictions gathered one at a time against its profile.
+pub struct Gatherer {
+    gathered: Vec<Gathered>,
+    rows: u64,
+}
+
+impl Gatherer {
+    pub fn new(component: &Component, profile: &Profile, options: &Options) -> Gatherer {
+        let gathered = columns(component)
+            .into_iter()
+            .map(|column| {
+                let skipped = match column.telemetry {
+                    TelemetryPolicy::Hash if column.role == Role::Feature => Some(format!(
+                        "telemetry records a keyed hash of `{}` (telemetry = \"hash\"), not its values",
+                        column.name
+                    )),
+                    TelemetryPolicy::Drop if column.role == Role::Feature => {
+                        Some(format!("telemetry does not record `{}` (telemetry = \"drop\")", column.name))
+                    }
+                    _ => None,
+                };
+                match (skipped, profile.column(&column.name)) {
+                    (Some(why), _) => Gathered::NotCompared { column, why },
+                    (None, None) => Gathered::NotCompared { column, why: "not in the profile".to_owned() },
+                    (None, Some(p)) => {
+                        Gathered::Current(Box::new(CurrentColumn::new(column, p, profile.sample_size, options.seed)))
+                    }
+                }
+            })
+            .collect();
+        Gatherer { gathered, rows: 0 }
+    }
+
+    /// One prediction: its features as a JSON object, the model's output as one (`label`,
+    /// `score`, `value`; `null` when there is none to compare).
+    pub fn push(&mut self, features: &Value, output: &Value) {
+        self.rows += 1;
+        for g in &mut self.gathered {
+            let Gathered::Current(current) = g else { continue };
+            let value = match current.column().role {
+                Role::Feature => features.get(&current.column().name),
+                Role::Output => output.get(&current.column().name),
+            };
+            current.push(cell(value));
+        }
+    }
+
+    /// The report over what was pushed; `source` says where it came from.
+    pub fn finish(
+        self,
+        system: &str,
+        profile: &Profile,
+        reference: Side,
+        source: String,
+        options: &Options,
+    ) -> DriftReport {
+        let current = Side { source, kind: "telemetry", rows: self.rows };
+        compare(system, profile, reference, current, &self.gathered, &options.policy)
+    }
 }
 
 fn cell(value: Option<&Value>) -> Cell<'_> {
