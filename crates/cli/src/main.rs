@@ -192,9 +192,19 @@ enum Command {
         /// The component to profile, by its name in the system file.
         component: String,
         /// The reference rows: a .csv or .parquet file with a column per feature, named as
-        /// the feature.
-        #[arg(long)]
-        data: PathBuf,
+        /// the feature (or, with --since and --until, what telemetry recorded instead).
+        #[arg(long, required_unless_present_any = ["since", "until"], conflicts_with_all = ["since", "until"])]
+        data: Option<PathBuf>,
+        /// Profile the predictions recorded from this instant (unix ms or RFC 3339,
+        /// inclusive): a past window the team trusts, read from --data-dir.
+        #[arg(long, requires = "until")]
+        since: Option<String>,
+        /// ... until this instant (exclusive).
+        #[arg(long, requires = "since")]
+        until: Option<String>,
+        /// Where the server kept its telemetry, for --since and --until.
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
         /// Where to write the profile (default: beside the model, `<model>.profile.json`,
         /// where `rein drift` looks for it).
         #[arg(long, short)]
@@ -472,7 +482,23 @@ fn run(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Profile { system, component, data, out, no_score, sample_size, seed } => {
+        Command::Profile { system, component, data, since, until, data_dir, out, no_score, sample_size, seed } => {
+            let Some(data) = data else {
+                let time = |what: &str, v: Option<String>| -> Result<i64, String> {
+                    let v = v.ok_or_else(|| format!("--{what} is needed with a recorded window"))?;
+                    rein_server::parse_time(what, &v).map_err(|e| e.to_string())
+                };
+                let (since_ms, until_ms) = (time("since", since)?, time("until", until)?);
+                if since_ms >= until_ms {
+                    return Err(format!("--since ({since_ms}) must be before --until ({until_ms})"));
+                }
+                let (store, serving) = open_store(&data_dir)?;
+                if serving {
+                    eprintln!("{}", behind_note(&data_dir, "this profile"));
+                }
+                let recorded = monitor::Recorded { store: store.as_ref(), since_ms, until_ms };
+                return monitor::profile_recorded(system, component, recorded, out, sample_size, seed);
+            };
             monitor::profile(monitor::ProfileOptions { system, component, data, out, no_score, sample_size, seed })
         }
         Command::Drift { system, component, reference, current, json, out, score, sample_size, seed } => {

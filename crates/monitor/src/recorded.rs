@@ -2,7 +2,8 @@
 //! profile: predictions as telemetry recorded them (each feature after the privacy policy,
 //! and the model's raw output), gathered as a file's rows are (`files.rs`) and compared by
 //! the same measures. [`drift`] reads a time range of the store; [`Gatherer`] takes the
-//! predictions from anywhere (a simulation, a test).
+//! predictions from anywhere (a simulation, a test). [`profile`] makes a reference profile
+//! of a time range instead: a past window the team trusts.
 //!
 //! A feature recorded as a keyed hash (`telemetry = "hash"`) or not at all (`"drop"`) is not
 //! compared, and the report says why.
@@ -14,7 +15,7 @@ use serde_json::Value;
 use crate::columns::{Cell, Role, Sink, columns};
 use crate::current::CurrentColumn;
 use crate::files::Options;
-use crate::profile::Profile;
+use crate::profile::{ColumnProfile, Profile, ReferenceColumn, Source, build};
 use crate::report::{DriftReport, Gathered, Side, compare};
 
 /// The drift report of `component`'s predictions recorded in `window` (unix ms, the end
@@ -60,16 +61,7 @@ impl Gatherer {
         let gathered = columns(component)
             .into_iter()
             .map(|column| {
-                let skipped = match column.telemetry {
-                    TelemetryPolicy::Hash if column.role == Role::Feature => Some(format!(
-                        "telemetry records a keyed hash of `{}` (telemetry = \"hash\"), not its values",
-                        column.name
-                    )),
-                    TelemetryPolicy::Drop if column.role == Role::Feature => {
-                        Some(format!("telemetry does not record `{}` (telemetry = \"drop\")", column.name))
-                    }
-                    _ => None,
-                };
+                let skipped = skipped(&column);
                 match (skipped, profile.column(&column.name)) {
                     (Some(why), _) => Gathered::NotCompared { column, why },
                     (None, None) => Gathered::NotCompared { column, why: "not in the profile".to_owned() },
@@ -107,6 +99,72 @@ impl Gatherer {
     ) -> DriftReport {
         let current = Side { source, kind: "telemetry", rows: self.rows };
         compare(system, profile, reference, current, &self.gathered, &options.policy)
+    }
+}
+
+/// The reference profile of `component`'s predictions recorded in `window` (unix ms, the end
+/// excluded): each feature as telemetry recorded it, the output as the model answered.
+pub fn profile(
+    system: &str,
+    component: &Component,
+    store: &dyn Store,
+    window: std::ops::Range<i64>,
+    options: &Options,
+) -> Result<Profile, StoreError> {
+    let mut gathered: Vec<(ReferenceColumn, Option<String>)> = columns(component)
+        .into_iter()
+        .map(|column| {
+            let skipped = skipped(&column);
+            (ReferenceColumn::new(column, options.sample_size, options.seed), skipped)
+        })
+        .collect();
+    let query = WindowQuery {
+        component: Some(component.name.clone()),
+        since_ms: Some(window.start),
+        until_ms: Some(window.end),
+        with_feedback: false,
+    };
+    let rows = store.visit_predictions(&query, &mut |record| {
+        let features: Value = serde_json::from_str(record.prediction.features.as_str()).unwrap_or(Value::Null);
+        let output: Value = serde_json::from_str(record.prediction.raw_output.as_str()).unwrap_or(Value::Null);
+        for (reference, skipped) in &mut gathered {
+            if skipped.is_some() {
+                continue;
+            }
+            let value = match reference.column().role {
+                Role::Feature => features.get(&reference.column().name),
+                Role::Output => output.get(&reference.column().name),
+            };
+            reference.push(cell(value));
+        }
+        Ok(())
+    })?;
+    let profiles: Vec<ColumnProfile> = gathered
+        .into_iter()
+        .map(|(reference, skipped)| match skipped {
+            Some(why) => ColumnProfile::skipped(reference.column(), why),
+            None => reference.finish(),
+        })
+        .collect();
+    let file = format!(
+        "the predictions recorded from {} until {}",
+        crate::goals::time_text(window.start),
+        crate::goals::time_text(window.end)
+    );
+    let source = Source { file, rows, scored_by: None };
+    Ok(build(system, &component.name, source, options.seed, options.sample_size, profiles))
+}
+
+/// Why telemetry holds no values of a feature to compare, if it does not.
+fn skipped(column: &crate::columns::Column) -> Option<String> {
+    match column.telemetry {
+        TelemetryPolicy::Hash if column.role == Role::Feature => {
+            Some(format!("telemetry records a keyed hash of `{}` (telemetry = \"hash\"), not its values", column.name))
+        }
+        TelemetryPolicy::Drop if column.role == Role::Feature => {
+            Some(format!("telemetry does not record `{}` (telemetry = \"drop\")", column.name))
+        }
+        _ => None,
     }
 }
 
