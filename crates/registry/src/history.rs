@@ -46,6 +46,18 @@ pub fn current(moves: &[AliasMove]) -> BTreeMap<String, String> {
     sorted.into_iter().map(|m| (m.alias.clone(), m.version.clone())).collect()
 }
 
+/// Every alias as it stood at `at_ms` (inclusive): alias → version.
+pub fn aliases_at(moves: &[AliasMove], at_ms: i64) -> BTreeMap<String, String> {
+    let before: Vec<AliasMove> = moves.iter().filter(|m| m.at_ms <= at_ms).cloned().collect();
+    current(&before)
+}
+
+/// The aliases that named `version` at `at_ms`, e.g. `["champion"]` for the version that
+/// served by default then.
+pub fn aliases_naming(moves: &[AliasMove], version: &str, at_ms: i64) -> Vec<String> {
+    aliases_at(moves, at_ms).into_iter().filter(|(_, v)| v == version).map(|(alias, _)| alias).collect()
+}
+
 /// The versions `alias` named at some instant of `[from_ms, to_ms]`: the one it named at
 /// `from_ms` and every one it was moved to until `to_ms`. What a request that started at
 /// `from_ms` and ended at `to_ms` may have been answered by.
@@ -99,6 +111,18 @@ mod tests {
         let now = current(&moves);
         assert_eq!(now[CHAMPION], "v1");
         assert_eq!(now[CHALLENGER], "v2");
+    }
+
+    #[test]
+    fn every_alias_at_an_instant_and_those_naming_a_version() {
+        let moves = [mv(1, CHAMPION, "v1", 1_000), mv(2, CHALLENGER, "v2", 2_000), mv(3, CHAMPION, "v2", 3_000)];
+        assert!(aliases_at(&moves, 999).is_empty());
+        let at = aliases_at(&moves, 2_500);
+        assert_eq!((at[CHAMPION].as_str(), at[CHALLENGER].as_str()), ("v1", "v2"));
+        assert_eq!(aliases_naming(&moves, "v1", 2_500), [CHAMPION]);
+        assert_eq!(aliases_naming(&moves, "v2", 2_500), [CHALLENGER]);
+        assert_eq!(aliases_naming(&moves, "v2", 3_000), [CHALLENGER, CHAMPION]);
+        assert!(aliases_naming(&moves, "v1", 3_000).is_empty());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 pub mod check;
 pub mod error;
 pub mod history;
+pub mod served;
 pub mod startup;
 pub mod store;
 pub mod version;

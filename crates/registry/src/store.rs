@@ -321,20 +321,8 @@ impl Registry {
                  WHERE component = ?1 ORDER BY seq",
             )
             .map_err(|e| self.db_error("read the alias history", e))?;
-        let rows = stmt
-            .query_map(params![component], |r| {
-                Ok(AliasMove {
-                    seq: r.get(0)?,
-                    component: r.get(1)?,
-                    alias: r.get(2)?,
-                    version: r.get(3)?,
-                    previous: r.get(4)?,
-                    at_ms: r.get(5)?,
-                    by: r.get(6)?,
-                    reason: r.get(7)?,
-                })
-            })
-            .map_err(|e| self.db_error("read the alias history", e))?;
+        let rows =
+            stmt.query_map(params![component], read_move).map_err(|e| self.db_error("read the alias history", e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.db_error("read the alias history", e))
     }
 
@@ -347,6 +335,24 @@ impl Registry {
     /// passed the checks can be named. Moves are timed by the registry's clock, never
     /// before the previous move, so the history reads in order.
     pub fn move_alias(&self, checked: &Checked, alias: &str, by: &str, reason: &str) -> Result<Moved, RegistryError> {
+        self.move_alias_at(checked, alias, by, reason, self.clock.unix_ms())
+    }
+
+    /// The registry clock's time, unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.unix_ms()
+    }
+
+    /// [`Registry::move_alias`] at `at_ms`, read from [`Registry::now_ms`] by a caller that
+    /// acted at that instant (a server swapping the version it serves).
+    pub fn move_alias_at(
+        &self,
+        checked: &Checked,
+        alias: &str,
+        by: &str,
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<Moved, RegistryError> {
         if let Some(problem) = version::alias_problem(alias) {
             return Err(RegistryError::BadAlias(problem));
         }
@@ -355,35 +361,25 @@ impl Registry {
         let mut conn = self.conn();
         let err = |e| RegistryError::Database { path: self.db_path.clone(), op: "record the alias move", source: e };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let last: Option<(i64, String, i64, String, Option<String>, String, String)> = tx
+        let last: Option<AliasMove> = tx
             .query_row(
-                "SELECT seq, version, at_ms, by, previous, reason, alias FROM alias_moves
+                "SELECT seq, component, alias, version, previous, at_ms, by, reason FROM alias_moves
                  WHERE component = ?1 AND alias = ?2 ORDER BY seq DESC LIMIT 1",
                 params![component, alias],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                read_move,
             )
             .optional()
             .map_err(err)?;
-        if let Some((seq, version, at_ms, by, previous, reason, alias)) = &last
-            && version == checked.version()
+        if let Some(record) = &last
+            && record.version == checked.version()
         {
-            let record = AliasMove {
-                seq: *seq,
-                component: component.to_string(),
-                alias: alias.clone(),
-                version: version.clone(),
-                previous: previous.clone(),
-                at_ms: *at_ms,
-                by: by.clone(),
-                reason: reason.clone(),
-            };
-            return Ok(Moved { record, changed: false });
+            return Ok(Moved { record: record.clone(), changed: false });
         }
         let latest: Option<i64> = tx
             .query_row("SELECT MAX(at_ms) FROM alias_moves WHERE component = ?1", params![component], |r| r.get(0))
             .map_err(err)?;
-        let at_ms = self.clock.unix_ms().max(latest.unwrap_or(i64::MIN));
-        let previous = last.map(|l| l.1);
+        let at_ms = at_ms.max(latest.unwrap_or(i64::MIN));
+        let previous = last.map(|l| l.version);
         tx.execute(
             "INSERT INTO alias_moves (component, alias, version, previous, at_ms, by, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![component, alias, checked.version(), previous, at_ms, by, reason],
@@ -439,6 +435,20 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+/// A row of `alias_moves`, its columns in table order.
+fn read_move(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasMove> {
+    Ok(AliasMove {
+        seq: r.get(0)?,
+        component: r.get(1)?,
+        alias: r.get(2)?,
+        version: r.get(3)?,
+        previous: r.get(4)?,
+        at_ms: r.get(5)?,
+        by: r.get(6)?,
+        reason: r.get(7)?,
+    })
 }
 
 /// A profile kept with a version must be a JSON object, of this component when it says.

@@ -125,7 +125,7 @@ fn a_version_is_stored_by_content_with_its_provenance_and_registering_it_again_i
     drop(s.registry);
     let reopened = Registry::in_data_dir(s.dir.path(), s.clock.clone()).unwrap();
     let versions = reopened.versions("phish").unwrap();
-    assert_eq!(versions, [registered.version.clone()]);
+    assert_eq!(versions, std::slice::from_ref(&registered.version));
     let v = &versions[0];
     assert_eq!(v.registered_by, "alice");
     assert_eq!(v.registered_at_ms, 1_700_000_000_000);
