@@ -91,7 +91,8 @@ pub struct Registered {
 pub struct Moved {
     /// The move that sets the alias now: the new one, or the earlier one it already was.
     pub record: AliasMove,
-    /// False when the alias already named that version: nothing was recorded.
+    /// False when nothing was recorded: the alias already named that version, moved there
+    /// by the same `by`.
     pub changed: bool,
 }
 
@@ -370,8 +371,11 @@ impl Registry {
             )
             .optional()
             .map_err(err)?;
+        // the same move by the same hand says nothing new; by another hand it is recorded:
+        // the alias is now that person's (start-up no longer moves it with the system file)
         if let Some(record) = &last
             && record.version == checked.version()
+            && record.by == by
         {
             return Ok(Moved { record: record.clone(), changed: false });
         }

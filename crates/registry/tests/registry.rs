@@ -216,18 +216,22 @@ fn alias_moves_form_an_append_only_history_that_says_what_served_when() {
     let moved = s.registry.move_alias(&v2.checked, CHAMPION, "bob", "it won").unwrap();
     assert!(moved.changed);
     assert_eq!(moved.record.previous.as_deref(), Some(v1.version.id.as_str()));
-    let same = s.registry.move_alias(&v2.checked, CHAMPION, "carol", "again").unwrap();
-    assert!(!same.changed, "a move to where the alias already points records nothing");
+    let same = s.registry.move_alias(&v2.checked, CHAMPION, "bob", "again").unwrap();
+    assert!(!same.changed, "the same move by the same hand records nothing");
     assert_eq!(same.record, moved.record);
+    s.clock.advance(Duration::from_secs(60));
+    let pinned = s.registry.move_alias(&v2.checked, CHAMPION, "carol", "pinned").unwrap();
+    assert!(pinned.changed, "by another hand it is recorded: the alias is now carol's");
+    assert_eq!(pinned.record.previous.as_deref(), Some(v2.version.id.as_str()));
 
     let moves = s.registry.history("phish").unwrap();
-    assert_eq!(moves.len(), 3);
+    assert_eq!(moves.len(), 4);
     let at = |t| history::alias_at(&moves, CHAMPION, t).map(|m| m.version.clone());
     assert_eq!(at(t0 - 1), None);
     assert_eq!(at(t0 + 3_600_000), Some(v1.version.id.clone()));
     assert_eq!(at(t0 + 7_199_999), Some(v1.version.id.clone()));
     assert_eq!(at(t0 + 7_200_000), Some(v2.version.id.clone()));
-    assert_eq!(moves[2].by, "bob");
+    assert_eq!((moves[2].by.as_str(), moves[3].by.as_str()), ("bob", "carol"));
 
     // the database itself refuses to rewrite history or a version
     let db = rusqlite::Connection::open(s.dir.path().join("models/registry.db")).unwrap();
