@@ -133,7 +133,7 @@ fn a_champion_that_cannot_be_served_stops_the_start_naming_why() {
     // the stored artifact is damaged on disk while the file moves on to another model
     std::fs::write(registry.artifact_path(&v1.sha256), b"damaged").unwrap();
     let system = system_with(dir.path(), &variant(b'2'), |t| t);
-    let e = start(&registry, &system).err().expect("a damaged champion must not serve");
+    let e = start(&registry, &system).expect_err("a damaged champion must not serve");
     assert!(matches!(e, RegistryError::CorruptArtifact { .. }), "{e:?}");
     assert!(e.to_string().contains("version `sha256:d019131ec354` of component `phishing`"), "{e}");
 }
