@@ -170,15 +170,13 @@ async fn serve(data: &Path) -> (std::process::Child, u16) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
     let client = reqwest::Client::new();
-    while started.elapsed() < Duration::from_secs(60) {
-        if client.get(format!("http://127.0.0.1:{port}/v2/health/live")).send().await.is_ok() {
-            return (child, port);
-        }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(format!("http://127.0.0.1:{port}/v2/health/live")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "rein serve did not come up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("rein serve did not come up");
+    (child, port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
