@@ -36,19 +36,19 @@ pub(crate) enum ModelsCommand {
         #[arg(long)]
         parent: Option<String>,
         /// The training code's version, e.g. its git commit.
-        #[arg(long)]
+        #[arg(long, value_name = "COMMIT")]
         code_version: Option<String>,
         /// A digest of the training data.
-        #[arg(long)]
+        #[arg(long, value_name = "DIGEST")]
         data_digest: Option<String>,
         /// What the training data was.
-        #[arg(long)]
+        #[arg(long, value_name = "TEXT")]
         data_description: Option<String>,
         /// A training parameter, `key=value` (repeat it).
-        #[arg(long = "param")]
+        #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// An offline metric, `key=number` (repeat it).
-        #[arg(long = "metric")]
+        #[arg(long = "metric", value_name = "KEY=NUMBER")]
         metrics: Vec<String>,
         /// The reference profile (`rein profile`'s JSON; default: `<model>.profile.json`
         /// beside the model, when there is one).
@@ -62,8 +62,9 @@ pub(crate) enum ModelsCommand {
     List {
         /// The system file (rein.toml).
         system: PathBuf,
-        /// The component, by its name in the system file.
+        /// The component, by its name in the system file (default: every component).
         component: Option<String>,
+        /// Where the registry is kept (as `rein serve --data-dir`).
         #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
         data_dir: PathBuf,
         /// As JSON.
@@ -74,8 +75,11 @@ pub(crate) enum ModelsCommand {
     Show {
         /// The system file (rein.toml).
         system: PathBuf,
+        /// The component, by its name in the system file.
         component: String,
+        /// The version's id.
         version: String,
+        /// Where the registry is kept (as `rein serve --data-dir`).
         #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
         data_dir: PathBuf,
         /// As JSON.
@@ -88,11 +92,13 @@ pub(crate) enum ModelsCommand {
     Alias {
         /// The system file (rein.toml).
         system: PathBuf,
+        /// The component, by its name in the system file.
         component: String,
         /// The alias: champion, challenger, or another name.
         alias: String,
         /// A registered version.
         version: String,
+        /// Where the registry is kept (as `rein serve --data-dir`).
         #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
         data_dir: PathBuf,
         /// Who moves it (default: $USER).
@@ -107,7 +113,9 @@ pub(crate) enum ModelsCommand {
     History {
         /// The system file (rein.toml).
         system: PathBuf,
+        /// The component, by its name in the system file.
         component: String,
+        /// Where the registry is kept (as `rein serve --data-dir`).
         #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
         data_dir: PathBuf,
         /// An instant: unix milliseconds or RFC 3339, e.g. 2026-12-01T10:00:00Z.
