@@ -154,6 +154,10 @@ async fn a_refused_upload_names_the_mismatch_and_the_champion_keeps_serving() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(named), "{what}: `{named}` not in {message}");
     }
+    // a model larger than `max_body_bytes` (1 MiB) is read, and judged as a model
+    let (status, body) = register(&server, vec![7u8; 2 << 20], "").await;
+    assert_eq!(status, 422, "{body:#}");
+    assert_eq!(body["error"]["details"]["problem"], "artifact", "{body:#}");
     let (status, body) = server.get_json("/v1/models/phishing").await;
     assert_eq!(status, 200);
     assert_eq!(body["versions"].as_array().unwrap().len(), 1, "nothing refused was registered: {body:#}");
