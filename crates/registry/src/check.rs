@@ -288,6 +288,85 @@ mod tests {
         );
     }
 
+    /// Answers `yes`, except `maybe` (not a label) for rows whose category is `c3`, and
+    /// fails calls of more than `max_rows` rows.
+    struct Fake {
+        info: rein_decision::ModelInfo,
+        max_rows: usize,
+    }
+
+    impl rein_decision::Model for Fake {
+        fn info(&self) -> &rein_decision::ModelInfo {
+            &self.info
+        }
+        fn infer(&self, rows: &[&[FeatureValue]]) -> Result<Vec<ModelOutput>, rein_decision::ModelError> {
+            if rows.len() > self.max_rows {
+                return Err(rein_decision::ModelError::Run("out of memory".into()));
+            }
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let label = if r.get(1) == Some(&FeatureValue::Text("c3".into())) { "maybe" } else { "yes" };
+                    ModelOutput::Class { label: label.into(), probabilities: vec![0.25, 0.75] }
+                })
+                .collect())
+        }
+    }
+
+    impl rein_runtime::RawModel for Fake {
+        fn inputs(&self) -> &[rein_runtime::TensorSpec] {
+            &[]
+        }
+        fn outputs(&self) -> &[rein_runtime::TensorSpec] {
+            &[]
+        }
+        fn platform(&self) -> &str {
+            "test"
+        }
+        fn infer_raw(
+            &self,
+            _: Vec<rein_runtime::RawTensor>,
+        ) -> Result<Vec<rein_runtime::RawTensor>, rein_decision::ModelError> {
+            Err(rein_decision::ModelError::Run("no raw calls".into()))
+        }
+    }
+
+    impl ServedModel for Fake {
+        fn engine(&self) -> rein_runtime::Engine {
+            rein_runtime::Engine::OnnxRuntime { reason: "a test model".into() }
+        }
+        fn model_labels(&self) -> Option<&[String]> {
+            None
+        }
+        fn warnings(&self) -> &[rein_runtime::LoadWarning] {
+            &[]
+        }
+    }
+
+    #[test]
+    fn a_version_that_answers_a_smoke_row_wrongly_or_not_at_all_is_refused_naming_the_row() {
+        let categories: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+        let features = vec![
+            feature("amount", FeatureKind::Number { min: Some(0.0), max: Some(10.0) }, None),
+            feature("kind", FeatureKind::Category { categories }, None),
+        ];
+        let c = component(features, &["no", "yes"]);
+        let fake = |max_rows| -> Arc<dyn ServedModel> {
+            Arc::new(Fake { info: rein_decision::ModelInfo { name: "m".into(), version: "v9".into() }, max_rows })
+        };
+        let e = check_loaded(&c, fake(1000)).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("version `v9` of component `c` is refused: smoke row 4 of 32"), "{text}");
+        assert!(text.contains("kind=\"c3\"") && text.contains("label `maybe`, not one of the component's"), "{text}");
+        assert!(e.hint().unwrap().contains("rows drawn from the schema"));
+
+        // a version that answers rows alone but fails a call of all of them
+        let c = component(vec![feature("amount", FeatureKind::Number { min: None, max: None }, None)], &["no", "yes"]);
+        let e = check_loaded(&c, fake(1)).unwrap_err().to_string();
+        assert!(e.contains("got no answer in a call of all 32 rows") && e.contains("out of memory"), "{e}");
+        assert_eq!(check_loaded(&c, fake(32)).unwrap().version(), "v9", "one that answers every row serves");
+    }
+
     #[test]
     fn an_answer_outside_the_components_labels_or_not_finite_is_named() {
         let c = component(vec![], &["no", "yes"]);
