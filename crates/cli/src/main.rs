@@ -19,6 +19,7 @@ use rein_system::{Action, Goal, Measure, Policy, Stage, System};
 mod demo;
 mod goals;
 mod init;
+mod models;
 mod monitor;
 mod report;
 
@@ -251,6 +252,10 @@ enum Command {
         #[arg(long, default_value_t = rein_monitor::profile::DEFAULT_SEED)]
         seed: u64,
     },
+    /// The model registry: register versions, list and show them, move aliases, and say
+    /// what served when (docs/models.md).
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// Run one prediction through the whole decision path, without a server.
     Predict {
         /// The system file (rein.toml).
@@ -381,14 +386,12 @@ fn run(command: Command) -> Result<(), String> {
                 tracing::warn!("{warning}");
             }
             let models = report.models;
-            for (component, model) in system.components.iter().zip(&models) {
-                tracing::info!(component = %component.name, "{}", model.engine());
-            }
             let workers = workers.map_or_else(rein_server::workers::default_count, usize::from);
             let runtime = runtime()?;
             let served = runtime.block_on(async move {
                 let telemetry =
                     rein_server::Telemetry::open(&system, &data_dir, telemetry).map_err(|e| e.to_string())?;
+                let models::Started { versions, registry, runtime } = models::start(&system, &models, &data_dir)?;
                 let recording = match &telemetry {
                     Some(t) => format!("recording to {} ({:?})", t.data_dir.path().display(), t.durability),
                     None => "telemetry off".to_string(),
@@ -398,7 +401,18 @@ fn run(command: Command) -> Result<(), String> {
                 })?;
                 let local = listener.local_addr().map_err(|e| e.to_string())?;
                 let names: Vec<String> = system.components.iter().map(|c| c.name.clone()).collect();
-                let app = Arc::new(rein_server::App::on_workers(system, models, telemetry, workers));
+                let token = std::env::var(&system.server.admin_token_env).ok();
+                let mut app = rein_server::App::on_workers(system, versions, telemetry, workers);
+                let server_settings = app.system.server.clone();
+                let admin = token.as_deref().is_some_and(|t| !t.is_empty());
+                app.registry = Some(rein_server::models::Models::new(registry, runtime, token, &server_settings));
+                if !admin {
+                    tracing::info!(
+                        "admin routes closed: no token in the environment variable `{}`",
+                        server_settings.admin_token_env
+                    );
+                }
+                let app = Arc::new(app);
                 tracing::info!(%local, components = ?names, "rein is serving");
                 println!("rein listening on http://{local}, {recording}");
                 let served = rein_server::serve(listener, app.clone(), rein_server::shutdown_signal()).await;
@@ -514,6 +528,7 @@ fn run(command: Command) -> Result<(), String> {
                 seed,
             })
         }
+        Command::Models(command) => models::run(command),
         Command::Demo { example, seed, scale, data_dir, keep_serving } => {
             if !(scale > 0.0 && scale <= 100.0) {
                 return Err(format!("--scale must be in (0, 100], not {scale}"));
@@ -525,7 +540,7 @@ fn run(command: Command) -> Result<(), String> {
 
 /// Opens a data directory's store to read it, with everything its event log holds loaded;
 /// also whether a serving rein's loader was still behind (what it had not loaded is left out).
-fn open_store(data_dir: &Path) -> Result<(Arc<rein_telemetry::SqliteStore>, bool), String> {
+pub(crate) fn open_store(data_dir: &Path) -> Result<(Arc<rein_telemetry::SqliteStore>, bool), String> {
     let dir = rein_telemetry::DataDir::at(data_dir);
     if !dir.database().is_file() {
         return Err(format!(

@@ -8,6 +8,7 @@ pub mod error;
 mod fields;
 mod goals;
 pub mod metrics;
+pub mod models;
 mod oip;
 pub mod openapi;
 mod predict;
@@ -25,7 +26,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use tokio::net::TcpListener;
 
 pub use app::App;
@@ -45,6 +46,16 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v1/predictions", get(records::list)),
         (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
         (Method::GET, "/v1/goals", get(goals::goals)),
+        (Method::GET, "/v1/models", get(models::list)),
+        (Method::GET, "/v1/models/{name}", get(models::show_component)),
+        (Method::GET, "/v1/models/{name}/versions/{version}", get(models::show_version)),
+        (Method::GET, "/v1/models/{name}/history", get(models::history)),
+        (
+            Method::POST,
+            "/v1/models/{name}/versions",
+            post(models::register).layer(DefaultBodyLimit::max(models::MAX_MODEL_BYTES)),
+        ),
+        (Method::PUT, "/v1/models/{name}/aliases/{alias}", put(models::move_alias)),
         (Method::GET, "/v2", get(oip::server_metadata)),
         (Method::GET, "/v2/health/live", get(oip::live)),
         (Method::GET, "/v2/health/ready", get(oip::ready)),

@@ -40,6 +40,12 @@ use crate::record::Prediction;
         crate::records::prediction,
         crate::records::list,
         crate::goals::goals,
+        crate::models::list,
+        crate::models::show_component,
+        crate::models::show_version,
+        crate::models::history,
+        crate::models::register,
+        crate::models::move_alias,
         crate::oip::live,
         crate::oip::ready,
         crate::render_metrics,
@@ -48,6 +54,8 @@ use crate::record::Prediction;
     tags(
         (name = "predictions", description = "Predictions and what is recorded of them"),
         (name = "feedback", description = "What the world says back"),
+        (name = "models", description = "The model registry: versions, their provenance, aliases and their history; \
+                                          registering and moving an alias need the admin token (`Authorization: Bearer`)"),
         (name = "goals", description = "The system's goals on every layer, measured over what is recorded"),
         (name = "health", description = "Liveness and readiness (Open Inference Protocol v2's health routes)"),
         (name = "operations", description = "Metrics and this description"),

@@ -209,6 +209,10 @@ pub(crate) struct RawServer {
     pub unknown_features: Option<Typed<String>>,
     pub request_timeout_ms: Option<Typed<i64>>,
     pub shutdown_timeout_ms: Option<Typed<i64>>,
+    pub admin_token_env: Option<Typed<String>>,
+    pub model_reads: Option<Typed<String>>,
+    /// Refused: a secret does not belong in the file; named in a diagnostic.
+    pub admin_token: Option<toml::Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -67,7 +67,25 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Longest a graceful shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// The environment variable holding the bearer token of the admin routes
+    /// (`/v1/models` writes); never the token itself.
+    pub admin_token_env: String,
+    /// Who may read the model registry over HTTP.
+    pub model_reads: ModelReads,
 }
+
+/// Who may read `/v1/models`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelReads {
+    /// Anyone who can reach the server.
+    #[default]
+    Open,
+    /// Only callers with the admin token.
+    Admin,
+}
+
+/// The default of `server.admin_token_env`.
+pub const DEFAULT_ADMIN_TOKEN_ENV: &str = "REIN_ADMIN_TOKEN";
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -77,6 +95,8 @@ impl Default for ServerSettings {
             unknown_features: UnknownFeatures::Reject,
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
+            admin_token_env: DEFAULT_ADMIN_TOKEN_ENV.to_string(),
+            model_reads: ModelReads::Open,
         }
     }
 }
