@@ -61,7 +61,7 @@
 //! **What it cannot see.** The estimate follows what covariate shift (data drift) does to
 //! quality, days before the feedback does. It cannot see concept drift, the same inputs
 //! now meaning something else: only labels reveal that, and a realized quality falling
-//! while the estimate holds is its signature.
+//! while the estimate holds is its signature ([`crate::quality_windows`]).
 //!
 //! **Too few rows to judge** ([`Figure::Insufficient`]): every figure needs
 //! [`QualityOptions::min_labeled`] rows with probabilities ([`Lacking::Rows`]); precision of

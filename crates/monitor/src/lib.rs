@@ -35,9 +35,11 @@ pub mod html;
 mod population;
 pub mod profile;
 pub mod quality;
+pub mod quality_windows;
 pub mod report;
 mod resample;
 pub mod reservoir;
+pub mod slices;
 pub mod table;
 pub mod window;
 

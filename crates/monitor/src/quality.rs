@@ -298,8 +298,14 @@ pub enum IntervalMethod {
     Bootstrap { resamples: usize, seed: u64 },
     /// Student's t interval of a mean (`rein_stats::t_interval`).
     T,
-    /// The normal approximation `value ± z·σ`, clipped to [0, 1] (the label-free estimate).
+    /// The normal approximation `value ± z·σ` (the label-free estimate, clipped to [0, 1];
+    /// a gap between slices).
     Normal { std_dev: f64 },
+    /// Newcombe's hybrid score interval of a difference of two proportions
+    /// (`rein_stats::newcombe_interval`).
+    Newcombe,
+    /// Welch's t interval of a difference of two means (`rein_stats::compare_means`).
+    Welch { degrees_of_freedom: f64 },
 }
 
 /// A figure's value and its confidence interval.

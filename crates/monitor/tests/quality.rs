@@ -61,7 +61,7 @@ fn figure(what: &str, got: &Figure, want: &Value) {
                     assert_eq!(resamples as u64, want["resamples"].as_u64().unwrap(), "{what}: resamples kept");
                     (1e-12, "bootstrap")
                 }
-                IntervalMethod::Normal { .. } => (1e-12, "normal"),
+                other => panic!("{what}: quality has no {other:?} interval"),
             };
             assert_eq!(method, want["method"].as_str().unwrap(), "{what}: method");
             close(&format!("{what} value"), interval.value, want["value"].as_f64().unwrap(), 1e-12, 1e-15);
