@@ -11,6 +11,7 @@ pub mod metrics;
 mod oip;
 pub mod openapi;
 mod predict;
+mod quality;
 mod record;
 mod records;
 pub mod telemetry;
@@ -45,6 +46,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v1/predictions", get(records::list)),
         (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
         (Method::GET, "/v1/goals", get(goals::goals)),
+        (Method::GET, "/v1/components/{name}/quality", get(quality::quality)),
         (Method::GET, "/v2", get(oip::server_metadata)),
         (Method::GET, "/v2/health/live", get(oip::live)),
         (Method::GET, "/v2/health/ready", get(oip::ready)),
