@@ -36,19 +36,20 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rein_stats::newcombe_interval;
-use rein_system::{Component, QualityMeasure, System, Task, format_duration};
+use rein_system::{Component, Metric, MetricKind, QualityMeasure, System, Task, format_duration};
 use rein_telemetry::{FeedbackKind, PredictionRecord, Store, StoreError, WindowQuery};
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::estimate::{Calibration, CalibrationSummary, EstimateOptions, Estimated, estimate};
 use crate::goals::AsOf;
+use crate::population::{Admitted, FilterScope, Population, RecordRules};
 use crate::quality::{
-    Classes, ClassifierQuality, ClassifierRow, FeedbackRate, Figure, Interval, IntervalMethod, QualityError,
+    Classes, ClassifierQuality, ClassifierRow, FeedbackRate, Figure, Interval, IntervalMethod, Lacking, QualityError,
     RegressionQuality, RegressionRow, Scores, classifier_quality, regression_quality,
 };
 use crate::slices::{SliceField, Slices, slices};
-use crate::window::{Window, closed_windows};
+use crate::window::{Bounds, IntervalMethod as WindowMethod, Measurement, Window, closed_windows};
 
 /// The signature's words.
 pub const CONCEPT_DRIFT: &str = "realized falling while the estimate holds: concept drift?";
@@ -493,4 +494,159 @@ pub fn concept_drift(
         },
         text: CONCEPT_DRIFT,
     })
+}
+
+// --- a quality metric of the goals -----------------------------------------------------
+
+/// What a figure lacked, in words.
+fn lacking_text(lacking: &Lacking) -> String {
+    match lacking {
+        Lacking::Labeled => "labeled predictions".into(),
+        Lacking::Truth { label } => format!("labeled predictions whose truth is `{label}`"),
+        Lacking::OtherTruth { label } => format!("labeled predictions whose truth is not `{label}`"),
+        Lacking::Predicted { label } => format!("labeled predictions answered `{label}`"),
+        Lacking::Width { width, max_width } => format!("a narrower interval ({width:.3} wide, at most {max_width})"),
+        Lacking::Rows => "predictions with probabilities".into(),
+        Lacking::ExpectedTruth { label, .. } => format!("predictions expected to be `{label}`"),
+        Lacking::ExpectedOtherTruth { label, .. } => format!("predictions expected not to be `{label}`"),
+    }
+}
+
+/// A quality figure as a goal's measurement of `window`.
+fn measurement(
+    window: Window,
+    figure: Option<&Figure>,
+    filter_errors: u64,
+    filter_error: Option<String>,
+) -> Measurement {
+    let mut m = Measurement {
+        window,
+        value: None,
+        count: 0,
+        matching: None,
+        interval: None,
+        filter_errors,
+        filter_error,
+        too_few_labels: false,
+        note: None,
+    };
+    match figure {
+        Some(Figure::Measured { labeled, interval }) => {
+            let method = match interval.method {
+                IntervalMethod::Wilson => WindowMethod::Wilson,
+                IntervalMethod::T => WindowMethod::T,
+                IntervalMethod::Bootstrap { .. } => WindowMethod::Bootstrap,
+                IntervalMethod::Normal { .. } | IntervalMethod::Newcombe | IntervalMethod::Welch { .. } => {
+                    WindowMethod::Normal
+                }
+            };
+            m.value = Some(interval.value);
+            m.count = *labeled;
+            m.interval = Some(Bounds { lower: Some(interval.lower), upper: Some(interval.upper), method });
+        }
+        Some(Figure::Insufficient { labeled, needed, lacking }) => {
+            m.count = *labeled;
+            m.too_few_labels = true;
+            m.note = Some(format!("too few to judge: {labeled} {}, {needed} needed", lacking_text(lacking)));
+        }
+        None => m.note = Some("the component's task has no such figure".into()),
+    }
+    m
+}
+
+/// A goal's quality metric (measured from labels, or estimated) over `windows`, oldest
+/// first, each over the predictions of the metric's population (its component, mode,
+/// guardrail and filter). An estimate is calibrated on the earliest of `windows`, until
+/// they hold [`EstimateOptions::min_reference`] labeled rows with probabilities; when the
+/// calibration is not trusted, each figure's note says why.
+pub(crate) fn metric_series(
+    store: &dyn Store,
+    system: &System,
+    metric: &Metric,
+    windows: &[Window],
+    root: &cel::Context<'_, '_>,
+    options: &EstimateOptions,
+) -> Result<Vec<Measurement>, StoreError> {
+    let MetricKind::Quality { measure, label, estimated } = &metric.kind else { return Ok(Vec::new()) };
+    let Some(component) = metric.population.component.as_deref().and_then(|c| system.component(c)) else {
+        return Ok(windows.iter().map(|w| measurement(*w, None, 0, None)).collect());
+    };
+    let population = Population::new(&metric.population);
+    let mut reads = Vec::with_capacity(windows.len());
+    for w in windows {
+        let query = WindowQuery {
+            component: Some(component.name.clone()),
+            since_ms: Some(w.start_ms),
+            until_ms: Some(w.end_ms),
+            with_feedback: false,
+        };
+        let (mut rows, mut errors, mut first_error) = (Vec::new(), 0u64, None);
+        store.visit_predictions(&query, &mut |record| {
+            let rules = RecordRules::of(&record);
+            let scope = population.filters().then(|| FilterScope::new(root, system, &record, &rules));
+            match population.admits(&record, &rules, scope.as_ref()) {
+                Admitted::Yes => rows.extend(row_of(component, &record, None)),
+                Admitted::No => {}
+                Admitted::FilterFailed(error) => {
+                    errors += 1;
+                    first_error.get_or_insert(error);
+                }
+            }
+            Ok(())
+        })?;
+        reads.push((rows, errors, first_error));
+    }
+    let label = label.as_deref();
+    let failed = |w: Window, e: QualityError| {
+        let mut m = measurement(w, None, 0, None);
+        m.note = Some(format!("cannot be computed: {e}"));
+        m
+    };
+    if component.task == Task::Regression {
+        return Ok(windows
+            .iter()
+            .zip(reads)
+            .map(|(w, (rows, errors, error))| match regression_quality(&regression_rows(&rows), &options.quality) {
+                Ok(q) => measurement(*w, q.figure(*measure), errors, error),
+                Err(e) => failed(*w, e),
+            })
+            .collect());
+    }
+    let classes = match Classes::of(component) {
+        Ok(classes) => classes,
+        Err(e) => return Ok(windows.iter().map(|w| failed(*w, e.clone())).collect()),
+    };
+    let calibration = if *estimated {
+        let mut reference = Vec::new();
+        for (rows, ..) in &reads {
+            if labeled_scored(&reference) >= options.min_reference {
+                break;
+            }
+            reference.extend(rows.iter().cloned());
+        }
+        match Calibration::fit(&classes, &classifier_rows(&reference), options) {
+            Ok(c) => Some(c),
+            Err(e) => return Ok(windows.iter().map(|w| failed(*w, e.clone())).collect()),
+        }
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(windows.len());
+    for (w, (rows, errors, error)) in windows.iter().zip(reads) {
+        let rows = classifier_rows(&rows);
+        let m = match &calibration {
+            None => classifier_quality(&classes, &rows, &options.quality)
+                .map(|q| measurement(*w, q.figure(*measure, label), errors, error)),
+            Some(c) => estimate(c, &rows, options).map(|e| {
+                let mut m = measurement(*w, e.figure(*measure, label), errors, error);
+                if !c.summary.trusted && m.note.is_none() {
+                    let why: Vec<String> = c.summary.distrust.iter().map(|d| d.to_string()).collect();
+                    m.note = Some(format!("estimated, not to be trusted: {}", why.join("; ")));
+                }
+                m
+            }),
+        };
+        out.push(m.unwrap_or_else(|e| failed(*w, e)));
+    }
+    Ok(out)
 }

@@ -364,3 +364,67 @@ fn only_fields_a_record_keeps_by_value_can_slice() {
         assert_eq!(e.fields, SliceField::fields(c));
     }
 }
+
+/// Quality goals over the same store: measured from the labels, estimated, over a filtered
+/// population, and one with too few labels to judge.
+#[test]
+fn quality_goals_are_measured_or_estimated_per_window() {
+    let (_dir, store, made) = store();
+    let goal = |id: &str, keys: &str| {
+        format!(
+            "\n[[goals]]\nid = \"{id}\"\nlayer = \"system\"\ndescription = \"{id}\"\ncomponent = \"fraud\"\n{keys}\n\
+             window = \"1h\"\nsupports = [\"top\"]\n"
+        )
+    };
+    let mut text = SYSTEM.to_string();
+    for (id, keys) in [
+        ("accurate", "metric = \"accuracy\"\ntarget = { at_least = 0.6 }"),
+        ("accurate_estimated", "metric = \"accuracy\"\nestimated = true\ntarget = { at_least = 0.6 }"),
+        ("fr_recall", "metric = \"recall\"\nfilter = \"features.country == 'fr'\"\ntarget = { at_least = 0.5 }"),
+        ("sure", "metric = \"precision\"\nfilter = \"output.score > 0.995\"\ntarget = { at_least = 0.9 }"),
+    ] {
+        text.push_str(&goal(id, keys));
+    }
+    let system = rein_system::parse(&text, std::path::Path::new("rein.toml")).unwrap_or_else(|d| panic!("{d}"));
+    let options = rein_monitor::goals::Options { at_ms: Some(T0 + 4 * HOUR), windows: 4 };
+    let report = rein_monitor::goals::measure(&system, &store, &options).unwrap();
+    let series = |id: &str| report.goals.iter().find(|g| g.id == id).unwrap().trend.as_ref().unwrap().windows.clone();
+
+    let accurate = series("accurate");
+    let fr_recall = series("fr_recall");
+    for w in 0..4 {
+        let [correct, labeled, ..] = counts(made.iter().filter(|m| m.window == w));
+        let f = &accurate[w];
+        assert_eq!(f.count, labeled);
+        close("accuracy", f.value.unwrap(), correct as f64 / labeled as f64);
+        let i = f.interval.unwrap();
+        let wilson = wilson_interval(correct, labeled, 0.95).unwrap();
+        close("accuracy lower", i.lower.unwrap(), wilson.lower);
+        close("accuracy upper", i.upper.unwrap(), wilson.upper);
+        let [_, _, tp, _, truly_positive] = counts(made.iter().filter(|m| m.window == w && m.country == "fr"));
+        assert_eq!(fr_recall[w].count, truly_positive);
+        close("recall in France", fr_recall[w].value.unwrap(), tp as f64 / truly_positive as f64);
+    }
+    // the last window's French orders changed meaning: their recall collapsed
+    assert!(fr_recall[3].value.unwrap() < 0.5 && fr_recall[2].value.unwrap() > 0.5, "{fr_recall:?}");
+
+    // estimated: the same figures the quality report estimates, from the same reference
+    let quality = quality(&store, &system, &query(None)).unwrap();
+    let estimated = series("accurate_estimated");
+    for (w, f) in estimated.iter().enumerate() {
+        let want = quality.windows[w].estimated.as_ref().unwrap().accuracy.interval().copied().unwrap();
+        assert_eq!(f.value, Some(want.value), "window {w}");
+        assert_eq!((f.interval.unwrap().lower, f.interval.unwrap().upper), (Some(want.lower), Some(want.upper)));
+        assert_eq!(f.count, quality.windows[w].estimated.as_ref().unwrap().with_probabilities);
+        assert!(f.note.is_none(), "a trusted estimate: {f:?}");
+    }
+    // the estimate held where the realized accuracy fell
+    assert!(estimated[3].value.unwrap() > accurate[3].value.unwrap() + 0.1, "{estimated:?} {accurate:?}");
+
+    // almost no prediction is that sure: too few labels to judge, said rather than a number
+    let sure = report.goals.iter().find(|g| g.id == "sure").unwrap();
+    assert_eq!(sure.status, rein_monitor::Status::TooFewLabels);
+    let latest = sure.latest.as_ref().unwrap();
+    assert!(latest.value.is_none() && latest.interval.is_none());
+    assert!(latest.note.as_deref().unwrap().starts_with("too few to judge"), "{latest:?}");
+}
