@@ -12,13 +12,14 @@
 //! when the interval straddles the target's bound (the window holds too little to tell),
 //! `no_data` when the window holds nothing to measure, `too_few_labels` when a quality
 //! metric lacks the labels (or, estimated, the predictions with probabilities) to be judged.
+//! Counts and totals (`active_units`, `outcome_sum`) are what the window holds, not
+//! estimates: their interval is the value.
 //!
 //! **Quality metrics** (accuracy to bias) are measured over the population's predictions
 //! that feedback labeled, or estimated from the probabilities of all when the goal says
 //! `estimated = true`, calibrated on the earliest of the windows looked at
 //! ([`crate::quality_windows`]); an estimate whose calibration is not to be trusted says
-//! why in its figure's `note`. Counts and totals (`active_units`,
-//! `outcome_sum`) are what the window holds, not estimates: their interval is the value.
+//! why in its figure's `note`.
 //!
 //! **Alignment** of a goal with each goal it supports, both measured: over the last N
 //! windows of the longer of their two window lengths (each metric computed over the same
