@@ -397,6 +397,29 @@ pub fn quality(store: &dyn Store, system: &System, query: &QualityQuery) -> Resu
     })
 }
 
+/// The quality of `component`'s latest window of `window_ms` closed at `at_ms` (unix ms),
+/// its estimate calibrated on the earliest of the [`DEFAULT_WINDOWS`] windows up to it:
+/// what a monitor checks (component, window, as-of → figures). `None` when no window is
+/// closed then. Reads [`DEFAULT_WINDOWS`] windows of the component's predictions.
+pub fn latest(
+    store: &dyn Store,
+    system: &System,
+    component: &str,
+    window_ms: i64,
+    at_ms: i64,
+) -> Result<Option<WindowQuality>, QualityReadError> {
+    let query = QualityQuery {
+        component: component.to_string(),
+        window_ms,
+        windows: DEFAULT_WINDOWS,
+        at_ms: Some(at_ms),
+        reference: Reference::Earliest,
+        slice: None,
+        options: EstimateOptions::default(),
+    };
+    Ok(quality(store, system, &query)?.windows.pop())
+}
+
 /// What a classifier's estimate is compared with: its calibration and the reference's
 /// realized quality.
 pub type ReferenceQuality<'a> = (&'a Calibration, &'a ClassifierQuality);

@@ -428,3 +428,15 @@ fn quality_goals_are_measured_or_estimated_per_window() {
     assert!(latest.value.is_none() && latest.interval.is_none());
     assert!(latest.note.as_deref().unwrap().starts_with("too few to judge"), "{latest:?}");
 }
+
+#[test]
+fn the_latest_window_is_what_a_monitor_reads() {
+    let (_dir, store, _) = store();
+    let system = system();
+    let latest = rein_monitor::quality_windows::latest(&store, &system, "fraud", HOUR, T0 + 4 * HOUR).unwrap().unwrap();
+    let report = quality(&store, &system, &query(None)).unwrap();
+    assert_eq!(&latest, report.windows.last().unwrap());
+    assert!(latest.concept_drift.is_some());
+    let nothing = rein_monitor::quality_windows::latest(&store, &system, "nope", HOUR, T0);
+    assert!(nothing.is_err());
+}
