@@ -34,7 +34,7 @@ pub fn render(report: &GoalsReport) -> String {
         "\n{} met, {} missed, {} not judged (too little data), {} without data, {} not measured",
         count(Status::Met),
         count(Status::Missed),
-        count(Status::NotJudged),
+        count(Status::NotJudged) + count(Status::TooFewLabels),
         count(Status::NoData),
         count(Status::NotMeasured) + count(Status::NotMeasuredYet),
     );

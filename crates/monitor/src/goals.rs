@@ -10,8 +10,16 @@
 //! **Status** of a figure against its target, from its interval ([`judge`]): `met` when the
 //! whole interval meets the target, `missed` when the whole interval misses it, `not_judged`
 //! when the interval straddles the target's bound (the window holds too little to tell),
-//! `no_data` when the window holds nothing to measure. Counts and totals (`active_units`,
-//! `outcome_sum`) are what the window holds, not estimates: their interval is the value.
+//! `no_data` when the window holds nothing to measure, `too_few_labels` when a quality
+//! metric lacks the labels (or, estimated, the predictions with probabilities) to be judged.
+//! Counts and totals (`active_units`, `outcome_sum`) are what the window holds, not
+//! estimates: their interval is the value.
+//!
+//! **Quality metrics** (accuracy to bias) are measured over the population's predictions
+//! that feedback labeled, or estimated from the probabilities of all when the goal says
+//! `estimated = true`, calibrated on the earliest of the windows looked at
+//! ([`crate::quality_windows`]); an estimate whose calibration is not to be trusted says
+//! why in its figure's `note`.
 //!
 //! **Alignment** of a goal with each goal it supports, both measured: over the last N
 //! windows of the longer of their two window lengths (each metric computed over the same
@@ -23,11 +31,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rein_stats::Bootstrap;
 use rein_stats::spearman;
-use rein_system::{Goal, Measure, Metric, System, Target, format_duration};
+use rein_system::{Goal, Measure, Metric, MetricKind, System, Target, format_duration};
 use rein_telemetry::{Store, StoreError};
 use serde::Serialize;
 
+use crate::estimate::EstimateOptions;
+use crate::quality::QualityOptions;
+use crate::quality_windows::metric_series;
 use crate::window::{self, Bounds, IntervalMethod, Measurement, Measurer, NotYet, closed_windows, length_ms};
 
 /// Windows looked back over when none is asked for: the trend's and the alignment's.
@@ -97,8 +109,7 @@ pub struct GoalReport {
     pub supports: Vec<String>,
     /// The goals that serve it, in file order.
     pub supporters: Vec<String>,
-    /// Its latest closed window's status; `not_measured` for `measured = false`,
-    /// `not_measured_yet` for a metric not computed yet.
+    /// Its latest closed window's status; `not_measured` for `measured = false`.
     pub status: Status,
     /// Why it is not measured: `measured = false`'s note, or what is not computed yet.
     pub note: Option<String>,
@@ -126,7 +137,10 @@ pub enum Status {
     NoData,
     /// `measured = false`: no telemetry shows it.
     NotMeasured,
-    /// Its metric is not computed yet (quality metrics).
+    /// A quality metric with too few labels (or, estimated, too few predictions with
+    /// probabilities) in the window to judge: `note` says what it lacked.
+    TooFewLabels,
+    /// Its metric is not computed by this rein.
     NotMeasuredYet,
 }
 
@@ -138,6 +152,7 @@ impl Status {
             Status::NotJudged => "not judged",
             Status::NoData => "no data",
             Status::NotMeasured => "not measured",
+            Status::TooFewLabels => "too few labels",
             Status::NotMeasuredYet => "not measured yet",
         }
     }
@@ -191,6 +206,9 @@ pub struct Figure {
     /// error.
     pub filter_errors: u64,
     pub filter_error: Option<String>,
+    /// A quality metric's: what it lacked to be judged, or that its estimate is not to be
+    /// trusted.
+    pub note: Option<String>,
 }
 
 /// The recent windows of a goal.
@@ -311,6 +329,10 @@ impl Plan<'_> {
             Measure::NotMeasured { note } => Plan::NotMeasured(note),
             Measure::Metric { metric, target, window } => match Measurer::new(metric) {
                 Ok(_) => Plan::Measured(metric, *target, length_ms(*window)),
+                // measured from the labeled predictions, or estimated (`quality_windows`)
+                Err(NotYet::QualityMetrics) if matches!(metric.kind, MetricKind::Quality { .. }) => {
+                    Plan::Measured(metric, *target, length_ms(*window))
+                }
                 Err(why) => Plan::NotYet(metric, *target, length_ms(*window), why),
             },
         }
@@ -352,14 +374,30 @@ pub fn measure(system: &System, store: &dyn Store, options: &Options) -> Result<
     }
     let root = cel::Context::default();
     let mut series: HashMap<(usize, i64), Vec<Measurement>> = HashMap::new();
+    let quality_options = EstimateOptions {
+        quality: QualityOptions {
+            bootstrap: Bootstrap { confidence: CONFIDENCE, ..Bootstrap::default() },
+            ..QualityOptions::default()
+        },
+        ..EstimateOptions::default()
+    };
     for (&length, goals) in &needs {
-        for w in closed_windows(length, as_of_ms, count) {
+        let windows = closed_windows(length, as_of_ms, count);
+        for &w in &windows {
             let measurers: Vec<(usize, Measurer)> =
                 goals.iter().filter_map(|&i| Some((i, Measurer::new(plans[i].measured()?.0).ok()?))).collect();
             let (goals, measurers): (Vec<usize>, Vec<Measurer>) = measurers.into_iter().unzip();
             let measured = window::measure(store, system, measurers, w, &root, CONFIDENCE)?;
             for (i, m) in goals.into_iter().zip(measured) {
                 series.entry((i, length)).or_default().push(m);
+            }
+        }
+        // quality metrics: every window at once (an estimate is calibrated on the earliest)
+        for &i in goals {
+            let Some((metric, ..)) = plans[i].measured() else { continue };
+            if matches!(metric.kind, MetricKind::Quality { .. }) {
+                let measured = metric_series(store, system, metric, &windows, &root, &quality_options)?;
+                series.insert((i, length), measured);
             }
         }
     }
@@ -445,9 +483,10 @@ fn figure(m: &Measurement, target: Target) -> Figure {
         count: m.count,
         matching: m.matching,
         interval: m.interval,
-        status: judge(target, m.value, m.interval.as_ref()),
+        status: if m.too_few_labels { Status::TooFewLabels } else { judge(target, m.value, m.interval.as_ref()) },
         filter_errors: m.filter_errors,
         filter_error: m.filter_error.clone(),
+        note: m.note.clone(),
     }
 }
 
@@ -739,6 +778,7 @@ mod tests {
                     status: Status::NotJudged,
                     filter_errors: 0,
                     filter_error: None,
+                    note: None,
                 })
                 .collect()
         };

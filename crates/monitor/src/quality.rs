@@ -154,10 +154,6 @@ pub enum QualityError {
     Unpaired { scores: usize, outcomes: usize },
     #[error("{rows} rows and {values} slice values: the slicing column needs one value a row")]
     SliceValues { rows: usize, values: usize },
-    #[error(
-        "an estimate of quality without labels needs a binary classifier (it reads the positive label's probability)"
-    )]
-    NotBinary,
     #[error("{name} is {value}: it must be {expected}")]
     InvalidOption { name: &'static str, value: f64, expected: &'static str },
     #[error(transparent)]
@@ -244,7 +240,7 @@ impl Classes {
         self.index.get(label).copied()
     }
 
-    fn label(&self, row: usize, role: LabelRole, label: &str) -> Result<usize, QualityError> {
+    pub(crate) fn label(&self, row: usize, role: LabelRole, label: &str) -> Result<usize, QualityError> {
         self.index_of(label).ok_or_else(|| QualityError::UnknownLabel {
             row,
             role,
@@ -302,8 +298,14 @@ pub enum IntervalMethod {
     Bootstrap { resamples: usize, seed: u64 },
     /// Student's t interval of a mean (`rein_stats::t_interval`).
     T,
-    /// The normal approximation `value ± z·σ`, clipped to [0, 1] (the label-free estimate).
+    /// The normal approximation `value ± z·σ` (the label-free estimate, clipped to [0, 1];
+    /// a gap between slices).
     Normal { std_dev: f64 },
+    /// Newcombe's hybrid score interval of a difference of two proportions
+    /// (`rein_stats::newcombe_interval`).
+    Newcombe,
+    /// Welch's t interval of a difference of two means (`rein_stats::compare_means`).
+    Welch { degrees_of_freedom: f64 },
 }
 
 /// A figure's value and its confidence interval.
@@ -351,11 +353,13 @@ pub enum Lacking {
     Predicted { label: String },
     /// A narrower interval: it is `width` wide, and at most `max_width` was asked.
     Width { width: f64, max_width: f64 },
-    /// Rows of the window with a score (an estimate).
+    /// Rows of the window with probabilities (an estimate).
     Rows,
-    /// Expected positives of the window, the sum of its probabilities (an estimated recall
-    /// or F1).
-    ExpectedPositives { expected: f64 },
+    /// Rows whose truth is expected to be `label`: the sum of its calibrated probabilities
+    /// over the window (an estimated recall, F1 or AUC).
+    ExpectedTruth { label: String, expected: f64 },
+    /// Rows whose truth is expected to be another label than `label` (an estimated AUC).
+    ExpectedOtherTruth { label: String, expected: f64 },
 }
 
 /// A quality figure: measured, with its interval, or not judged for want of labels.
@@ -579,7 +583,7 @@ pub(crate) fn prepare(classes: &Classes, rows: &[ClassifierRow<'_>]) -> Result<L
 }
 
 /// The first label of the highest probability (numpy's `argmax`).
-fn argmax(p: &[f64]) -> usize {
+pub(crate) fn argmax(p: &[f64]) -> usize {
     let mut best = 0;
     for (i, v) in p.iter().enumerate() {
         if *v > p[best] {
@@ -754,14 +758,14 @@ impl Labeled {
 }
 
 /// `a / b`, NaN when `b` is 0.
-fn ratio(a: f64, b: f64) -> f64 {
+pub(crate) fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { f64::NAN } else { a / b }
 }
 
 // --- judging -------------------------------------------------------------------------------
 
 /// The first rule a figure fails: a count below what it needs.
-fn lacking(rules: impl IntoIterator<Item = (u64, usize, Lacking)>) -> Option<Figure> {
+pub(crate) fn lacking(rules: impl IntoIterator<Item = (u64, usize, Lacking)>) -> Option<Figure> {
     rules
         .into_iter()
         .find(|(count, needed, _)| *count < *needed as u64)
@@ -769,7 +773,7 @@ fn lacking(rules: impl IntoIterator<Item = (u64, usize, Lacking)>) -> Option<Fig
 }
 
 /// A measured figure, unless its interval is wider than `max_width`.
-fn measured(labeled: u64, interval: Interval, max_width: Option<f64>) -> Figure {
+pub(crate) fn measured(labeled: u64, interval: Interval, max_width: Option<f64>) -> Figure {
     match max_width {
         Some(max_width) if interval.width() > max_width => {
             let width = interval.width();

@@ -78,7 +78,7 @@ fn goal_section(body: &mut String, g: &GoalsReport) {
         "<p class=\"summary\"><span class=\"good\">{} met</span>, <span class=\"bad\">{} missed</span>, <span class=\"warn\">{} not judged</span> (too little data), {} without data, {} not measured.</p>",
         count(Status::Met),
         count(Status::Missed),
-        count(Status::NotJudged),
+        count(Status::NotJudged) + count(Status::TooFewLabels),
         count(Status::NoData),
         count(Status::NotMeasured) + count(Status::NotMeasuredYet)
     );
@@ -161,7 +161,7 @@ fn colour(status: Status) -> &'static str {
     match status {
         Status::Met => GOOD,
         Status::Missed => BAD,
-        Status::NotJudged => UNSURE,
+        Status::NotJudged | Status::TooFewLabels => UNSURE,
         Status::NoData | Status::NotMeasured | Status::NotMeasuredYet => NONE,
     }
 }

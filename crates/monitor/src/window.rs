@@ -75,14 +75,14 @@ pub fn closed_windows(length_ms: i64, as_of_ms: i64, count: usize) -> Vec<Window
 #[serde(rename_all = "snake_case")]
 pub enum NotYet {
     /// Quality metrics (accuracy to bias) compare predictions with the truth their feedback
-    /// gives, or estimate it; they are computed apart from these.
+    /// gives, or estimate it: `crate::quality_windows` computes them, not a [`Measurer`].
     QualityMetrics,
 }
 
 impl std::fmt::Display for NotYet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NotYet::QualityMetrics => f.write_str("not measured yet: quality metrics land separately"),
+            NotYet::QualityMetrics => f.write_str("a quality metric: measured from the labeled predictions, not here"),
         }
     }
 }
@@ -102,6 +102,10 @@ pub enum IntervalMethod {
     Exact,
     /// Fisher's z of a rank correlation (Bonett and Wright's variance for Spearman's).
     FisherZ,
+    /// The seeded, stratified percentile bootstrap of a quality figure (`crate::quality`).
+    Bootstrap,
+    /// `value ± z·σ`: a quality figure estimated without labels (`crate::estimate`).
+    Normal,
 }
 
 /// A confidence interval; an end that the data cannot bound is `None` (unbounded).
@@ -153,6 +157,11 @@ pub struct Measurement {
     /// out), and the first such error.
     pub filter_errors: u64,
     pub filter_error: Option<String>,
+    /// A quality metric with too few labels to judge: `value` is `None`, and `note` says what
+    /// it lacked.
+    pub too_few_labels: bool,
+    /// What to know of the figure: what it lacked, or that an estimate is not to be trusted.
+    pub note: Option<String>,
 }
 
 /// Running count, sum, mean and squared deviations of values (Welford's).
@@ -322,6 +331,8 @@ impl<'s> Measurer<'s> {
             interval: None,
             filter_errors: self.filter_errors,
             filter_error: self.filter_error,
+            too_few_labels: false,
+            note: None,
         };
         match (self.tally, self.kind) {
             (Tally::Share { count, matching }, _) => {

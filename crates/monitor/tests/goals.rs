@@ -400,12 +400,14 @@ fn a_filter_reads_the_record_as_rein_check_typed_it() {
 }
 
 #[test]
-fn quality_goals_and_unmeasured_ones_say_why() {
+fn quality_goals_without_labels_and_unmeasured_ones_say_why() {
     let r = measured();
     let ranked = goal(&r, "ranked");
-    assert_eq!(ranked.status, Status::NotMeasuredYet);
-    assert_eq!(ranked.note.as_deref(), Some("not measured yet: quality metrics land separately"));
-    assert!(ranked.latest.is_none() && ranked.trend.is_none());
+    // a quality goal over a window without labels: too few to judge, and it says so
+    assert_eq!(ranked.status, Status::TooFewLabels);
+    let latest = ranked.latest.as_ref().unwrap();
+    assert_eq!((latest.value, latest.interval), (None, None));
+    assert_eq!(latest.note.as_deref(), Some("too few to judge: 0 labeled predictions, 30 needed"));
     assert_eq!(ranked.metric.as_ref().unwrap().name, "auc");
     let top = goal(&r, "top");
     assert_eq!((top.status, top.note.as_deref()), (Status::NotMeasured, Some("Surveys.")));

@@ -1,5 +1,4 @@
-//! Quality, its label-free estimate and its slices against scikit-learn, scipy and
-//! statsmodels, on the committed cases `reference/make_quality.py` wrote
+//! Quality against scikit-learn, scipy and statsmodels, on the committed cases `reference/make_quality.py` wrote
 //! (`reference/quality_cases.json`), so the test needs no Python.
 //!
 //! Tolerances, relative (with an absolute floor for values near 0):
@@ -11,18 +10,13 @@
 //! | Brier, ECE, reliability table | 1e-12 | the same sums in another order |
 //! | MAE, RMSE, bias | 1e-12 | the same sums in another order |
 //! | Wilson intervals (accuracy, precision, recall, feedback rate) | 1e-12 | closed form (rein-stats' is statsmodels' to 1e-12) |
-//! | bootstrap intervals (F1, AUC, Brier, ECE, macro averages, MAE, RMSE, slice gaps) | 1e-12 | the same resamples (rein-stats' generator in Python), each statistic by scikit-learn on the materialized resample, the same percentiles |
+//! | bootstrap intervals (F1, AUC, Brier, ECE, macro averages, MAE, RMSE) | 1e-12 | the same resamples (rein-stats' generator in Python), each statistic by scikit-learn on the materialized resample, the same percentiles |
 //! | t interval of the bias | 1e-9 | rein-stats' t quantile against scipy's `t.ppf` (1e-11 apart) |
-//! | isotonic regression, calibrated probabilities | 1e-12 | scikit-learn's algorithm, step for step |
-//! | the estimate's expected counts and figures | 1e-12 | closed forms |
-//! | the estimate's normal intervals | 1e-12 | closed forms; z read from rein-stats (scipy's `norm.ppf` to an ulp) |
 
-// use rein_monitor::estimate::{Calibration, EstimateOptions, Estimated, Recalibration, Trust, estimate};
 use rein_monitor::quality::{
     Classes, ClassifierRow, Figure, IntervalMethod, QualityOptions, RegressionRow, Scores, classifier_quality,
     regression_quality,
 };
-// use rein_monitor::slices::{classifier_slices, regression_slices};
 use rein_stats::Bootstrap;
 use serde_json::Value;
 
@@ -67,7 +61,7 @@ fn figure(what: &str, got: &Figure, want: &Value) {
                     assert_eq!(resamples as u64, want["resamples"].as_u64().unwrap(), "{what}: resamples kept");
                     (1e-12, "bootstrap")
                 }
-                IntervalMethod::Normal { .. } => (1e-12, "normal"),
+                other => panic!("{what}: quality has no {other:?} interval"),
             };
             assert_eq!(method, want["method"].as_str().unwrap(), "{what}: method");
             close(&format!("{what} value"), interval.value, want["value"].as_f64().unwrap(), 1e-12, 1e-15);

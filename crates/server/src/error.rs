@@ -472,16 +472,29 @@ pub enum QueryError {
     /// The query string is not of the route's parameters (one it does not take, say).
     #[error("{problem}")]
     Unreadable { problem: String, expected: &'static str },
+    /// `GET /v1/components/{name}/quality?window=`: not a window's length.
+    #[error("`window` is `{given}`: give a window's length such as 1h, 1d or 7d (a whole number and s, m, h, d or w)")]
+    WindowLength { given: String, expected: &'static str },
+    /// `GET /v1/components/{name}/quality?windows=`: not a count of windows.
+    #[error("`windows` is `{given}`: give how many windows back, a whole number from 1 to {max}")]
+    WindowCount { given: String, max: usize },
+    /// `?slice=`: not a field the component's quality can be sliced by.
+    #[error("{message}")]
+    Slice { message: String, fields: Vec<String> },
 }
 
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let message = e.to_string();
         match e {
-            QueryError::Time { .. } | QueryError::Windows { .. } => {
+            QueryError::Time { .. } | QueryError::Windows { .. } | QueryError::WindowCount { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
             }
-            QueryError::Unreadable { expected, .. } => {
+            QueryError::Slice { fields, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
+                    .with_details(json!({ "fields": fields }))
+            }
+            QueryError::Unreadable { expected, .. } | QueryError::WindowLength { expected, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
                     .with_details(json!({ "expected": expected }))
             }
@@ -648,6 +661,8 @@ pub enum Waited {
     Listing,
     /// The goals, which count every event answered before them.
     Goals,
+    /// A component's quality, which counts every event answered before it.
+    Quality,
 }
 
 /// Telemetry did not record an event, or did not catch up, in time.
@@ -713,6 +728,7 @@ fn waited(what: &Waited, queued: bool) -> String {
         Waited::Lookup { id } => format!("cannot tell whether prediction `{id}` exists"),
         Waited::Listing => "cannot list every prediction".into(),
         Waited::Goals => "cannot measure the goals over every recorded event".into(),
+        Waited::Quality => "cannot measure the component's quality over every recorded event".into(),
     }
 }
 

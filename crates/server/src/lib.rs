@@ -12,6 +12,7 @@ pub mod models;
 mod oip;
 pub mod openapi;
 mod predict;
+mod quality;
 mod record;
 mod records;
 pub mod telemetry;
@@ -46,6 +47,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v1/predictions", get(records::list)),
         (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
         (Method::GET, "/v1/goals", get(goals::goals)),
+        (Method::GET, "/v1/components/{name}/quality", get(quality::quality)),
         (Method::GET, "/v1/models", get(models::list)),
         (Method::GET, "/v1/models/{name}", get(models::show_component)),
         (Method::GET, "/v1/models/{name}/versions/{version}", get(models::show_version)),

@@ -40,6 +40,7 @@ use crate::record::Prediction;
         crate::records::prediction,
         crate::records::list,
         crate::goals::goals,
+        crate::quality::quality,
         crate::models::list,
         crate::models::show_component,
         crate::models::show_version,
@@ -56,7 +57,8 @@ use crate::record::Prediction;
         (name = "feedback", description = "What the world says back"),
         (name = "models", description = "The model registry: versions, their provenance, aliases and their history; \
                                           registering and moving an alias need the admin token (`Authorization: Bearer`)"),
-        (name = "goals", description = "The system's goals on every layer, measured over what is recorded"),
+        (name = "goals", description = "The system's goals on every layer, and a component's quality, measured over \
+                                        what is recorded"),
         (name = "health", description = "Liveness and readiness (Open Inference Protocol v2's health routes)"),
         (name = "operations", description = "Metrics and this description"),
     )
@@ -244,4 +246,38 @@ pub struct Goals {
     /// `latest` (its figure, interval and window), `trend` and `alignment`.
     #[schema(value_type = Vec<Object>)]
     goals: Vec<Value>,
+}
+
+/// A component's quality over its latest closed windows: measured on the predictions that
+/// feedback labeled, estimated from the probabilities of all (classifiers), side by side.
+/// docs/monitoring.md describes every field.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema, never made
+pub struct Quality {
+    /// The system's name.
+    system: String,
+    component: String,
+    /// `binary`, `multiclass` or `regression`.
+    task: String,
+    /// The windows' length, as written (`1d`) and in milliseconds.
+    window: String,
+    window_ms: i64,
+    /// The instant the windows are judged at (unix ms): a window that ended by then is closed.
+    as_of_ms: i64,
+    /// How that instant was chosen: `given`, `newest_prediction` or `clock`.
+    as_of: String,
+    /// The confidence of every interval.
+    confidence: f64,
+    /// What the estimate is calibrated on (classifiers): `from_ms`, `until_ms`, `chosen`,
+    /// its realized `accuracy`, and the `calibration` (`reference_rows`, `recalibrated`,
+    /// `ece`, `ece_cross_validated`, `trusted`, `distrust`, ...).
+    #[schema(value_type = Option<Object>)]
+    reference: Option<Value>,
+    /// Oldest first: `from_ms`, `until_ms`, `predictions`, `unreadable`, `feedback`,
+    /// `measured` (each figure `measured` with its `interval`, or `insufficient`),
+    /// `estimated`, `in_reference`, `beside`, `concept_drift`, `slices`.
+    #[schema(value_type = Vec<Object>)]
+    windows: Vec<Value>,
+    /// What the estimate cannot see, and whether to trust it.
+    notes: Vec<String>,
 }

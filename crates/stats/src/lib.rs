@@ -65,7 +65,10 @@ pub use error::StatsError;
 pub use experiment::{
     Better, Decision, ExperimentDecision, Figures, Finding, Guardrail, PrimaryMetric, Reason, StopReason, decide,
 };
-pub use interval::{Interval, clopper_pearson_interval, t_interval, t_interval_from_summary, wilson_interval};
+pub use interval::{
+    Interval, clopper_pearson_interval, newcombe_interval, normal_critical, t_interval, t_interval_from_summary,
+    wilson_interval,
+};
 pub use ks::{KS_EXACT_MAX_N, KsMethod, KsTest, ks_two_sample};
 pub use kstwo::kstwo_sf;
 pub use order::quantile_order_interval;

@@ -22,8 +22,7 @@ What comes from where:
 - bootstrap intervals: the same resamples rein draws (rein-stats' generator, written
   again below as crates/stats/tests/reference/make_reference.py writes it), each resample
   materialized as rows and its statistics computed by the functions above;
-- isotonic regression: sklearn's `IsotonicRegression(out_of_bounds="clip")`;
-- the label-free estimate (CBPE): by hand, from its formulas in crates/monitor/src/estimate.rs.
+- the label-free estimate (CBPE) and its isotonic calibration: make_estimate.py beside this.
 
 The "insufficient" rules are written again here, independently of the Rust, so the test
 checks which figures are judged as well as their values.
