@@ -19,6 +19,8 @@ use rein_system::{Action, Goal, Measure, Policy, Stage, System};
 mod demo;
 mod init;
 mod monitor;
+mod review;
+mod store;
 
 fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
     match s {
@@ -190,6 +192,30 @@ enum Command {
         /// Seed of the samples.
         #[arg(long, default_value_t = rein_monitor::profile::DEFAULT_SEED)]
         seed: u64,
+    },
+    /// Review an expected_value policy against the recorded feedback: the model's observed
+    /// calibration, the thresholds the stated values imply under it, and the value per
+    /// prediction of today's thresholds and of the re-derived ones (docs/review.md).
+    Review {
+        /// The system file (rein.toml).
+        system: PathBuf,
+        /// The component to review, by its name in the system file.
+        component: String,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Only predictions from then: unix milliseconds or RFC 3339 (inclusive).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only predictions before then: unix milliseconds or RFC 3339 (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// Seed of the bootstrap: the same predictions and seed give the same intervals.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print the review as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Run one prediction through the whole decision path, without a server.
     Predict {
@@ -414,6 +440,9 @@ fn run(command: Command) -> Result<(), String> {
                 sample_size,
                 seed,
             })
+        }
+        Command::Review { system, component, data_dir, since, until, seed, json } => {
+            review::run(review::ReviewOptions { system, component, data_dir, since, until, seed, json })
         }
         Command::Demo { example, seed, scale, data_dir, keep_serving } => {
             if !(scale > 0.0 && scale <= 100.0) {

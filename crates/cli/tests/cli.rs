@@ -186,7 +186,7 @@ fn export_loads_what_the_event_log_holds_or_says_a_server_does() {
 /// `--help` describes every argument and option of every command.
 #[test]
 fn help_describes_every_argument() {
-    for command in ["init", "check", "serve", "predict", "export", "profile", "drift", "demo"] {
+    for command in ["init", "check", "serve", "predict", "export", "profile", "drift", "demo", "review"] {
         let (ok, stdout, stderr) = rein(&[command, "--help"]);
         assert!(ok, "{stderr}");
         let listed: Vec<&str> = stdout
