@@ -22,6 +22,8 @@ mod init;
 mod models;
 mod monitor;
 mod report;
+mod review;
+mod store;
 
 fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
     match s {
@@ -256,6 +258,30 @@ enum Command {
     /// what served when (docs/models.md).
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Review an expected_value policy against the recorded feedback: the model's observed
+    /// calibration, the thresholds the stated values imply under it, and the value per
+    /// prediction of today's thresholds and of the re-derived ones (docs/review.md).
+    Review {
+        /// The system file (rein.toml).
+        system: PathBuf,
+        /// The component to review, by its name in the system file.
+        component: String,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Only predictions from then: unix milliseconds or RFC 3339 (inclusive).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only predictions before then: unix milliseconds or RFC 3339 (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// Seed of the bootstrap: the same predictions and seed give the same intervals.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print the review as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run one prediction through the whole decision path, without a server.
     Predict {
         /// The system file (rein.toml).
@@ -437,7 +463,7 @@ fn run(command: Command) -> Result<(), String> {
             };
             let (since_ms, until_ms) = (time("since", since)?, time("until", until)?);
             let options = rein_telemetry::ExportOptions { since_ms, until_ms, labeled_only, format };
-            let (store, serving) = open_store(&data_dir)?;
+            let (store, serving) = store::open_to_read(&data_dir)?;
             let report = match &output {
                 Some(path) => {
                     let file =
@@ -456,7 +482,7 @@ fn run(command: Command) -> Result<(), String> {
                 );
             }
             if serving {
-                eprintln!("{}", behind_note(&data_dir, "this export"));
+                eprintln!("{}", store::behind_note(&data_dir, "this export"));
             }
             Ok(())
         }
@@ -470,11 +496,11 @@ fn run(command: Command) -> Result<(), String> {
                 .as_millis() as i64;
             let options = goals::options(windows, at_ms)?;
             let references = report::references(&system, &reference)?;
-            let (store, serving) = open_store(&data_dir)?;
+            let (store, serving) = store::open_to_read(&data_dir)?;
             let written = report::write(&system, store.as_ref(), &options, drift_ms, &references, &data_dir, &out)?;
             println!("{written}");
             if serving {
-                eprintln!("{}", behind_note(&data_dir, "this report"));
+                eprintln!("{}", store::behind_note(&data_dir, "this report"));
             }
             Ok(())
         }
@@ -484,7 +510,7 @@ fn run(command: Command) -> Result<(), String> {
                 rein_system::load(&path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
             let at_ms = at.map(|s| rein_server::parse_time("at", &s).map_err(|e| e.to_string())).transpose()?;
             let options = goals::options(windows, at_ms)?;
-            let (store, serving) = open_store(&data_dir)?;
+            let (store, serving) = store::open_to_read(&data_dir)?;
             let report = rein_monitor::goals::measure(&system, store.as_ref(), &options).map_err(|e| e.to_string())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
@@ -492,7 +518,7 @@ fn run(command: Command) -> Result<(), String> {
                 print!("{}", goals::render(&report));
             }
             if serving {
-                eprintln!("{}", behind_note(&data_dir, "these figures"));
+                eprintln!("{}", store::behind_note(&data_dir, "these figures"));
             }
             Ok(())
         }
@@ -506,9 +532,9 @@ fn run(command: Command) -> Result<(), String> {
                 if since_ms >= until_ms {
                     return Err(format!("--since ({since_ms}) must be before --until ({until_ms})"));
                 }
-                let (store, serving) = open_store(&data_dir)?;
+                let (store, serving) = store::open_to_read(&data_dir)?;
                 if serving {
-                    eprintln!("{}", behind_note(&data_dir, "this profile"));
+                    eprintln!("{}", store::behind_note(&data_dir, "this profile"));
                 }
                 let recorded = monitor::Recorded { store: store.as_ref(), since_ms, until_ms };
                 return monitor::profile_recorded(system, component, recorded, out, sample_size, seed);
@@ -529,6 +555,9 @@ fn run(command: Command) -> Result<(), String> {
             })
         }
         Command::Models(command) => models::run(command),
+        Command::Review { system, component, data_dir, since, until, seed, json } => {
+            review::run(review::ReviewOptions { system, component, data_dir, since, until, seed, json })
+        }
         Command::Demo { example, seed, scale, data_dir, keep_serving } => {
             if !(scale > 0.0 && scale <= 100.0) {
                 return Err(format!("--scale must be in (0, 100], not {scale}"));
@@ -536,67 +565,6 @@ fn run(command: Command) -> Result<(), String> {
             demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving })
         }
     }
-}
-
-/// Opens a data directory's store to read it, with everything its event log holds loaded;
-/// also whether a serving rein's loader was still behind (what it had not loaded is left out).
-pub(crate) fn open_store(data_dir: &Path) -> Result<(Arc<rein_telemetry::SqliteStore>, bool), String> {
-    let dir = rein_telemetry::DataDir::at(data_dir);
-    if !dir.database().is_file() {
-        return Err(format!(
-            "no telemetry store in {}: serve the system with --data-dir {} first (or pass the right --data-dir)",
-            data_dir.display(),
-            data_dir.display()
-        ));
-    }
-    let store = Arc::new(rein_telemetry::SqliteStore::open(data_dir).map_err(|e| e.to_string())?);
-    let serving = catch_up(&store, data_dir)?;
-    Ok((store, serving))
-}
-
-/// Why `what` leaves out the newest events: the serving rein did not load them in time.
-fn behind_note(data_dir: &Path, what: &str) -> String {
-    format!(
-        "note: the rein serving {} did not load its newest events into the store within 2 s: they are not in {what} \
-         (its store may be stalled; see its /v2/health/ready)",
-        data_dir.display()
-    )
-}
-
-/// Loads into the store what the data directory's event log holds, when no server holds the
-/// directory (one that does loads it itself); returns whether one does.
-fn catch_up(store: &Arc<rein_telemetry::SqliteStore>, data_dir: &std::path::Path) -> Result<bool, String> {
-    let dir = match rein_telemetry::DataDir::lock(data_dir) {
-        Ok(dir) => dir,
-        Err(rein_telemetry::DataDirError::InUse { .. }) => return Ok(!serving_loader_caught_up(store, data_dir)),
-        Err(e) => return Err(e.to_string()),
-    };
-    let config = rein_telemetry::WriterConfig::default();
-    let writer = rein_telemetry::Writer::start(store.clone(), &dir, config, rein_telemetry::clock::system())
-        .map_err(|e| e.to_string())?;
-    runtime()?.block_on(writer.shutdown());
-    Ok(false)
-}
-
-/// While a server holds the data: waits (2 s at most) until its loader has put into the store
-/// everything its log held when the export began, as it does within 50 ms; whether it did.
-fn serving_loader_caught_up(store: &rein_telemetry::SqliteStore, data_dir: &std::path::Path) -> bool {
-    use rein_telemetry::Store;
-    let Ok(ends) = rein_telemetry::log::ends_on_disk(&rein_telemetry::DataDir::at(data_dir).log()) else {
-        return false;
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while std::time::Instant::now() < deadline {
-        let Ok(stored) = store.log_positions() else { return false };
-        let caught_up = ends
-            .iter()
-            .all(|end| stored.iter().any(|p| p.stream == end.stream && p.offset >= end.offset) || end.offset == 0);
-        if caught_up {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    false
 }
 
 /// How to run this rein again from the user's shell: `rein` when it was found on the PATH,

@@ -305,7 +305,7 @@ pub(crate) fn run(command: ModelsCommand) -> Result<(), String> {
             let moves = registry.history(&component).map_err(|e| registry_error(&e))?;
             let found = match (&prediction, &unit, at) {
                 (Some(id), _, _) => {
-                    let (store, _) = crate::open_store(&data_dir)?;
+                    let (store, _) = crate::store::open_to_read(&data_dir)?;
                     let record = rein_telemetry::Store::prediction(&*store, id).map_err(|e| e.to_string())?;
                     match record {
                         Some(r) if r.prediction.component == component => Some(r.prediction),
@@ -319,7 +319,7 @@ pub(crate) fn run(command: ModelsCommand) -> Result<(), String> {
                     }
                 }
                 (None, Some(unit), Some(at)) => {
-                    let (store, _) = crate::open_store(&data_dir)?;
+                    let (store, _) = crate::store::open_to_read(&data_dir)?;
                     let found =
                         rein_registry::served::unit_at(&*store, &component, unit, at).map_err(|e| e.to_string())?;
                     Some(found.ok_or_else(|| {

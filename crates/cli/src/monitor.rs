@@ -42,7 +42,7 @@ pub fn default_profile_path(component: &Component) -> PathBuf {
     component.model.path.with_extension("profile.json")
 }
 
-fn load_component(path: &Path, name: &str) -> Result<(System, usize), String> {
+pub(crate) fn load_component(path: &Path, name: &str) -> Result<(System, usize), String> {
     let system = rein_system::load(path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
     let Some(index) = system.components.iter().position(|c| c.name == name) else {
         let names: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();

@@ -2,7 +2,8 @@
 //! served as it is, answers the fixture's rows as Python's ONNX Runtime did; its path,
 //! names and refusals; and the warnings and hints `rein check` prints.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -90,19 +91,7 @@ fn assert_answers(raw: &Value, want: &Value, labels: &[String], what: &str) {
 /// Serves `file` and answers `features` in one batch.
 async fn served(file: &Path, component: &str, features: &[Map<String, Value>]) -> Vec<Value> {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rein"))
-        .args(["serve", file.to_str().unwrap(), "--addr", "127.0.0.1:0", "--telemetry", "off", "--data-dir"])
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("rein serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let Some(addr) = line.split("http://").nth(1).and_then(|s| s.split(',').next()) else {
-        let _ = child.kill();
-        panic!("rein serve {}: {line}", file.display());
-    };
+    let (mut child, addr) = common::serve(file, "off", data.path(), Stdio::null());
     let instances: Vec<Value> = features.iter().map(|f| serde_json::json!({ "features": f })).collect();
     let answer = reqwest::Client::new()
         .post(format!("http://{addr}/v1/components/{component}/predict"))
@@ -376,16 +365,7 @@ fn engine_messages_say_what_to_export() {
 fn serve_logs_the_warnings_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = init(&fixture_model("tree_regressor"), dir.path(), &[]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rein"))
-        .args(["serve", file.to_str().unwrap(), "--addr", "127.0.0.1:0", "--telemetry", "off", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rein serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("listening on"), "{line}");
+    let (mut child, _) = common::serve(&file, "off", &dir.path().join("data"), Stdio::piped());
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);

@@ -65,33 +65,10 @@ fn expected_value(v: &ModeValue, p: f64) -> f64 {
 }
 
 /// The score ranges in which each mode wins under an expected-value policy:
-/// `(mode, from, to)` over [0, 1], most forceful (highest p) last.
+/// `(mode, from, to)` over [0, 1], most forceful (highest p) last: where [`choose`] picks
+/// each (`rein_system::expected_value_ranges`, which decides as it does).
 pub fn derived_ranges(values: &[ModeValue]) -> Vec<(Mode, f64, f64)> {
-    // EV is linear in p, so the winner only changes where two lines cross.
-    let mut cuts = vec![0.0, 1.0];
-    for (i, a) in values.iter().enumerate() {
-        for b in &values[i + 1..] {
-            let slope = (a.right - a.wrong) - (b.right - b.wrong);
-            if slope != 0.0 {
-                let p = (b.wrong - a.wrong) / slope;
-                if p > 0.0 && p < 1.0 {
-                    cuts.push(p);
-                }
-            }
-        }
-    }
-    cuts.sort_by(f64::total_cmp);
-    cuts.dedup();
-    let mut ranges: Vec<(Mode, f64, f64)> = Vec::new();
-    for w in cuts.windows(2) {
-        let mid = (w[0] + w[1]) / 2.0;
-        let (mode, _) = choose(&Policy::ExpectedValue(values.to_vec()), mid);
-        match ranges.last_mut() {
-            Some(last) if last.0 == mode => last.2 = w[1],
-            _ => ranges.push((mode, w[0], w[1])),
-        }
-    }
-    ranges
+    rein_system::expected_value_ranges(values)
 }
 
 /// A cap that changed the mode.
@@ -290,6 +267,36 @@ mod tests {
         assert_eq!(choose(&policy, 0.3).0, Mode::Annotate);
         assert_eq!(choose(&policy, 0.9).0, Mode::Prompt);
         assert_eq!(choose(&policy, 0.99).0, Mode::Automate);
+    }
+
+    /// The system's expected-value rule (what `rein check` prints, its warnings and `rein
+    /// review` read) chooses as the decision path does, ties included, on values over a grid.
+    #[test]
+    fn the_system_s_expected_value_rule_is_the_decision_path_s() {
+        let mut checked = 0;
+        for seed in 0u32..400 {
+            // values on a coarse grid, so that ties between lines happen
+            let at = |k: u32| f64::from((seed.wrapping_mul(2_654_435_761).rotate_left(k * 5) % 41) as u8) - 30.0;
+            let values: Vec<ModeValue> = Mode::BY_FORCE
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| (seed >> i) & 1 == 1 || *i == 3)
+                .map(|(i, mode)| ModeValue { mode, right: at(2 * i as u32), wrong: at(2 * i as u32 + 1) - 20.0 })
+                .collect();
+            if values.len() < 2 {
+                continue;
+            }
+            let policy = Policy::ExpectedValue(values.clone());
+            for k in 0..=40 {
+                let p = f64::from(k) / 40.0;
+                assert_eq!(choose(&policy, p).0, rein_system::expected_value_choice(&values, p), "{values:?} at {p}");
+            }
+            for (mode, from, to) in derived_ranges(&values) {
+                assert_eq!(choose(&policy, (from + to) / 2.0).0, mode, "{values:?}");
+            }
+            checked += 1;
+        }
+        assert!(checked > 300);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Calibration: whether a classifier's probabilities mean what they say. The reliability
 //! table and the expected calibration error (ECE) over ten equal-width bins, and isotonic
 //! regression (scikit-learn's `IsotonicRegression`), which the label-free estimate
-//! ([`crate::estimate`]) may fit on a reference to recalibrate scores.
+//! ([`crate::estimate`]) may fit on a reference to recalibrate scores, and the review of an
+//! expected-value policy ([`crate::review`]) fits on labeled predictions, again on each
+//! resample ([`IsotonicRows`]: sorted once, fitted with weights).
 //!
 //! **Binning.** The confidence of a row is the positive label's probability for a binary
 //! classifier, the top probability for a multiclass one; its outcome is the truth being
@@ -47,6 +49,16 @@ pub struct ReliabilityBin {
     /// The share of them whose outcome happened: the truth was the positive label (binary),
     /// or the top label was right (multiclass).
     pub observed: Option<f64>,
+}
+
+impl ReliabilityBin {
+    /// The Wilson interval of the bin's observed share at `confidence` (none in an empty
+    /// bin). A table's rows count once each, so `observed · count` is how many of them the
+    /// outcome happened to.
+    pub fn wilson(&self, confidence: f64) -> Option<rein_stats::Interval> {
+        let happened = (self.observed? * self.count as f64).round() as u64;
+        rein_stats::wilson_interval(happened, self.count, confidence).ok()
+    }
 }
 
 /// Per bin: the weights, the weighted outcomes, the weighted confidences.
@@ -138,40 +150,7 @@ impl Isotonic {
     /// Fits on paired, finite `scores` and `outcomes` (1 or 0 for a calibration, any finite
     /// numbers otherwise), at least one pair.
     pub fn fit(scores: &[f64], outcomes: &[f64]) -> Result<Isotonic, QualityError> {
-        check_pairs(scores, outcomes.len())?;
-        if let Some(row) = outcomes.iter().position(|s| !s.is_finite()) {
-            return Err(QualityError::NotFinite { row, what: "outcome", value: outcomes[row] });
-        }
-        if scores.is_empty() {
-            return Err(QualityError::Unpaired { scores: 0, outcomes: 0 });
-        }
-        // numpy.lexsort((y, X)): by score, then by outcome
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(outcomes[a].total_cmp(&outcomes[b])));
-        // scikit-learn's _make_unique
-        let eps = 1e-15;
-        let (mut x, mut y, mut w) = (Vec::new(), Vec::new(), Vec::new());
-        let mut current_x = scores[order[0]];
-        let (mut current_y, mut current_w) = (0.0, 0.0);
-        for &i in &order {
-            let xi = scores[i];
-            if xi - current_x >= eps {
-                x.push(current_x);
-                w.push(current_w);
-                y.push(current_y / current_w);
-                current_x = xi;
-                current_w = 1.0;
-                current_y = outcomes[i];
-            } else {
-                current_w += 1.0;
-                current_y += outcomes[i];
-            }
-        }
-        x.push(current_x);
-        w.push(current_w);
-        y.push(current_y / current_w);
-        pool_adjacent_violators(&mut y, &mut w);
-        Ok(Isotonic { scores: x, fitted: y })
+        Ok(IsotonicRows::new(scores, outcomes)?.fit(None).expect("at least one row, of weight 1"))
     }
 
     /// The calibrated value of a score.
@@ -186,6 +165,94 @@ impl Isotonic {
         let lo = hi - 1;
         let slope = (y[hi] - y[lo]) / (x[hi] - x[lo]);
         slope * (t - x[lo]) + y[lo]
+    }
+
+    /// The same function on fewer points: inside a run of equal fitted values only its ends
+    /// (scikit-learn's `X_thresholds_` and `y_thresholds_`).
+    pub fn trimmed(&self) -> Isotonic {
+        let (x, y) = (&self.scores, &self.fitted);
+        let keep = |i: usize| i == 0 || i + 1 == y.len() || y[i - 1] != y[i] || y[i] != y[i + 1];
+        let kept: Vec<usize> = (0..y.len()).filter(|&i| keep(i)).collect();
+        Isotonic { scores: kept.iter().map(|&i| x[i]).collect(), fitted: kept.iter().map(|&i| y[i]).collect() }
+    }
+
+    /// The score above which [`Self::predict`] exceeds `level`: every score above it is
+    /// predicted above `level`, none at or below it. `-∞` when every score is (the lowest
+    /// fitted value exceeds it), `None` when none is (the highest does not).
+    pub fn exceeds_above(&self, level: f64) -> Option<f64> {
+        let (x, y) = (&self.scores, &self.fitted);
+        // the fitted values do not decrease: the first above `level` is where the line crosses
+        let j = y.iter().position(|v| *v > level)?;
+        if j == 0 {
+            return Some(f64::NEG_INFINITY);
+        }
+        Some(x[j - 1] + (level - y[j - 1]) / (y[j] - y[j - 1]) * (x[j] - x[j - 1]))
+    }
+}
+
+/// Rows sorted and pooled once, to fit an isotonic regression on them many times with
+/// other weights (a bootstrap's resamples, the folds of a cross-fit) in O(rows) a fit.
+#[derive(Debug, Clone)]
+pub struct IsotonicRows {
+    /// The distinct scores, increasing (scikit-learn's `_make_unique`: a score within 1e-15
+    /// of the first of a run joins it).
+    scores: Vec<f64>,
+    /// For each distinct score, its rows in `numpy.lexsort((y, X))` order.
+    rows: Vec<Vec<usize>>,
+    outcomes: Vec<f64>,
+}
+
+impl IsotonicRows {
+    /// Paired, finite `scores` and `outcomes`, at least one pair.
+    pub fn new(scores: &[f64], outcomes: &[f64]) -> Result<IsotonicRows, QualityError> {
+        check_pairs(scores, outcomes.len())?;
+        if let Some(row) = outcomes.iter().position(|s| !s.is_finite()) {
+            return Err(QualityError::NotFinite { row, what: "outcome", value: outcomes[row] });
+        }
+        if scores.is_empty() {
+            return Err(QualityError::Unpaired { scores: 0, outcomes: 0 });
+        }
+        // numpy.lexsort((y, X)): by score, then by outcome
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(outcomes[a].total_cmp(&outcomes[b])));
+        // scikit-learn's _make_unique
+        let eps = 1e-15;
+        let (mut distinct, mut rows): (Vec<f64>, Vec<Vec<usize>>) = (Vec::new(), Vec::new());
+        for i in order {
+            match (distinct.last(), rows.last_mut()) {
+                (Some(current), Some(run)) if scores[i] - current < eps => run.push(i),
+                _ => {
+                    distinct.push(scores[i]);
+                    rows.push(vec![i]);
+                }
+            }
+        }
+        Ok(IsotonicRows { scores: distinct, rows, outcomes: outcomes.to_vec() })
+    }
+
+    /// The regression of the rows, each weighted as `weights` says (one a row: how many
+    /// times it is drawn; 0 leaves it out, as scikit-learn drops a row of weight 0), or 1
+    /// each. `None` when every weight is 0.
+    pub fn fit(&self, weights: Option<&[f64]>) -> Option<Isotonic> {
+        let (mut x, mut y, mut w) = (Vec::new(), Vec::new(), Vec::new());
+        for (score, rows) in self.scores.iter().zip(&self.rows) {
+            let (mut sum_w, mut sum_wy) = (0.0, 0.0);
+            for &i in rows {
+                let wi = weights.map_or(1.0, |w| w[i]);
+                sum_w += wi;
+                sum_wy += wi * self.outcomes[i];
+            }
+            if sum_w > 0.0 {
+                x.push(*score);
+                y.push(sum_wy / sum_w);
+                w.push(sum_w);
+            }
+        }
+        if x.is_empty() {
+            return None;
+        }
+        pool_adjacent_violators(&mut y, &mut w);
+        Some(Isotonic { scores: x, fitted: y })
     }
 }
 
@@ -268,5 +335,54 @@ mod tests {
         assert!(Isotonic::fit(&[], &[]).is_err());
         assert!(Isotonic::fit(&[0.1, f64::NAN], &[0.0, 1.0]).is_err());
         assert_eq!(one.predict(0.9), 0.5);
+    }
+
+    #[test]
+    fn a_weighted_fit_is_the_fit_of_the_rows_repeated() {
+        let scores = [0.1, 0.4, 0.2, 0.4, 0.3, 0.9, 0.7, 0.1];
+        let outcomes = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0];
+        let weights = [2.0, 0.0, 1.0, 3.0, 0.0, 1.0, 2.0, 1.0];
+        let rows = IsotonicRows::new(&scores, &outcomes).unwrap();
+        let (mut s, mut o) = (Vec::new(), Vec::new());
+        for i in 0..scores.len() {
+            for _ in 0..weights[i] as usize {
+                s.push(scores[i]);
+                o.push(outcomes[i]);
+            }
+        }
+        assert_eq!(rows.fit(Some(&weights)), Some(Isotonic::fit(&s, &o).unwrap()));
+        assert_eq!(rows.fit(None), Some(Isotonic::fit(&scores, &outcomes).unwrap()));
+        assert_eq!(rows.fit(Some(&[0.0; 8])), None);
+    }
+
+    #[test]
+    fn a_level_is_exceeded_above_where_the_fit_crosses_it() {
+        // fitted 0, 0.5, 0.5, 1 at 0.1, 0.2, 0.3, 0.4
+        let fit = Isotonic::fit(&[0.1, 0.2, 0.3, 0.4], &[0.0, 1.0, 0.0, 1.0]).unwrap();
+        assert!((fit.exceeds_above(0.25).unwrap() - 0.15).abs() < 1e-15);
+        // on a flat stretch at the level itself, only past its end
+        assert!((fit.exceeds_above(0.5).unwrap() - 0.3).abs() < 1e-15);
+        assert!((fit.exceeds_above(0.75).unwrap() - 0.35).abs() < 1e-15);
+        assert_eq!(fit.exceeds_above(1.0), None);
+        assert_eq!(fit.exceeds_above(-0.1), Some(f64::NEG_INFINITY));
+        // a run of two equal values is its own two ends: nothing goes
+        assert_eq!(fit.trimmed(), fit);
+        let flat = Isotonic::fit(&[0.1, 0.2, 0.3, 0.4, 0.5], &[0.0, 1.0, 0.0, 1.0, 0.0]).unwrap();
+        assert_eq!(flat.fitted, [0.0, 0.5, 0.5, 0.5, 0.5]);
+        let trimmed = flat.trimmed();
+        assert_eq!((trimmed.scores, trimmed.fitted), (vec![0.1, 0.2, 0.5], vec![0.0, 0.5, 0.5]));
+        for level in [0.1, 0.25, 0.5, 0.6, 0.99] {
+            let t = fit.exceeds_above(level).unwrap();
+            assert!(fit.predict(t) <= level + 1e-15 && fit.predict(t + 1e-9) > level, "{level}");
+        }
+    }
+
+    #[test]
+    fn a_bin_s_wilson_interval_counts_its_rows() {
+        let (table, _) = reliability(&[0.25, 0.25, 0.25, 0.25, 0.95], &[true, false, false, false, true]).unwrap();
+        let wilson = table[2].wilson(0.95).unwrap();
+        assert_eq!(wilson, rein_stats::wilson_interval(1, 4, 0.95).unwrap());
+        assert_eq!(table[9].wilson(0.95).unwrap().upper, 1.0);
+        assert_eq!(table[0].wilson(0.95), None);
     }
 }

@@ -12,8 +12,12 @@
 //! that acted, a CEL filter over the record), with its interval and its status against the
 //! target; the trend over recent windows, and whether linked goals moved together.
 //!
-//! Pure where it can be: [`columns`], [`profile`], [`current`], [`report`], [`html`] and
-//! [`reservoir`] compute on cells handed to them. [`table`] is the I/O edge (CSV and
+//! **Review** ([`review`]): an expected-value policy against its labeled predictions: the
+//! model's observed calibration, the thresholds the stated values imply under it, and the
+//! value per prediction of today's and the re-derived thresholds, with intervals.
+//!
+//! Pure where it can be: [`columns`], [`profile`], [`current`], [`report`], [`html`],
+//! [`reservoir`] and [`review`] compute on what is handed to them. [`table`] is the I/O edge (CSV and
 //! Parquet files); [`files`] reads a file into a profile, or against one. [`goals`] and
 //! [`window`] read the telemetry store through `rein_telemetry::Store` (its reads only,
 //! never the writer).
@@ -40,6 +44,7 @@ pub mod recorded;
 pub mod report;
 mod resample;
 pub mod reservoir;
+pub mod review;
 pub mod slices;
 pub mod system_page;
 pub mod table;

@@ -344,9 +344,14 @@ impl Layout {
         put(row, self.fallback, p.fallback.clone().map_or(Cell::Null, Cell::Str));
         put(row, self.guardrails, compact_guardrails(&p.guardrails.to_value()).map_or(Cell::Null, Cell::Str));
 
-        let truth = truth(spec, record, &output);
-        let labeled = truth != Cell::Null;
-        put(row, self.truth, truth);
+        let truth = truth_of(spec, record, &output);
+        let labeled = truth.is_some();
+        let cell = match truth {
+            Some(Truth::Label(label)) => Cell::Str(label),
+            Some(Truth::Value(value)) => Cell::Float(value),
+            None => Cell::Null,
+        };
+        put(row, self.truth, cell);
         if let Some(last) = record.feedback.last() {
             put(row, self.feedback_kind, Cell::Str(last.kind.as_str().into()));
             put(row, self.feedback_source, Cell::Str(last.source.as_str().into()));
@@ -459,27 +464,41 @@ fn compact_guardrails(v: &Value) -> Option<String> {
     Some(text.join(";"))
 }
 
-/// The truth the latest feedback establishes: its label or value; for `correct`, the final
-/// output's; for `incorrect` on a binary component, the other label; else unknown.
-fn truth(spec: &ExportSpec, record: &PredictionRecord, output: &ReadOutput) -> Cell {
-    let Some(last) = record.feedback.last() else { return Cell::Null };
+/// What feedback established as a prediction's truth.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Truth {
+    /// A classifier's true label.
+    Label(String),
+    /// A regression's true value.
+    Value(f64),
+}
+
+/// The truth the latest feedback on `record` establishes (as the export's `truth` column
+/// says it): its label or value; for `correct`, the final output's; for `incorrect` on a
+/// binary component, the other label; else unknown.
+pub fn truth(spec: &ExportSpec, record: &PredictionRecord) -> Option<Truth> {
+    truth_of(spec, record, &read_output(spec, &record.prediction.output.to_value()))
+}
+
+fn truth_of(spec: &ExportSpec, record: &PredictionRecord, output: &ReadOutput) -> Option<Truth> {
+    let last = record.feedback.last()?;
     if let Some(label) = &last.label {
-        return Cell::Str(label.clone());
+        return Some(Truth::Label(label.clone()));
     }
     if let Some(value) = last.value {
-        return Cell::Float(value);
+        return Some(Truth::Value(value));
     }
     let predicted = || match (&output.label, output.value) {
-        (Some(label), _) => Cell::Str(label.clone()),
-        (None, Some(value)) => Cell::Float(value),
-        (None, None) => Cell::Null,
+        (Some(label), _) => Some(Truth::Label(label.clone())),
+        (None, Some(value)) => Some(Truth::Value(value)),
+        (None, None) => None,
     };
     match (last.kind, spec.task, &output.label) {
         (FeedbackKind::Correct, _, _) => predicted(),
         (FeedbackKind::Incorrect, ExportTask::Binary, Some(given)) if spec.labels.contains(given) => {
-            spec.labels.iter().find(|l| *l != given).map_or(Cell::Null, |l| Cell::Str(l.clone()))
+            spec.labels.iter().find(|l| *l != given).map(|l| Truth::Label(l.clone()))
         }
-        _ => Cell::Null,
+        _ => None,
     }
 }
 

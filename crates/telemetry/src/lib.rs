@@ -32,7 +32,7 @@ pub use events::{
 };
 pub use export::{
     Column, ColumnType, ExportError, ExportFeature, ExportFormat, ExportOptions, ExportReport, ExportSpec, ExportTask,
-    export,
+    Truth, export, truth,
 };
 pub use log::LogError;
 pub use retention::{PruneReport, Retention, prune_once};

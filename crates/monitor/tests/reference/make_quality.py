@@ -482,18 +482,23 @@ def regression_cases():
     ]
 
 
-def main():
+def write_cases(name, cases):
+    """Writes `cases` beside this script as `name`, with the versions that made them and the
+    bins' edges; a case a line."""
     out = {
         "made_by": f"scikit-learn {sklearn.__version__}, scipy {scipy.__version__}, numpy {np.__version__}, "
                    f"statsmodels {statsmodels.__version__}",
         "edges": [float(e) for e in EDGES],
-        "classifier": classifier_cases(),
-        "regression": regression_cases(),
+        **cases,
     }
-    path = pathlib.Path(__file__).with_name("quality_cases.json")
+    path = pathlib.Path(__file__).with_name(name)
     text = json.dumps(out, indent=None, separators=(",", ":"), allow_nan=False)
     path.write_text(text.replace('},{"name"', '},\n{"name"') + "\n")
     print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+def main():
+    write_cases("quality_cases.json", {"classifier": classifier_cases(), "regression": regression_cases()})
 
 
 if __name__ == "__main__":
