@@ -28,6 +28,7 @@
 pub mod calibration;
 pub mod columns;
 pub mod current;
+pub mod experiment;
 pub mod files;
 pub mod goals;
 pub mod html;
