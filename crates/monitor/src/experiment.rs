@@ -676,8 +676,17 @@ pub fn analyze(
     let mut shipping: Option<(f64, String)> = None;
     for arm in (0..arms).filter(|&a| a != control) {
         let variant = &spec.arms[arm].variant;
-        let decision = decide_variant(&plans, &tracks[arm], &acc[control], &acc[arm], &srm);
+        let mut quiet = Vec::new();
+        let decision = decide_variant(&plans, &tracks[arm], &acc[control], &acc[arm], &srm, &mut quiet);
         let verdict = Verdict::of(decision.decision);
+        let mut reasons: Vec<ReasonReport> = decision.reasons.iter().map(reason_report).collect();
+        if verdict == Verdict::Ship {
+            reasons.extend(quiet.into_iter().map(|metric| ReasonReport {
+                text: format!("{metric} shows no harm: no event in either arm"),
+                metric,
+                finding: "holds",
+            }));
+        }
         if verdict == Verdict::Ship
             && let Some(result) = &tracks[arm][0].last
         {
@@ -691,7 +700,7 @@ pub fn analyze(
         variants.push(VariantReport {
             variant: variant.clone(),
             decision: verdict,
-            reasons: decision.reasons.iter().map(reason_report).collect(),
+            reasons,
             metrics: plans.iter().zip(&tracks[arm]).map(|(plan, track)| metric_comparison(plan, track)).collect(),
             looks: std::mem::take(&mut looks[arm]),
         });
@@ -801,6 +810,7 @@ fn decide_variant(
     control: &[Acc],
     variant: &[Acc],
     srm: &rein_stats::SampleRatioCheck,
+    quiet: &mut Vec<String>,
 ) -> ExperimentDecision {
     let size = |a: &Acc| match a {
         Acc::Share(p) => p.trials,
@@ -827,7 +837,10 @@ fn decide_variant(
                     && r.fixed.standard_error == 0.0
                     && r.fixed.difference.estimate == 0.0
                     && r.fixed.control.n >= r.min_samples
-                    && r.fixed.variant.n >= r.min_samples => {}
+                    && r.fixed.variant.n >= r.min_samples =>
+            {
+                quiet.push(plans[p].name.clone())
+            }
             Some(r) => {
                 guardrails.push(Guardrail { name: &plans[p].name, better: plans[p].better, result: r, margin: None })
             }
