@@ -9,12 +9,14 @@
 //! instant asked for, so an analysis at any instant inside a window says the same. Each
 //! closed window is one *look*: the data since the start, cumulated to its end.
 //!
-//! **Metrics** are the goals' (`window.rs`'s [`Measurer`], over its population), each arm
+//! **Metrics** are the goals' (`window.rs`'s `Measurer`, over its population), each arm
 //! fed only the predictions of its variant:
 //! - shares per prediction (`outcome_rate` per prediction, `guardrail_rate`, `mode_share`,
 //!   `feedback_rate`, `fallback_rate`): two-proportion z ([`compare_proportions`]);
 //! - `outcome_rate` per unit: the share of the arm's units with the outcome (by its own
-//!   time) since the start, two-proportion z over units;
+//!   time) since the start, two-proportion z over units; with CUPED ([`cuped`]) where
+//!   some of the units had the outcome in the pre-period (`horizon_windows` windows before
+//!   the start) and some did not: each unit's 0/1 adjusted by its pre-period 0/1, Welch's t;
 //! - `outcome_mean` and `outcome_sum`: the mean outcome value a prediction's outcomes
 //!   carry, Welch's t ([`compare_means`]; a sum is not comparable between arms of
 //!   different sizes, its mean per value is);
@@ -53,9 +55,9 @@
 use std::collections::{HashMap, HashSet};
 
 use rein_stats::{
-    Better, Comparison, ComparisonTest, Decision, ExperimentDecision, Finding, Guardrail, Msprt, PrimaryMetric,
-    Proportion, Reason, SampleRatio, SequentialResult, SequentialState, StatsError, StopReason, Summary, compare_means,
-    compare_proportions, decide, quantile, sample_ratio_mismatch,
+    Better, Comparison, ComparisonTest, CovariateSummary, Decision, ExperimentDecision, Finding, Guardrail, Msprt,
+    PrimaryMetric, Proportion, Reason, SampleRatio, SequentialResult, SequentialState, StatsError, StopReason, Summary,
+    compare_means, compare_proportions, cuped, decide, quantile, sample_ratio_mismatch,
 };
 use rein_system::{FeedbackKind, Measure, Metric, MetricKind, Population, RatePer, System, Target};
 use rein_telemetry::{OutcomeQuery, Store, StoreError, WindowQuery};
@@ -313,6 +315,20 @@ pub struct MetricComparison {
     pub fixed: Option<FixedFigures>,
     /// The always-valid test over every look; `None` when an arm has no data.
     pub sequential: Option<SequentialFigures>,
+    /// For a rate per unit whose units had the outcome in the pre-period: CUPED's
+    /// adjustment, which `fixed` and `sequential` are then of.
+    pub cuped: Option<CupedFigures>,
+}
+
+/// CUPED's adjustment of a rate per unit by the pre-period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CupedFigures {
+    /// The slope of the outcome on the pre-period's, pooled within the arms.
+    pub theta: f64,
+    /// Each arm's (control, variant) adjusted variance over its unadjusted one.
+    pub variance_ratio: Vec<f64>,
+    /// The arms' units that had the outcome in the pre-period.
+    pub units_with_pre_period_outcome: u64,
 }
 
 /// A fixed-horizon comparison: variant − control.
@@ -412,6 +428,7 @@ struct Track {
     state: Option<SequentialState>,
     last: Option<SequentialResult>,
     threshold_ms: Option<f64>,
+    cuped: Option<CupedFigures>,
 }
 
 /// The goal `id`'s metric, made the experiment's.
@@ -551,6 +568,22 @@ pub fn analyze(
     let mut tracks: Vec<Vec<Track>> = (0..arms).map(|_| plans.iter().map(|_| Track::default()).collect()).collect();
     let mut outcome_units: HashMap<String, HashSet<String>> = HashMap::new();
     let mut looks: Vec<Vec<Look>> = vec![Vec::new(); arms];
+    // CUPED's covariate: which units had the outcome in the pre-period, as long as the plan
+    let pre_from = spec.start_ms.saturating_sub(i64::from(spec.horizon_windows).saturating_mul(spec.window_ms));
+    let mut pre_units: HashMap<String, HashSet<String>> = HashMap::new();
+    for plan in &plans {
+        if let Compared::UnitRate(outcome) = &plan.compared
+            && !pre_units.contains_key(outcome)
+        {
+            let mut seen = HashSet::new();
+            let query = OutcomeQuery { name: outcome.clone(), since_ms: pre_from, until_ms: spec.start_ms };
+            store.visit_outcome_units(&query, &mut |unit| {
+                seen.insert(unit);
+                Ok(())
+            })?;
+            pre_units.insert(outcome.clone(), seen);
+        }
+    }
     let root = cel::Context::default();
 
     for k in 1..=windows {
@@ -606,9 +639,8 @@ pub fn analyze(
         let elapsed = k as f64 / f64::from(spec.horizon_windows);
         for (p, plan) in plans.iter().enumerate() {
             for arm in (0..arms).filter(|&a| a != control) {
-                let (comparison, threshold) = compare(plan, &acc[control][p], &acc[arm][p], &outcome_units);
                 let track = &mut tracks[arm][p];
-                track.threshold_ms = threshold;
+                let comparison = compare(plan, &acc[control][p], &acc[arm][p], &outcome_units, &pre_units, track);
                 if let Some(comparison) = comparison {
                     look(track, &comparison, elapsed)?;
                     if let (0, Some(r)) = (p, &track.last) {
@@ -754,25 +786,69 @@ fn compare(
     control: &Acc,
     variant: &Acc,
     outcome_units: &HashMap<String, HashSet<String>>,
-) -> (Option<Comparison>, Option<f64>) {
-    match (&plan.compared, control, variant) {
+    pre_units: &HashMap<String, HashSet<String>>,
+    track: &mut Track,
+) -> Option<Comparison> {
+    let (comparison, threshold) = match (&plan.compared, control, variant) {
         (Compared::Share, Acc::Share(c), Acc::Share(v)) => (compare_proportions(*c, *v, CONFIDENCE).ok(), None),
         (Compared::Mean, Acc::Mean(c), Acc::Mean(v)) => (compare_means(c, v, CONFIDENCE).ok(), None),
         (Compared::UnitRate(outcome), Acc::Units(c), Acc::Units(v)) => {
-            let Some(reached) = outcome_units.get(outcome) else { return (None, None) };
+            let reached = outcome_units.get(outcome)?;
+            if let Some(pre) = pre_units.get(outcome)
+                && let Some((comparison, figures)) = cuped_unit_rate(c, v, reached, pre)
+            {
+                track.cuped = Some(figures);
+                return Some(comparison);
+            }
+            track.cuped = None;
             let rate = |units: &HashSet<String>| {
                 Proportion::new(units.iter().filter(|u| reached.contains(*u)).count() as u64, units.len() as u64)
             };
             (compare_proportions(rate(c), rate(v), CONFIDENCE).ok(), None)
         }
         (Compared::Latency(q), Acc::Latency(c), Acc::Latency(v)) => {
-            let Ok(threshold) = quantile(c, *q) else { return (None, None) };
+            let Ok(threshold) = quantile(c, *q) else { return None };
             let slower =
                 |all: &[f64]| Proportion::new(all.iter().filter(|&&l| l > threshold).count() as u64, all.len() as u64);
             (compare_proportions(slower(c), slower(v), CONFIDENCE).ok(), Some(threshold))
         }
         _ => (None, None),
+    };
+    track.threshold_ms = threshold;
+    comparison
+}
+
+/// A rate per unit with CUPED: each unit's outcome (1 or 0) adjusted by whether it had the
+/// outcome in the pre-period, the arms then compared by Welch's t. `None` where the
+/// covariate explains nothing (every unit the same before) or an arm has under two units.
+fn cuped_unit_rate(
+    control: &HashSet<String>,
+    variant: &HashSet<String>,
+    reached: &HashSet<String>,
+    pre: &HashSet<String>,
+) -> Option<(Comparison, CupedFigures)> {
+    let pairs = |units: &HashSet<String>| -> (Vec<f64>, Vec<f64>) {
+        let mut sorted: Vec<&String> = units.iter().collect();
+        sorted.sort_unstable();
+        sorted
+            .into_iter()
+            .map(|u| (f64::from(u8::from(reached.contains(u))), f64::from(u8::from(pre.contains(u)))))
+            .unzip()
+    };
+    let (c, v) = (pairs(control), pairs(variant));
+    let before = c.1.iter().chain(&v.1).filter(|&&x| x > 0.0).count();
+    if before == 0 || before == c.1.len() + v.1.len() {
+        return None;
     }
+    let arms = [CovariateSummary::from_values(&c.0, &c.1).ok()?, CovariateSummary::from_values(&v.0, &v.1).ok()?];
+    let fit = cuped(&arms).ok()?;
+    let comparison = compare_means(&fit.adjusted[0], &fit.adjusted[1], CONFIDENCE).ok()?;
+    let figures = CupedFigures {
+        theta: fit.theta,
+        variance_ratio: fit.variance_ratio.clone(),
+        units_with_pre_period_outcome: before as u64,
+    };
+    Some((comparison, figures))
 }
 
 /// One look of the always-valid test: τ² is fixed at the first look that counts.
@@ -904,6 +980,7 @@ fn reason_report(reason: &Reason) -> ReasonReport {
 fn metric_comparison(plan: &Plan, track: &Track) -> MetricComparison {
     let compared_as = match plan.compared {
         Compared::Share => "rate",
+        Compared::UnitRate(_) if track.cuped.is_some() => "unit_rate_cuped",
         Compared::UnitRate(_) => "unit_rate",
         Compared::Mean => "mean",
         Compared::Latency(_) => "share_slower_than_control_quantile",
@@ -952,6 +1029,7 @@ fn metric_comparison(plan: &Plan, track: &Track) -> MetricComparison {
         threshold_ms: track.threshold_ms,
         fixed,
         sequential,
+        cuped: track.cuped.clone(),
     }
 }
 

@@ -10,7 +10,9 @@ The analysis (docs/experiments.md): windows of an hour from the start, only clos
 per arm, shares per prediction (two-proportion z: statsmodels' proportions_ztest for the
 pooled z, confint_proportions_2indep(method='wald') for the interval), the mean outcome
 value (scipy's ttest_ind(equal_var=False) and its confidence_interval()), the rate per unit
-(units with the outcome by its own time since the start), latency as the share slower than
+(units with the outcome by its own time since the start; with CUPED where units had the
+outcome in the pre-period: theta from statsmodels' OLS y ~ C(arm) + x, Welch's test on
+the adjusted values), latency as the share slower than
 the control's quantile (numpy's quantile); SRM by scipy's chisquare on units against the
 weights; the mSPRT over every look transcribed from Johari et al. (Lambda and the
 confidence sequence), its tau^2 fixed at the first counted look as
@@ -24,6 +26,7 @@ import pathlib
 import numpy as np
 import scipy
 import statsmodels
+import statsmodels.api as sm
 from scipy import optimize, stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
@@ -124,6 +127,7 @@ def figures(until):
             "conversion": (sum(r["purchase"] is not None for r in mine), len(mine)),
             "basket": [r["purchase"] for r in mine if r["purchase"] is not None],
             "buyers": (len(arm_units & reached), len(arm_units)),
+            "reached": reached,
             "latency": np.array([r["latency_us"] / 1000.0 for r in mine]),
             "fallback_rate": (sum(r["fallback"] for r in mine), len(mine)),
             "guardrail_rate": (sum(r["rule"] for r in mine), len(mine)),
@@ -137,11 +141,38 @@ METRICS = [("conversion", "share"), ("basket", "mean"), ("buyers", "share"), ("f
            ("latency_p99", 0.99)]
 
 
+# CUPED's pre-period: as long as the planned horizon, before the start
+PRE = {r["unit"] for r in rows
+       if r["purchase"] is not None and r["unit"] and T0 - HORIZON * HOUR <= r["at"] + 1000 < T0}
+
+
+def cuped_rate(c, v):
+    """The rate per unit adjusted by whether the unit bought in the pre-period: theta from
+    statsmodels' OLS y ~ C(arm) + x, then Welch's test on y - theta (x - mean x)."""
+    pairs = lambda arm: [(float(u in arm["reached"]), float(u in PRE)) for u in sorted(arm["units"])]  # noqa: E731
+    pc, pv = np.array(pairs(c)), np.array(pairs(v))
+    x = np.concatenate([pc[:, 1], pv[:, 1]])
+    if x.min() == x.max():
+        return None
+    y = np.concatenate([pc[:, 0], pv[:, 0]])
+    arm = np.concatenate([np.zeros(len(pc)), np.ones(len(pv))])
+    theta = float(sm.OLS(y, np.column_stack([np.ones_like(y), arm, x])).fit().params[2])
+    adjust = lambda p: p[:, 0] - theta * (p[:, 1] - x.mean())  # noqa: E731
+    ac, av = adjust(pc), adjust(pv)
+    out = means(ac, av)
+    out["cuped"] = {"theta": theta, "variance_ratio": [float(np.var(ac, ddof=1) / np.var(pc[:, 0], ddof=1)),
+                                                      float(np.var(av, ddof=1) / np.var(pv[:, 0], ddof=1))],
+                    "units_with_pre_period_outcome": int(x.sum())}
+    return out
+
+
 def comparisons(arms):
     c, v = arms["a"], arms["b"]
     out = {}
     for name, how in METRICS:
-        if how == "share":
+        if name == "buyers" and (adjusted := cuped_rate(c, v)) is not None:
+            out[name] = adjusted
+        elif how == "share":
             (xc, nc), (xv, nv) = c[name], v[name]
             out[name] = proportion(xc, nc, xv, nv)
         elif how == "mean":
@@ -205,7 +236,8 @@ expected = {
         }
         for n, a in arms.items()
     },
-    "fixed": {name: {k: v for k, v in f.items() if k not in ("n", "se")} for name, f in final.items()},
+    "fixed": {name: {k: v for k, v in f.items() if k not in ("n", "se", "cuped")} for name, f in final.items()},
+    "cuped": {name: f["cuped"] for name, f in final.items() if "cuped" in f},
     "sequential": {
         name: {"p_value": s["p"], "lower": s["lo"] if math.isfinite(s["lo"]) else None,
                "upper": s["hi"] if math.isfinite(s["hi"]) else None, "windows_counted": s["counted"],
