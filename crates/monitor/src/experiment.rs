@@ -95,10 +95,16 @@ pub struct ExperimentSpec {
     /// The goal the experiment is run to move; its target says which way is better.
     pub primary: String,
     /// Further goals that must not get worse, beside the built-in guardrails.
+    #[serde(default)]
     pub guardrails: Vec<String>,
     /// The planned length in windows, which τ² is tuned for (any value is valid; a poor one
-    /// costs power only).
+    /// costs power only), and CUPED's pre-period is as long as.
+    #[serde(default = "default_horizon")]
     pub horizon_windows: u32,
+}
+
+fn default_horizon() -> u32 {
+    DEFAULT_HORIZON_WINDOWS
 }
 
 /// One arm: a variant and its configured weight.

@@ -555,3 +555,13 @@ fn a_pre_period_covariate_narrows_the_rate_per_unit() {
     // unbiased: the adjusted difference stays near the plain one (the arms' pre-period shares differ by chance only)
     assert!((fixed.difference - (pv - pc)).abs() < 0.02, "{} vs {}", fixed.difference, pv - pc);
 }
+
+#[test]
+fn a_spec_reads_from_json_with_its_defaults() {
+    let spec: ExperimentSpec = serde_json::from_value(json!({
+        "component": "fraud", "experiment": "x", "arms": [{"variant": "a", "weight": 9.0}, {"variant": "b", "weight": 1.0}],
+        "control": "a", "start_ms": T0, "window_ms": HOUR, "primary": "conversion"
+    }))
+    .unwrap();
+    assert_eq!((spec.guardrails.len(), spec.horizon_windows), (0, 14));
+}
