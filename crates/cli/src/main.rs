@@ -17,6 +17,7 @@ use rein_server::TelemetryMode;
 use rein_system::{Action, Goal, Measure, Policy, Stage, System};
 
 mod demo;
+mod experiment;
 mod goals;
 mod init;
 mod models;
@@ -108,6 +109,54 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
         /// Print the measured goals as JSON (the shape of `GET /v1/goals`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Analyse an experiment over what a data directory recorded: each variant against the
+    /// control on the primary goal and the guardrails (fixed-horizon and always-valid), the
+    /// sample ratio against the configured weights, and ship / keep running / stop with its
+    /// reasons (docs/experiments.md).
+    Experiment {
+        /// The system file (rein.toml) declaring the component and its goals.
+        system: PathBuf,
+        /// The component the experiment runs on.
+        component: String,
+        /// The control arm's variant, as predictions record it, with its weight: V or V:weight.
+        #[arg(long)]
+        control: String,
+        /// A variant arm and its configured weight (1 when not given): V or V:weight; repeat
+        /// for A/B/n.
+        #[arg(long = "variant", required = true)]
+        variants: Vec<String>,
+        /// The goal the experiment is run to move (its target's at_least or at_most says
+        /// which way is better).
+        #[arg(long)]
+        primary: String,
+        /// A further goal that must not get worse (repeatable), beside the built-in
+        /// guardrails.
+        #[arg(long = "guardrail")]
+        guardrails: Vec<String>,
+        /// The experiment's start, unix ms or RFC 3339 (default: the component's oldest
+        /// recorded prediction).
+        #[arg(long)]
+        since: Option<String>,
+        /// Analyse as of this instant, unix ms or RFC 3339 (default: now, or the end of the
+        /// window holding the newest prediction when that is earlier).
+        #[arg(long)]
+        at: Option<String>,
+        /// The length of a look's window (`1h`, `1d`).
+        #[arg(long, default_value = "1d")]
+        window: String,
+        /// The planned length in windows, which the always-valid test is tuned for.
+        #[arg(long, default_value_t = rein_monitor::experiment::DEFAULT_HORIZON_WINDOWS)]
+        horizon: u32,
+        /// The experiment's name in the report.
+        #[arg(long)]
+        name: Option<String>,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -519,6 +568,53 @@ fn run(command: Command) -> Result<(), String> {
             }
             if serving {
                 eprintln!("{}", store::behind_note(&data_dir, "these figures"));
+            }
+            Ok(())
+        }
+        Command::Experiment {
+            system,
+            component,
+            control,
+            variants,
+            primary,
+            guardrails,
+            since,
+            at,
+            window,
+            horizon,
+            name,
+            data_dir,
+            json,
+        } => {
+            let path = system;
+            let system =
+                rein_system::load(&path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
+            let time = |what: &str, v: Option<String>| {
+                v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.to_string())).transpose()
+            };
+            let window =
+                humantime::parse_duration(&window).map_err(|e| format!("--window `{window}`: {e} (say 1h or 1d)"))?;
+            let args = experiment::Args {
+                component,
+                name,
+                control,
+                variants,
+                primary,
+                guardrails,
+                since: time("since", since)?,
+                at: time("at", at)?,
+                window,
+                horizon,
+            };
+            let (store, serving) = store::open_to_read(&data_dir)?;
+            let report = experiment::analyse(&system, store.as_ref(), args)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", experiment::render(&report));
+            }
+            if serving {
+                eprintln!("{}", store::behind_note(&data_dir, "this analysis"));
             }
             Ok(())
         }

@@ -187,8 +187,20 @@ fn export_loads_what_the_event_log_holds_or_says_a_server_does() {
 #[test]
 fn help_describes_every_argument() {
     let models = ["models register", "models list", "models show", "models alias", "models history"];
-    let commands =
-        ["init", "check", "serve", "predict", "export", "goals", "report", "profile", "drift", "demo", "review"];
+    let commands = [
+        "init",
+        "check",
+        "serve",
+        "predict",
+        "export",
+        "goals",
+        "experiment",
+        "report",
+        "profile",
+        "drift",
+        "demo",
+        "review",
+    ];
     for command in commands.into_iter().chain(models) {
         let mut args: Vec<&str> = command.split(' ').collect();
         args.push("--help");

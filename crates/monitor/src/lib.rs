@@ -33,6 +33,7 @@ pub mod calibration;
 pub mod columns;
 pub mod current;
 pub mod estimate;
+pub mod experiment;
 pub mod files;
 pub mod goals;
 pub mod html;

@@ -211,6 +211,26 @@ enum Tally {
     FromStore,
 }
 
+/// What a [`Measurer`] counted, for callers that merge windows themselves.
+#[derive(Debug)]
+pub(crate) enum Tallied {
+    Share {
+        count: u64,
+        matching: u64,
+    },
+    Units {
+        predictions: u64,
+        units: HashSet<String>,
+    },
+    /// A mean's size, mean and sample variance (n − 1).
+    Values {
+        n: u64,
+        mean: f64,
+        variance: f64,
+    },
+    Latencies(Vec<f64>),
+}
+
 /// One goal's metric, measured over one window.
 pub(crate) struct Measurer<'s> {
     kind: &'s MetricKind,
@@ -242,6 +262,31 @@ impl<'s> Measurer<'s> {
             MetricKind::Latency { .. } => Tally::Latencies(Vec::new()),
         };
         Ok(Measurer { kind: &metric.kind, population, tally, filter_errors: 0, filter_error: None })
+    }
+
+    /// A measurer that counts every value from the predictions it is offered, never from the
+    /// store's aggregates: an experiment's arm (`experiment.rs`) is the predictions of one
+    /// variant, which the store's totals do not split by.
+    pub(crate) fn per_prediction(metric: &'s Metric) -> Result<Measurer<'s>, NotYet> {
+        let mut measurer = Measurer::new(metric)?;
+        if matches!(measurer.tally, Tally::FromStore) {
+            measurer.tally = Tally::Values(Values::default());
+        }
+        Ok(measurer)
+    }
+
+    /// What it counted, taken as it stands (an experiment merges arms' windows itself).
+    pub(crate) fn into_tallied(self) -> Tallied {
+        match self.tally {
+            Tally::Share { count, matching } => Tallied::Share { count, matching },
+            Tally::Units { predictions, units } => Tallied::Units { predictions, units },
+            Tally::Values(v) => {
+                let variance = if v.n < 2 { 0.0 } else { v.m2.max(0.0) / (v.n - 1) as f64 };
+                Tallied::Values { n: v.n, mean: v.mean, variance }
+            }
+            Tally::Latencies(latencies) => Tallied::Latencies(latencies),
+            Tally::FromStore => Tallied::Values { n: 0, mean: 0.0, variance: 0.0 },
+        }
     }
 
     /// Whether it reads the window's predictions (else only the store's aggregates).
