@@ -78,8 +78,8 @@ pub struct QualityQuery {
     /// The instant to judge at (unix ms); `None`: just after the newest recorded prediction.
     pub at_ms: Option<i64>,
     pub reference: Reference,
-    /// The field to slice each window by, if any.
-    pub slice: Option<SliceField>,
+    /// The fields to slice each window by, each apart (none: no slices).
+    pub slices: Vec<SliceField>,
     /// The estimate's options, the quality's among them.
     pub options: EstimateOptions,
 }
@@ -174,8 +174,8 @@ pub struct WindowQuality {
     pub beside: Vec<Beside>,
     /// Set when the realized accuracy fell while the estimate held.
     pub concept_drift: Option<ConceptDrift>,
-    /// The same figures per value of the slicing field, and the largest gaps.
-    pub slices: Option<Slices>,
+    /// The same figures per value of each slicing field, and the largest gaps.
+    pub slices: Vec<Slices>,
 }
 
 /// A figure realized and estimated.
@@ -207,7 +207,8 @@ pub(crate) struct Row {
     pub probabilities: Option<Vec<f64>>,
     pub truth_label: Option<String>,
     pub truth_value: Option<f64>,
-    pub slice: Option<String>,
+    /// Its value of each slicing field, in order.
+    pub slices: Vec<String>,
 }
 
 /// The rows of one window, and how many were unreadable.
@@ -239,10 +240,10 @@ pub(crate) fn regression_rows(rows: &[Row]) -> Vec<RegressionRow> {
 }
 
 /// A record as a row of `component`; `None` when its answer cannot be read.
-pub(crate) fn row_of(component: &Component, record: &PredictionRecord, slice: Option<&SliceField>) -> Option<Row> {
+pub(crate) fn row_of(component: &Component, record: &PredictionRecord, slices: &[SliceField]) -> Option<Row> {
     let output = record.prediction.output.to_value();
-    let slice = slice.map(|s| s.value_of(record));
-    let mut row = Row { label: None, value: None, probabilities: None, truth_label: None, truth_value: None, slice };
+    let slices = slices.iter().map(|s| s.value_of(record)).collect();
+    let mut row = Row { label: None, value: None, probabilities: None, truth_label: None, truth_value: None, slices };
     if component.task == Task::Regression {
         row.value = Some(output.get("value").and_then(Json::as_f64).filter(|v| v.is_finite())?);
         row.truth_value = record.feedback.iter().rev().find_map(|f| match f.kind {
@@ -277,7 +278,7 @@ pub(crate) fn read(
     component: &Component,
     since_ms: i64,
     until_ms: i64,
-    slice: Option<&SliceField>,
+    slices: &[SliceField],
 ) -> Result<Read, StoreError> {
     let query = WindowQuery {
         component: Some(component.name.clone()),
@@ -287,7 +288,7 @@ pub(crate) fn read(
     };
     let mut read = Read { rows: Vec::new(), unreadable: 0 };
     store.visit_predictions(&query, &mut |record| {
-        match row_of(component, &record, slice) {
+        match row_of(component, &record, slices) {
             Some(row) => read.rows.push(row),
             None => read.unreadable += 1,
         }
@@ -319,9 +320,9 @@ pub fn quality(store: &dyn Store, system: &System, query: &QualityQuery) -> Resu
         .ok_or_else(|| QualityReadError::UnknownComponent(query.component.clone()))?;
     let (as_of_ms, as_of) = as_of(store, query.at_ms)?;
     let windows = closed_windows(query.window_ms, as_of_ms, query.windows);
-    let slice = query.slice.as_ref();
+    let slices = &query.slices;
     let reads: Vec<Read> =
-        windows.iter().map(|w| read(store, component, w.start_ms, w.end_ms, slice)).collect::<Result<_, _>>()?;
+        windows.iter().map(|w| read(store, component, w.start_ms, w.end_ms, slices)).collect::<Result<_, _>>()?;
 
     // the reference: the earliest windows until they hold enough, or the range given
     let (calibration, reference, in_reference) = if component.task == Task::Regression {
@@ -331,7 +332,7 @@ pub fn quality(store: &dyn Store, system: &System, query: &QualityQuery) -> Resu
         let (rows, from_ms, until_ms, chosen, taken): (Vec<Row>, i64, i64, &'static str, usize) = match query.reference
         {
             Reference::Range { since_ms, until_ms } => {
-                (read(store, component, since_ms, until_ms, None)?.rows, since_ms, until_ms, "range", 0)
+                (read(store, component, since_ms, until_ms, &[])?.rows, since_ms, until_ms, "range", 0)
             }
             Reference::Earliest => {
                 let mut taken = 0;
@@ -365,7 +366,7 @@ pub fn quality(store: &dyn Store, system: &System, query: &QualityQuery) -> Resu
     let mut out = Vec::with_capacity(windows.len());
     for (i, (w, r)) in windows.iter().zip(&reads).enumerate() {
         let reference = calibration.as_ref().map(|(c, q)| (c, q));
-        out.push(window_quality(component, *w, r, reference, i < in_reference, slice, &query.options)?);
+        out.push(window_quality(component, *w, r, reference, i < in_reference, slices, &query.options)?);
     }
     let mut notes = Vec::new();
     if component.task != Task::Regression {
@@ -414,7 +415,7 @@ pub fn latest(
         windows: DEFAULT_WINDOWS,
         at_ms: Some(at_ms),
         reference: Reference::Earliest,
-        slice: None,
+        slices: Vec::new(),
         options: EstimateOptions::default(),
     };
     Ok(quality(store, system, &query)?.windows.pop())
@@ -431,7 +432,7 @@ pub(crate) fn window_quality(
     read: &Read,
     reference: Option<ReferenceQuality<'_>>,
     in_reference: bool,
-    slice: Option<&SliceField>,
+    slices_by: &[SliceField],
     options: &EstimateOptions,
 ) -> Result<WindowQuality, QualityError> {
     let (measured, estimated) = if component.task == Task::Regression {
@@ -462,7 +463,11 @@ pub(crate) fn window_quality(
         }
         _ => None,
     };
-    let slices = slice.map(|field| slices(component, field, &read.rows, &options.quality)).transpose()?;
+    let slices = slices_by
+        .iter()
+        .enumerate()
+        .map(|(at, field)| slices(component, field, at, &read.rows, &options.quality))
+        .collect::<Result<_, _>>()?;
     Ok(WindowQuality {
         from_ms: window.start_ms,
         until_ms: window.end_ms,
@@ -608,7 +613,7 @@ pub(crate) fn metric_series(
             let rules = RecordRules::of(&record);
             let scope = population.filters().then(|| FilterScope::new(root, system, &record, &rules));
             match population.admits(&record, &rules, scope.as_ref()) {
-                Admitted::Yes => rows.extend(row_of(component, &record, None)),
+                Admitted::Yes => rows.extend(row_of(component, &record, &[])),
                 Admitted::No => {}
                 Admitted::FilterFailed(error) => {
                     errors += 1;

@@ -33,7 +33,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rein_stats::{Summary, compare_means, newcombe_interval, normal_critical};
-use rein_system::{Component, FeatureKind, Task, TelemetryPolicy, closest};
+use rein_system::{Component, Task, slice_problem};
 use rein_telemetry::PredictionRecord;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -87,47 +87,26 @@ impl SliceField {
 
     /// The fields `component` can be sliced by.
     pub fn fields(component: &Component) -> Vec<String> {
-        let mut fields: Vec<String> = component
-            .features
-            .iter()
-            .filter(|f| why_not(&f.kind, f.telemetry).is_none())
-            .map(|f| f.name.clone())
-            .collect();
-        fields.extend(["mode", "variant", "model.version"].map(String::from));
-        fields
+        component.slice_fields().into_iter().map(String::from).collect()
     }
 
     /// The field `given` names (`region`, `features.region`, `mode`, `variant`,
-    /// `model.version`), or why it cannot be sliced by.
+    /// `model.version`), or why it cannot be sliced by (`rein_system::slice_problem`).
     pub fn parse(component: &Component, given: &str) -> Result<SliceField, SliceError> {
-        let fields = SliceField::fields(component);
-        let refuse = |message: String| Err(SliceError { given: given.to_string(), message, fields: fields.clone() });
         let name = given.trim();
-        let feature = name.strip_prefix("features.").unwrap_or(name);
-        if let Some(f) = component.features.iter().find(|f| f.name == feature) {
-            return match why_not(&f.kind, f.telemetry) {
-                None => Ok(SliceField::Feature(f.name.clone())),
-                Some(why) => {
-                    refuse(format!("feature `{}` of component `{}` cannot be sliced by: {why}", f.name, component.name))
-                }
-            };
+        if let Some((message, hint)) = slice_problem(&component.name, &component.features, name) {
+            return Err(SliceError {
+                given: given.to_string(),
+                message: format!("{message}: {hint}"),
+                fields: SliceField::fields(component),
+            });
         }
-        match name {
-            "mode" => return Ok(SliceField::Mode),
-            "variant" => return Ok(SliceField::Variant),
-            "model.version" => return Ok(SliceField::ModelVersion),
-            _ => {}
-        }
-        if let Some(key) = name.strip_prefix("context.") {
-            return refuse(format!(
-                "a prediction's record does not keep the request's context, so quality cannot be sliced by \
-                 `context.{key}`: send `{key}` as a feature (a category) to slice by it"
-            ));
-        }
-        let near = closest(name, fields.iter().map(String::as_str))
-            .map(|n| format!(" (did you mean `{n}`?)"))
-            .unwrap_or_default();
-        refuse(format!("component `{}` has no feature or field `{name}` to slice by{near}", component.name))
+        Ok(match name {
+            "mode" if component.feature_index("mode").is_none() => SliceField::Mode,
+            "variant" if component.feature_index("variant").is_none() => SliceField::Variant,
+            "model.version" => SliceField::ModelVersion,
+            _ => SliceField::Feature(name.strip_prefix("features.").unwrap_or(name).to_string()),
+        })
     }
 
     /// The slice a record is in.
@@ -144,18 +123,6 @@ impl SliceField {
                 _ => MISSING.to_string(),
             },
         }
-    }
-}
-
-/// Why a feature cannot be sliced by, if it cannot.
-fn why_not(kind: &FeatureKind, telemetry: TelemetryPolicy) -> Option<&'static str> {
-    if telemetry == TelemetryPolicy::Drop {
-        return Some("telemetry drops it (`telemetry = \"drop\"`), so no record holds it");
-    }
-    match kind {
-        FeatureKind::Category { .. } | FeatureKind::Boolean | FeatureKind::Integer { .. } => None,
-        FeatureKind::Number { .. } => Some("a number takes too many values to group by"),
-        FeatureKind::Text { .. } => Some("a text takes too many values to group by"),
     }
 }
 
@@ -200,16 +167,18 @@ struct Group {
     errors: Vec<f64>,
 }
 
-/// `rows` (each with its slice) cut into slices, each measured, and the largest gaps.
+/// `rows` cut into slices by their value of `field` (the `at`-th of their slice values),
+/// each measured, and the largest gaps.
 pub(crate) fn slices(
     component: &Component,
     field: &SliceField,
+    at: usize,
     rows: &[Row],
     options: &QualityOptions,
 ) -> Result<Slices, QualityError> {
     let mut by_value: HashMap<&str, Vec<Row>> = HashMap::new();
     for r in rows {
-        by_value.entry(r.slice.as_deref().unwrap_or(MISSING)).or_default().push(r.clone());
+        by_value.entry(r.slices.get(at).map_or(MISSING, String::as_str)).or_default().push(r.clone());
     }
     let mut groups: Vec<(String, Vec<Row>)> = by_value.into_iter().map(|(v, rows)| (v.to_string(), rows)).collect();
     groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));

@@ -185,14 +185,14 @@ fn system() -> rein_system::System {
     rein_system::parse(SYSTEM, std::path::Path::new("rein.toml")).unwrap_or_else(|d| panic!("{d}"))
 }
 
-fn query(slice: Option<SliceField>) -> QualityQuery {
+fn query(slices: Vec<SliceField>) -> QualityQuery {
     QualityQuery {
         component: "fraud".into(),
         window_ms: HOUR,
         windows: 4,
         at_ms: Some(T0 + 4 * HOUR),
         reference: Reference::Earliest,
-        slice,
+        slices,
         options: EstimateOptions::default(),
     }
 }
@@ -231,7 +231,7 @@ fn counts<'a>(rows: impl Iterator<Item = &'a Made>) -> [u64; 5] {
 #[test]
 fn each_window_measures_its_labeled_predictions_and_estimates_all() {
     let (_dir, store, made) = store();
-    let report = quality(&store, &system(), &query(None)).unwrap();
+    let report = quality(&store, &system(), &query(Vec::new())).unwrap();
     assert_eq!(report.windows.len(), 4);
     assert_eq!(report.as_of_ms, T0 + 4 * HOUR);
     assert!(report.notes[0].contains("cannot see concept drift"), "{:?}", report.notes);
@@ -319,9 +319,11 @@ fn slices_measure_each_value_and_the_largest_gap() {
     let system = system();
     let component = system.component("fraud").unwrap();
     let field = SliceField::parse(component, "country").unwrap();
-    let report = quality(&store, &system, &query(Some(field))).unwrap();
+    let report = quality(&store, &system, &query(vec![field, SliceField::Mode])).unwrap();
     let last = report.windows.last().unwrap();
-    let slices = last.slices.as_ref().unwrap();
+    assert_eq!(last.slices.len(), 2);
+    assert_eq!((last.slices[1].field.as_str(), last.slices[1].slices.len()), ("mode", 1));
+    let slices = &last.slices[0];
     assert_eq!(slices.field, "country");
     let values: Vec<&str> = slices.slices.iter().map(|s| s.value.as_str()).collect();
     assert_eq!(values, ["de", "fr"], "largest first");
@@ -341,7 +343,7 @@ fn slices_measure_each_value_and_the_largest_gap() {
     close("gap upper", gap.gap.upper, d.upper);
     assert!(gap.gap.lower > 0.3, "{gap:?}");
     // in the first window the two countries do not differ beyond chance
-    let first = report.windows[0].slices.as_ref().unwrap();
+    let first = &report.windows[0].slices[0];
     let gap = first.gaps.iter().find(|g| g.metric == "accuracy").unwrap();
     assert!(gap.gap.lower < 0.0, "{gap:?}");
 }
@@ -409,7 +411,7 @@ fn quality_goals_are_measured_or_estimated_per_window() {
     assert!(fr_recall[3].value.unwrap() < 0.5 && fr_recall[2].value.unwrap() > 0.5, "{fr_recall:?}");
 
     // estimated: the same figures the quality report estimates, from the same reference
-    let quality = quality(&store, &system, &query(None)).unwrap();
+    let quality = quality(&store, &system, &query(Vec::new())).unwrap();
     let estimated = series("accurate_estimated");
     for (w, f) in estimated.iter().enumerate() {
         let want = quality.windows[w].estimated.as_ref().unwrap().accuracy.interval().copied().unwrap();
@@ -434,7 +436,7 @@ fn the_latest_window_is_what_a_monitor_reads() {
     let (_dir, store, _) = store();
     let system = system();
     let latest = rein_monitor::quality_windows::latest(&store, &system, "fraud", HOUR, T0 + 4 * HOUR).unwrap().unwrap();
-    let report = quality(&store, &system, &query(None)).unwrap();
+    let report = quality(&store, &system, &query(Vec::new())).unwrap();
     assert_eq!(&latest, report.windows.last().unwrap());
     assert!(latest.concept_drift.is_some());
     let nothing = rein_monitor::quality_windows::latest(&store, &system, "nope", HOUR, T0);

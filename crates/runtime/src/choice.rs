@@ -222,6 +222,7 @@ mod tests {
             fallback: None,
             label_names: Default::default(),
             experience: Experience { policy: Policy::Fixed(Mode::None), caps: vec![] },
+            slices: vec![],
             locations: ComponentLocations::default(),
         };
         let runtime = Runtime::init(None, None).expect("ONNX Runtime (bash scripts/setup-onnxruntime.sh)");

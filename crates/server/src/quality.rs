@@ -44,7 +44,8 @@ pub struct QualityParams {
     /// then are closed (default: just after the newest recorded prediction).
     at: Option<String>,
     /// A field to slice each window by: a `category`, `boolean` or `integer` feature of the
-    /// component (`region`), `mode`, `variant` or `model.version`.
+    /// component (`region`), `mode`, `variant` or `model.version` (default: each field the
+    /// component declares in `slices`).
     slice: Option<String>,
 }
 
@@ -91,12 +92,14 @@ pub async fn quality(
             .ok_or_else(|| QueryError::WindowCount { given: given.to_string(), max: MAX_WINDOWS })?,
     };
     let at_ms = q.at.as_deref().map(|s| parse_time("at", s)).transpose()?;
-    let slice = q
-        .slice
-        .as_deref()
-        .map(|s| SliceField::parse(component, s))
-        .transpose()
-        .map_err(|e| QueryError::Slice { message: e.message, fields: e.fields })?;
+    // the field asked for, else each the component declares (`slices`, checked at load)
+    let slices = match q.slice.as_deref() {
+        Some(given) => vec![
+            SliceField::parse(component, given)
+                .map_err(|e| QueryError::Slice { message: e.message, fields: e.fields })?,
+        ],
+        None => component.slices.iter().filter_map(|s| SliceField::parse(component, s).ok()).collect(),
+    };
     if t.writer.backlog() > 0 {
         t.flush().await.map_err(|error| TelemetryUnavailable { what: Waited::Quality, error })?;
     }
@@ -107,7 +110,7 @@ pub async fn quality(
         windows,
         at_ms,
         reference: Reference::Earliest,
-        slice,
+        slices,
         options: EstimateOptions::default(),
     };
     let report = read(t, move |store| Ok(quality_windows::quality(store, &system, &query))).await?;

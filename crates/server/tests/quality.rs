@@ -249,7 +249,7 @@ async fn quality_over_windows_is_what_the_answers_and_feedback_say() {
         assert_eq!(got["beside"][0]["metric"], "accuracy");
         assert_eq!(got["beside"][0]["realized"]["value"], m["accuracy"]["interval"]["value"]);
         assert_eq!(got["beside"][0]["estimated"]["value"], e["accuracy"]["interval"]["value"]);
-        assert!(got["slices"].is_null());
+        assert_eq!(got["slices"], json!([]), "the example declares no slices");
     }
     let notes = report["notes"].as_array().unwrap();
     assert!(notes[0].as_str().unwrap().contains("cannot see concept drift"), "{notes:?}");
@@ -258,7 +258,7 @@ async fn quality_over_windows_is_what_the_answers_and_feedback_say() {
     let (status, sliced) =
         server.get_json(&format!("/v1/components/phishing/quality?window=1h&windows=4&at={at}&slice=uses_https")).await;
     assert_eq!(status, 200, "{sliced:#}");
-    let last = &sliced["windows"][3]["slices"];
+    let last = &sliced["windows"][3]["slices"][0];
     assert_eq!(last["field"], "uses_https");
     let mut measured = Vec::new();
     for s in last["slices"].as_array().unwrap() {
@@ -283,7 +283,15 @@ async fn quality_over_windows_is_what_the_answers_and_feedback_say() {
 async fn a_bad_window_slice_or_component_is_refused_saying_what_it_takes() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let server = Server::recording(|t| t, store, dir.path(), Durability::Durable).await;
+    // the component declares what its quality is sliced by
+    let declare = |t: String| {
+        t.replacen(
+            "positive_label = \"phishing\"\n",
+            "positive_label = \"phishing\"\nslices = [\"uses_https\", \"mode\"]\n",
+            1,
+        )
+    };
+    let server = Server::recording(declare, store, dir.path(), Durability::Durable).await;
     let (status, body) = server.get_json("/v1/components/phishing/quality?window=garbage").await;
     assert_eq!(status, 422, "{body:#}");
     assert_error(&body, "bad_query");
@@ -311,5 +319,9 @@ async fn a_bad_window_slice_or_component_is_refused_saying_what_it_takes() {
     assert_eq!(status, 200, "{body:#}");
     assert_eq!(body["windows"][1]["predictions"], 0);
     assert_eq!(body["windows"][1]["measured"]["accuracy"]["status"], "insufficient");
+    let fields: Vec<&Value> = body["windows"][1]["slices"].as_array().unwrap().iter().map(|s| &s["field"]).collect();
+    assert_eq!(fields, [&json!("uses_https"), &json!("mode")], "the declared slices, without ?slice=");
+    let (_, body) = server.get_json("/v1/components/phishing/quality?window=1h&windows=2&slice=has_ip_host").await;
+    assert_eq!(body["windows"][1]["slices"].as_array().unwrap().len(), 1, "?slice= in their place");
     server.stop().await;
 }

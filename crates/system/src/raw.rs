@@ -253,6 +253,8 @@ pub(crate) struct RawComponent {
     pub guardrails: Option<Typed<Vec<Typed<RawGuardrail>>>>,
     pub fallback: Option<Typed<RawFallback>>,
     pub experience: Option<Typed<RawExperience>>,
+    /// Fields of a prediction's record its quality is sliced by.
+    pub slices: Option<Typed<Vec<Typed<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -193,10 +193,74 @@ pub struct Component {
     pub guardrails: Vec<Guardrail>,
     pub fallback: Option<Fallback>,
     pub experience: Experience,
+    /// `slices`: the fields of a prediction's record its quality is cut by, each checked to
+    /// be one ([`slice_problem`]): a feature's name, `mode`, `variant` or `model.version`.
+    pub slices: Vec<String>,
     pub locations: ComponentLocations,
 }
 
+/// Fields of every prediction's record that its quality may be sliced by, beside features.
+pub const SLICE_FIELDS: [&str; 3] = ["mode", "variant", "model.version"];
+
+/// Why a feature cannot slice quality, if it cannot: telemetry must record it, and its
+/// values must be few enough to group by (a `category`, `boolean` or `integer`).
+pub fn feature_slice_problem(feature: &Feature) -> Option<&'static str> {
+    if feature.telemetry == TelemetryPolicy::Drop {
+        return Some("telemetry drops it (`telemetry = \"drop\"`), so no record holds it");
+    }
+    match feature.kind {
+        FeatureKind::Category { .. } | FeatureKind::Boolean | FeatureKind::Integer { .. } => None,
+        FeatureKind::Number { .. } => Some("a number takes too many values to group by"),
+        FeatureKind::Text { .. } => Some("a text takes too many values to group by"),
+    }
+}
+
+/// The fields a component with `features` can slice its quality by: its sliceable
+/// features, then [`SLICE_FIELDS`].
+pub fn slice_fields(features: &[Feature]) -> Vec<&str> {
+    let sliceable = features.iter().filter(|f| feature_slice_problem(f).is_none()).map(|f| f.name.as_str());
+    sliceable.chain(SLICE_FIELDS).collect()
+}
+
+/// Why `name` cannot slice the quality of component `component` (with `features`), if it
+/// cannot, as a message and a hint: a feature of the component ([`feature_slice_problem`];
+/// `features.` before its name is optional) or one of [`SLICE_FIELDS`]. The request's
+/// `context` is not recorded.
+pub fn slice_problem(component: &str, features: &[Feature], name: &str) -> Option<(String, String)> {
+    let fields = slice_fields(features).join(", ");
+    let feature = name.strip_prefix("features.").unwrap_or(name);
+    if let Some(f) = features.iter().find(|f| f.name == feature) {
+        return feature_slice_problem(f).map(|why| {
+            (
+                format!("feature `{}` of component `{component}` cannot slice its quality: {why}", f.name),
+                format!("slice by a recorded category, boolean or integer: {fields}"),
+            )
+        });
+    }
+    if SLICE_FIELDS.contains(&name) {
+        return None;
+    }
+    if let Some(key) = name.strip_prefix("context.") {
+        return Some((
+            format!(
+                "a prediction's record does not keep the request's context, so quality cannot be sliced by `context.{key}`"
+            ),
+            format!("send `{key}` as a feature (a category) to slice by it"),
+        ));
+    }
+    let hint = match crate::closest(name, slice_fields(features)) {
+        Some(near) => format!("did you mean `{near}`? it can be sliced by: {fields}"),
+        None => format!("it can be sliced by: {fields}"),
+    };
+    Some((format!("component `{component}` has no feature or field `{name}` to slice its quality by"), hint))
+}
+
 impl Component {
+    /// The fields its quality can be sliced by: its sliceable features, then [`SLICE_FIELDS`].
+    pub fn slice_fields(&self) -> Vec<&str> {
+        slice_fields(&self.features)
+    }
+
     pub fn feature_index(&self, name: &str) -> Option<usize> {
         self.features.iter().position(|f| f.name == name)
     }

@@ -713,3 +713,53 @@ fn the_admin_token_is_named_by_an_environment_variable_never_written_in_the_file
     let d = one_error("[[components]]", "[server]\nmodel_reads = \"closed\"\n\n[[components]]", "\"closed\"");
     assert!(d.message.contains("model_reads") && d.hint.as_deref().unwrap_or(&d.message).contains("admin"), "{d}");
 }
+
+#[test]
+fn slices_name_fields_a_record_keeps_by_value() {
+    let declared = |slices: &str| {
+        EXAMPLE.replacen(
+            "positive_label = \"phishing\"\n",
+            &format!("positive_label = \"phishing\"\nslices = {slices}\n"),
+            1,
+        )
+    };
+    let system =
+        parse(&declared(r#"["uses_https", "features.tld_category", "mode"]"#), Path::new("rein.toml")).unwrap();
+    assert_eq!(system.components[0].slices, ["uses_https", "tld_category", "mode"]);
+
+    let one = |slices: &str, at: &str| {
+        let text = declared(slices);
+        let found = errors(&text);
+        assert_eq!(found.len(), 1, "{slices}: {found:#?}");
+        let d = found.into_iter().next().unwrap();
+        let (line, column) = position_of(&text, at);
+        assert_eq!((d.location.line, d.location.column), (line, column), "wrong place for {d}");
+        d
+    };
+    let d = one(r#"["uses_http"]"#, "\"uses_http\"");
+    assert_eq!(d.message, "component `phishing` has no feature or field `uses_http` to slice its quality by");
+    assert!(d.hint.unwrap().starts_with("did you mean `uses_https`?"));
+    let d = one(r#"["mode", "context.region"]"#, "\"context.region\"");
+    assert!(d.message.contains("does not keep the request's context"), "{d}");
+    assert_eq!(d.hint.as_deref(), Some("send `region` as a feature (a category) to slice by it"));
+    let d = one(r#"["mode", "mode"]"#, "\"mode\"]");
+    assert_eq!(d.message, "`mode` is listed twice in `slices`");
+    let d = one(r#""mode""#, "\"mode\"\n");
+    assert!(d.message.starts_with("`slices` must be"), "{d}");
+
+    // a number takes too many values; a feature telemetry drops is in no record
+    let toaster =
+        TOASTER.replacen("task = \"regression\"\n", "task = \"regression\"\nslices = [\"thickness_mm\"]\n", 1);
+    let found = errors(&toaster);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].message.contains("a number takes too many values to group by"), "{}", found[0]);
+    assert!(found[0].hint.as_deref().unwrap().contains("bread_type, desired_darkness"), "{}", found[0]);
+    let dropped = declared(r#"["uses_https"]"#).replacen(
+        "name = \"uses_https\"\ntype = \"boolean\"\n",
+        "name = \"uses_https\"\ntype = \"boolean\"\ntelemetry = \"drop\"\n",
+        1,
+    );
+    let found = errors(&dropped);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].message.contains("telemetry drops it"), "{}", found[0]);
+}

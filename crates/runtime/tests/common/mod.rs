@@ -86,6 +86,7 @@ pub fn component(name: &str, task: Task, labels: Vec<String>, features: Vec<Feat
         fallback: None,
         label_names: Default::default(),
         experience: Experience { policy: Policy::Fixed(Mode::None), caps: vec![] },
+        slices: vec![],
         locations: ComponentLocations::default(),
     }
 }

@@ -13,9 +13,10 @@ use super::fields::{count, describe, given, list, mode, one_of, typed};
 use super::guardrails::guardrail;
 use crate::cel_types::ConditionScope;
 use crate::diagnostic::{Reporter, closest};
-use crate::raw::{RawComponent, RawFallback, RawModel};
+use crate::raw::{RawComponent, RawFallback, RawModel, Typed};
 use crate::types::{
-    Component, ComponentLocations, Experience, Fallback, Mode, ModelEngine, ModelSpec, OutputValue, Policy, Task,
+    Component, ComponentLocations, Experience, Fallback, Feature, Mode, ModelEngine, ModelSpec, OutputValue, Policy,
+    Task, slice_problem,
 };
 
 const TASKS: [&str; 3] = ["binary", "multiclass", "regression"];
@@ -125,6 +126,8 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         None => Some(Experience { policy: Policy::Fixed(Mode::Annotate), caps: Vec::new() }),
     };
 
+    let slices = raw.slices.as_ref().map(|s| slices(s, &name, &features, r)).unwrap_or_default();
+
     if r.found.len() > errors_before {
         return None;
     }
@@ -139,8 +142,30 @@ pub(super) fn component(c: &Spanned<RawComponent>, base: &Path, r: &mut Reporter
         guardrails,
         fallback,
         experience: experience?,
+        slices,
         locations,
     })
+}
+
+/// `slices = ["region", "mode"]`: each a field its quality can be cut by, once.
+fn slices(listed: &Typed<Vec<Typed<String>>>, name: &str, features: &[Feature], r: &mut Reporter) -> Vec<String> {
+    let Some(listed) = list(r, "slices", listed) else { return Vec::new() };
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for s in listed {
+        let given = s.get_ref().trim();
+        if let Some((message, hint)) = slice_problem(name, features, given) {
+            r.at(s.span(), message, Some(hint));
+            continue;
+        }
+        let field = given.strip_prefix("features.").unwrap_or(given).to_string();
+        if !seen.insert(field.clone()) {
+            r.at(s.span(), format!("`{field}` is listed twice in `slices`"), None);
+            continue;
+        }
+        out.push(field);
+    }
+    out
 }
 
 /// Every declared feature name, valid or not, so that a broken feature does not also make
