@@ -12,6 +12,11 @@
 //! that acted, a CEL filter over the record), with its interval and its status against the
 //! target; the trend over recent windows, and whether linked goals moved together.
 //!
+//! **Monitors** ([`monitors`]): each `[[monitors]]` figure over the store's windows (a
+//! feature's or the output's drift against the reference profile, latency, a guardrail's or
+//! the fallback's rate, a goal's metric), and the alerts they open and close without
+//! flapping ([`alerts`], pure).
+//!
 //! Pure where it can be: [`columns`], [`profile`], [`current`], [`report`], [`html`] and
 //! [`reservoir`] compute on cells handed to them. [`table`] is the I/O edge (CSV and
 //! Parquet files); [`files`] reads a file into a profile, or against one. [`goals`] and
@@ -25,12 +30,14 @@
 //! Wasserstein run on the reservoirs ([`reservoir::DEFAULT_SAMPLE_SIZE`] values a side),
 //! whatever the window's size.
 
+pub mod alerts;
 pub mod calibration;
 pub mod columns;
 pub mod current;
 pub mod files;
 pub mod goals;
 pub mod html;
+pub mod monitors;
 mod population;
 pub mod profile;
 pub mod quality;
