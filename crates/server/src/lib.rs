@@ -2,6 +2,7 @@
 //! (`/v2`) and Prometheus metrics. Errors from the libraries are mapped to HTTP
 //! statuses here, once, in [`error`].
 
+pub mod alerting;
 pub mod app;
 mod call_cost;
 pub mod error;
@@ -15,6 +16,7 @@ mod record;
 mod records;
 pub mod telemetry;
 pub mod versions;
+pub mod webhook;
 pub mod workers;
 
 use std::future::Future;
@@ -131,6 +133,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (deadline, workers) = (app.system.server.shutdown_timeout, app.workers());
+    app.start_background();
     workers::serve(listener, router(app), workers, deadline, shutdown).await
 }
 
@@ -161,6 +164,7 @@ pub async fn shutdown_signal() {
 /// stopped. Waits at most `server.shutdown_timeout_ms`, so a stalled store cannot keep the
 /// process alive; what is not loaded by then stays in the log for the next start.
 pub async fn finish(app: &App) {
+    app.stop_background();
     if let Some(t) = &app.telemetry {
         let deadline = app.system.server.shutdown_timeout;
         match tokio::time::timeout(deadline, t.writer.clone().shutdown()).await {

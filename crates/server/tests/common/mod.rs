@@ -239,6 +239,19 @@ impl Store for StalledStore {
     fn describe(&self) -> String {
         format!("stalled {}", self.inner.describe())
     }
+    fn record_monitoring(
+        &self,
+        states: &[rein_telemetry::MonitorStateRecord],
+        alerts: &[rein_telemetry::AlertRecord],
+    ) -> Result<(), StoreError> {
+        self.inner.record_monitoring(states, alerts)
+    }
+    fn monitor_states(&self) -> Result<Vec<rein_telemetry::MonitorStateRecord>, StoreError> {
+        self.inner.monitor_states()
+    }
+    fn alerts(&self, query: &rein_telemetry::AlertQuery) -> Result<Vec<rein_telemetry::AlertRecord>, StoreError> {
+        self.inner.alerts(query)
+    }
 }
 
 /// A buffered server over a stalled store that lets eight events wait for it: past them,
