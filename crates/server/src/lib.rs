@@ -9,6 +9,7 @@ pub mod error;
 mod fields;
 mod goals;
 pub mod metrics;
+mod monitors;
 mod oip;
 pub mod openapi;
 mod predict;
@@ -47,6 +48,8 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v1/predictions", get(records::list)),
         (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
         (Method::GET, "/v1/goals", get(goals::goals)),
+        (Method::GET, "/v1/monitors", get(monitors::monitors)),
+        (Method::GET, "/v1/alerts", get(monitors::alerts)),
         (Method::GET, "/v2", get(oip::server_metadata)),
         (Method::GET, "/v2/health/live", get(oip::live)),
         (Method::GET, "/v2/health/ready", get(oip::ready)),

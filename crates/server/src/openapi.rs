@@ -40,6 +40,8 @@ use crate::record::Prediction;
         crate::records::prediction,
         crate::records::list,
         crate::goals::goals,
+        crate::monitors::monitors,
+        crate::monitors::alerts,
         crate::oip::live,
         crate::oip::ready,
         crate::render_metrics,
@@ -49,6 +51,7 @@ use crate::record::Prediction;
         (name = "predictions", description = "Predictions and what is recorded of them"),
         (name = "feedback", description = "What the world says back"),
         (name = "goals", description = "The system's goals on every layer, measured over what is recorded"),
+        (name = "monitoring", description = "Monitors evaluated as their windows close, and the alerts they open and close"),
         (name = "health", description = "Liveness and readiness (Open Inference Protocol v2's health routes)"),
         (name = "operations", description = "Metrics and this description"),
     )
