@@ -47,8 +47,17 @@ pub struct Monitors {
     error: Option<String>,
     /// The confidence of every interval.
     confidence: f64,
+    /// Where alerts are POSTed, and how the events sent there ended (`[alerts] webhook`).
+    webhook: Option<WebhookView>,
     /// In file order.
     monitors: Vec<MonitorView>,
+}
+
+/// The webhook alerts go to.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookView {
+    url: String,
+    deliveries: crate::webhook::Deliveries,
 }
 
 /// One monitor: what it watches, when it breaches, and how it stands.
@@ -138,6 +147,7 @@ pub async fn monitors(
         evaluated_ms: (evaluated > 0).then_some(evaluated),
         error,
         confidence: rein_monitor::monitors::CONFIDENCE,
+        webhook: alerting.webhook().map(|w| WebhookView { url: w.url().to_string(), deliveries: w.deliveries() }),
         monitors,
     };
     Ok(Json(answer).into_response())

@@ -19,6 +19,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use metrics::{Counter, Gauge};
@@ -53,6 +54,18 @@ pub fn event(system: &str, alert: &Alert) -> Value {
     })
 }
 
+/// How a sender's events ended, since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Deliveries {
+    pub sent: u64,
+    /// Retries spent, or refused by the webhook.
+    pub failed: u64,
+    /// Pushed out of the full queue, or still queued at shutdown.
+    pub dropped: u64,
+    /// Waiting now.
+    pub queued: u64,
+}
+
 /// Sends events to the webhook from a bounded queue, on a task of its own.
 pub struct Sender {
     settings: Webhook,
@@ -64,6 +77,8 @@ pub struct Sender {
     failed: Counter,
     dropped: Counter,
     waiting: Gauge,
+    /// sent, failed, dropped: as the counters, for this sender alone.
+    counts: [AtomicU64; 3],
 }
 
 impl Sender {
@@ -91,6 +106,27 @@ impl Sender {
             failed: result("failed"),
             dropped: result("dropped"),
             waiting,
+            counts: Default::default(),
+        }
+    }
+
+    /// Where it sends.
+    pub fn url(&self) -> &str {
+        &self.settings.url
+    }
+
+    /// How its events ended so far.
+    pub fn deliveries(&self) -> Deliveries {
+        let n = |i: usize| self.counts[i].load(Ordering::Relaxed);
+        Deliveries { sent: n(0), failed: n(1), dropped: n(2), queued: self.queued() as u64 }
+    }
+
+    fn count(&self, result: usize, n: u64) {
+        self.counts[result].fetch_add(n, Ordering::Relaxed);
+        match result {
+            0 => self.sent.increment(n),
+            1 => self.failed.increment(n),
+            _ => self.dropped.increment(n),
         }
     }
 
@@ -100,7 +136,7 @@ impl Sender {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.len() >= self.settings.queue {
             queue.pop_front();
-            self.dropped.increment(1);
+            self.count(2, 1);
             tracing::warn!(
                 webhook = %self.settings.url,
                 queue = self.settings.queue,
@@ -134,7 +170,7 @@ impl Sender {
         }
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if !queue.is_empty() {
-            self.dropped.increment(queue.len() as u64);
+            self.count(2, queue.len() as u64);
             tracing::warn!(webhook = %self.settings.url, events = queue.len(), "stopping: events not yet sent are dropped");
             queue.clear();
             self.waiting.set(0.0);
@@ -178,7 +214,7 @@ impl Sender {
             let answer = tokio::time::timeout(self.settings.timeout + Duration::from_millis(100), sent).await;
             let retry = match answer {
                 Ok(Ok(response)) if response.status().is_success() => {
-                    self.sent.increment(1);
+                    self.count(0, 1);
                     tracing::debug!(event = id, attempts = attempt + 1, "webhook event sent");
                     return;
                 }
@@ -204,7 +240,7 @@ impl Sender {
                 break;
             }
         }
-        self.failed.increment(1);
+        self.count(1, 1);
         tracing::warn!(
             webhook = %self.settings.url,
             event = id,
