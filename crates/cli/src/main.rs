@@ -602,10 +602,9 @@ fn monitor_list(system: &System) -> String {
     }
     let _ = writeln!(s, "\nmonitors ({}), each evaluated as its window closes:", system.monitors.len());
     for m in &system.monitors {
-        let when = match (&m.threshold, &m.watch) {
-            (Some(t), _) => format!("alert when {t}"),
-            (None, w) if w.is_drift() => "alert when the drift policy says drifted".to_string(),
-            (None, _) => "alert when breached".to_string(),
+        let when = match rein_monitor::monitors::threshold(m) {
+            Some(t) => format!("alert when {t}"),
+            None => "alert when the drift policy says drifted".to_string(),
         };
         let hysteresis = if m.hysteresis > 0.0 { format!(", hysteresis {}", m.hysteresis) } else { String::new() };
         let component = m.component.as_deref().map(|c| format!(" of `{c}`")).unwrap_or_default();
