@@ -3,7 +3,7 @@
 # Installs what it needs when it is missing:
 # the ONNX Runtime library (from the PyPI wheel, into .rein/onnxruntime), and into
 # .rein/pylib the standard Triton OIP v2 client (the protocol check) and pyarrow (an
-# export read back as a data scientist reads it).
+# export read back as a data scientist reads it), and Debian's chromium (the report rendered).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,13 @@ if [ ! -d .rein/pylib/tritonclient ] || [ ! -d .rein/pylib/pyarrow ]; then
     { pylib_ok=0; echo "SKIPPED the Python clients' checks: pip could not install tritonclient[http] and pyarrow"; }
 fi
 export REIN_PYLIB="$PWD/.rein/pylib"
+
+# Headless Chromium renders `rein report`'s page in its test (Debian's package).
+if ! command -v chromium >/dev/null 2>&1; then
+  { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null 2>&1 ||
+    echo "SKIPPED the report's Chromium check: apt-get could not install chromium"
+fi
+if command -v chromium >/dev/null 2>&1; then export REIN_REQUIRE_CHROMIUM=1; fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

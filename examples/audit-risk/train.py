@@ -16,6 +16,9 @@ Writes, next to this file:
                  filing_status as tensor(string) [N, 1].
   expected.json  inputs and ONNX Runtime's outputs (labels in model class order).
 
+With `--reference-only OUT.csv` it writes the training rows instead and trains nothing:
+scripts/make_profiles.sh profiles them into model.profile.json, the reference of drift.
+
 Seeded and deterministic. Needs numpy, scikit-learn, skl2onnx, onnxruntime==1.22.1.
 
     python3 examples/audit-risk/train.py
@@ -23,8 +26,10 @@ Seeded and deterministic. Needs numpy, scikit-learn, skl2onnx, onnxruntime==1.22
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import sys
 
 import numpy as np
 import onnxruntime as ort
@@ -106,10 +111,24 @@ def to_matrix(columns: dict, idx) -> np.ndarray:
     return X
 
 
+
+def write_reference(path: str, names: list, rows) -> None:
+    """The training rows, features only, as `rein profile` reads them (scripts/make_profiles.sh)."""
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(names)
+        for row in rows:
+            out.writerow([str(v).lower() if isinstance(v, (bool, np.bool_)) else v for v in row])
+    print(f"wrote {len(rows)} training rows to {path}")
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     columns, labels = synthesize(rng, N)
     train, test = train_test_split(np.arange(N), test_size=0.25, random_state=SEED, stratify=labels)
+    if "--reference-only" in sys.argv:  # write the training rows, train nothing
+        write_reference(sys.argv[sys.argv.index("--reference-only") + 1], [n for n, _ in NUMERIC] + ["filing_status"], to_matrix(columns, train))
+        return
     k = len(NUMERIC)
     prep = ColumnTransformer([
         ("numeric", StandardScaler(), list(range(k))),

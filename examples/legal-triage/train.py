@@ -13,6 +13,9 @@ Writes, next to this file:
                  `probabilities` [N, 5] in model class order.
   expected.json  messages and ONNX Runtime's outputs (labels in model class order).
 
+With `--reference-only OUT.csv` it writes the training rows instead and trains nothing:
+scripts/make_profiles.sh profiles them into model.profile.json, the reference of drift.
+
 Seeded and deterministic. Needs numpy, scikit-learn, skl2onnx, onnxruntime==1.22.1.
 
     python3 examples/legal-triage/train.py
@@ -20,8 +23,10 @@ Seeded and deterministic. Needs numpy, scikit-learn, skl2onnx, onnxruntime==1.22
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import sys
 import random
 
 import numpy as np
@@ -154,12 +159,26 @@ def synthesize(rnd: random.Random):
     return texts, np.array(labels)
 
 
+
+def write_reference(path: str, names: list, rows) -> None:
+    """The training rows, features only, as `rein profile` reads them (scripts/make_profiles.sh)."""
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(names)
+        for row in rows:
+            out.writerow([str(v).lower() if isinstance(v, (bool, np.bool_)) else v for v in row])
+    print(f"wrote {len(rows)} training rows to {path}")
+
+
 def main() -> None:
     rnd = random.Random(SEED)
     texts, labels = synthesize(rnd)
     idx = np.arange(len(texts))
     train, test = train_test_split(idx, test_size=0.25, random_state=SEED, stratify=labels)
     X = np.array(texts, dtype=object)
+    if "--reference-only" in sys.argv:  # write the training rows, train nothing
+        write_reference(sys.argv[sys.argv.index("--reference-only") + 1], ["message"], [[t] for t in X[train]])
+        return
 
     # Two settings keep ONNX Runtime equal to scikit-learn (measured with skl2onnx 1.20):
     # a token pattern without `\b` assertions (with the default `(?u)\b\w\w+\b` and

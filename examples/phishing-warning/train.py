@@ -9,6 +9,9 @@ Writes, next to this file:
   expected.json  a few inputs and ONNX Runtime's outputs, in the format of fixtures/expected,
                  so rein-runtime's tests check this model too.
 
+With `--reference-only OUT.csv` it writes the training rows instead and trains nothing:
+scripts/make_profiles.sh profiles them into model.profile.json, the reference of drift.
+
 Seeded and deterministic. Needs numpy, scikit-learn, skl2onnx, onnxruntime==1.22.1.
 
     python3 examples/phishing-warning/train.py
@@ -16,8 +19,10 @@ Seeded and deterministic. Needs numpy, scikit-learn, skl2onnx, onnxruntime==1.22
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import sys
 
 import numpy as np
 import onnxruntime as ort
@@ -101,10 +106,24 @@ def to_matrix(columns: dict, idx) -> np.ndarray:
     return X
 
 
+
+def write_reference(path: str, names: list, rows) -> None:
+    """The training rows, features only, as `rein profile` reads them (scripts/make_profiles.sh)."""
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(names)
+        for row in rows:
+            out.writerow([str(v).lower() if isinstance(v, (bool, np.bool_)) else v for v in row])
+    print(f"wrote {len(rows)} training rows to {path}")
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     columns, labels = synthesize(rng, N)
     train, test = train_test_split(np.arange(N), test_size=0.25, random_state=SEED, stratify=labels)
+    if "--reference-only" in sys.argv:  # write the training rows, train nothing
+        write_reference(sys.argv[sys.argv.index("--reference-only") + 1], [n for n, _ in NUMERIC] + ["tld_category"], to_matrix(columns, train))
+        return
     k = len(NUMERIC)
     prep = ColumnTransformer([
         ("numeric", StandardScaler(), list(range(k))),

@@ -67,8 +67,14 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .ok_or("the example's telemetry is off; a demo needs it")?;
         let app = Arc::new(rein_server::App::new(system, models, Some(telemetry)));
-        let demo =
-            Demo { options: &options, world, requests: scenario.requests as u64, file: &file, data_dir: &data_dir };
+        let demo = Demo {
+            options: &options,
+            world,
+            requests: scenario.requests as u64,
+            file: &file,
+            data_dir: &data_dir,
+            app: app.clone(),
+        };
         serving(app, |base_url| demo.play(base_url)).await
     });
     // As `rein serve`: a model call still running on the blocking pool cannot hold the exit.
@@ -126,12 +132,13 @@ struct Demo<'a> {
     requests: u64,
     file: &'a Path,
     data_dir: &'a Path,
+    app: Arc<rein_server::App>,
 }
 
 impl Demo<'_> {
     /// Plays the world against the server at `base_url`, live, then reports.
     async fn play(self, base_url: String) -> Result<(), String> {
-        let Demo { options, world, requests, file, data_dir } = self;
+        let Demo { options, world, requests, file, data_dir, app } = self;
         let summary = Arc::new(Mutex::new(Summary::default()));
         let config = RunConfig {
             base_url: base_url.clone(),
@@ -176,9 +183,11 @@ impl Demo<'_> {
         bar.finish_with_message(live(&s));
         result.map_err(|e| e.to_string())?;
         println!("\n{}", report(&s, started.elapsed()));
+        println!("{}", goals(&app, data_dir).await?);
         let (rein, file, data_dir) = (crate::this_rein(), crate::absolute(file), crate::absolute(data_dir));
         println!("The data is in {data_dir} (SQLite). Look at it with:");
         println!("  {rein} export {file} --component {} --data-dir {data_dir} --format csv", world.component());
+        println!("  {rein} goals {file} --data-dir {data_dir}");
         if options.keep_serving {
             let component = world.component();
             let sample = sample_request(&*world, options.seed);
@@ -205,6 +214,28 @@ impl Demo<'_> {
         Ok(())
     }
 }
+
+/// The goal tree as the world left it, every event the demo sent counted, and the report
+/// page written into the data directory (its path said last).
+async fn goals(app: &rein_server::App, data_dir: &Path) -> Result<String, String> {
+    let telemetry = app.telemetry.as_ref().ok_or("the demo records telemetry")?;
+    telemetry.flush().await.map_err(|e| format!("cannot measure the goals: {e}"))?;
+    let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let (system, store) = (app.system.clone(), telemetry.store.clone());
+    tokio::task::spawn_blocking(move || {
+        let options = rein_monitor::goals::Options::default();
+        let report = rein_monitor::goals::measure(&system, store.as_ref(), &options)
+            .map_err(|e| format!("cannot measure the goals: {e}"))?;
+        let page = dir.join("report.html");
+        let no_references = std::collections::HashMap::new();
+        let written = crate::report::write(&system, store.as_ref(), &options, DAY_MS, &no_references, &dir, &page)?;
+        Ok(format!("{}\n{written}; open it in a browser", crate::goals::render(&report)))
+    })
+    .await
+    .map_err(|e| format!("measuring the goals failed: {e}"))?
+}
+
+const DAY_MS: i64 = 86_400_000;
 
 fn live(s: &Summary) -> String {
     let modes: Vec<String> = s.by_mode.iter().map(|(m, n)| format!("{m} {n}")).collect();

@@ -17,8 +17,11 @@ use rein_server::TelemetryMode;
 use rein_system::{Action, Goal, Measure, Policy, Stage, System};
 
 mod demo;
+mod goals;
 mod init;
+mod models;
 mod monitor;
+mod report;
 
 fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
     match s {
@@ -86,6 +89,54 @@ enum Command {
         #[arg(long)]
         labeled_only: bool,
     },
+    /// Measure the system's goals over what a data directory recorded: each goal's latest
+    /// closed window against its target, its trend, and whether linked goals moved together
+    /// (as `GET /v1/goals` answers; docs/goals.md).
+    Goals {
+        /// The system file (rein.toml) whose goals to measure.
+        system: PathBuf,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// How many windows back the trends and alignments cover.
+        #[arg(long, default_value_t = rein_monitor::goals::DEFAULT_WINDOWS)]
+        windows: usize,
+        /// Judge as of this instant, unix milliseconds or RFC 3339 (default: just after the
+        /// newest recorded prediction).
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the measured goals as JSON (the shape of `GET /v1/goals`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the system's report as one self-contained HTML page: the goal tree coloured by
+    /// status with each goal's trend, and each component's drift over the newest recorded
+    /// window against its reference profile.
+    Report {
+        /// The system file (rein.toml).
+        system: PathBuf,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Where to write the page.
+        #[arg(long, short, default_value = "report.html")]
+        out: PathBuf,
+        /// The recorded predictions compared with each reference: those of this long before
+        /// the report's instant (`1h`, `1d`, `7d`).
+        #[arg(long, default_value = "1d")]
+        drift_window: String,
+        /// A component's reference profile, COMPONENT=PROFILE.json (default: the profile
+        /// beside its model, `<model>.profile.json`); may be given once a component.
+        #[arg(long, value_name = "COMPONENT=FILE")]
+        reference: Vec<String>,
+        /// How many windows back the goals' trends cover.
+        #[arg(long, default_value_t = rein_monitor::goals::DEFAULT_WINDOWS)]
+        windows: usize,
+        /// Judge as of this instant, unix milliseconds or RFC 3339 (default: just after the
+        /// newest recorded prediction).
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Serve an example system and play its simulated world against it, live.
     Demo {
         /// One of the examples with a world (default: phishing-warning).
@@ -142,9 +193,19 @@ enum Command {
         /// The component to profile, by its name in the system file.
         component: String,
         /// The reference rows: a .csv or .parquet file with a column per feature, named as
-        /// the feature.
-        #[arg(long)]
-        data: PathBuf,
+        /// the feature (or, with --since and --until, what telemetry recorded instead).
+        #[arg(long, required_unless_present_any = ["since", "until"], conflicts_with_all = ["since", "until"])]
+        data: Option<PathBuf>,
+        /// Profile the predictions recorded from this instant (unix ms or RFC 3339,
+        /// inclusive): a past window the team trusts, read from --data-dir.
+        #[arg(long, requires = "until")]
+        since: Option<String>,
+        /// ... until this instant (exclusive).
+        #[arg(long, requires = "since")]
+        until: Option<String>,
+        /// Where the server kept its telemetry, for --since and --until.
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
         /// Where to write the profile (default: beside the model, `<model>.profile.json`,
         /// where `rein drift` looks for it).
         #[arg(long, short)]
@@ -191,6 +252,10 @@ enum Command {
         #[arg(long, default_value_t = rein_monitor::profile::DEFAULT_SEED)]
         seed: u64,
     },
+    /// The model registry: register versions, list and show them, move aliases, and say
+    /// what served when (docs/models.md).
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// Run one prediction through the whole decision path, without a server.
     Predict {
         /// The system file (rein.toml).
@@ -321,14 +386,12 @@ fn run(command: Command) -> Result<(), String> {
                 tracing::warn!("{warning}");
             }
             let models = report.models;
-            for (component, model) in system.components.iter().zip(&models) {
-                tracing::info!(component = %component.name, "{}", model.engine());
-            }
             let workers = workers.map_or_else(rein_server::workers::default_count, usize::from);
             let runtime = runtime()?;
             let served = runtime.block_on(async move {
                 let telemetry =
                     rein_server::Telemetry::open(&system, &data_dir, telemetry).map_err(|e| e.to_string())?;
+                let models::Started { versions, registry, runtime } = models::start(&system, &models, &data_dir)?;
                 let recording = match &telemetry {
                     Some(t) => format!("recording to {} ({:?})", t.data_dir.path().display(), t.durability),
                     None => "telemetry off".to_string(),
@@ -338,7 +401,18 @@ fn run(command: Command) -> Result<(), String> {
                 })?;
                 let local = listener.local_addr().map_err(|e| e.to_string())?;
                 let names: Vec<String> = system.components.iter().map(|c| c.name.clone()).collect();
-                let app = Arc::new(rein_server::App::on_workers(system, models, telemetry, workers));
+                let token = std::env::var(&system.server.admin_token_env).ok();
+                let mut app = rein_server::App::on_workers(system, versions, telemetry, workers);
+                let server_settings = app.system.server.clone();
+                let admin = token.as_deref().is_some_and(|t| !t.is_empty());
+                app.registry = Some(rein_server::models::Models::new(registry, runtime, token, &server_settings));
+                if !admin {
+                    tracing::info!(
+                        "admin routes closed: no token in the environment variable `{}`",
+                        server_settings.admin_token_env
+                    );
+                }
+                let app = Arc::new(app);
                 tracing::info!(%local, components = ?names, "rein is serving");
                 println!("rein listening on http://{local}, {recording}");
                 let served = rein_server::serve(listener, app.clone(), rein_server::shutdown_signal()).await;
@@ -363,16 +437,7 @@ fn run(command: Command) -> Result<(), String> {
             };
             let (since_ms, until_ms) = (time("since", since)?, time("until", until)?);
             let options = rein_telemetry::ExportOptions { since_ms, until_ms, labeled_only, format };
-            let dir = rein_telemetry::DataDir::at(&data_dir);
-            if !dir.database().is_file() {
-                return Err(format!(
-                    "no telemetry store in {}: serve the system with --data-dir {} first (or pass the right --data-dir)",
-                    data_dir.display(),
-                    data_dir.display()
-                ));
-            }
-            let store = Arc::new(rein_telemetry::SqliteStore::open(&data_dir).map_err(|e| e.to_string())?);
-            let serving = catch_up(&store, &data_dir)?;
+            let (store, serving) = open_store(&data_dir)?;
             let report = match &output {
                 Some(path) => {
                     let file =
@@ -391,15 +456,63 @@ fn run(command: Command) -> Result<(), String> {
                 );
             }
             if serving {
-                eprintln!(
-                    "note: the rein serving {} did not load its newest events into the store within 2 s: \
-                     they are not in this export (its store may be stalled; see its /v2/health/ready)",
-                    data_dir.display()
-                );
+                eprintln!("{}", behind_note(&data_dir, "this export"));
             }
             Ok(())
         }
-        Command::Profile { system, component, data, out, no_score, sample_size, seed } => {
+        Command::Report { system, data_dir, out, drift_window, reference, windows, at } => {
+            let path = system;
+            let system =
+                rein_system::load(&path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
+            let at_ms = at.map(|s| rein_server::parse_time("at", &s).map_err(|e| e.to_string())).transpose()?;
+            let drift_ms = rein_system::parse_duration(&drift_window)
+                .ok_or_else(|| format!("--drift-window is `{drift_window}`: give a duration such as 1h, 1d or 7d"))?
+                .as_millis() as i64;
+            let options = goals::options(windows, at_ms)?;
+            let references = report::references(&system, &reference)?;
+            let (store, serving) = open_store(&data_dir)?;
+            let written = report::write(&system, store.as_ref(), &options, drift_ms, &references, &data_dir, &out)?;
+            println!("{written}");
+            if serving {
+                eprintln!("{}", behind_note(&data_dir, "this report"));
+            }
+            Ok(())
+        }
+        Command::Goals { system, data_dir, windows, at, json } => {
+            let path = system;
+            let system =
+                rein_system::load(&path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
+            let at_ms = at.map(|s| rein_server::parse_time("at", &s).map_err(|e| e.to_string())).transpose()?;
+            let options = goals::options(windows, at_ms)?;
+            let (store, serving) = open_store(&data_dir)?;
+            let report = rein_monitor::goals::measure(&system, store.as_ref(), &options).map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", goals::render(&report));
+            }
+            if serving {
+                eprintln!("{}", behind_note(&data_dir, "these figures"));
+            }
+            Ok(())
+        }
+        Command::Profile { system, component, data, since, until, data_dir, out, no_score, sample_size, seed } => {
+            let Some(data) = data else {
+                let time = |what: &str, v: Option<String>| -> Result<i64, String> {
+                    let v = v.ok_or_else(|| format!("--{what} is needed with a recorded window"))?;
+                    rein_server::parse_time(what, &v).map_err(|e| e.to_string())
+                };
+                let (since_ms, until_ms) = (time("since", since)?, time("until", until)?);
+                if since_ms >= until_ms {
+                    return Err(format!("--since ({since_ms}) must be before --until ({until_ms})"));
+                }
+                let (store, serving) = open_store(&data_dir)?;
+                if serving {
+                    eprintln!("{}", behind_note(&data_dir, "this profile"));
+                }
+                let recorded = monitor::Recorded { store: store.as_ref(), since_ms, until_ms };
+                return monitor::profile_recorded(system, component, recorded, out, sample_size, seed);
+            };
             monitor::profile(monitor::ProfileOptions { system, component, data, out, no_score, sample_size, seed })
         }
         Command::Drift { system, component, reference, current, json, out, score, sample_size, seed } => {
@@ -415,6 +528,7 @@ fn run(command: Command) -> Result<(), String> {
                 seed,
             })
         }
+        Command::Models(command) => models::run(command),
         Command::Demo { example, seed, scale, data_dir, keep_serving } => {
             if !(scale > 0.0 && scale <= 100.0) {
                 return Err(format!("--scale must be in (0, 100], not {scale}"));
@@ -422,6 +536,31 @@ fn run(command: Command) -> Result<(), String> {
             demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving })
         }
     }
+}
+
+/// Opens a data directory's store to read it, with everything its event log holds loaded;
+/// also whether a serving rein's loader was still behind (what it had not loaded is left out).
+pub(crate) fn open_store(data_dir: &Path) -> Result<(Arc<rein_telemetry::SqliteStore>, bool), String> {
+    let dir = rein_telemetry::DataDir::at(data_dir);
+    if !dir.database().is_file() {
+        return Err(format!(
+            "no telemetry store in {}: serve the system with --data-dir {} first (or pass the right --data-dir)",
+            data_dir.display(),
+            data_dir.display()
+        ));
+    }
+    let store = Arc::new(rein_telemetry::SqliteStore::open(data_dir).map_err(|e| e.to_string())?);
+    let serving = catch_up(&store, data_dir)?;
+    Ok((store, serving))
+}
+
+/// Why `what` leaves out the newest events: the serving rein did not load them in time.
+fn behind_note(data_dir: &Path, what: &str) -> String {
+    format!(
+        "note: the rein serving {} did not load its newest events into the store within 2 s: they are not in {what} \
+         (its store may be stalled; see its /v2/health/ready)",
+        data_dir.display()
+    )
 }
 
 /// Loads into the store what the data directory's event log holds, when no server holds the

@@ -90,6 +90,54 @@ pub fn profile(options: ProfileOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// A window of what telemetry recorded.
+pub struct Recorded<'a> {
+    pub store: &'a dyn rein_telemetry::Store,
+    pub since_ms: i64,
+    pub until_ms: i64,
+}
+
+/// `rein profile --since --until`: the profile of a recorded window.
+pub fn profile_recorded(
+    system_path: PathBuf,
+    name: String,
+    recorded: Recorded<'_>,
+    out: Option<PathBuf>,
+    sample_size: usize,
+    seed: u64,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let (system, index) = load_component(&system_path, &name)?;
+    let component = &system.components[index];
+    let options = Options { sample_size, seed, ..Options::default() };
+    let window = recorded.since_ms..recorded.until_ms;
+    let profile = rein_monitor::recorded::profile(&system.name, component, recorded.store, window, &options)
+        .map_err(|e| e.to_string())?;
+    if profile.source.rows == 0 {
+        return Err(format!(
+            "`{}` recorded no prediction from {} until {}: nothing to profile (is --data-dir right?)",
+            component.name,
+            rein_monitor::goals::time_text(recorded.since_ms),
+            rein_monitor::goals::time_text(recorded.until_ms)
+        ));
+    }
+    let out = out.unwrap_or_else(|| default_profile_path(component));
+    std::fs::write(&out, profile.to_json() + "\n").map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    eprintln!(
+        "profiled `{}` on {} in {:.2} s → {}",
+        component.name,
+        profile.source.file,
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    for column in &profile.columns {
+        if let Some(why) = &column.skipped {
+            eprintln!("  `{}` not profiled: {why}", column.name);
+        }
+    }
+    Ok(())
+}
+
 pub fn drift(options: DriftOptions) -> Result<(), String> {
     let (system, index) = load_component(&options.system, &options.component)?;
     let component = &system.components[index];

@@ -218,8 +218,12 @@ fn export_loads_what_the_event_log_holds_or_says_a_server_does() {
 /// `--help` describes every argument and option of every command.
 #[test]
 fn help_describes_every_argument() {
-    for command in ["init", "check", "serve", "predict", "export", "profile", "drift", "demo"] {
-        let (ok, stdout, stderr) = rein(&[command, "--help"]);
+    let models = ["models register", "models list", "models show", "models alias", "models history"];
+    let commands = ["init", "check", "serve", "predict", "export", "goals", "report", "profile", "drift", "demo"];
+    for command in commands.into_iter().chain(models) {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let (ok, stdout, stderr) = rein(&args);
         assert!(ok, "{stderr}");
         let listed: Vec<&str> = stdout
             .lines()

@@ -69,4 +69,21 @@ fn the_demo_prints_a_report_without_log_lines_and_commands_that_work() {
     let exported = Command::new("sh").arg("-c").arg(export).current_dir(dir.path()).output().unwrap();
     assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
     assert!(String::from_utf8_lossy(&exported.stdout).lines().count() > 1, "a header and rows");
+
+    // the goal tree as the world left it, and the command that prints it again agrees
+    assert!(stdout.contains("goals of phishing-warning as of"), "{stdout}");
+    let goals = stdout.lines().find(|l| l.contains(" goals ")).unwrap_or_else(|| panic!("{stdout}")).trim();
+    let again = Command::new("sh").arg("-c").arg(goals).current_dir(dir.path()).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let tree = String::from_utf8_lossy(&again.stdout);
+    let printed = &stdout[stdout.find("goals of").unwrap()..stdout.find("report written to").unwrap()];
+    assert_eq!(tree.trim(), printed.trim(), "the demo and `rein goals` measure the same store the same way");
+    for id in ["protect_users", "few_credentials_entered", "every_page_scored", "warnings_heeded"] {
+        assert!(tree.contains(id), "{id} in {tree}");
+    }
+    // and the report page, where it says
+    let report = stdout.lines().find(|l| l.starts_with("report written to ")).unwrap();
+    let path = report.trim_start_matches("report written to ").split(" (").next().unwrap();
+    assert!(Path::new(path).is_absolute() && Path::new(path).starts_with(&data), "{report}");
+    assert!(std::fs::read_to_string(path).unwrap().contains("goal-few_credentials_entered"));
 }

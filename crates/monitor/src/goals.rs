@@ -584,6 +584,40 @@ impl SignumOrZero for f64 {
     }
 }
 
+/// A figure as a person reads it: `0.1984 [0.1611, 0.2418] over 373 in <from> – <until>`.
+impl Figure {
+    pub fn describe(&self) -> String {
+        let value = self.value.map_or_else(|| "no value".to_owned(), number_text);
+        let interval = self.interval.as_ref().map_or(String::new(), |b| {
+            let end = |v: Option<f64>, inf: &str| v.map_or_else(|| inf.to_owned(), number_text);
+            format!(" [{}, {}]", end(b.lower, "-inf"), end(b.upper, "inf"))
+        });
+        format!("{value}{interval} over {} in {} – {}", self.count, time_text(self.from_ms), time_text(self.until_ms))
+    }
+}
+
+impl TargetSpec {
+    /// `at least 0.7`, `at most 50`, `between 1 and 2`.
+    pub fn describe(&self) -> String {
+        match (self.at_least, self.at_most) {
+            (Some(lo), Some(hi)) => format!("between {} and {}", number_text(lo), number_text(hi)),
+            (Some(lo), None) => format!("at least {}", number_text(lo)),
+            (None, Some(hi)) => format!("at most {}", number_text(hi)),
+            (None, None) => "none".to_owned(),
+        }
+    }
+}
+
+/// A whole number as it is, anything else to four decimals.
+pub fn number_text(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.4}") }
+}
+
+/// Unix milliseconds as RFC 3339 to the second, UTC.
+pub fn time_text(ms: i64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,15 +13,31 @@ const CURRENT_COLOUR: &str = "#f58518";
 
 /// The report as a page.
 pub fn render(report: &DriftReport) -> String {
-    let mut page = String::with_capacity(64 * 1024);
     let title = format!("Drift of {} / {}", report.system, report.component);
+    let mut body = format!("<h1>{}</h1>\n", escape(&title));
+    body.push_str(&drift_body(report, ""));
+    page(&title, &body)
+}
+
+/// A whole page around `body`: no script, no font, no request over the network.
+pub fn page(title: &str, body: &str) -> String {
+    let mut page = String::with_capacity(body.len() + 2048);
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n",
-        escape(&title),
+        escape(title),
         STYLE
     );
-    let _ = writeln!(page, "<h1>{}</h1>", escape(&title));
+    page.push_str(body);
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+/// A drift report's content, without its title: its summary, how it was decided, the
+/// overview table and a section a column; `anchors` prefixes the columns' anchors so that
+/// several reports share a page.
+pub fn drift_body(report: &DriftReport, anchors: &str) -> String {
+    let mut page = String::with_capacity(64 * 1024);
     let s = &report.summary;
     let _ = writeln!(
         page,
@@ -64,15 +80,14 @@ pub fn render(report: &DriftReport) -> String {
         p.share_threshold,
         report.sample_size
     );
-    overview(&mut page, report);
+    overview(&mut page, report, anchors);
     for column in &report.columns {
-        section(&mut page, column);
+        section(&mut page, column, anchors);
     }
-    page.push_str("</body>\n</html>\n");
     page
 }
 
-fn overview(page: &mut String, report: &DriftReport) {
+fn overview(page: &mut String, report: &DriftReport, anchors: &str) {
     page.push_str("<h2>Columns</h2>\n<table class=\"overview\">\n<tr><th>column</th><th>type</th><th>decided by</th><th>value</th><th>drift at</th><th>missing (ref → cur)</th><th>drifted</th></tr>\n");
     for c in &report.columns {
         let (method, value, rule) = match &c.decision {
@@ -87,7 +102,7 @@ fn overview(page: &mut String, report: &DriftReport) {
             page,
             "<tr class=\"{}\"><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}% → {:.1}%</td><td>{}</td></tr>",
             if c.drifted { "drifted" } else { "steady" },
-            anchor(&c.name),
+            anchor(anchors, &c.name),
             escape(&c.name),
             escape(&c.declared),
             escape(&method),
@@ -107,11 +122,11 @@ fn overview(page: &mut String, report: &DriftReport) {
     page.push_str("</table>\n");
 }
 
-fn section(page: &mut String, c: &ColumnReport) {
+fn section(page: &mut String, c: &ColumnReport, anchors: &str) {
     let _ = writeln!(
         page,
         "<section id=\"{}\">\n<h3>{} <span class=\"tag\">{} {}</span> <span class=\"{}\">{}</span></h3>\n<p>{}</p>",
-        anchor(&c.name),
+        anchor(anchors, &c.name),
         escape(&c.name),
         escape(&format!("{:?}", c.role).to_lowercase()),
         escape(&c.declared),
@@ -305,10 +320,10 @@ fn histogram(labels: &[String], reference: &[f64], current: &[f64]) -> String {
     )
 }
 
-fn anchor(name: &str) -> String {
+fn anchor(prefix: &str, name: &str) -> String {
     let cleaned: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
-    format!("column-{cleaned}")
+    format!("{prefix}column-{cleaned}")
 }
 
 /// Text for HTML (and XML): `&`, `<`, `>`, `"` and `'` escaped.
@@ -327,7 +342,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:72em}\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:72em}\
 table{border-collapse:collapse;margin:0.5em 0}td,th{border-bottom:1px solid #ddd;padding:0.25em 0.6em;text-align:left}\
 tr.drifted td{background:#fdecea}.bad{color:#b3261e;font-weight:bold}.good{color:#1e7b34}.warn{color:#9a6700;font-weight:bold}\
 .tag{font-size:0.7em;color:#666;font-weight:normal}.axis{font-size:10px;fill:#555}section{margin-top:2em}\

@@ -41,9 +41,11 @@ pub mod monitors;
 mod population;
 pub mod profile;
 pub mod quality;
+pub mod recorded;
 pub mod report;
 mod resample;
 pub mod reservoir;
+pub mod system_page;
 pub mod table;
 pub mod window;
 

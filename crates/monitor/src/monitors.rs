@@ -5,7 +5,8 @@
 //! A monitor is judged **as of** just after the newest recorded prediction (a simulation or
 //! a backfill is judged in its own time), or at the wall clock when that prediction is
 //! within one window of it: a live system whose traffic pauses still closes its windows
-//! ([`as_of`]). Each window closed since the last one evaluated is evaluated once, oldest
+//! ([`as_of`]). A window closes once that instant is `[alerts] lateness` (a minute by
+//! default) past its end: predictions stamped within it may still arrive until then. Each window closed since the last one evaluated is evaluated once, oldest
 //! first ([`due_windows`]); a monitor new to the store starts at the window of the oldest
 //! prediction, and none goes back more than [`MAX_CATCH_UP`] windows.
 //!
@@ -496,9 +497,11 @@ pub fn evaluate(
     let mut first: Option<Option<i64>> = None;
     // the windows due, by length, then by window: the monitors due in each
     let mut due: BTreeMap<i64, BTreeMap<Window, Vec<usize>>> = BTreeMap::new();
+    let lateness = i64::try_from(system.alerts.lateness.as_millis()).unwrap_or(i64::MAX);
     for (i, monitor) in system.monitors.iter().enumerate() {
         let length = length_ms(monitor.window);
-        let Some(at) = as_of(Some(newest), now_ms, length) else { continue };
+        // a window closes once the instant, less the lateness allowed, reaches its end
+        let Some(at) = as_of(Some(newest), now_ms, length).map(|at| at.saturating_sub(lateness)) else { continue };
         let until = states.get(&monitor.id).and_then(|s| s.evaluated_until_ms);
         if until.is_none() && first.is_none() {
             first = Some(store.oldest_predictions_until(0.0)?);

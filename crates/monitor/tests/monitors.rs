@@ -222,7 +222,8 @@ struct World {
 
 /// A profile of 2,000 reference rows; then six hours of 400 predictions each: hour 1's
 /// amounts three times larger (drift), hour 4 with a fifth of its predictions answered by
-/// the fallback; and one prediction in hour 6, which closes hour 5.
+/// the fallback; and one prediction in hour 6, two minutes in, which closes hour 5 (the
+/// lateness allowed is a minute).
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
@@ -246,7 +247,8 @@ fn world() -> World {
         }
         hours.push(rows);
     }
-    events.push(prediction("h6".into(), T0 + 6 * HOUR + 1, &rows(&mut rng, 1, 1.0)[0], false, 3));
+    // past hour 5's end by more than the minute of lateness allowed
+    events.push(prediction("h6".into(), T0 + 6 * HOUR + 120_000, &rows(&mut rng, 1, 1.0)[0], false, 3));
     store.write_batch(&events, None).unwrap();
     World { _dir: dir, store, profile, hours, system, dir: path }
 }
@@ -393,7 +395,7 @@ fn a_carried_state_resumes_without_opening_anything_twice() {
         let mut events = Vec::new();
         w.store
             .visit_predictions(
-                &rein_telemetry::WindowQuery { until_ms: Some(T0 + 2 * HOUR + 1), ..Default::default() },
+                &rein_telemetry::WindowQuery { until_ms: Some(T0 + 2 * HOUR + 300_000), ..Default::default() },
                 &mut |r| {
                     events.push(Event::Prediction(r.prediction));
                     Ok(())
@@ -430,4 +432,20 @@ fn without_a_profile_drift_is_not_measured_and_says_why() {
     let loaded = References::load(&w.system);
     let why = loaded.get("fraud").unwrap_err();
     assert!(why.contains("/nowhere/model.profile.json") && why.contains("rein profile"), "{why}");
+}
+
+/// A window closes once the newest prediction is `[alerts] lateness` past its end: until
+/// then a prediction stamped within it may still arrive, and is counted.
+#[test]
+fn a_window_waits_for_its_late_predictions() {
+    let w = world();
+    let refs = references(&w);
+    let mut system = w.system.clone();
+    // the newest prediction is two minutes into hour 6: with ten minutes allowed, hour 5 is open
+    system.alerts.lateness = std::time::Duration::from_secs(600);
+    let evaluation = monitors::evaluate(&system, &w.store, &refs, &BTreeMap::new(), 0, &mut ids()).unwrap();
+    assert_eq!(evaluation.states["fallbacks"].evaluated_until_ms, Some(T0 + 5 * HOUR));
+    system.alerts.lateness = std::time::Duration::ZERO;
+    let evaluation = monitors::evaluate(&system, &w.store, &refs, &BTreeMap::new(), 0, &mut ids()).unwrap();
+    assert_eq!(evaluation.states["fallbacks"].evaluated_until_ms, Some(T0 + 6 * HOUR));
 }

@@ -41,5 +41,5 @@ pub use inspect::{Binding, Draft, DraftFeature, draft};
 pub use library::{ONNXRUNTIME_VERSION, PROJECT_LIBRARY, Runtime};
 pub use raw::{RawData, RawTensor, TensorDataError, TensorSpec};
 pub use raw_infer::RawModel;
-pub use served::{LoadReport, ServedModel, load, load_system, load_system_report};
+pub use served::{LoadReport, ServedModel, load, load_artifact, load_system, load_system_report};
 pub use warnings::LoadWarning;

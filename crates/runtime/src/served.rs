@@ -48,19 +48,32 @@ pub fn load(component: &Component, runtime: &Runtime) -> Result<Arc<dyn ServedMo
             format!("cannot read it: {e}")
         })
     })?;
-    let graph = proto::decode(&bytes).map_err(artifact)?;
+    load_artifact(component, &bytes, path, runtime)
+}
+
+/// As [`load`], for a model's bytes already read (a registered version): `source` names
+/// them in errors. The version is the component's `model.version`, or the bytes' short
+/// SHA-256 (`sha256:` and 12 hex digits).
+pub fn load_artifact(
+    component: &Component,
+    bytes: &[u8],
+    source: &std::path::Path,
+    runtime: &Runtime,
+) -> Result<Arc<dyn ServedModel>, RuntimeError> {
+    let artifact = |reason: String| RuntimeError::Artifact { path: source.to_path_buf(), reason };
+    let graph = proto::decode(bytes).map_err(artifact)?;
     let model_labels = proto::class_labels(&graph);
     let version = match &component.model.version {
         Some(v) => v.clone(),
         None => {
-            let digest = Sha256::digest(&bytes);
+            let digest = Sha256::digest(bytes);
             let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
             format!("sha256:{hex}")
         }
     };
     let name = component.model.name.clone();
     let info = ModelInfo { name, version };
-    let onnxruntime = OrtEngine::load(runtime, &bytes, component, info.clone(), model_labels.as_deref())?;
+    let onnxruntime = OrtEngine::load(runtime, bytes, component, info.clone(), model_labels.as_deref())?;
     let warnings = crate::warnings::of(component, &graph, onnxruntime.signature());
     let evaluator = Evaluator::choose(component, &graph, &onnxruntime, info);
     Ok(Arc::new(Served { onnxruntime, evaluator, model_labels, warnings }))

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rein_decision::{DecisionPath, Model, ModelError, ModelInfo, ModelOutput};
@@ -26,6 +26,8 @@ pub struct App {
     pub alerting: Option<Arc<Alerting>>,
     /// How often the monitors' task looks for closed windows.
     monitor_tick: Duration,
+    /// The model registry, when the server keeps one (`rein serve`): `/v1/models`.
+    pub registry: Option<crate::models::Models>,
     /// Worker threads that serve it (see [`crate::workers`]); each has its own batching queues.
     workers: usize,
 }
@@ -34,8 +36,13 @@ pub struct ComponentRuntime {
     pub name: String,
     pub metrics: ComponentMetrics,
     pub path: DecisionPath,
-    /// Its loaded model versions; predictions go to the default one.
-    pub models: ModelVersions,
+    /// Its loaded model versions; predictions go to the default one. Read once per
+    /// request (a clone of the `Arc`), replaced whole by a swap: a request finishes on the
+    /// versions it started with.
+    serving: RwLock<Arc<ModelVersions>>,
+    /// Held while a swap loads and checks a version, so that swaps of one component
+    /// happen one at a time, in the order their alias moves are recorded.
+    pub(crate) swapping: tokio::sync::Mutex<()>,
     /// Bounds inferences in flight: past it, a request gets the fallback, not a queue.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
@@ -84,7 +91,8 @@ impl App {
                     name: component.name.clone(),
                     metrics: ComponentMetrics::new(component, &models.default().info().version),
                     path: DecisionPath::new(component.clone(), rein_decision::DEFAULT_MAX_TRACKED_UNITS),
-                    models,
+                    serving: RwLock::new(Arc::new(models)),
+                    swapping: tokio::sync::Mutex::new(()),
                     in_flight: Arc::new(Semaphore::new(max_in_flight)),
                     max_in_flight,
                     call_cost: CallCost::default(),
@@ -101,6 +109,7 @@ impl App {
             names,
             telemetry,
             alerting,
+            registry: None,
             monitor_tick: crate::alerting::DEFAULT_TICK,
             workers,
         }
@@ -148,22 +157,43 @@ impl App {
 }
 
 impl ComponentRuntime {
-    /// What identifies the default version, which answers predictions.
-    pub fn model_info(&self) -> &ModelInfo {
-        self.models.default().info()
+    /// Its loaded versions as they are now; a request takes them once and keeps them.
+    pub fn models(&self) -> Arc<ModelVersions> {
+        self.serving.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Runs the default version on rows of features in schema order.
+    /// What identifies the default version, which answers predictions now.
+    pub fn model_info(&self) -> ModelInfo {
+        self.models().default().info().clone()
+    }
+
+    /// Replaces its loaded versions by `next(current)`, at once: requests that took the
+    /// current set finish on it; every later one takes the new.
+    pub fn swap(&self, next: impl FnOnce(&ModelVersions) -> ModelVersions) -> Arc<ModelVersions> {
+        let mut serving = self.serving.write().unwrap_or_else(|e| e.into_inner());
+        let swapped = Arc::new(next(&serving));
+        *serving = swapped.clone();
+        swapped
+    }
+
+    /// Runs `model` (one of its versions, taken by the request when it started) on rows of
+    /// features in schema order.
     ///
     /// Concurrent calls are batched: each joins the queue and yields once, so that the
     /// requests this worker already has ready join too; the first to resume runs all that
     /// is queued, in as few model calls as possible. One call of 8 rows costs about as
     /// much as two of 1, so under load this is most of the model's cost saved, and alone
     /// a request waits for nothing but its own yield.
-    pub async fn infer(self: &Arc<Self>, rows: Vec<Vec<FeatureValue>>) -> Result<Vec<ModelOutput>, ModelError> {
+    /// Requests batched together always share their model: a batch ends where the queue's
+    /// next request holds another version.
+    pub async fn infer(
+        self: &Arc<Self>,
+        model: &Arc<dyn ServedModel>,
+        rows: Vec<Vec<FeatureValue>>,
+    ) -> Result<Vec<ModelOutput>, ModelError> {
         if rows.len() >= MAX_BATCH_ROWS {
             let n = rows.len();
-            return self.bounded(self.models.default(), n, move |model| infer_rows(model, &rows)).await;
+            return self.bounded(model, n, move |model| infer_rows(model, &rows)).await;
         }
         let (reply, answer) = oneshot::channel();
         // the queue it joins is the one it runs, wherever the task resumes
@@ -171,7 +201,7 @@ impl ComponentRuntime {
         let id = {
             let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
             let id = self.next_waiting.fetch_add(1, Ordering::Relaxed);
-            queue.push_back(Waiting { id, rows, reply });
+            queue.push_back(Waiting { id, model: model.clone(), rows, reply });
             id
         };
         tokio::task::yield_now().await;
@@ -198,6 +228,7 @@ impl ComponentRuntime {
             if batch.is_empty() {
                 continue;
             }
+            let model = batch[0].model.clone();
             let sizes: Vec<usize> = batch.iter().map(|w| w.rows.len()).collect();
             let (rows, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|w| (w.rows, w.reply)).unzip();
             let rows: Vec<Vec<FeatureValue>> = rows.into_iter().flatten().collect();
@@ -210,11 +241,10 @@ impl ComponentRuntime {
                     continue;
                 }
             };
-            let model = self.models.default();
             if self.inline(n) {
-                answer_all(replies, self.run_inline(permit, n, &**model, work));
+                answer_all(replies, self.run_inline(permit, n, &*model, work));
             } else {
-                let (this, model) = (self.clone(), model.clone());
+                let this = self.clone();
                 tokio::spawn(async move {
                     let result = this.run_blocking(permit, n, model, work).await;
                     answer_all(replies, result);
@@ -311,6 +341,8 @@ impl ComponentRuntime {
 struct Waiting {
     /// Order of arrival: entries up to a request's own are its to run.
     id: u64,
+    /// The version the request took when it started, which must answer it.
+    model: Arc<dyn ServedModel>,
     rows: Vec<Vec<FeatureValue>>,
     reply: oneshot::Sender<Result<Vec<ModelOutput>, ModelError>>,
 }
@@ -319,13 +351,15 @@ struct Waiting {
 /// were abandoned). Entries of requests that gave up waiting are dropped, not run.
 fn take_batch(queue: &mut VecDeque<Waiting>) -> Vec<Waiting> {
     let mut rows = 0;
-    let mut batch = Vec::new();
+    let mut batch: Vec<Waiting> = Vec::new();
     while let Some(next) = queue.front() {
         if next.reply.is_closed() {
             queue.pop_front();
             continue;
         }
-        if !batch.is_empty() && rows + next.rows.len() > MAX_BATCH_ROWS {
+        if let Some(first) = batch.first()
+            && (rows + next.rows.len() > MAX_BATCH_ROWS || !Arc::ptr_eq(&first.model, &next.model))
+        {
             break;
         }
         rows += next.rows.len();
@@ -403,8 +437,21 @@ mod tests {
     type Answer = oneshot::Receiver<Result<Vec<ModelOutput>, ModelError>>;
 
     fn waiting(id: u64, rows: usize) -> (Waiting, Answer) {
+        waiting_on(id, rows, &doubler("1"))
+    }
+
+    fn waiting_on(id: u64, rows: usize, model: &Arc<dyn ServedModel>) -> (Waiting, Answer) {
         let (reply, answer) = oneshot::channel();
-        (Waiting { id, rows: vec![vec![FeatureValue::Integer(rows as i64)]; rows], reply }, answer)
+        let rows = vec![vec![FeatureValue::Integer(rows as i64)]; rows];
+        (Waiting { id, model: model.clone(), rows, reply }, answer)
+    }
+
+    fn doubler(version: &str) -> Arc<dyn ServedModel> {
+        static ONE: std::sync::OnceLock<Arc<dyn ServedModel>> = std::sync::OnceLock::new();
+        let make = || -> Arc<dyn ServedModel> {
+            Arc::new(Doubler(ModelInfo { name: "doubler".into(), version: version.into() }))
+        };
+        if version == "1" { ONE.get_or_init(make).clone() } else { make() }
     }
 
     #[test]
@@ -423,8 +470,50 @@ mod tests {
         assert!(take_batch(&mut queue).is_empty());
     }
 
+    #[test]
+    fn a_batch_never_mixes_versions_so_each_request_is_answered_by_the_one_it_took() {
+        let (old, new) = (doubler("old"), doubler("new"));
+        let (entries, _answers): (Vec<_>, Vec<_>) = [(1, &old), (2, &old), (1, &new), (1, &old)]
+            .into_iter()
+            .enumerate()
+            .map(|(i, (n, m))| waiting_on(i as u64, n, m))
+            .unzip();
+        let mut queue: VecDeque<Waiting> = entries.into_iter().collect();
+        let versions = |b: Vec<Waiting>| b.iter().map(|w| w.model.info().version.clone()).collect::<Vec<_>>();
+        assert_eq!(versions(take_batch(&mut queue)), ["old", "old"]);
+        assert_eq!(versions(take_batch(&mut queue)), ["new"]);
+        assert_eq!(versions(take_batch(&mut queue)), ["old"]);
+    }
+
     /// Doubles each row's single integer; a negative one is a bad input.
     struct Doubler(ModelInfo);
+
+    impl rein_runtime::RawModel for Doubler {
+        fn inputs(&self) -> &[rein_runtime::TensorSpec] {
+            &[]
+        }
+        fn outputs(&self) -> &[rein_runtime::TensorSpec] {
+            &[]
+        }
+        fn platform(&self) -> &str {
+            "test"
+        }
+        fn infer_raw(&self, _: Vec<rein_runtime::RawTensor>) -> Result<Vec<rein_runtime::RawTensor>, ModelError> {
+            Err(ModelError::Run("no raw calls".into()))
+        }
+    }
+
+    impl ServedModel for Doubler {
+        fn engine(&self) -> rein_runtime::Engine {
+            rein_runtime::Engine::OnnxRuntime { reason: "a test model".into() }
+        }
+        fn model_labels(&self) -> Option<&[String]> {
+            None
+        }
+        fn warnings(&self) -> &[rein_runtime::LoadWarning] {
+            &[]
+        }
+    }
 
     impl Model for Doubler {
         fn info(&self) -> &ModelInfo {

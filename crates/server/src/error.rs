@@ -48,6 +48,16 @@ pub enum Code {
     UnknownPrediction,
     /// The route reads telemetry, which is off on this server.
     TelemetryOff,
+    /// The server keeps no model registry.
+    RegistryOff,
+    // 401
+    /// An admin route (or a closed read) without a bearer token.
+    Unauthorized,
+    // 403
+    /// A bearer token that is not the admin token.
+    Forbidden,
+    /// No admin token is configured: the admin routes are closed.
+    AdminDisabled,
     // 405
     MethodNotAllowed,
     // 408
@@ -55,6 +65,8 @@ pub enum Code {
     // 409
     /// An idempotency key already names other feedback.
     KeyReused,
+    /// A version id that names other bytes, or bytes registered as another version.
+    VersionExists,
     // 413
     BodyTooLarge,
     // 422 (400 on OIP v2)
@@ -71,13 +83,23 @@ pub enum Code {
     GuardrailFailed,
     InvalidFeedback,
     InvalidOutcome,
+    /// A model version refused by the checks before serving: the mismatch is named.
+    ModelRefused,
+    /// A version id, alias or parent that cannot be one.
+    BadVersion,
+    /// A reference profile that is not one, or of another component.
+    BadProfile,
     // 500
+    /// A stored model artifact whose bytes no longer match its digest.
+    CorruptArtifact,
     ModelFailed,
     Internal,
     // 503
     ModelUnavailable,
     TelemetryUnavailable,
     StoreUnavailable,
+    /// The model registry could not be read or written.
+    RegistryUnavailable,
 }
 
 /// An error as a client gets it. Made only here, from the typed errors below.
@@ -291,6 +313,8 @@ pub enum Expected {
     Outcome,
     /// OIP v2's inference request.
     InferRequest,
+    /// `PUT /v1/models/{name}/aliases/{alias}`.
+    AliasMove,
 }
 
 impl Expected {
@@ -309,6 +333,9 @@ impl Expected {
             Expected::Outcome => json!({"expected": {
                 "name": "snake_case name, e.g. left_page", "unit": "string", "prediction_id": "string",
                 "value": "number", "time_ms": "unix milliseconds (default: now)"
+            }}),
+            Expected::AliasMove => json!({"expected": {
+                "version": "a registered version id", "reason": "string (optional)", "by": "string (optional)"
             }}),
             Expected::InferRequest => json!({"expected": {
                 "id": "string (optional)", "inputs": "array of {name, shape, datatype, data or parameters.binary_data_size}",
@@ -802,6 +829,82 @@ impl From<OutcomeError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidOutcome, message).with_details(
                     json!({"expected": {"prediction_id": "the prediction it followed", "unit": "who it happened to"}}),
                 )
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The model registry
+
+impl From<crate::models::AuthError> for ApiError {
+    fn from(e: crate::models::AuthError) -> Self {
+        use crate::models::AuthError;
+        let message = e.to_string();
+        match e {
+            AuthError::Missing => ApiError::new(StatusCode::UNAUTHORIZED, Code::Unauthorized, message)
+                .with_hint("the token is the value of the environment variable `server.admin_token_env` names"),
+            AuthError::Wrong => ApiError::new(StatusCode::FORBIDDEN, Code::Forbidden, message),
+            AuthError::Disabled { env } => ApiError::new(StatusCode::FORBIDDEN, Code::AdminDisabled, message)
+                .with_hint(&format!("start the server with the token in the environment variable `{env}`")),
+        }
+    }
+}
+
+impl From<crate::models::ModelsError> for ApiError {
+    fn from(e: crate::models::ModelsError) -> Self {
+        use crate::models::ModelsError;
+        let message = e.to_string();
+        match e {
+            ModelsError::Off => ApiError::new(StatusCode::NOT_FOUND, Code::RegistryOff, message)
+                .with_hint("`rein serve` keeps the registry in its data directory"),
+            ModelsError::Task(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Code::RegistryUnavailable, message),
+        }
+    }
+}
+
+impl From<rein_registry::RegistryError> for ApiError {
+    fn from(e: rein_registry::RegistryError) -> Self {
+        use rein_registry::{CheckError, RegistryError};
+        let message = e.to_string();
+        match e {
+            RegistryError::Io { .. } | RegistryError::Database { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Code::RegistryUnavailable, message)
+            }
+            RegistryError::UnknownVersion { known, .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, Code::UnknownVersion, message)
+                    .with_details(json!({ "versions": known }))
+            }
+            RegistryError::UnknownParent { known, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadVersion, message)
+                    .with_details(json!({ "versions": known }))
+            }
+            RegistryError::BadId(_) | RegistryError::BadAlias(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadVersion, message)
+            }
+            RegistryError::IdTaken { .. } | RegistryError::AlreadyRegistered { .. } => {
+                ApiError::new(StatusCode::CONFLICT, Code::VersionExists, message)
+            }
+            RegistryError::CorruptArtifact { .. } => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, Code::CorruptArtifact, message)
+                    .with_hint("register the model again from its source; the corrupt file is never served")
+            }
+            RegistryError::BadProfile { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadProfile, message)
+            }
+            RegistryError::Refused(refusal) => {
+                let problem = match &refusal {
+                    CheckError::Load { source, .. } => match source {
+                        rein_runtime::RuntimeError::Inputs(_) => "inputs",
+                        rein_runtime::RuntimeError::Labels(_) => "labels",
+                        rein_runtime::RuntimeError::Outputs(_) => "outputs",
+                        rein_runtime::RuntimeError::Artifact { .. } => "artifact",
+                        rein_runtime::RuntimeError::Library { .. } => "library",
+                    },
+                    CheckError::Smoke { .. } => "smoke",
+                };
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::ModelRefused, message)
+                    .with_details(json!({ "problem": problem, "hint": refusal.hint() }))
             }
         }
     }

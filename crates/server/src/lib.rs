@@ -9,6 +9,7 @@ pub mod error;
 mod fields;
 mod goals;
 pub mod metrics;
+pub mod models;
 mod monitors;
 mod oip;
 pub mod openapi;
@@ -28,7 +29,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use tokio::net::TcpListener;
 
 pub use app::App;
@@ -50,6 +51,16 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v1/goals", get(goals::goals)),
         (Method::GET, "/v1/monitors", get(monitors::monitors)),
         (Method::GET, "/v1/alerts", get(monitors::alerts)),
+        (Method::GET, "/v1/models", get(models::list)),
+        (Method::GET, "/v1/models/{name}", get(models::show_component)),
+        (Method::GET, "/v1/models/{name}/versions/{version}", get(models::show_version)),
+        (Method::GET, "/v1/models/{name}/history", get(models::history)),
+        (
+            Method::POST,
+            "/v1/models/{name}/versions",
+            post(models::register).layer(DefaultBodyLimit::max(models::MAX_MODEL_BYTES)),
+        ),
+        (Method::PUT, "/v1/models/{name}/aliases/{alias}", put(models::move_alias)),
         (Method::GET, "/v2", get(oip::server_metadata)),
         (Method::GET, "/v2/health/live", get(oip::live)),
         (Method::GET, "/v2/health/ready", get(oip::ready)),

@@ -127,14 +127,17 @@ impl ComponentMetrics {
         }
     }
 
-    pub fn request(&self, mode: &'static str, status: u16, took: Duration) {
-        match self.requests.get(&(mode, status)) {
+    /// A request answered by model version `version` (refused ones: the version serving).
+    /// Handles are kept for the start-up version; another's (after a swap) are looked up.
+    pub fn request(&self, version: &str, mode: &'static str, status: u16, took: Duration) {
+        let cached = if version == self.version { self.requests.get(&(mode, status)) } else { None };
+        match cached {
             Some((count, duration)) => {
                 count.increment(1);
                 duration.record(took);
             }
             None => {
-                let (count, duration) = request_handles(&self.component, &self.version, mode, status);
+                let (count, duration) = request_handles(&self.component, version, mode, status);
                 count.increment(1);
                 duration.record(took);
             }

@@ -75,12 +75,13 @@ fn component<'a>(app: &'a App, name: &str) -> Result<&'a Arc<ComponentRuntime>, 
 
 /// The version `version` of component `name`'s model (the default one when `None`), or
 /// 404 naming the versions loaded.
-fn model<'a>(c: &'a ComponentRuntime, name: &str, version: Option<&str>) -> Result<&'a Arc<dyn ServedModel>, NotFound> {
-    let Some(v) = version else { return Ok(c.models.default()) };
-    c.models.get(v).ok_or_else(|| NotFound::Version {
+fn model(c: &ComponentRuntime, name: &str, version: Option<&str>) -> Result<Arc<dyn ServedModel>, NotFound> {
+    let models = c.models();
+    let Some(v) = version else { return Ok(models.default().clone()) };
+    models.get(v).cloned().ok_or_else(|| NotFound::Version {
         model: name.to_string(),
         version: v.to_string(),
-        loaded: c.models.versions().into_iter().map(str::to_string).collect(),
+        loaded: models.versions().into_iter().map(str::to_string).collect(),
     })
 }
 
@@ -104,7 +105,7 @@ fn metadata(app: &App, name: &str, version: Option<&str>) -> Result<Json<Value>,
     };
     Ok(Json(json!({
         "name": c.name,
-        "versions": c.models.versions(),
+        "versions": c.models().versions(),
         "platform": model.platform(),
         "inputs": specs(model.inputs()),
         "outputs": specs(model.outputs()),
@@ -242,7 +243,7 @@ async fn run_infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Answer, ApiError> {
     let c = component(app, name)?;
-    let model = model(c, name, version)?.clone();
+    let model = model(c, name, version)?;
     let body = body?;
     let (json_part, mut binary) = split_body(headers, &body)?;
     let request: InferRequest =

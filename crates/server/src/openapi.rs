@@ -42,6 +42,12 @@ use crate::record::Prediction;
         crate::goals::goals,
         crate::monitors::monitors,
         crate::monitors::alerts,
+        crate::models::list,
+        crate::models::show_component,
+        crate::models::show_version,
+        crate::models::history,
+        crate::models::register,
+        crate::models::move_alias,
         crate::oip::live,
         crate::oip::ready,
         crate::render_metrics,
@@ -50,6 +56,8 @@ use crate::record::Prediction;
     tags(
         (name = "predictions", description = "Predictions and what is recorded of them"),
         (name = "feedback", description = "What the world says back"),
+        (name = "models", description = "The model registry: versions, their provenance, aliases and their history; \
+                                          registering and moving an alias need the admin token (`Authorization: Bearer`)"),
         (name = "goals", description = "The system's goals on every layer, measured over what is recorded"),
         (name = "monitoring", description = "Monitors evaluated as their windows close, and the alerts they open and close"),
         (name = "health", description = "Liveness and readiness (Open Inference Protocol v2's health routes)"),

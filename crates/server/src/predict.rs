@@ -13,7 +13,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use rein_decision::privacy::TelemetryFeatures;
 use rein_decision::schema::GivenFeatures;
-use rein_decision::{ModelError, ModelOutput, Outcome, Prepared, Refusal};
+use rein_decision::{ModelError, ModelInfo, ModelOutput, Outcome, Prepared, Refusal};
+use rein_runtime::ServedModel;
 use rein_telemetry::JsonText;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -127,9 +128,9 @@ pub async fn predict(
 ) -> Result<JsonBody, ApiError> {
     let started = Instant::now();
     let component = app.component(&name).ok_or_else(|| NotFound::component(&name, &app.component_names()))?;
-    answer(&app, component, body, started)
-        .await
-        .inspect_err(|e| component.metrics.request("none", e.status(), started.elapsed()))
+    answer(&app, component, body, started).await.inspect_err(|e| {
+        component.metrics.request(&component.model_info().version, "none", e.status(), started.elapsed())
+    })
 }
 
 /// A body already serialized as JSON.
@@ -148,12 +149,15 @@ async fn answer(
     started: Instant,
 ) -> Result<JsonBody, ApiError> {
     let serialized = |e: serde_json::Error| Internal(format!("the answer could not be serialized: {e}"));
+    // the version this request is answered by, taken once: a swap meanwhile does not change it
+    let model = component.models().default().clone();
+    let info = model.info();
     match parse(app, component, body)? {
         Parsed::One(instance) => {
-            let decided = decide(app, component, vec![instance]).await;
-            let result = record(app, component, decided, started).await.pop();
+            let decided = decide(app, component, &model, vec![instance]).await;
+            let result = record(app, component, info, decided, started).await.pop();
             let d = result.ok_or_else(|| Internal("no result".into()))??;
-            Ok(JsonBody(serde_json::to_vec(&prediction(app, component, &d)).map_err(serialized)?))
+            Ok(JsonBody(serde_json::to_vec(&prediction(app, component, info, &d)).map_err(serialized)?))
         }
         Parsed::Batch(slots) => {
             let (parsed, errors): (Vec<_>, Vec<_>) = slots.into_iter().enumerate().partition(|(_, s)| s.is_ok());
@@ -161,18 +165,18 @@ async fn answer(
             let mut answers: Vec<JsonText> = vec![JsonText::null(); parsed.len() + errors.len()];
             for (i, e) in errors {
                 if let Err(e) = e {
-                    component.metrics.request("none", e.status(), started.elapsed());
+                    component.metrics.request(&info.version, "none", e.status(), started.elapsed());
                     answers[i] = JsonText::of(&e.body());
                 }
             }
             let positions: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
             let instances: Vec<Instance> = parsed.into_iter().filter_map(|(_, s)| s.ok()).collect();
-            let decided = decide(app, component, instances).await;
-            for (i, result) in positions.into_iter().zip(record(app, component, decided, started).await) {
+            let decided = decide(app, component, &model, instances).await;
+            for (i, result) in positions.into_iter().zip(record(app, component, info, decided, started).await) {
                 answers[i] = match result {
-                    Ok(d) => JsonText::of(&prediction(app, component, &d)),
+                    Ok(d) => JsonText::of(&prediction(app, component, info, &d)),
                     Err(e) => {
-                        component.metrics.request("none", e.status(), started.elapsed());
+                        component.metrics.request(&info.version, "none", e.status(), started.elapsed());
                         JsonText::of(&e.body())
                     }
                 };
@@ -278,6 +282,7 @@ struct Decided {
 async fn decide(
     app: &App,
     component: &Arc<ComponentRuntime>,
+    model: &Arc<dyn ServedModel>,
     instances: Vec<Instance>,
 ) -> Vec<Result<Decided, ApiError>> {
     let unknown = app.system.server.unknown_features;
@@ -292,7 +297,7 @@ async fn decide(
     let mut outputs: std::vec::IntoIter<Result<ModelOutput, ModelError>> = if n == 0 {
         Vec::new().into_iter()
     } else {
-        match component.infer(rows).await {
+        match component.infer(model, rows).await {
             Ok(outs) => outs.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
             Err(e) => {
                 component.metrics.model_error(error_kind(&e));
@@ -349,6 +354,7 @@ async fn decide(
 async fn record(
     app: &App,
     component: &ComponentRuntime,
+    info: &ModelInfo,
     decided: Vec<Result<Decided, ApiError>>,
     started: Instant,
 ) -> Vec<Result<Decided, ApiError>> {
@@ -359,11 +365,11 @@ async fn record(
     }
     let recorded = match &app.telemetry {
         None => decided,
-        Some(telemetry) => record_events(app, telemetry, component, decided).await,
+        Some(telemetry) => record_events(app, telemetry, component, info, decided).await,
     };
     // Counted once the answer is certain: a decision whose event could not be kept is a 503.
     for d in recorded.iter().flatten() {
-        component.metrics.request(d.outcome.decision.mode.as_str(), 200, started.elapsed());
+        component.metrics.request(&info.version, d.outcome.decision.mode.as_str(), 200, started.elapsed());
     }
     recorded
 }
@@ -372,9 +378,9 @@ async fn record_events(
     app: &App,
     telemetry: &crate::telemetry::Telemetry,
     component: &ComponentRuntime,
+    info: &ModelInfo,
     decided: Vec<Result<Decided, ApiError>>,
 ) -> Vec<Result<Decided, ApiError>> {
-    let info = component.model_info();
     let pending = decided.into_iter().map(|d| async move {
         let mut d = d?;
         let event = crate::telemetry::prediction_event(
@@ -423,8 +429,12 @@ impl Drop for Unrecorded<'_> {
 
 /// The answer for one decided instance: the record its event holds, from the same
 /// serialized parts.
-fn prediction<'a>(app: &'a App, component: &'a ComponentRuntime, d: &'a Decided) -> Prediction<'a> {
-    let info = component.model_info();
+fn prediction<'a>(
+    app: &'a App,
+    component: &'a ComponentRuntime,
+    info: &'a ModelInfo,
+    d: &'a Decided,
+) -> Prediction<'a> {
     Prediction::answered(Parts {
         prediction_id: &d.id,
         time_ms: d.time_ms as i64,

@@ -45,7 +45,7 @@ pub(crate) async fn read<T: Send + 'static>(
 
 /// What a lookup must see of the events answered so far.
 #[derive(Clone, Copy, PartialEq)]
-enum Seen {
+pub(crate) enum Seen {
     /// The prediction itself (to validate feedback or an outcome about it).
     Prediction,
     /// The prediction with every feedback and outcome answered before the lookup.
@@ -56,7 +56,11 @@ enum Seen {
 /// events answered and still in the event log are loaded into the store first. A prediction
 /// not found may still be on its way (just answered): the store catches up once before the
 /// answer says it does not exist.
-async fn find_prediction(t: &Telemetry, id: &str, seen: Seen) -> Result<rein_telemetry::PredictionRecord, ApiError> {
+pub(crate) async fn find_prediction(
+    t: &Telemetry,
+    id: &str,
+    seen: Seen,
+) -> Result<rein_telemetry::PredictionRecord, ApiError> {
     let unavailable = |error| TelemetryUnavailable { what: Waited::Lookup { id: id.to_string() }, error };
     let flush = || async { t.flush().await.map_err(unavailable) };
     if seen == Seen::Everything && t.writer.backlog() > 0 {

@@ -1,14 +1,19 @@
 //! A component's loaded model versions, keyed by version, one serving predictions by
 //! default: what a rollout's traffic plan will choose among, beside OIP v2's pick by key.
+//! A set never changes once built: a swap builds another and replaces it whole
+//! ([`crate::app::ComponentRuntime::swap`]), so a request holding one sees it stay as it was.
 
 use std::sync::Arc;
 
 use rein_runtime::ServedModel;
 
 /// Loaded models of one component, each under its own version.
+#[derive(Clone)]
 pub struct ModelVersions {
-    /// In the order they were added; the first is the default.
+    /// In the order they were added.
     models: Vec<Arc<dyn ServedModel>>,
+    /// Which of them serves predictions.
+    default: usize,
 }
 
 /// A version added to a component that already holds it.
@@ -19,7 +24,7 @@ pub struct DuplicateVersion(pub String);
 impl ModelVersions {
     /// One version, serving by default.
     pub fn new(default: Arc<dyn ServedModel>) -> Self {
-        Self { models: vec![default] }
+        Self { models: vec![default], default: 0 }
     }
 
     /// Adds another loaded version beside those held; the default stays the default.
@@ -32,9 +37,37 @@ impl ModelVersions {
         Ok(self)
     }
 
+    /// These versions with `model` serving by default: it replaces a loaded model of its
+    /// version, or joins them. The version that served before stays loaded.
+    pub fn serving(&self, model: Arc<dyn ServedModel>) -> Self {
+        let mut next = self.holding(model.clone());
+        next.default = next.position(&model.info().version).unwrap_or(0);
+        next
+    }
+
+    /// These versions and `model` (replacing a loaded model of its version); the default
+    /// stays the default.
+    pub fn holding(&self, model: Arc<dyn ServedModel>) -> Self {
+        let mut next = self.clone();
+        match next.position(&model.info().version) {
+            Some(i) => next.models[i] = model,
+            None => next.models.push(model),
+        }
+        next
+    }
+
+    /// These versions without those `keep` refuses; the default is always kept.
+    pub fn retaining(&self, keep: impl Fn(&str) -> bool) -> Self {
+        let default = self.default().clone();
+        let models: Vec<_> =
+            self.models.iter().filter(|m| Arc::ptr_eq(m, &default) || keep(&m.info().version)).cloned().collect();
+        let default = models.iter().position(|m| Arc::ptr_eq(m, &default)).unwrap_or(0);
+        Self { models, default }
+    }
+
     /// The version predictions use.
     pub fn default(&self) -> &Arc<dyn ServedModel> {
-        &self.models[0]
+        &self.models[self.default]
     }
 
     /// The loaded version `version`, if there is one.
@@ -44,7 +77,14 @@ impl ModelVersions {
 
     /// Every loaded version, the default first.
     pub fn versions(&self) -> Vec<&str> {
-        self.models.iter().map(|m| m.info().version.as_str()).collect()
+        let default = self.default().info().version.as_str();
+        std::iter::once(default)
+            .chain(self.models.iter().map(|m| m.info().version.as_str()).filter(|v| *v != default))
+            .collect()
+    }
+
+    fn position(&self, version: &str) -> Option<usize> {
+        self.models.iter().position(|m| m.info().version == version)
     }
 }
 

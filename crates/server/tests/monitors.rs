@@ -98,7 +98,7 @@ fn system_in(dir: &Path, extra: &str) -> rein_system::System {
         std::fs::copy(Path::new(EXAMPLE_DIR).join("model.onnx"), &model).unwrap();
     }
     let system = system(|t| {
-        let t = t.replacen("path = \"model.onnx\"", &format!("path = \"{}\"", model.display()), 1);
+        let t = without_monitors(t).replacen("path = \"model.onnx\"", &format!("path = \"{}\"", model.display()), 1);
         format!("{t}\n{MONITORS}\n{extra}\n")
     });
     let profile_path = dir.join("model.profile.json");
@@ -124,6 +124,13 @@ async fn serve(dir: &Path, data: &Path, extra: &str) -> Server {
     let models = rein_runtime::load_system(&system).unwrap_or_else(|d| panic!("{d}"));
     let app = rein_server::App::new(system, models, Some(telemetry)).with_monitor_tick(Duration::from_millis(50));
     Server::serving(app).await
+}
+
+/// Sends one page at `at`: past the end of the hour before by more than the minute of
+/// lateness allowed, it closes that hour.
+async fn send_at(server: &Server, at: i64, page: &Value) {
+    let (status, body) = server.predict(json!({"unit": "closer", "features": page, "time_ms": at})).await;
+    assert_eq!(status, 200, "{body:#}");
 }
 
 /// Sends `pages` as predictions spread over hour `hour` (in batches).
@@ -183,7 +190,7 @@ async fn a_drift_opens_an_alert_in_its_window_closes_once_cleared_and_survives_a
     let hour1 = pages(2, 300, true);
     send_hour(&server, 0, &pages(1, 300, false)).await;
     send_hour(&server, 1, &hour1).await;
-    send_hour(&server, 2, &pages(3, 1, false)).await;
+    send_at(&server, T0 + 2 * HOUR + 120_000, &pages(3, 1, false)[0]).await;
 
     let open = until(&server, "/v1/alerts?state=open", |b| b["alerts"].as_array().is_some_and(|a| !a.is_empty())).await;
     let alerts = open["alerts"].as_array().unwrap();
@@ -254,7 +261,7 @@ async fn a_drift_opens_an_alert_in_its_window_closes_once_cleared_and_survives_a
     assert_eq!(monitor(&resumed, "srv_url_drift")["alert"]["id"], id.as_str());
     send_hour(&server, 2, &pages(4, 299, false)).await;
     send_hour(&server, 3, &pages(5, 300, false)).await;
-    send_hour(&server, 4, &pages(6, 1, false)).await;
+    send_at(&server, T0 + 4 * HOUR + 120_000, &pages(6, 1, false)[0]).await;
     let closed =
         until(&server, "/v1/alerts?state=closed", |b| b["alerts"].as_array().is_some_and(|a| !a.is_empty())).await;
     let alert = &closed["alerts"][0];

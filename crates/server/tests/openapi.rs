@@ -5,10 +5,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use common::*;
-use rein_telemetry::{Durability, SqliteStore};
 use serde_json::{Value, json};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -16,8 +14,8 @@ const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 #[tokio::test]
 async fn the_description_matches_what_the_server_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let server = Server::recording(|t| t, store, dir.path(), Durability::Durable).await;
+    // with a model registry and its admin token, which every request below carries
+    let server = Server::with_registry(|t| t, dir.path(), Some(ADMIN_TOKEN), true).await;
     let (status, spec) = server.get_json("/openapi.json").await;
     assert_eq!(status, 200, "{spec:#}");
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"), "{:#}", spec["openapi"]);
@@ -52,14 +50,16 @@ async fn the_description_matches_what_the_server_answers() {
                     let errors = check(&spec, schema, body, "request");
                     assert!(errors.is_empty(), "{method} {path}: the test's body does not fit: {errors:#?}");
                 }
+                let verb = if method == "put" { reqwest::Method::PUT } else { reqwest::Method::POST };
                 let sent = match &body {
-                    Some(body) => server.client.post(server.url(&request.path)).body(body.to_string()),
+                    Some(body) => server.client.request(verb, server.url(&request.path)).body(body.to_string()),
                     None if request.raw.is_some() => {
-                        server.client.post(server.url(&request.path)).body(request.raw.clone().unwrap())
+                        server.client.request(verb, server.url(&request.path)).body(request.raw.clone().unwrap())
                     }
                     None => server.client.get(server.url(&request.path)),
                 };
-                let answer = sent.header("content-type", "application/json").send().await.unwrap();
+                let answer =
+                    sent.header("content-type", "application/json").bearer_auth(ADMIN_TOKEN).send().await.unwrap();
                 let status = answer.status().as_u16();
                 let content_type =
                     answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -105,13 +105,16 @@ struct Request {
     path: String,
     valid: bool,
     /// A body that is not JSON.
-    raw: Option<String>,
+    raw: Option<Vec<u8>>,
 }
 
 /// What the test sends to `method path`: a request the spec describes as valid, built from
 /// the example system's features as the other tests do, and requests it refuses.
 fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)> {
-    let fill = |name: &str, id: &str| path.replace("{name}", name).replace("{id}", id);
+    let fill = |name: &str, id: &str| {
+        let version = if name == "phishing" { "sha256:d019131ec354" } else { "nope" };
+        path.replace("{name}", name).replace("{id}", id).replace("{version}", version).replace("{alias}", "challenger")
+    };
     let valid = |path: String| Request { path, valid: true, raw: None };
     let refused = |path: String| Request { path, valid: false, raw: None };
     let mut sent = Vec::new();
@@ -130,11 +133,40 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((valid(format!("{path}?state=open&since=2026-01-01T00:00:00Z&limit=5")), None));
             sent.push((refused(format!("{path}?state=sometimes")), None));
         }
+        "get" if path == "/v1/goals" => {
+            sent.push((valid(format!("{path}?window=3")), None));
+            sent.push((refused(format!("{path}?window=abc")), None));
+            sent.push((refused(format!("{path}?at=yesterday")), None));
+        }
+        "get" if path == "/v1/models/{name}/history" => {
+            sent.push((valid(fill("phishing", id)), None));
+            sent.push((valid(format!("{}?prediction={id}", fill("phishing", id))), None));
+            sent.push((valid(format!("{}?at=2099-01-01T00:00:00Z", fill("phishing", id))), None));
+            sent.push((refused(format!("{}?unit=user-1", fill("phishing", id))), None));
+            sent.push((refused(fill("nope", id)), None));
+        }
         "get" => {
             sent.push((valid(fill("phishing", id)), None));
             if path.contains('{') {
                 sent.push((refused(fill("nope", "nope")), None));
             }
+        }
+        "post" if path == "/v1/models/{name}/versions" => {
+            let model = Request { path: fill("phishing", id), valid: true, raw: Some(example_model_variant(b'3')) };
+            sent.push((model, None));
+            let again = Request { path: fill("phishing", id), valid: true, raw: Some(example_model_variant(b'3')) };
+            sent.push((again, None));
+            let broken = Request { path: fill("phishing", id), valid: false, raw: Some(b"not a model".to_vec()) };
+            sent.push((broken, None));
+            let other = Request { path: fill("nope", id), valid: false, raw: Some(example_model_variant(b'3')) };
+            sent.push((other, None));
+        }
+        "put" => {
+            sent.push((valid(fill("phishing", id)), Some(json!({"version": "sha256:d019131ec354", "reason": "spec"}))));
+            sent.push((refused(fill("phishing", id)), Some(json!({"version": "nope"}))));
+            sent.push((refused(fill("phishing", id)), Some(json!({"versions": "typo"}))));
+            let malformed = Request { path: fill("phishing", id), valid: false, raw: Some(b"{\"version\": ".to_vec()) };
+            sent.push((malformed, None));
         }
         "post" => {
             let body = match path {
@@ -151,7 +183,7 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
                 sent.push((valid(fill("phishing", id)), Some(batch)));
             }
             sent.push((refused(fill("phishing", id)), Some(json!([1, 2]))));
-            let malformed = Request { path: fill("phishing", id), valid: false, raw: Some("{\"unit\": ".into()) };
+            let malformed = Request { path: fill("phishing", id), valid: false, raw: Some(b"{\"unit\": ".to_vec()) };
             sent.push((malformed, None));
             if path.contains("{name}") {
                 sent.push((refused(fill("nope", id)), Some(json!({"features": page()}))));

@@ -40,24 +40,3 @@ pub fn world(example: &str) -> Option<Arc<dyn World>> {
 
 /// Examples that have a world.
 pub const EXAMPLES: [&str; 4] = ["phishing-warning", "audit-risk", "smart-toaster", "legal-triage"];
-
-/// `n` requests of `world` in its normal phase (none of its scheduled changes), seeded: the
-/// traffic a reference profile describes, against which its changes are drift
-/// (`crates/cli/tests/profiles.rs` profiles them for the examples).
-pub fn normal_requests(world: &dyn World, n: usize, seed: u64) -> Vec<world::Request> {
-    use rand::SeedableRng;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let users = world.scenario().users.max(1) as usize;
-    (0..n)
-        .map(|i| {
-            let slot = scenario::Slot {
-                index: i as u64,
-                unit: format!("user-{}", i % users),
-                offset_ms: 0,
-                fraction: 0.0,
-                phase: Phase::default(),
-            };
-            world.request(&mut rng, &slot)
-        })
-        .collect()
-}

@@ -215,6 +215,10 @@ pub(crate) struct RawServer {
     pub unknown_features: Option<Typed<String>>,
     pub request_timeout_ms: Option<Typed<i64>>,
     pub shutdown_timeout_ms: Option<Typed<i64>>,
+    pub admin_token_env: Option<Typed<String>>,
+    pub model_reads: Option<Typed<String>>,
+    /// Refused: a secret does not belong in the file; named in a diagnostic.
+    pub admin_token: Option<toml::Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,4 +415,5 @@ pub(crate) struct RawAlerts {
     pub retries: Option<Typed<i64>>,
     pub backoff_ms: Option<Typed<i64>>,
     pub queue: Option<Typed<i64>>,
+    pub lateness: Option<Typed<String>>,
 }

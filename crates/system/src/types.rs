@@ -75,7 +75,25 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Longest a graceful shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// The environment variable holding the bearer token of the admin routes
+    /// (`/v1/models` writes); never the token itself.
+    pub admin_token_env: String,
+    /// Who may read the model registry over HTTP.
+    pub model_reads: ModelReads,
 }
+
+/// Who may read `/v1/models`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelReads {
+    /// Anyone who can reach the server.
+    #[default]
+    Open,
+    /// Only callers with the admin token.
+    Admin,
+}
+
+/// The default of `server.admin_token_env`.
+pub const DEFAULT_ADMIN_TOKEN_ENV: &str = "REIN_ADMIN_TOKEN";
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -85,6 +103,8 @@ impl Default for ServerSettings {
             unknown_features: UnknownFeatures::Reject,
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
+            admin_token_env: DEFAULT_ADMIN_TOKEN_ENV.to_string(),
+            model_reads: ModelReads::Open,
         }
     }
 }
@@ -1232,10 +1252,25 @@ impl Severity {
     }
 }
 
-/// `[alerts]`: where alerts go beside the store, the log and the metrics.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `[alerts]`: where alerts go beside the store, the log and the metrics, and how long the
+/// monitors wait for late predictions.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlertSettings {
     pub webhook: Option<Webhook>,
+    /// How long after a window's end, in event time, the monitors still wait for predictions
+    /// stamped within it before they evaluate it: a window closes once the newest recorded
+    /// prediction is this far past its end.
+    pub lateness: Duration,
+}
+
+impl AlertSettings {
+    pub const DEFAULT_LATENESS: Duration = Duration::from_secs(60);
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings { webhook: None, lateness: AlertSettings::DEFAULT_LATENESS }
+    }
 }
 
 /// An HTTP endpoint each alert's opening and closing is POSTed to, as a CloudEvent.

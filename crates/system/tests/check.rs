@@ -690,3 +690,26 @@ fn a_telemetry_setting_that_is_gone_says_what_replaced_it() {
     assert!(d.message.contains("now `max_backlog`"), "{d}");
     assert!(d.hint.as_deref().unwrap_or_default().contains("rename it"), "{d}");
 }
+
+#[test]
+fn the_admin_token_is_named_by_an_environment_variable_never_written_in_the_file() {
+    let system = parse(EXAMPLE, Path::new("rein.toml")).unwrap();
+    assert_eq!(system.server.admin_token_env, "REIN_ADMIN_TOKEN");
+    assert_eq!(system.server.model_reads, rein_system::ModelReads::Open);
+    let text = EXAMPLE.replacen(
+        "[[components]]",
+        "[server]\nadmin_token_env = \"OPS_TOKEN\"\nmodel_reads = \"admin\"\n\n[[components]]",
+        1,
+    );
+    let system = parse(&text, Path::new("rein.toml")).unwrap();
+    assert_eq!(system.server.admin_token_env, "OPS_TOKEN");
+    assert_eq!(system.server.model_reads, rein_system::ModelReads::Admin);
+
+    let d = one_error("[[components]]", "[server]\nadmin_token = \"hunter2\"\n\n[[components]]", "\"hunter2\"");
+    assert!(d.message.contains("would put a secret in the system file"), "{d}");
+    assert!(d.hint.as_deref().unwrap().contains("admin_token_env"), "{d}");
+    let d = one_error("[[components]]", "[server]\nadmin_token_env = \"1-token\"\n\n[[components]]", "\"1-token\"");
+    assert!(d.message.contains("`1-token` cannot be one"), "{d}");
+    let d = one_error("[[components]]", "[server]\nmodel_reads = \"closed\"\n\n[[components]]", "\"closed\"");
+    assert!(d.message.contains("model_reads") && d.hint.as_deref().unwrap_or(&d.message).contains("admin"), "{d}");
+}

@@ -17,6 +17,14 @@ pub struct Server {
     pub client: reqwest::Client,
 }
 
+/// The example's system file without the monitors it declares (a test declares its own).
+pub fn without_monitors(text: String) -> String {
+    match text.find("\n# Monitors") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// The example's system file, edited.
 pub fn system(edit: impl Fn(String) -> String) -> rein_system::System {
     let file = Path::new(EXAMPLE_DIR).join("rein.toml");
@@ -262,4 +270,62 @@ pub async fn stalled_with_a_small_backlog() -> (tempfile::TempDir, Arc<StalledSt
     let edit = |t: String| t.replacen("[[components]]", "[telemetry]\nmax_backlog = 8\n\n[[components]]", 1);
     let server = Server::recording(edit, stalled.clone(), dir.path(), Durability::Buffered).await;
     (dir, stalled, server)
+}
+
+/// The token the tests' registry servers take on their admin routes.
+pub const ADMIN_TOKEN: &str = "tok-3b1f9e0c-registry-admin";
+
+/// The example's model with its producer's name changed: other bytes (another version),
+/// the same answers.
+pub fn example_model_variant(tag: u8) -> Vec<u8> {
+    let bytes = std::fs::read(Path::new(EXAMPLE_DIR).join("model.onnx")).unwrap();
+    let at = bytes.windows(8).position(|w| w == b"skl2onnx").expect("the producer's name");
+    let mut out = bytes.clone();
+    out[at + 7] = tag;
+    out
+}
+
+impl Server {
+    /// Serving the example's system with a model registry in `data_dir` (start-up registers
+    /// the system file's model as champion), the admin token `token`, and telemetry when
+    /// `record` is set.
+    pub async fn with_registry(
+        edit: impl Fn(String) -> String,
+        data_dir: &Path,
+        token: Option<&str>,
+        record: bool,
+    ) -> Server {
+        let system = system(edit);
+        let telemetry = if record {
+            let store = Arc::new(SqliteStore::open(data_dir).unwrap());
+            let dir = rein_telemetry::DataDir::lock(data_dir).unwrap();
+            let clock = rein_telemetry::clock::system();
+            Some(rein_server::Telemetry::start(store, &system, dir, Durability::Durable, clock).unwrap())
+        } else {
+            None
+        };
+        let runtime = rein_runtime::Runtime::for_system(&system).unwrap();
+        let file_models = rein_runtime::load_system(&system).unwrap_or_else(|d| panic!("{d}"));
+        let registry =
+            Arc::new(rein_registry::store::Registry::in_data_dir(data_dir, rein_telemetry::clock::system()).unwrap());
+        let serving = rein_registry::startup::start(&registry, &system, &file_models, &runtime).unwrap();
+        let versions: Vec<rein_server::ModelVersions> =
+            serving.iter().map(|s| rein_server::ModelVersions::new(s.champion.model().clone())).collect();
+        let settings = system.server.clone();
+        let mut app = rein_server::App::new(system, versions, telemetry);
+        app.registry = Some(rein_server::models::Models::new(registry, runtime, token.map(str::to_string), &settings));
+        Self::serving(app).await
+    }
+
+    /// A request with the admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(ADMIN_TOKEN)
+    }
+}
+
+/// A response's status and JSON body.
+pub async fn answer(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }

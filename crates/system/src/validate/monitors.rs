@@ -859,7 +859,29 @@ fn hysteresis(
 pub(super) fn alerts(raw: Option<&Typed<RawAlerts>>, r: &mut Reporter) -> AlertSettings {
     let Some(raw) = raw else { return AlertSettings::default() };
     let Some(a) = typed(r, "alerts", raw) else { return AlertSettings::default() };
-    let RawAlerts { webhook, timeout_ms, retries, backoff_ms, queue } = a.get_ref();
+    let RawAlerts { webhook, timeout_ms, retries, backoff_ms, queue, lateness } = a.get_ref();
+    let lateness = match lateness.as_ref().map(|l| typed(r, "lateness", l)) {
+        None => Some(AlertSettings::DEFAULT_LATENESS),
+        Some(None) => None,
+        Some(Some(l)) => {
+            let text = l.get_ref().trim();
+            let zero = text.trim_end_matches(['s', 'm', 'h', 'd', 'w']).trim();
+            if !zero.is_empty() && zero.chars().all(|c| c == '0') {
+                Some(Duration::ZERO)
+            } else {
+                let d = parse_duration(text);
+                if d.is_none() {
+                    r.at(
+                        l.span(),
+                        format!("`{}` is not a duration", l.get_ref()),
+                        Some("write a number and a unit: `0s`, `30s`, `15m`, `2h`".into()),
+                    );
+                }
+                d
+            }
+        }
+    };
+    let lateness = lateness.unwrap_or(AlertSettings::DEFAULT_LATENESS);
     let number =
         |r: &mut Reporter, key: &str, v: &Option<Typed<i64>>, min: i64, max: i64, default: u64| -> Option<u64> {
             let Some(v) = v else { return Some(default) };
@@ -890,7 +912,7 @@ pub(super) fn alerts(raw: Option<&Typed<RawAlerts>>, r: &mut Reporter) -> AlertS
                 );
             }
         }
-        return AlertSettings::default();
+        return AlertSettings { webhook: None, lateness };
     };
     let url = typed(r, "webhook", url).and_then(|u| match url_problem(u.get_ref()) {
         None => Some(u.get_ref().trim().to_string()),
@@ -912,8 +934,9 @@ pub(super) fn alerts(raw: Option<&Typed<RawAlerts>>, r: &mut Reporter) -> AlertS
                 backoff: Duration::from_millis(backoff),
                 queue: queue as usize,
             }),
+            lateness,
         },
-        _ => AlertSettings::default(),
+        _ => AlertSettings { webhook: None, lateness },
     }
 }
 

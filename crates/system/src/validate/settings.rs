@@ -8,7 +8,8 @@ use super::fields::{count, given, one_of};
 use crate::diagnostic::Reporter;
 use crate::raw::{RawFile, RawRuntime, RawServer, RawTelemetry, Typed, entries};
 use crate::types::{
-    Component, Durability, RetentionDays, RuntimeSettings, ServerSettings, TelemetrySettings, UnknownFeatures,
+    Component, Durability, ModelReads, RetentionDays, RuntimeSettings, ServerSettings, TelemetrySettings,
+    UnknownFeatures,
 };
 
 pub(super) fn runtime(raw: &Option<Typed<RawRuntime>>, base: &Path, r: &mut Reporter) -> RuntimeSettings {
@@ -40,6 +41,37 @@ pub(super) fn server(raw: &Option<Typed<RawServer>>, r: &mut Reporter) -> Server
     }
     if let Some(v) = count(r, "shutdown_timeout_ms", &raw.shutdown_timeout_ms, 3_600_000) {
         s.shutdown_timeout = Duration::from_millis(v as u64);
+    }
+    if let Some(v) = given(r, "admin_token_env", &raw.admin_token_env) {
+        let name = v.get_ref();
+        let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok {
+            s.admin_token_env = name.clone();
+        } else {
+            r.at(
+                v.span(),
+                format!("`admin_token_env` names an environment variable, and `{name}` cannot be one"),
+                Some(
+                    "letters, digits and `_`, not starting with a digit, e.g. `admin_token_env = \"REIN_ADMIN_TOKEN\"`"
+                        .into(),
+                ),
+            );
+        }
+    }
+    if let Some(v) = &raw.model_reads {
+        match one_of(r, "model_reads", v, "model_reads setting", &["open", "admin"]) {
+            Some("admin") => s.model_reads = ModelReads::Admin,
+            Some(_) => s.model_reads = ModelReads::Open,
+            None => {}
+        }
+    }
+    if let Some(token) = &raw.admin_token {
+        r.at(
+            token.span(),
+            "`admin_token` would put a secret in the system file, which is read, copied and committed",
+            Some("set the token in an environment variable and name it: `admin_token_env = \"REIN_ADMIN_TOKEN\"` (the default)".into()),
+        );
     }
     s
 }
