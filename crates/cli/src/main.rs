@@ -790,6 +790,72 @@ fn summary(system: &System, models: &[Arc<dyn ServedModel>]) -> String {
         }
     }
     s.push_str(&goal_tree(system));
+    s.push_str(&monitor_list(system));
+    s
+}
+
+/// The monitors, one a line: what each watches, when a window breaches, over which window,
+/// how its alerts open and close; where a drift monitor's reference profile is; and where
+/// alerts are sent.
+fn monitor_list(system: &System) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    if system.monitors.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "\nmonitors ({}), each evaluated as its window closes:", system.monitors.len());
+    for m in &system.monitors {
+        let when = match rein_monitor::monitors::threshold(m) {
+            Some(t) => format!("alert when {t}"),
+            None => "alert when the drift policy says drifted".to_string(),
+        };
+        let hysteresis = if m.hysteresis > 0.0 { format!(", hysteresis {}", m.hysteresis) } else { String::new() };
+        let component = m.component.as_deref().map(|c| format!(" of `{c}`")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {} [{}] {}{component}; {when} over {}; opens after {} window(s), closes after {}{hysteresis}",
+            m.id,
+            m.severity.as_str(),
+            m.watch,
+            rein_system::format_duration(m.window),
+            m.open_after,
+            m.close_after,
+        );
+    }
+    let mut profiles: Vec<&str> = Vec::new();
+    for m in system.monitors.iter().filter(|m| m.watch.is_drift()) {
+        let Some(component) = m.component.as_deref().and_then(|c| system.component(c)) else { continue };
+        if profiles.contains(&component.name.as_str()) {
+            continue;
+        }
+        profiles.push(&component.name);
+        let path = monitor::default_profile_path(component);
+        let state = if path.is_file() {
+            "found".to_string()
+        } else {
+            format!(
+                "missing: make it with `rein profile {} {} --data TRAIN.csv`",
+                system.file.display(),
+                component.name
+            )
+        };
+        let _ = writeln!(s, "  reference profile of `{}`: {} ({state})", component.name, path.display());
+    }
+    match &system.alerts.webhook {
+        Some(w) => {
+            let _ = writeln!(
+                s,
+                "  alerts: the store, the log, /metrics and POST {} (CloudEvents; timeout {} ms, {} retries, queue {})",
+                w.url,
+                w.timeout.as_millis(),
+                w.retries,
+                w.queue
+            );
+        }
+        None => {
+            let _ = writeln!(s, "  alerts: the store, the log and /metrics (no `[alerts] webhook`)");
+        }
+    }
     s
 }
 

@@ -31,6 +31,38 @@ fn every_example_system_passes_check() {
 }
 
 #[test]
+fn check_lists_the_monitors_their_reference_profile_and_where_alerts_go() {
+    let file = Path::new(EXAMPLES).join("phishing-warning/rein.toml");
+    let (ok, stdout, stderr) = rein(&["check", file.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("\nmonitors (7), each evaluated as its window closes:\n"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "  domain_age_drift [critical] drift of feature `domain_age_days` of `phishing`; alert when the drift \
+             policy says drifted over 1h; opens after 1 window(s), closes after 2\n"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  https_share [warning] drift of feature `uses_https` by chi_squared of `phishing`; alert when below 0.001 over 1d"), "{stdout}");
+    assert!(
+        stdout.contains("  fallbacks [critical] fallback_rate of `phishing`; alert when above 0.01 over 1h"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("model.profile.json (found)"), "{stdout}");
+    assert!(stdout.contains("  alerts: the store, the log and /metrics (no `[alerts] webhook`)"), "{stdout}");
+
+    // a profile that is not there is named, with how to make it
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["rein.toml", "model.onnx"] {
+        std::fs::copy(Path::new(EXAMPLES).join("phishing-warning").join(f), dir.path().join(f)).unwrap();
+    }
+    let copy = dir.path().join("rein.toml");
+    let (ok, stdout, _) = rein(&["check", copy.to_str().unwrap()]);
+    assert!(ok);
+    assert!(stdout.contains("model.profile.json (missing: make it with `rein profile "), "{stdout}");
+}
+
+#[test]
 fn check_prints_the_derived_thresholds() {
     let file = Path::new(EXAMPLES).join("phishing-warning/rein.toml");
     let (ok, stdout, _) = rein(&["check", file.to_str().unwrap()]);

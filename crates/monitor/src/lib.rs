@@ -12,6 +12,11 @@
 //! that acted, a CEL filter over the record), with its interval and its status against the
 //! target; the trend over recent windows, and whether linked goals moved together.
 //!
+//! **Monitors** ([`monitors`]): each `[[monitors]]` figure over the store's windows (a
+//! feature's or the output's drift against the reference profile, latency, a guardrail's or
+//! the fallback's rate, a goal's metric), and the alerts they open and close without
+//! flapping ([`alerts`], pure).
+//!
 //! **Review** ([`review`]): an expected-value policy against its labeled predictions: the
 //! model's observed calibration, the thresholds the stated values imply under it, and the
 //! value per prediction of today's and the re-derived thresholds, with intervals.
@@ -29,6 +34,7 @@
 //! Wasserstein run on the reservoirs ([`reservoir::DEFAULT_SAMPLE_SIZE`] values a side),
 //! whatever the window's size.
 
+pub mod alerts;
 pub mod calibration;
 pub mod columns;
 pub mod current;
@@ -37,6 +43,7 @@ pub mod experiment;
 pub mod files;
 pub mod goals;
 pub mod html;
+pub mod monitors;
 mod population;
 pub mod profile;
 pub mod quality;

@@ -24,7 +24,7 @@ use std::time::Duration;
 use rein_stats::{Interval, quantile_order_interval, t_interval_from_summary, wilson_interval};
 use rein_system::{Metric, MetricKind, RatePer, System};
 use rein_telemetry::{OutcomeQuery, PredictionRecord, Store, StoreError, WindowQuery};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::population::{Admitted, FilterScope, Population, RecordRules};
 
@@ -88,7 +88,7 @@ impl std::fmt::Display for NotYet {
 }
 
 /// How an interval was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IntervalMethod {
     /// Wilson's score interval of a share (statsmodels' `proportion_confint`, `wilson`).
@@ -109,7 +109,7 @@ pub enum IntervalMethod {
 }
 
 /// A confidence interval; an end that the data cannot bound is `None` (unbounded).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bounds {
     pub lower: Option<f64>,
     pub upper: Option<f64>,

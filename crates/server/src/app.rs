@@ -10,6 +10,7 @@ use rein_runtime::ServedModel;
 use rein_system::{FeatureValue, System};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+use crate::alerting::Alerting;
 use crate::call_cost::{CallCost, INLINE_MAX_ROWS};
 use crate::metrics::ComponentMetrics;
 use crate::telemetry::Telemetry;
@@ -21,6 +22,10 @@ pub struct App {
     components: HashMap<String, Arc<ComponentRuntime>>,
     names: Vec<String>,
     pub telemetry: Option<Telemetry>,
+    /// The monitors and their alerts, when telemetry is on (see [`crate::alerting`]).
+    pub alerting: Option<Arc<Alerting>>,
+    /// How often the monitors' task looks for closed windows.
+    monitor_tick: Duration,
     /// The model registry, when the server keeps one (`rein serve`): `/v1/models`.
     pub registry: Option<crate::models::Models>,
     /// Worker threads that serve it (see [`crate::workers`]); each has its own batching queues.
@@ -96,7 +101,45 @@ impl App {
                 }),
             );
         }
-        Self { system, metrics, components, names, telemetry, registry: None, workers }
+        let alerting = telemetry.as_ref().map(|_| Arc::new(Alerting::new(system.clone())));
+        Self {
+            system,
+            metrics,
+            components,
+            names,
+            telemetry,
+            alerting,
+            registry: None,
+            monitor_tick: crate::alerting::DEFAULT_TICK,
+            workers,
+        }
+    }
+
+    /// How often the monitors' task looks for closed windows (default: every second).
+    pub fn with_monitor_tick(mut self, tick: Duration) -> Self {
+        self.monitor_tick = tick;
+        self
+    }
+
+    /// Starts what runs beside the requests: the monitors' task and the webhook's sender.
+    /// Once; within a tokio runtime ([`crate::serve`] calls it).
+    pub fn start_background(&self) {
+        if let (Some(alerting), Some(t)) = (&self.alerting, &self.telemetry) {
+            let source = crate::alerting::Source {
+                store: t.store.clone(),
+                writer: t.writer.clone(),
+                clock: t.clock.clone(),
+                commit_timeout: t.commit_timeout,
+            };
+            alerting.start(source, self.monitor_tick);
+        }
+    }
+
+    /// Stops it ([`crate::finish`] calls it).
+    pub fn stop_background(&self) {
+        if let Some(alerting) = &self.alerting {
+            alerting.stop();
+        }
     }
 
     /// How many worker threads serve it.

@@ -466,9 +466,15 @@ impl From<FieldError> for ApiError {
 pub enum QueryError {
     #[error("`{what}` is `{given}`: give unix milliseconds or an RFC 3339 time such as 2026-11-26T10:00:00Z")]
     Time { what: String, given: String },
-    /// `GET /v1/goals?window=`: not a count of windows.
+    /// `GET /v1/goals?window=`, `GET /v1/monitors?window=`: not a count of windows.
     #[error("`window` is `{given}`: give how many windows back, a whole number from 1 to {max}")]
     Windows { given: String, max: usize },
+    /// `GET /v1/alerts?state=`: not a state.
+    #[error("`state` is `{given}`: give `open`, `closed` or `all`")]
+    AlertState { given: String },
+    /// `GET /v1/alerts?limit=`: not a count.
+    #[error("`limit` is `{given}`: give a whole number from 1 to {max}")]
+    Limit { given: String, max: usize },
     /// The query string is not of the route's parameters (one it does not take, say).
     #[error("{problem}")]
     Unreadable { problem: String, expected: &'static str },
@@ -487,13 +493,16 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let message = e.to_string();
         match e {
-            QueryError::Time { .. } | QueryError::Windows { .. } | QueryError::WindowCount { .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
-            }
+            QueryError::Time { .. }
+            | QueryError::Windows { .. }
+            | QueryError::WindowCount { .. }
+            | QueryError::Limit { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message),
             QueryError::Slice { fields, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
                     .with_details(json!({ "fields": fields }))
             }
+            QueryError::AlertState { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
+                .with_details(json!({ "expected": ["open", "closed", "all"] })),
             QueryError::Unreadable { expected, .. } | QueryError::WindowLength { expected, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
                     .with_details(json!({ "expected": expected }))
@@ -946,6 +955,8 @@ mod tests {
             (e(BodyError::BatchSize { len: 0, max: 4 }.into()), (422, Code::BadBatch)),
             (e(QueryError::Time { what: "since".into(), given: "x".into() }.into()), (422, Code::BadQuery)),
             (e(QueryError::Windows { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
+            (e(QueryError::AlertState { given: "x".into() }.into()), (422, Code::BadQuery)),
+            (e(QueryError::Limit { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
             (e(QueryError::Unreadable { problem: "x".into(), expected: "?a=" }.into()), (422, Code::BadQuery)),
             (e(StoreError::InvalidCursor("x".into()).into()), (422, Code::BadCursor)),
             (e(FeedbackInvalid::KeyEmpty.into()), (422, Code::InvalidFeedback)),

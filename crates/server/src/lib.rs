@@ -2,6 +2,7 @@
 //! (`/v2`) and Prometheus metrics. Errors from the libraries are mapped to HTTP
 //! statuses here, once, in [`error`].
 
+pub mod alerting;
 pub mod app;
 mod call_cost;
 pub mod error;
@@ -9,6 +10,7 @@ mod fields;
 mod goals;
 pub mod metrics;
 pub mod models;
+mod monitors;
 mod oip;
 pub mod openapi;
 mod predict;
@@ -17,6 +19,7 @@ mod record;
 mod records;
 pub mod telemetry;
 pub mod versions;
+pub mod webhook;
 pub mod workers;
 
 use std::future::Future;
@@ -48,6 +51,8 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
         (Method::GET, "/v1/goals", get(goals::goals)),
         (Method::GET, "/v1/components/{name}/quality", get(quality::quality)),
+        (Method::GET, "/v1/monitors", get(monitors::monitors)),
+        (Method::GET, "/v1/alerts", get(monitors::alerts)),
         (Method::GET, "/v1/models", get(models::list)),
         (Method::GET, "/v1/models/{name}", get(models::show_component)),
         (Method::GET, "/v1/models/{name}/versions/{version}", get(models::show_version)),
@@ -144,6 +149,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (deadline, workers) = (app.system.server.shutdown_timeout, app.workers());
+    app.start_background();
     workers::serve(listener, router(app), workers, deadline, shutdown).await
 }
 
@@ -174,6 +180,7 @@ pub async fn shutdown_signal() {
 /// stopped. Waits at most `server.shutdown_timeout_ms`, so a stalled store cannot keep the
 /// process alive; what is not loaded by then stays in the log for the next start.
 pub async fn finish(app: &App) {
+    app.stop_background();
     if let Some(t) = &app.telemetry {
         let deadline = app.system.server.shutdown_timeout;
         match tokio::time::timeout(deadline, t.writer.clone().shutdown()).await {

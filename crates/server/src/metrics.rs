@@ -20,6 +20,14 @@ pub const MODEL_ERRORS: &str = "rein_model_errors_total";
 pub const FALLBACKS: &str = "rein_fallbacks_total";
 /// Connections handed to each worker thread (label `worker`: its index).
 pub const CONNECTIONS: &str = "rein_connections_total";
+/// Whether each monitor's alert is open (1) or not (0), labels `monitor` and `severity`.
+pub const ALERTS_OPEN: &str = "rein_alerts_open";
+/// Alerts each monitor opened, labels `monitor` and `severity`.
+pub const ALERTS_TOTAL: &str = "rein_alerts_total";
+/// Alert events the webhook's sender finished with, label `result`: `sent`, `failed`, `dropped`.
+pub const WEBHOOK_DELIVERIES: &str = "rein_webhook_deliveries_total";
+/// Alert events waiting in the webhook's queue.
+pub const WEBHOOK_QUEUE: &str = "rein_webhook_queue";
 
 /// Seconds; spans 50 µs to 5 s, dense where the decision path lives.
 const BUCKETS: [f64; 16] =

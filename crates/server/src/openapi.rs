@@ -41,6 +41,8 @@ use crate::record::Prediction;
         crate::records::list,
         crate::goals::goals,
         crate::quality::quality,
+        crate::monitors::monitors,
+        crate::monitors::alerts,
         crate::models::list,
         crate::models::show_component,
         crate::models::show_version,
@@ -59,6 +61,7 @@ use crate::record::Prediction;
                                           registering and moving an alias need the admin token (`Authorization: Bearer`)"),
         (name = "goals", description = "The system's goals on every layer, and a component's quality, measured over \
                                         what is recorded"),
+        (name = "monitoring", description = "Monitors evaluated as their windows close, and the alerts they open and close"),
         (name = "health", description = "Liveness and readiness (Open Inference Protocol v2's health routes)"),
         (name = "operations", description = "Metrics and this description"),
     )

@@ -25,6 +25,8 @@ pub struct Telemetry {
     pub data_dir: DataDir,
     /// Longest a request waits for the writer (`telemetry.commit_timeout_ms`).
     pub commit_timeout: Duration,
+    /// The clock the writer runs on: the monitors' wall clock too.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Why an event was not recorded, or the store not caught up, in time.
@@ -112,10 +114,10 @@ impl Telemetry {
         };
         // The writer takes its metric handles as it starts: the recorder must be there first.
         crate::metrics::install();
-        let writer = Writer::start(store.clone(), &data_dir, config, clock)?;
+        let writer = Writer::start(store.clone(), &data_dir, config, clock.clone())?;
         let hasher = FeatureHasher::new(&data_dir.hash_key()?);
         let commit_timeout = settings.commit_timeout;
-        Ok(Telemetry { writer, store, durability, hasher, data_dir, commit_timeout })
+        Ok(Telemetry { writer, store, durability, hasher, data_dir, commit_timeout, clock })
     }
 
     /// Records one event with the configured durability, waiting at most `commit_timeout`.

@@ -125,6 +125,14 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((refused(format!("{path}?component=nope")), None));
             sent.push((refused(format!("{path}?cursor=garbage")), None));
         }
+        "get" if path == "/v1/monitors" => {
+            sent.push((valid(format!("{path}?window=3")), None));
+            sent.push((refused(format!("{path}?window=garbage")), None));
+        }
+        "get" if path == "/v1/alerts" => {
+            sent.push((valid(format!("{path}?state=open&since=2026-01-01T00:00:00Z&limit=5")), None));
+            sent.push((refused(format!("{path}?state=sometimes")), None));
+        }
         "get" if path == "/v1/goals" => {
             sent.push((valid(format!("{path}?window=3")), None));
             sent.push((refused(format!("{path}?window=abc")), None));

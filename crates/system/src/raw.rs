@@ -81,6 +81,7 @@ wanted! {
     Vec<Typed<RawGuardrail>> => "a list of tables", List;
     Vec<Typed<RawCap>> => "a list of tables", List;
     Vec<Typed<RawGoal>> => "a list of tables", List;
+    Vec<Typed<RawMonitor>> => "a list of tables", List;
     RawSystem => "a table", Table;
     RawRuntime => "a table", Table;
     RawServer => "a table", Table;
@@ -99,6 +100,9 @@ wanted! {
     RawCap => "a table", Table;
     RawGoal => "a table", Table;
     RawTarget => "a table", Table;
+    RawMonitor => "a table", Table;
+    RawAlerts => "a table", Table;
+    RawThreshold => "a table", Table;
 }
 
 impl<'de, T: Deserialize<'de> + Wanted> Deserialize<'de> for Typed<T> {
@@ -186,6 +190,8 @@ pub(crate) struct RawFile {
     /// The outcome names the system records, for goals to be checked against.
     pub outcomes: Option<Typed<Vec<Typed<String>>>>,
     pub goals: Option<Typed<Vec<Typed<RawGoal>>>>,
+    pub monitors: Option<Typed<Vec<Typed<RawMonitor>>>>,
+    pub alerts: Option<Typed<RawAlerts>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -366,4 +372,50 @@ pub(crate) struct RawGoal {
 pub(crate) struct RawTarget {
     pub at_least: Option<Typed<f64>>,
     pub at_most: Option<Typed<f64>>,
+}
+
+/// A `[[monitors]]` table. The keys from `feature` to `guardrail` qualify its `watch`; each
+/// applies to some watches only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMonitor {
+    pub id: Option<Typed<String>>,
+    pub description: Option<Typed<String>>,
+    pub component: Option<Typed<String>>,
+    pub watch: Option<Typed<String>>,
+    pub feature: Option<Typed<String>>,
+    pub output: Option<Typed<String>>,
+    pub measure: Option<Typed<String>>,
+    pub metric: Option<Typed<String>>,
+    pub label: Option<Typed<String>>,
+    pub estimated: Option<Typed<bool>>,
+    pub goal: Option<Typed<String>>,
+    pub quantile: Option<Typed<f64>>,
+    pub guardrail: Option<Typed<String>>,
+    /// `{ above = x }`, `{ below = x }` or both; or a number, kept as written instead.
+    pub threshold: Option<Typed<RawThreshold>>,
+    pub window: Option<Typed<String>>,
+    pub severity: Option<Typed<String>>,
+    pub open_after: Option<Typed<i64>>,
+    pub close_after: Option<Typed<i64>>,
+    pub hysteresis: Option<Typed<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawThreshold {
+    pub above: Option<Typed<f64>>,
+    pub below: Option<Typed<f64>>,
+}
+
+/// The `[alerts]` table: where alerts are sent beside the store, the log and the metrics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlerts {
+    pub webhook: Option<Typed<String>>,
+    pub timeout_ms: Option<Typed<i64>>,
+    pub retries: Option<Typed<i64>>,
+    pub backoff_ms: Option<Typed<i64>>,
+    pub queue: Option<Typed<i64>>,
+    pub lateness: Option<Typed<String>>,
 }

@@ -27,6 +27,10 @@ pub struct System {
     pub outcomes: Option<Vec<String>>,
     /// The `[[goals]]`, in file order: a graph whose `supports` links point up the layers.
     pub goals: Vec<Goal>,
+    /// The `[[monitors]]`, in file order: what to watch, and when it is alarming.
+    pub monitors: Vec<Monitor>,
+    /// `[alerts]`: where alerts go beside the store, the log and the metrics.
+    pub alerts: AlertSettings,
 }
 
 impl System {
@@ -36,6 +40,10 @@ impl System {
 
     pub fn goal(&self, id: &str) -> Option<&Goal> {
         self.goals.iter().find(|g| g.id == id)
+    }
+
+    pub fn monitor(&self, id: &str) -> Option<&Monitor> {
+        self.monitors.iter().find(|m| m.id == id)
     }
 
     /// The goals that support goal `id` (name it in their `supports`), in file order.
@@ -1072,4 +1080,281 @@ impl std::fmt::Display for Metric {
         }
         Ok(())
     }
+}
+
+/// One `[[monitors]]` entry: what to watch of a component, when a window's figure of it is
+/// alarming, and how an alert opens and closes without flapping (`docs/monitoring.md`).
+///
+/// Every window of `window` (tumbling by event time, aligned to the epoch, as the goals')
+/// gives the watched figure. A window **breaches** when the figure is beyond the threshold
+/// with confidence (its whole interval beyond, where it has one), and **clears** when the
+/// figure is back on the safe side by `hysteresis` or more. An alert opens after
+/// `open_after` breaching windows in a row and closes after `close_after` clearing ones in a
+/// row; a window that does neither (too little data, within the hysteresis band) breaks
+/// both runs.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    /// Unique among the monitors; what alerts, metrics and the API name it by.
+    pub id: String,
+    pub description: Option<String>,
+    /// The component it watches; `None` only for a goal monitor whose goal counts the
+    /// predictions of every component.
+    pub component: Option<String>,
+    pub watch: Watch,
+    /// When a window's figure breaches; `None` only for a drift monitor that takes the drift
+    /// policy's verdict (no `measure`, no `threshold`). A goal monitor's is its goal's target
+    /// missed; a drift `measure` without a threshold takes the policy's for that measure.
+    pub threshold: Option<Threshold>,
+    pub window: Duration,
+    pub severity: Severity,
+    /// Breaching windows in a row that open an alert (default 1).
+    pub open_after: u32,
+    /// Clearing windows in a row that close it (default 2).
+    pub close_after: u32,
+    /// How far back past the threshold the figure must come for a window to clear (default 0).
+    pub hysteresis: f64,
+    pub location: Location,
+}
+
+/// What a monitor watches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Watch {
+    /// `feature_drift`: a feature's distribution against the component's reference profile.
+    FeatureDrift { feature: String, measure: Option<DriftMeasure> },
+    /// `output_drift`: the model's output (`score` or `label` of a classifier, `value` of a
+    /// regressor) against the profile.
+    OutputDrift { output: String, measure: Option<DriftMeasure> },
+    /// `quality`: a quality measure of the component's predictions, from their feedback or
+    /// estimated without it.
+    Quality { measure: QualityMeasure, label: Option<String>, estimated: bool },
+    /// `goal`: a goal's metric against its own target.
+    Goal { goal: String },
+    /// `latency`: a quantile of the predictions' latency, in milliseconds.
+    Latency { quantile: f64 },
+    /// `guardrail_rate`: the share of predictions where a rule (any when `None`) acted.
+    GuardrailRate { guardrail: Option<String> },
+    /// `fallback_rate`: the share of predictions answered by the fallback.
+    FallbackRate,
+}
+
+impl Watch {
+    pub const NAMES: [&'static str; 7] =
+        ["feature_drift", "output_drift", "quality", "goal", "latency", "guardrail_rate", "fallback_rate"];
+
+    /// The name it is written with: `watch = "..."`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Watch::FeatureDrift { .. } => "feature_drift",
+            Watch::OutputDrift { .. } => "output_drift",
+            Watch::Quality { .. } => "quality",
+            Watch::Goal { .. } => "goal",
+            Watch::Latency { .. } => "latency",
+            Watch::GuardrailRate { .. } => "guardrail_rate",
+            Watch::FallbackRate => "fallback_rate",
+        }
+    }
+
+    /// Whether it compares a column with the reference profile.
+    pub fn is_drift(&self) -> bool {
+        matches!(self, Watch::FeatureDrift { .. } | Watch::OutputDrift { .. })
+    }
+}
+
+/// As `rein check` prints it: ``drift of feature `url_length` ``, ``latency p99 (ms)``.
+impl std::fmt::Display for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let measure = |m: &Option<DriftMeasure>| m.map(|m| format!(" by {}", m.as_str())).unwrap_or_default();
+        match self {
+            Watch::FeatureDrift { feature, measure: m } => write!(f, "drift of feature `{feature}`{}", measure(m)),
+            Watch::OutputDrift { output, measure: m } => write!(f, "drift of the output's `{output}`{}", measure(m)),
+            Watch::Quality { measure, label, estimated } => {
+                f.write_str(measure.as_str())?;
+                if let Some(label) = label {
+                    write!(f, " of label `{label}`")?;
+                }
+                if *estimated {
+                    f.write_str(", estimated without labels")?;
+                }
+                Ok(())
+            }
+            Watch::Goal { goal } => write!(f, "goal `{goal}`"),
+            Watch::Latency { quantile } => write!(f, "latency p{} (ms)", (quantile * 1e4).round() / 1e2),
+            Watch::GuardrailRate { guardrail: Some(g) } => write!(f, "guardrail_rate of `{g}`"),
+            Watch::GuardrailRate { guardrail: None } => f.write_str("guardrail_rate"),
+            Watch::FallbackRate => f.write_str("fallback_rate"),
+        }
+    }
+}
+
+/// A drift measure a drift monitor may watch instead of the drift policy's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftMeasure {
+    /// Population stability index over the reference's bins or categories.
+    Psi,
+    /// Jensen–Shannon distance (natural log) over the same bins or categories.
+    JensenShannon,
+    /// Wasserstein distance divided by the reference's standard deviation (numbers).
+    Wasserstein,
+    /// The two-sample Kolmogorov–Smirnov test's p-value (numbers).
+    Ks,
+    /// The chi-squared test's p-value (categories).
+    ChiSquared,
+}
+
+impl DriftMeasure {
+    pub const ALL: [DriftMeasure; 5] = [
+        DriftMeasure::Psi,
+        DriftMeasure::JensenShannon,
+        DriftMeasure::Wasserstein,
+        DriftMeasure::Ks,
+        DriftMeasure::ChiSquared,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftMeasure::Psi => "psi",
+            DriftMeasure::JensenShannon => "jensen_shannon",
+            DriftMeasure::Wasserstein => "wasserstein",
+            DriftMeasure::Ks => "ks",
+            DriftMeasure::ChiSquared => "chi_squared",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DriftMeasure> {
+        DriftMeasure::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Whether it is a test's p-value (drift below the threshold), else a distance (above).
+    pub fn is_p_value(self) -> bool {
+        matches!(self, DriftMeasure::Ks | DriftMeasure::ChiSquared)
+    }
+
+    /// Whether it compares numbers (a number, an integer, a text's length, a score, a value).
+    pub fn for_numbers(self) -> bool {
+        !matches!(self, DriftMeasure::ChiSquared)
+    }
+
+    /// Whether it compares categories (a category, a boolean, a label).
+    pub fn for_categories(self) -> bool {
+        !matches!(self, DriftMeasure::Wasserstein | DriftMeasure::Ks)
+    }
+}
+
+/// When a window's figure breaches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// `{ above = x }` (or a number where above is implied): the figure is above x.
+    Above(f64),
+    /// `{ below = x }`: the figure is below x.
+    Below(f64),
+    /// `{ below = lo, above = hi }`: the figure is below lo or above hi.
+    Outside { below: f64, above: f64 },
+}
+
+impl Threshold {
+    /// Whether `value` is beyond it.
+    pub fn breached_by(self, value: f64) -> bool {
+        match self {
+            Threshold::Above(t) => value > t,
+            Threshold::Below(t) => value < t,
+            Threshold::Outside { below, above } => value < below || value > above,
+        }
+    }
+
+    /// Whether `value` is back on the safe side by `hysteresis` or more.
+    pub fn cleared_by(self, value: f64, hysteresis: f64) -> bool {
+        match self {
+            Threshold::Above(t) => value <= t - hysteresis,
+            Threshold::Below(t) => value >= t + hysteresis,
+            Threshold::Outside { below, above } => value >= below + hysteresis && value <= above - hysteresis,
+        }
+    }
+}
+
+/// A goal's target missed is a breach: `at_least` t breaches below t, `at_most` above it.
+impl From<Target> for Threshold {
+    fn from(target: Target) -> Threshold {
+        match target {
+            Target::AtLeast(t) => Threshold::Below(t),
+            Target::AtMost(t) => Threshold::Above(t),
+            Target::Between(lo, hi) => Threshold::Outside { below: lo, above: hi },
+        }
+    }
+}
+
+impl std::fmt::Display for Threshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Threshold::Above(t) => write!(f, "above {t}"),
+            Threshold::Below(t) => write!(f, "below {t}"),
+            Threshold::Outside { below, above } => write!(f, "below {below} or above {above}"),
+        }
+    }
+}
+
+/// How urgent a monitor's alerts are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// `[alerts]`: where alerts go beside the store, the log and the metrics, and how long the
+/// monitors wait for late predictions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertSettings {
+    pub webhook: Option<Webhook>,
+    /// How long after a window's end, in event time, the monitors still wait for predictions
+    /// stamped within it before they evaluate it: a window closes once the newest recorded
+    /// prediction is this far past its end.
+    pub lateness: Duration,
+}
+
+impl AlertSettings {
+    pub const DEFAULT_LATENESS: Duration = Duration::from_secs(60);
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings { webhook: None, lateness: AlertSettings::DEFAULT_LATENESS }
+    }
+}
+
+/// An HTTP endpoint each alert's opening and closing is POSTed to, as a CloudEvent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// Longest one attempt may take.
+    pub timeout: Duration,
+    /// Attempts after the first, each after twice the wait of the one before.
+    pub retries: u32,
+    /// The wait before the first retry.
+    pub backoff: Duration,
+    /// Most alerts waiting to be sent; past it, the oldest is dropped (and counted).
+    pub queue: usize,
+}
+
+impl Webhook {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_RETRIES: u32 = 5;
+    pub const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
+    pub const DEFAULT_QUEUE: usize = 1000;
 }

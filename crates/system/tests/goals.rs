@@ -625,12 +625,14 @@ fn a_guardrail_is_one_of_the_components() {
     assert_eq!(d.message, "component `toast` has no guardrail `max_toast_time`");
 }
 
-/// The phishing example with a second component, `phishing_v2`, beside the first.
+/// The phishing example with a second component, `phishing_v2`, beside the first (and
+/// without its monitors, which would then each have to name one).
 fn two_components(goal_edits: &[(&str, &str)]) -> String {
-    let start = PHISHING.find("[[components]]").unwrap();
-    let end = PHISHING.find("# Goals, from the model up").unwrap();
-    let second = PHISHING[start..end].replacen("name = \"phishing\"", "name = \"phishing_v2\"", 1);
-    let text = format!("{}{second}{}", &PHISHING[..end], &PHISHING[end..]);
+    let phishing = &PHISHING[..PHISHING.find("\n# Monitors").unwrap_or(PHISHING.len())];
+    let start = phishing.find("[[components]]").unwrap();
+    let end = phishing.find("# Goals, from the model up").unwrap();
+    let second = phishing[start..end].replacen("name = \"phishing\"", "name = \"phishing_v2\"", 1);
+    let text = format!("{}{second}{}", &phishing[..end], &phishing[end..]);
     goal_edits.iter().fold(text, |text, (from, to)| {
         assert!(text.contains(from), "`{from}` not in the text");
         text.replacen(from, to, 1)

@@ -37,6 +37,7 @@ pub use export::{
 pub use log::LogError;
 pub use retention::{PruneReport, Retention, prune_once};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+pub use store::{AlertQuery, AlertRecord, MonitorStateRecord};
 pub use store::{
     Counts, LogPosition, Order, OutcomeName, OutcomeQuery, Page, PredictionRecord, PredictionVisitor, ScanQuery, Store,
     UnitVisitor, ValueSummary, WindowQuery, WriteReport,

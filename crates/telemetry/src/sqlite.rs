@@ -17,6 +17,7 @@ use crate::StoreError;
 use crate::events::{
     Event, EventKind, FeedbackEvent, FeedbackKind, FeedbackSource, JsonText, OutcomeEvent, PredictionEvent,
 };
+use crate::store::{AlertQuery, AlertRecord, MonitorStateRecord};
 use crate::store::{
     Counts, Cursor, LogPosition, Order, OutcomeName, OutcomeQuery, Page, PredictionRecord, PredictionVisitor,
     ScanQuery, Store, UnitVisitor, ValueSummary, WindowQuery, WriteReport,
@@ -112,6 +113,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
                  THEN json_extract(decision, '$.reason.error') END,
             'the model failed (its error was not recorded)')
         WHERE fallback != 0;",
+    ),
+    // Monitoring: the alerts monitors opened and closed (the alert itself as JSON, what
+    // lists and orders them beside it), and each monitor's standing between windows, so a
+    // restart resumes where it stopped without opening an alert twice.
+    (
+        5,
+        "CREATE TABLE alerts (
+        id TEXT NOT NULL PRIMARY KEY,
+        monitor TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        opened_ms INTEGER NOT NULL,
+        closed_ms INTEGER,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX alerts_opened ON alerts (opened_ms, id);
+    CREATE INDEX alerts_monitor ON alerts (monitor, opened_ms);
+    CREATE TABLE monitor_state (
+        monitor TEXT NOT NULL PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );",
     ),
 ];
 
@@ -860,6 +882,92 @@ impl Store for SqliteStore {
 
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
+    }
+
+    fn record_monitoring(&self, states: &[MonitorStateRecord], alerts: &[AlertRecord]) -> Result<(), StoreError> {
+        if states.is_empty() && alerts.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.write_conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.err("begin write"))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO alerts (id, monitor, severity, opened_ms, closed_ms, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET monitor = excluded.monitor, severity = excluded.severity,
+                        opened_ms = excluded.opened_ms, closed_ms = excluded.closed_ms, body = excluded.body",
+                )
+                .map_err(self.err("prepare the alerts' write"))?;
+            for a in alerts {
+                st.execute(params![a.id, a.monitor, a.severity, a.opened_ms, a.closed_ms, a.body.as_str()])
+                    .map_err(self.err("store an alert"))?;
+            }
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO monitor_state (monitor, state, updated_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (monitor) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+                )
+                .map_err(self.err("prepare the monitors' write"))?;
+            for m in states {
+                st.execute(params![m.monitor, m.state.as_str(), m.updated_ms])
+                    .map_err(self.err("store a monitor's state"))?;
+            }
+        }
+        tx.commit().map_err(self.err("commit"))
+    }
+
+    fn monitor_states(&self) -> Result<Vec<MonitorStateRecord>, StoreError> {
+        let op = "read the monitors' states";
+        let rows: Vec<(String, String, i64)> = self.read(op, |c| {
+            let mut st = c
+                .prepare_cached("SELECT monitor, state, updated_ms FROM monitor_state ORDER BY monitor")
+                .map_err(self.err(op))?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(self.err(op))
+        })?;
+        rows.into_iter()
+            .map(|(monitor, state, updated_ms)| {
+                let state = JsonText::parse(state).map_err(|e| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    what: "monitor state",
+                    detail: format!("monitor {monitor}: {e}"),
+                })?;
+                Ok(MonitorStateRecord { monitor, state, updated_ms })
+            })
+            .collect()
+    }
+
+    fn alerts(&self, q: &AlertQuery) -> Result<Vec<AlertRecord>, StoreError> {
+        let op = "list alerts";
+        let open = match q.open {
+            Some(true) => "a.closed_ms IS NULL",
+            Some(false) => "a.closed_ms IS NOT NULL",
+            None => "1",
+        };
+        let sql = format!(
+            "SELECT a.id, a.monitor, a.severity, a.opened_ms, a.closed_ms, a.body FROM alerts a
+             WHERE {open} AND (?1 IS NULL OR a.closed_ms IS NULL OR a.closed_ms >= ?1) AND (?2 IS NULL OR a.monitor = ?2)
+             ORDER BY a.opened_ms DESC, a.id DESC LIMIT ?3"
+        );
+        let rows: Vec<(String, String, String, i64, Option<i64>, String)> = self.read(op, |c| {
+            let mut st = c.prepare_cached(&sql).map_err(self.err(op))?;
+            st.query_map(params![q.since_ms, q.monitor, q.effective_limit() as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(self.err(op))
+        })?;
+        rows.into_iter()
+            .map(|(id, monitor, severity, opened_ms, closed_ms, body)| {
+                let body = JsonText::parse(body).map_err(|e| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    what: "alert",
+                    detail: format!("alert {id}: {e}"),
+                })?;
+                Ok(AlertRecord { id, monitor, severity, opened_ms, closed_ms, body })
+            })
+            .collect()
     }
 }
 

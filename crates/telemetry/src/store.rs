@@ -7,7 +7,7 @@
 //! Methods are synchronous: they run on the loader's thread or, for reads, on a
 //! caller's blocking pool, never on an async worker.
 
-use crate::events::{EventKind, FeedbackEvent, OutcomeEvent, PredictionEvent};
+use crate::events::{EventKind, FeedbackEvent, JsonText, OutcomeEvent, PredictionEvent};
 use crate::{Event, StoreError};
 
 /// What one [`Store::write_batch`] did.
@@ -180,6 +180,56 @@ pub struct Counts {
     pub outcomes: u64,
 }
 
+/// An alert as the store keeps it: what names and orders it, and the whole alert as JSON
+/// (rein-monitor's `Alert`), which the store keeps as it is given and does not read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    pub id: String,
+    pub monitor: String,
+    pub severity: String,
+    /// The end of the window that opened it (event time, unix ms).
+    pub opened_ms: i64,
+    /// The end of the window that closed it; `None` while it is open.
+    pub closed_ms: Option<i64>,
+    pub body: JsonText,
+}
+
+/// A monitor's standing between windows (rein-monitor's `MonitorState`), as JSON the store
+/// keeps as it is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorStateRecord {
+    pub monitor: String,
+    pub state: JsonText,
+    /// When it was stored (wall clock, unix ms).
+    pub updated_ms: i64,
+}
+
+/// Which alerts [`Store::alerts`] lists, the newest opened first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// `Some(true)`: open ones only; `Some(false)`: closed ones only; `None`: both.
+    pub open: Option<bool>,
+    /// Only alerts open at some moment at or after it: still open, or closed at or after it.
+    pub since_ms: Option<i64>,
+    /// Only this monitor's.
+    pub monitor: Option<String>,
+    /// At most this many; 0: [`AlertQuery::DEFAULT_LIMIT`], above [`AlertQuery::MAX_LIMIT`] clamped.
+    pub limit: usize,
+}
+
+impl AlertQuery {
+    pub const DEFAULT_LIMIT: usize = 100;
+    pub const MAX_LIMIT: usize = 10_000;
+
+    /// The number of alerts actually listed at most.
+    pub fn effective_limit(&self) -> usize {
+        match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
 /// Callback of [`Store::visit_predictions`]; return an error to stop.
 pub type PredictionVisitor<'a> = dyn FnMut(PredictionRecord) -> Result<(), StoreError> + 'a;
 
@@ -251,6 +301,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// A short description for logs and errors (e.g. the database path).
     fn describe(&self) -> String;
+
+    /// Stores monitors' states and alerts (new ones, or new versions of stored ones, by id)
+    /// in one transaction: a restart finds every alert its monitors' states name. A store
+    /// that keeps no monitoring refuses (the default).
+    fn record_monitoring(&self, states: &[MonitorStateRecord], alerts: &[AlertRecord]) -> Result<(), StoreError> {
+        let _ = (states, alerts);
+        Err(StoreError::Unavailable(format!("{} keeps no alerts", self.describe())))
+    }
+
+    /// Every monitor's stored state (none by default).
+    fn monitor_states(&self) -> Result<Vec<MonitorStateRecord>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// The alerts of the query, the newest opened first (none by default).
+    fn alerts(&self, query: &AlertQuery) -> Result<Vec<AlertRecord>, StoreError> {
+        let _ = query;
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]

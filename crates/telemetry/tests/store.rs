@@ -419,3 +419,58 @@ fn outcomes_of_a_name_are_summarised_and_their_units_listed_by_time() {
     let stopped = store.visit_outcome_units(&query, &mut |_| Err(StoreError::Unavailable("enough".into())));
     assert!(matches!(stopped, Err(StoreError::Unavailable(_))));
 }
+
+/// Alerts and monitors' states: stored together, listed by state, time and monitor, the
+/// newest first; a new version of an alert replaces the old; both survive a reopen.
+#[test]
+fn alerts_and_monitor_states_are_stored_listed_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let alert = |id: &str, monitor: &str, opened_ms: i64, closed_ms: Option<i64>| AlertRecord {
+        id: id.into(),
+        monitor: monitor.into(),
+        severity: "warning".into(),
+        opened_ms,
+        closed_ms,
+        body: json!({"id": id, "closed_ms": closed_ms}).into(),
+    };
+    let state = |monitor: &str, until: i64| MonitorStateRecord {
+        monitor: monitor.into(),
+        state: json!({"evaluated_until_ms": until}).into(),
+        updated_ms: 5,
+    };
+    assert!(store.alerts(&AlertQuery::default()).unwrap().is_empty());
+    assert!(store.monitor_states().unwrap().is_empty());
+    store
+        .record_monitoring(
+            &[state("drift", 100), state("rate", 200)],
+            &[alert("a1", "drift", 100, None), alert("a2", "rate", 200, Some(400)), alert("a3", "drift", 50, Some(60))],
+        )
+        .unwrap();
+    let ids = |q: AlertQuery| -> Vec<String> { store.alerts(&q).unwrap().into_iter().map(|a| a.id).collect() };
+    assert_eq!(ids(AlertQuery::default()), ["a2", "a1", "a3"], "the newest opened first");
+    assert_eq!(ids(AlertQuery { open: Some(true), ..Default::default() }), ["a1"]);
+    assert_eq!(ids(AlertQuery { open: Some(false), ..Default::default() }), ["a2", "a3"]);
+    // open at some moment since 300: a1 (still open) and a2 (closed at 400)
+    assert_eq!(ids(AlertQuery { since_ms: Some(300), ..Default::default() }), ["a2", "a1"]);
+    assert_eq!(ids(AlertQuery { monitor: Some("drift".into()), ..Default::default() }), ["a1", "a3"]);
+    assert_eq!(ids(AlertQuery { limit: 1, ..Default::default() }), ["a2"]);
+
+    // a1 closes: the new version replaces the old, beside the monitor's new state
+    store.record_monitoring(&[state("drift", 300)], &[alert("a1", "drift", 100, Some(300))]).unwrap();
+    drop(store);
+    let store = open(dir.path());
+    let a1 = store.alerts(&AlertQuery { monitor: Some("drift".into()), ..Default::default() }).unwrap();
+    assert_eq!(a1[0].closed_ms, Some(300));
+    assert_eq!(a1[0].body.to_value(), json!({"id": "a1", "closed_ms": 300}));
+    assert!(store.alerts(&AlertQuery { open: Some(true), ..Default::default() }).unwrap().is_empty());
+    let states: Vec<(String, serde_json::Value)> =
+        store.monitor_states().unwrap().into_iter().map(|s| (s.monitor, s.state.to_value())).collect();
+    assert_eq!(
+        states,
+        [
+            ("drift".to_string(), json!({"evaluated_until_ms": 300})),
+            ("rate".to_string(), json!({"evaluated_until_ms": 200}))
+        ]
+    );
+}

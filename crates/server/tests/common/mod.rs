@@ -17,6 +17,14 @@ pub struct Server {
     pub client: reqwest::Client,
 }
 
+/// The example's system file without the monitors it declares (a test declares its own).
+pub fn without_monitors(text: String) -> String {
+    match text.find("\n# Monitors") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// The example's system file, edited.
 pub fn system(edit: impl Fn(String) -> String) -> rein_system::System {
     let file = Path::new(EXAMPLE_DIR).join("rein.toml");
@@ -238,6 +246,19 @@ impl Store for StalledStore {
     }
     fn describe(&self) -> String {
         format!("stalled {}", self.inner.describe())
+    }
+    fn record_monitoring(
+        &self,
+        states: &[rein_telemetry::MonitorStateRecord],
+        alerts: &[rein_telemetry::AlertRecord],
+    ) -> Result<(), StoreError> {
+        self.inner.record_monitoring(states, alerts)
+    }
+    fn monitor_states(&self) -> Result<Vec<rein_telemetry::MonitorStateRecord>, StoreError> {
+        self.inner.monitor_states()
+    }
+    fn alerts(&self, query: &rein_telemetry::AlertQuery) -> Result<Vec<rein_telemetry::AlertRecord>, StoreError> {
+        self.inner.alerts(query)
     }
 }
 

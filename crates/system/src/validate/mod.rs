@@ -9,6 +9,7 @@ mod fields;
 mod goals;
 mod guardrails;
 mod metrics;
+mod monitors;
 mod settings;
 
 use std::collections::HashSet;
@@ -106,6 +107,9 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
         retention: telemetry.retention,
     };
     let goals = goals::goals(raw.goals.as_ref(), &declared, r);
+    let written = monitors::Goals { valid: &goals, written: goal_ids(&raw) };
+    let monitors = monitors::monitors(raw.monitors.as_ref(), &declared, &written, r);
+    let alerts = monitors::alerts(raw.alerts.as_ref(), r);
     Some(System {
         name,
         description,
@@ -116,7 +120,22 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
         outcomes: outcomes.declared(),
         components,
         goals,
+        monitors,
+        alerts,
     })
+}
+
+/// Every goal's id as written, valid or not; `None` when a goal, or its id, is written as
+/// a value of the wrong type and the ids are not all known.
+fn goal_ids(raw: &RawFile) -> Option<Vec<&str>> {
+    let Some(listed) = &raw.goals else { return Some(Vec::new()) };
+    let mut ids = Vec::new();
+    for g in listed.ok()?.get_ref() {
+        if let Some(id) = &g.ok()?.get_ref().id {
+            ids.push(id.ok()?.get_ref().as_str());
+        }
+    }
+    Some(ids)
 }
 
 /// Every component's name as written, valid or not; `None` when a component, or its name,
