@@ -27,6 +27,16 @@ pub struct System {
     pub outcomes: Option<Vec<String>>,
     /// The `[[goals]]`, in file order: a graph whose `supports` links point up the layers.
     pub goals: Vec<Goal>,
+    /// Each component's traffic plan (`[components.traffic]`), by component name: kept
+    /// here rather than in `Component` so that a component built in code needs none.
+    pub traffic: BTreeMap<String, DeclaredTraffic>,
+}
+
+/// A component's traffic plan as the system file declares it, and where.
+#[derive(Debug, Clone)]
+pub struct DeclaredTraffic {
+    pub plan: crate::traffic::TrafficPlan,
+    pub location: Location,
 }
 
 impl System {
