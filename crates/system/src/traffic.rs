@@ -321,7 +321,12 @@ impl TrafficPlan {
             // the canary first: its units stay in it as its share steps up
             return vec![
                 Arm { variant: CANARY.into(), alias: c.alias.clone(), version: c.version.clone(), weight: pct },
-                Arm { variant: CANARY_STABLE.into(), alias: Some("champion".into()), version: None, weight: 100.0 - pct },
+                Arm {
+                    variant: CANARY_STABLE.into(),
+                    alias: Some("champion".into()),
+                    version: None,
+                    weight: 100.0 - pct,
+                },
             ];
         }
         self.split.clone()
