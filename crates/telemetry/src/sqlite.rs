@@ -113,6 +113,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
             'the model failed (its error was not recorded)')
         WHERE fallback != 0;",
     ),
+    // A traffic plan's experiment, and the prediction a shadow's prediction copies: rows
+    // before were served by no plan (variant `main`) and shadowed nothing.
+    (
+        5,
+        "ALTER TABLE predictions ADD COLUMN experiment TEXT;
+    ALTER TABLE predictions ADD COLUMN shadow_of TEXT;",
+    ),
 ];
 
 /// Page size of a new store. Rows here are about a kilobyte and written in transactions of
@@ -180,15 +187,17 @@ impl std::fmt::Debug for SqliteStore {
 
 const INSERT_PREDICTION: &str = "INSERT INTO predictions (id, time_ms, system, component, unit, model_name,
     model_version, variant, features, raw_output, guardrails, output, mode, decision, fallback, latency_us,
-    fallback_error)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (id) DO NOTHING";
+    fallback_error, experiment, shadow_of)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+    ON CONFLICT (id) DO NOTHING";
 // A taken event id (a replay) or idempotency key (a client's repeat) inserts nothing.
 const INSERT_FEEDBACK: &str = "INSERT INTO feedback (prediction_id, time_ms, kind, label, value, unit, comment,
     source, idempotency_key, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
 const INSERT_OUTCOME: &str = "INSERT INTO outcomes (time_ms, unit, prediction_id, name, value, id)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
 const PREDICTION_COLUMNS: &str = "p.id, p.time_ms, p.system, p.component, p.unit, p.model_name, p.model_version,
-    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.decision, p.fallback_error, p.latency_us";
+    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.decision, p.fallback_error, p.latency_us,
+    p.experiment, p.shadow_of";
 const FEEDBACK_COLUMNS: &str =
     "f.prediction_id, f.time_ms, f.kind, f.label, f.value, f.unit, f.comment, f.source, f.idempotency_key,
     COALESCE(f.id, 'seq-' || f.seq)";
@@ -319,10 +328,12 @@ impl SqliteStore {
                 r.get::<_, String>(at + 12)?,
                 r.get::<_, Option<String>>(at + 14)?,
                 r.get::<_, i64>(at + 15)?,
+                [r.get::<_, Option<String>>(at + 16)?, r.get::<_, Option<String>>(at + 17)?],
             ))
         };
-        let (id, time_ms, system, component, unit, model_name, model_version, variant, json, mode, fallback, lat) =
+        let (id, time_ms, system, component, unit, model_name, model_version, variant, json, mode, fallback, lat, plan) =
             get(r).map_err(self.err("read prediction row"))?;
+        let [experiment, shadow_of] = plan;
         let [features, raw_output, guardrails, output, decision] = json.map(|s| {
             JsonText::parse(s).map_err(|e| StoreError::Corrupt {
                 path: self.path.clone(),
@@ -346,6 +357,8 @@ impl SqliteStore {
             decision: decision?,
             fallback,
             latency_us: lat.max(0) as u64,
+            experiment,
+            shadow_of,
             id,
         })
     }
@@ -469,6 +482,8 @@ impl Store for SqliteStore {
                                 p.fallback.is_some(),
                                 i64::try_from(p.latency_us).unwrap_or(i64::MAX),
                                 p.fallback,
+                                p.experiment,
+                                p.shadow_of,
                             ])
                             .map_err(self.err("insert prediction"))?;
                         if n == 0 { report.duplicates += 1 } else { report.predictions += 1 }
@@ -915,6 +930,7 @@ mod tests {
         assert_eq!(a.decision.to_value(), json(answered));
         assert_eq!(a.decision.to_value()["reason"]["p"].to_string(), "0.9756", "the digits as written");
         assert_eq!(a.fallback, None);
+        assert_eq!((a.variant.as_str(), a.experiment.as_deref(), a.shadow_of.as_deref()), ("main", None, None));
         let b = read("b");
         assert_eq!(b.decision.to_value(), json(fell_back));
         assert_eq!(b.fallback.as_deref(), Some("the model timed out after 50 ms"));

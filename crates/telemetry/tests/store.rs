@@ -12,6 +12,8 @@ fn each_event_kind_round_trips_and_joins() {
     let mut p2 = prediction("fraud", 1_001);
     p2.unit = None;
     p2.variant = "canary".into();
+    p2.experiment = Some("rollout-7".into());
+    p2.shadow_of = Some(p.id.clone());
     p2.fallback = Some("the model timed out after 50 ms".into());
     p2.latency_us = u64::MAX;
     let f1 = feedback(&p.id, FeedbackKind::Incorrect, Some("legit"), Some("k1"));
