@@ -151,6 +151,10 @@ pub(crate) fn start(system: &System, file_models: &[Arc<dyn ServedModel>], data_
         for other in &s.others {
             loaded = loaded.holding(other.model().clone());
         }
+        // the aliases naming loaded versions, for the component's traffic plan
+        for (alias, version) in registry.aliases(&component.name).map_err(|e| registry_error(&e))? {
+            loaded = loaded.aliased(&alias, &version);
+        }
         versions.push(loaded);
     }
     Ok(Started { versions, registry, runtime })
