@@ -720,7 +720,10 @@ async fn move_to(
             // versions no alias names any more are unloaded; requests holding them finish first
             let key = c.name.clone();
             if let Ok(aliases) = blocking(move || registry.aliases(&key)).await {
-                c.swap(|current| current.retaining(|v| aliases.values().any(|a| a == v)));
+                // and those the traffic plan names by version
+                let plan = c.traffic();
+                let planned = |v: &str| plan.as_ref().is_some_and(|t| t.names_version(v));
+                c.swap(|current| current.retaining(|v| aliases.values().any(|a| a == v) || planned(v)));
             }
             tracing::info!(component = %c.name, alias, version = moved.record.version, changed = moved.changed, "alias moved");
             Ok((moved.record, moved.changed))

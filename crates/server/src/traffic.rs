@@ -201,6 +201,13 @@ impl Traffic {
         }
     }
 
+    /// Whether an arm or the shadow names `version` by version (not by alias): such a
+    /// version stays loaded when no alias names it.
+    pub fn names_version(&self, version: &str) -> bool {
+        let arms = self.assigner.arms().iter().map(|a| a.version.as_deref());
+        arms.chain(self.plan.shadow.iter().map(|s| s.version.as_deref())).any(|v| v == Some(version))
+    }
+
     pub fn shadows(&self) -> bool {
         self.shadow.is_some()
     }
