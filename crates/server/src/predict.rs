@@ -162,7 +162,7 @@ async fn answer(
     match parse(app, component, body)? {
         Parsed::One(instance) => {
             let decided = decide(app, component, &taken, vec![instance]).await;
-            let mut recorded = record(app, component, decided, started).await;
+            let mut recorded = record(app, component, taken.traffic.as_deref(), decided, started).await;
             shadow(app, component, &taken, &mut recorded);
             let d = recorded.pop().ok_or_else(|| Internal("no result".into()))??;
             Ok(JsonBody(serde_json::to_vec(&prediction(app, component, &d)).map_err(serialized)?))
@@ -180,7 +180,7 @@ async fn answer(
             let positions: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
             let instances: Vec<Instance> = parsed.into_iter().filter_map(|(_, s)| s.ok()).collect();
             let decided = decide(app, component, &taken, instances).await;
-            let mut recorded = record(app, component, decided, started).await;
+            let mut recorded = record(app, component, taken.traffic.as_deref(), decided, started).await;
             shadow(app, component, &taken, &mut recorded);
             for (i, result) in positions.into_iter().zip(recorded) {
                 answers[i] = match result {
@@ -442,6 +442,7 @@ async fn decide(
 async fn record(
     app: &App,
     component: &ComponentRuntime,
+    traffic: Option<&Traffic>,
     decided: Vec<Result<Decided, ApiError>>,
     started: Instant,
 ) -> Vec<Result<Decided, ApiError>> {
@@ -455,11 +456,10 @@ async fn record(
         Some(telemetry) => record_events(app, telemetry, component, decided).await,
     };
     // Counted once the answer is certain: a decision whose event could not be kept is a 503.
-    let traffic = component.traffic();
     for d in recorded.iter().flatten() {
         let version = &d.route.model.info().version;
         component.metrics.request(version, d.outcome.decision.mode.as_str(), 200, started.elapsed());
-        if let Some(t) = &traffic {
+        if let Some(t) = traffic {
             t.count(&d.route.variant);
         }
     }

@@ -159,6 +159,15 @@ async fn a_split_answers_each_unit_with_its_arms_version_for_the_whole_experimen
     let treated = seen.values().filter(|(v, _)| v == "treatment").count();
     assert!((15..=45).contains(&treated), "{treated} of 60 units treated at 50/50");
 
+    // a batch: each instance answered by its own unit's arm, one call per version
+    let instances: Vec<Value> = (0..12).map(|u| json!({"unit": format!("user-{u}"), "features": page()})).collect();
+    let (status, batch) = server.predict(json!({ "instances": instances })).await;
+    assert_eq!(status, 200, "{batch:#}");
+    for (u, a) in batch["predictions"].as_array().unwrap().iter().enumerate() {
+        let (variant, version) = &seen[&format!("user-{u}")];
+        assert_eq!((&a["variant"], &a["model"]["version"]), (&json!(variant), &json!(version)), "{a:#}");
+    }
+
     // no unit: assigned per request, and the answer says so
     let a = predict_unit(server, None).await;
     assert_eq!(a["assignment"], "per_request", "{a:#}");
@@ -166,7 +175,7 @@ async fn a_split_answers_each_unit_with_its_arms_version_for_the_whole_experimen
 
     // each recorded event carries its variant, experiment and the version that answered
     let records = recorded(server).await;
-    assert_eq!(records.len(), 121);
+    assert_eq!(records.len(), 133);
     for r in &records {
         let Some(unit) = r["unit"].as_str() else { continue };
         let (variant, version) = &seen[unit];
