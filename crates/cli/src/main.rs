@@ -477,7 +477,17 @@ fn run(command: Command) -> Result<(), String> {
                 let local = listener.local_addr().map_err(|e| e.to_string())?;
                 let names: Vec<String> = system.components.iter().map(|c| c.name.clone()).collect();
                 let token = std::env::var(&system.server.admin_token_env).ok();
+                let file = system.file.clone();
                 let mut app = rein_server::App::on_workers(system, versions, telemetry, workers);
+                // a plan naming an alias or version no one loaded stops the start, placed in the file
+                if let Some(e) = app.traffic_errors().first() {
+                    let place = app
+                        .system
+                        .traffic
+                        .get(e.component())
+                        .map(|t| format!("{}:{}:{}: ", file.display(), t.location.line, t.location.column));
+                    return Err(format!("{}{e}", place.unwrap_or_default()));
+                }
                 let server_settings = app.system.server.clone();
                 let admin = token.as_deref().is_some_and(|t| !t.is_empty());
                 app.registry = Some(rein_server::models::Models::new(registry, runtime, token, &server_settings));

@@ -151,6 +151,30 @@ pub(crate) fn start(system: &System, file_models: &[Arc<dyn ServedModel>], data_
         for other in &s.others {
             loaded = loaded.holding(other.model().clone());
         }
+        // the versions the component's traffic plan names, loaded and checked too, and
+        // the aliases naming loaded versions
+        let aliases = registry.aliases(&component.name).map_err(|e| registry_error(&e))?;
+        let plan = system.traffic.get(&component.name).map(|t| &t.plan);
+        let named = plan.into_iter().flat_map(|p| {
+            let arms = p
+                .arms()
+                .into_iter()
+                .filter_map(|a| a.alias.clone().or(a.version.clone()).map(|n| (a.alias.is_some(), n)));
+            let shadow =
+                p.shadow.iter().filter_map(|s| s.alias.clone().or(s.version.clone()).map(|n| (s.alias.is_some(), n)));
+            arms.chain(shadow).collect::<Vec<_>>()
+        });
+        for (is_alias, name) in named {
+            let version = if is_alias { aliases.get(&name).cloned() } else { Some(name) };
+            // an alias no one set is left for the plan's own check to name
+            if let Some(version) = version.filter(|v| loaded.get(v).is_none()) {
+                let (_, checked) = registry.load(component, &version, &runtime).map_err(|e| registry_error(&e))?;
+                loaded = loaded.holding(checked.model().clone());
+            }
+        }
+        for (alias, version) in &aliases {
+            loaded = loaded.aliased(alias, version);
+        }
         versions.push(loaded);
     }
     Ok(Started { versions, registry, runtime })

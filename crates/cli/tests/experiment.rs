@@ -50,6 +50,8 @@ fn record(dir: &Path) {
                     decision: json!({"mode": "none", "reason": {"kind": "fixed"}}).into(),
                     fallback: None,
                     latency_us: 2_000 + (next() * 1_000.0) as u64,
+                    experiment: None,
+                    shadow_of: None,
                 }
                 .into(),
             );

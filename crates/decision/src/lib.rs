@@ -15,6 +15,7 @@ pub mod output;
 mod path;
 pub mod privacy;
 pub mod schema;
+pub mod traffic;
 #[cfg(test)]
 mod type_agreement;
 

@@ -108,6 +108,8 @@ fn events(row: &Row, out: &mut Vec<Event>) {
             decision: json!({"mode": "automate", "reason": {"kind": "fixed"}}).into(),
             fallback: row.fallback.then(|| "timed out".to_string()),
             latency_us: row.latency_us,
+            experiment: None,
+            shadow_of: None,
         }
         .into(),
     );

@@ -177,6 +177,8 @@ fn prediction(p: &P) -> Event {
         decision: json!({"mode": p.mode, "reason": {"kind": "fixed"}}).into(),
         fallback: p.fallback.then(|| "timed out".to_string()),
         latency_us: p.latency_ms * 1000,
+        experiment: None,
+        shadow_of: None,
     }
     .into()
 }

@@ -206,6 +206,8 @@ fn prediction(id: String, at: i64, row: &Row, fallback: bool, latency_ms: u64) -
         decision: json!({"mode": "none", "reason": {"kind": "fixed"}}).into(),
         fallback: fallback.then(|| "timed out".to_string()),
         latency_us: latency_ms * 1000,
+        experiment: None,
+        shadow_of: None,
     }
     .into()
 }

@@ -127,6 +127,8 @@ fn events() -> (Vec<Event>, Vec<Made>) {
                     decision: json!({"mode": "none", "reason": {"kind": "fixed"}}).into(),
                     fallback: fallback.then(|| "timed out".to_string()),
                     latency_us: 1000,
+                    experiment: None,
+                    shadow_of: None,
                 }
                 .into(),
             );

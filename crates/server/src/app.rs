@@ -14,6 +14,7 @@ use crate::alerting::Alerting;
 use crate::call_cost::{CallCost, INLINE_MAX_ROWS};
 use crate::metrics::ComponentMetrics;
 use crate::telemetry::Telemetry;
+use crate::traffic::Traffic;
 use crate::versions::ModelVersions;
 
 pub struct App {
@@ -30,6 +31,9 @@ pub struct App {
     pub registry: Option<crate::models::Models>,
     /// Worker threads that serve it (see [`crate::workers`]); each has its own batching queues.
     workers: usize,
+    /// The system file's traffic plans that could not serve (an alias naming no loaded
+    /// version): `rein serve` refuses to start with any.
+    traffic_errors: Vec<crate::traffic::TrafficError>,
 }
 
 pub struct ComponentRuntime {
@@ -40,6 +44,8 @@ pub struct ComponentRuntime {
     /// request (a clone of the `Arc`), replaced whole by a swap: a request finishes on the
     /// versions it started with.
     serving: RwLock<Arc<ModelVersions>>,
+    /// Its traffic plan, read once per request as `serving` is; none: the champion answers.
+    traffic: RwLock<Option<Arc<Traffic>>>,
     /// Held while a swap loads and checks a version, so that swaps of one component
     /// happen one at a time, in the order their alias moves are recorded.
     pub(crate) swapping: tokio::sync::Mutex<()>,
@@ -81,8 +87,16 @@ impl App {
         let system = Arc::new(system);
         let mut components = HashMap::new();
         let mut names = Vec::new();
+        let mut traffic_errors = Vec::new();
         for (component, models) in system.components.iter().zip(models) {
             let models: ModelVersions = models.into();
+            let traffic = system.traffic.get(&component.name).and_then(|declared| {
+                let has_fallback = component.fallback.is_some();
+                Traffic::new(&component.name, declared.plan.clone(), has_fallback, &models)
+                    .map_err(|e| traffic_errors.push(e))
+                    .ok()
+                    .map(Arc::new)
+            });
             let max_in_flight = component.model.max_concurrency;
             names.push(component.name.clone());
             components.insert(
@@ -92,6 +106,7 @@ impl App {
                     metrics: ComponentMetrics::new(component, &models.default().info().version),
                     path: DecisionPath::new(component.clone(), rein_decision::DEFAULT_MAX_TRACKED_UNITS),
                     serving: RwLock::new(Arc::new(models)),
+                    traffic: RwLock::new(traffic),
                     swapping: tokio::sync::Mutex::new(()),
                     in_flight: Arc::new(Semaphore::new(max_in_flight)),
                     max_in_flight,
@@ -112,6 +127,7 @@ impl App {
             registry: None,
             monitor_tick: crate::alerting::DEFAULT_TICK,
             workers,
+            traffic_errors,
         }
     }
 
@@ -142,6 +158,11 @@ impl App {
         }
     }
 
+    /// The system file's traffic plans that name an alias or version no component loaded.
+    pub fn traffic_errors(&self) -> &[crate::traffic::TrafficError] {
+        &self.traffic_errors
+    }
+
     /// How many worker threads serve it.
     pub fn workers(&self) -> usize {
         self.workers
@@ -160,6 +181,16 @@ impl ComponentRuntime {
     /// Its loaded versions as they are now; a request takes them once and keeps them.
     pub fn models(&self) -> Arc<ModelVersions> {
         self.serving.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Its traffic plan as it is now; a request takes it once, with its versions.
+    pub fn traffic(&self) -> Option<Arc<Traffic>> {
+        self.traffic.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces its traffic plan (none: the champion answers everything).
+    pub fn set_traffic(&self, next: Option<Arc<Traffic>>) {
+        *self.traffic.write().unwrap_or_else(|e| e.into_inner()) = next;
     }
 
     /// What identifies the default version, which answers predictions now.

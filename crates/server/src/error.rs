@@ -89,6 +89,8 @@ pub enum Code {
     BadVersion,
     /// A reference profile that is not one, or of another component.
     BadProfile,
+    /// A traffic plan that breaks its rules, or names no loaded version.
+    InvalidTrafficPlan,
     // 500
     /// A stored model artifact whose bytes no longer match its digest.
     CorruptArtifact,
@@ -315,6 +317,8 @@ pub enum Expected {
     InferRequest,
     /// `PUT /v1/models/{name}/aliases/{alias}`.
     AliasMove,
+    /// `PUT /v1/components/{name}/traffic`.
+    TrafficPlan,
 }
 
 impl Expected {
@@ -334,6 +338,12 @@ impl Expected {
                 "name": "snake_case name, e.g. left_page", "unit": "string", "prediction_id": "string",
                 "value": "number", "time_ms": "unix milliseconds (default: now)"
             }}),
+            Expected::TrafficPlan => json!({"expected": {
+                "experiment": "string", "salt": "string (optional)",
+                "split": "array of {variant, alias | version, weight} (optional)",
+                "holdout": "{share} (optional)", "shadow": "{alias | version, max_in_flight} (optional)",
+                "canary": "{alias | version, steps, step} (optional)"
+            }, "or": "null, to remove the plan"}),
             Expected::AliasMove => json!({"expected": {
                 "version": "a registered version id", "reason": "string (optional)", "by": "string (optional)"
             }}),
@@ -864,6 +874,24 @@ impl From<crate::models::AuthError> for ApiError {
             AuthError::Wrong => ApiError::new(StatusCode::FORBIDDEN, Code::Forbidden, message),
             AuthError::Disabled { env } => ApiError::new(StatusCode::FORBIDDEN, Code::AdminDisabled, message)
                 .with_hint(&format!("start the server with the token in the environment variable `{env}`")),
+        }
+    }
+}
+
+/// A traffic plan refused: each problem named by its field, or the target that names no
+/// loaded version with those that are.
+impl From<crate::traffic::TrafficError> for ApiError {
+    fn from(e: crate::traffic::TrafficError) -> Self {
+        use crate::traffic::TrafficError;
+        let message = e.to_string();
+        let error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidTrafficPlan, message);
+        match e {
+            TrafficError::Invalid { problems, .. } => error.with_details(json!({ "problems": problems })),
+            TrafficError::Unresolved { field, loaded, .. } => error.with_details(json!({
+                "field": field,
+                "loaded": loaded,
+                "hint": "name an alias or version the component has loaded (`GET /v1/models/{name}`)",
+            })),
         }
     }
 }

@@ -18,6 +18,7 @@ mod quality;
 mod record;
 mod records;
 pub mod telemetry;
+pub mod traffic;
 pub mod versions;
 pub mod webhook;
 pub mod workers;
@@ -63,6 +64,8 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
             post(models::register).layer(DefaultBodyLimit::max(models::MAX_MODEL_BYTES)),
         ),
         (Method::PUT, "/v1/models/{name}/aliases/{alias}", put(models::move_alias)),
+        (Method::GET, "/v1/components/{name}/traffic", get(traffic::show)),
+        (Method::PUT, "/v1/components/{name}/traffic", put(traffic::replace)),
         (Method::GET, "/v2", get(oip::server_metadata)),
         (Method::GET, "/v2/health/live", get(oip::live)),
         (Method::GET, "/v2/health/ready", get(oip::ready)),

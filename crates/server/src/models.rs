@@ -124,6 +124,20 @@ fn authorize(models: &Models, headers: &HeaderMap, access: Access) -> Result<(),
     if bool::from(given.ct_eq(expected)) { Ok(()) } else { Err(AuthError::Wrong.into()) }
 }
 
+/// The admin token checked for another module's admin route (`/v1/components/{name}/traffic`).
+pub(crate) fn authorize_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    authorize(models(app)?, headers, Access::Admin)
+}
+
+/// As [`authorize_admin`], for a read: open unless `model_reads = "admin"`.
+pub(crate) fn authorize_read(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    authorize(models(app)?, headers, Access::Read)
+}
+
+pub(crate) fn component_named<'a>(app: &'a App, name: &str) -> Result<&'a Arc<ComponentRuntime>, ApiError> {
+    component(app, name)
+}
+
 fn component<'a>(app: &'a App, name: &str) -> Result<&'a Arc<ComponentRuntime>, ApiError> {
     app.component(name).ok_or_else(|| NotFound::component(name, &app.component_names()).into())
 }
@@ -693,9 +707,10 @@ async fn move_to(
     let before = c.models();
     let mut at_ms = 0;
     let model = checked.model().clone();
+    let version = model.info().version.clone();
     c.swap(|current| {
         at_ms = registry.now_ms();
-        if alias == CHAMPION { current.serving(model) } else { current.holding(model) }
+        if alias == CHAMPION { current.serving(model) } else { current.holding(model).aliased(alias, &version) }
     });
     let (checked, alias_owned, by, reason) = (checked.clone(), alias.to_string(), by.to_string(), reason.to_string());
     let registry2 = registry.clone();
@@ -705,7 +720,10 @@ async fn move_to(
             // versions no alias names any more are unloaded; requests holding them finish first
             let key = c.name.clone();
             if let Ok(aliases) = blocking(move || registry.aliases(&key)).await {
-                c.swap(|current| current.retaining(|v| aliases.values().any(|a| a == v)));
+                // and those the traffic plan names by version
+                let plan = c.traffic();
+                let planned = |v: &str| plan.as_ref().is_some_and(|t| t.names_version(v));
+                c.swap(|current| current.retaining(|v| aliases.values().any(|a| a == v) || planned(v)));
             }
             tracing::info!(component = %c.name, alias, version = moved.record.version, changed = moved.changed, "alias moved");
             Ok((moved.record, moved.changed))

@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use rein_decision::privacy::TelemetryFeatures;
 use rein_decision::schema::GivenFeatures;
-use rein_decision::{ModelError, ModelInfo, ModelOutput, Outcome, Prepared, Refusal};
+use rein_decision::{ModelError, ModelOutput, Outcome, Prepared, Refusal};
 use rein_runtime::ServedModel;
 use rein_telemetry::JsonText;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,12 @@ use crate::fields;
 use crate::openapi::{PredictAnswer, PredictionOrError};
 use crate::record::{Parts, Prediction};
 use crate::telemetry::SerializedOutcome;
+use crate::traffic::{Route, ShadowCopy, Traffic};
+use crate::versions::ModelVersions;
+
+/// Why a holdout's instance calls no model (read only by the decision path, which then
+/// answers with the fallback).
+const HELD_OUT: &str = "held out of ML";
 
 /// A request body: one instance, or a batch under `instances`. The features and the
 /// instances are kept as their JSON text, checked for syntax, and read for the component
@@ -143,21 +149,23 @@ impl IntoResponse for JsonBody {
 }
 
 async fn answer(
-    app: &App,
+    app: &Arc<App>,
     component: &Arc<ComponentRuntime>,
     body: Result<Bytes, BytesRejection>,
     started: Instant,
 ) -> Result<JsonBody, ApiError> {
     let serialized = |e: serde_json::Error| Internal(format!("the answer could not be serialized: {e}"));
-    // the version this request is answered by, taken once: a swap meanwhile does not change it
-    let model = component.models().default().clone();
-    let info = model.info();
+    // the versions and the plan this request is answered by, taken once: a swap or a new
+    // plan meanwhile does not change them
+    let taken = Taken { versions: component.models(), traffic: component.traffic() };
+    let info = taken.versions.default().info();
     match parse(app, component, body)? {
         Parsed::One(instance) => {
-            let decided = decide(app, component, &model, vec![instance]).await;
-            let result = record(app, component, info, decided, started).await.pop();
-            let d = result.ok_or_else(|| Internal("no result".into()))??;
-            Ok(JsonBody(serde_json::to_vec(&prediction(app, component, info, &d)).map_err(serialized)?))
+            let decided = decide(app, component, &taken, vec![instance]).await;
+            let mut recorded = record(app, component, taken.traffic.as_deref(), decided, started).await;
+            shadow(app, component, &taken, &mut recorded);
+            let d = recorded.pop().ok_or_else(|| Internal("no result".into()))??;
+            Ok(JsonBody(serde_json::to_vec(&prediction(app, component, &d)).map_err(serialized)?))
         }
         Parsed::Batch(slots) => {
             let (parsed, errors): (Vec<_>, Vec<_>) = slots.into_iter().enumerate().partition(|(_, s)| s.is_ok());
@@ -171,10 +179,12 @@ async fn answer(
             }
             let positions: Vec<usize> = parsed.iter().map(|(i, _)| *i).collect();
             let instances: Vec<Instance> = parsed.into_iter().filter_map(|(_, s)| s.ok()).collect();
-            let decided = decide(app, component, &model, instances).await;
-            for (i, result) in positions.into_iter().zip(record(app, component, info, decided, started).await) {
+            let decided = decide(app, component, &taken, instances).await;
+            let mut recorded = record(app, component, taken.traffic.as_deref(), decided, started).await;
+            shadow(app, component, &taken, &mut recorded);
+            for (i, result) in positions.into_iter().zip(recorded) {
                 answers[i] = match result {
-                    Ok(d) => JsonText::of(&prediction(app, component, info, &d)),
+                    Ok(d) => JsonText::of(&prediction(app, component, &d)),
                     Err(e) => {
                         component.metrics.request(&info.version, "none", e.status(), started.elapsed());
                         JsonText::of(&e.body())
@@ -182,6 +192,40 @@ async fn answer(
                 };
             }
             Ok(JsonBody(serde_json::to_vec(&Batch { predictions: answers }).map_err(serialized)?))
+        }
+    }
+}
+
+/// What a request takes once, when it starts.
+struct Taken {
+    versions: Arc<ModelVersions>,
+    traffic: Option<Arc<Traffic>>,
+}
+
+impl Taken {
+    fn route(&self, unit: Option<&str>) -> Route {
+        match &self.traffic {
+            Some(t) => t.route(&self.versions, unit),
+            None => Route::main(self.versions.default()),
+        }
+    }
+}
+
+/// Offers each recorded prediction the model answered to the plan's shadow, if it has one:
+/// after the answer is decided and recorded, and without waiting.
+fn shadow(
+    app: &Arc<App>,
+    component: &Arc<ComponentRuntime>,
+    taken: &Taken,
+    recorded: &mut [Result<Decided, ApiError>],
+) {
+    let Some(traffic) = taken.traffic.as_ref().filter(|t| t.shadows()) else { return };
+    for d in recorded.iter_mut().flatten() {
+        if let Some(row) = d.shadow_row.take() {
+            let features = d.seen_features_kept.clone().unwrap_or_else(|| JsonText::of(&Map::new()));
+            let copy =
+                ShadowCopy { of: d.id.clone(), unit: d.instance.unit.clone(), time_ms: d.time_ms, row, features };
+            traffic.offer(app, component, &taken.versions, copy);
         }
     }
 }
@@ -268,6 +312,12 @@ fn checked(mut instance: Instance, now_ms: u64) -> Result<Instance, FieldError> 
 struct Decided {
     id: String,
     instance: Instance,
+    /// Its variant and the version that answered it.
+    route: Route,
+    /// The model's input, kept for the shadow when the plan has one and the model was called.
+    shadow_row: Option<Vec<rein_system::FeatureValue>>,
+    /// What telemetry saw of the features, kept for the shadow's event.
+    seen_features_kept: Option<JsonText>,
     outcome: Outcome,
     seen_features: Option<JsonText>,
     /// The outcome's parts as JSON, shared by the answer and the telemetry event.
@@ -278,50 +328,85 @@ struct Decided {
     server_time_us: u64,
 }
 
+/// The instances routed to one version: the version, their positions, their rows.
+type Group = (Arc<dyn ServedModel>, Vec<usize>, Vec<Vec<rein_system::FeatureValue>>);
+
 /// Runs the decision path for instances of one component; one result per instance, in order.
 async fn decide(
     app: &App,
     component: &Arc<ComponentRuntime>,
-    model: &Arc<dyn ServedModel>,
+    taken: &Taken,
     instances: Vec<Instance>,
 ) -> Vec<Result<Decided, ApiError>> {
     let unknown = app.system.server.unknown_features;
-    // 1. schema and input guardrails
+    // 1. schema and input guardrails; the plan's variant
     let prepared: Vec<Result<Prepared, Refusal>> =
         instances.iter().map(|i| component.path.prepare(&i.features, &i.context, unknown)).collect();
+    let routes: Vec<Route> = instances.iter().map(|i| taken.route(i.unit.as_deref())).collect();
+    let shadowed = taken.traffic.as_ref().is_some_and(|t| t.shadows()) && app.telemetry.is_some();
 
-    // 2. the model, once for every instance that needs it
-    let rows: Vec<Vec<rein_system::FeatureValue>> =
-        prepared.iter().filter_map(|p| p.as_ref().ok().filter(|p| p.needs_model()).map(|p| p.values.clone())).collect();
-    let n = rows.len();
-    let mut outputs: std::vec::IntoIter<Result<ModelOutput, ModelError>> = if n == 0 {
-        Vec::new().into_iter()
-    } else {
-        match component.infer(model, rows).await {
-            Ok(outs) => outs.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
+    // 2. the model: one call for the instances of each version they were routed to; a
+    // holdout's instances call none
+    let mut outputs: Vec<Option<Result<ModelOutput, ModelError>>> = (0..instances.len()).map(|_| None).collect();
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, (p, route)) in prepared.iter().zip(&routes).enumerate() {
+        let Some(p) = p.as_ref().ok().filter(|p| p.needs_model()) else { continue };
+        if route.holdout {
+            outputs[i] = Some(Err(ModelError::Run(HELD_OUT.into())));
+            continue;
+        }
+        match groups.iter_mut().find(|(m, _, _)| Arc::ptr_eq(m, &route.model)) {
+            Some((_, at, rows)) => {
+                at.push(i);
+                rows.push(p.values.clone());
+            }
+            None => groups.push((route.model.clone(), vec![i], vec![p.values.clone()])),
+        }
+    }
+    let calls = groups.iter_mut().map(|(model, _, rows)| component.infer(model, std::mem::take(rows)));
+    let answers = futures_util::future::join_all(calls).await;
+    for ((_, at, _), answer) in groups.iter().zip(answers) {
+        match answer {
+            Ok(outs) => {
+                for (&i, out) in at.iter().zip(outs) {
+                    outputs[i] = Some(Ok(out));
+                }
+            }
             Err(e) => {
                 component.metrics.model_error(error_kind(&e));
-                vec![Err(e); n].into_iter()
+                for &i in at {
+                    outputs[i] = Some(Err(e.clone()));
+                }
             }
         }
-    };
+    }
 
     // 3. output guardrails and experience
     let mut results = Vec::with_capacity(instances.len());
-    for (instance, prepared) in instances.into_iter().zip(prepared) {
+    for (i, ((instance, prepared), route)) in instances.into_iter().zip(prepared).zip(routes).enumerate() {
         let time_ms = instance.time_ms.unwrap_or_else(fields::now_ms);
         let mut seen_features = None;
+        let mut shadow_row = None;
         let result = prepared.and_then(|p| {
             if let Some(t) = &app.telemetry {
                 let component = component.path.component();
                 let seen = TelemetryFeatures { component, values: &p.values, hasher: &t.hasher };
                 seen_features = Some(JsonText::of(&seen));
             }
-            let model = if p.needs_model() { outputs.next() } else { None };
+            let model = if p.needs_model() { outputs[i].take() } else { None };
+            if shadowed && !route.holdout && model.is_some() {
+                shadow_row = Some(p.values.clone());
+            }
             component.path.finish(p, model, &instance.context, instance.unit.as_deref(), time_ms)
         });
         results.push(match result {
-            Ok(outcome) => {
+            Ok(mut outcome) => {
+                if route.holdout && outcome.fallback.is_some() {
+                    // no ML by design, not a failure: the answer says which experiment held it out
+                    let why = format!("held out of ML by experiment `{}`", route.experiment.as_deref().unwrap_or(""));
+                    outcome.decision.reason = rein_decision::Reason::Fallback { error: why.clone() };
+                    outcome.fallback = Some(why);
+                }
                 for action in &outcome.guardrails {
                     match (&action.error, action.on_error) {
                         (Some(error), Some(on_error)) => {
@@ -336,6 +421,9 @@ async fn decide(
                 Ok(Decided {
                     id: uuid::Uuid::now_v7().to_string(),
                     instance,
+                    route,
+                    seen_features_kept: shadow_row.as_ref().and(seen_features.clone()),
+                    shadow_row,
                     serialized: SerializedOutcome::of(&outcome),
                     outcome,
                     seen_features,
@@ -354,7 +442,7 @@ async fn decide(
 async fn record(
     app: &App,
     component: &ComponentRuntime,
-    info: &ModelInfo,
+    traffic: Option<&Traffic>,
     decided: Vec<Result<Decided, ApiError>>,
     started: Instant,
 ) -> Vec<Result<Decided, ApiError>> {
@@ -365,11 +453,15 @@ async fn record(
     }
     let recorded = match &app.telemetry {
         None => decided,
-        Some(telemetry) => record_events(app, telemetry, component, info, decided).await,
+        Some(telemetry) => record_events(app, telemetry, component, decided).await,
     };
     // Counted once the answer is certain: a decision whose event could not be kept is a 503.
     for d in recorded.iter().flatten() {
-        component.metrics.request(&info.version, d.outcome.decision.mode.as_str(), 200, started.elapsed());
+        let version = &d.route.model.info().version;
+        component.metrics.request(version, d.outcome.decision.mode.as_str(), 200, started.elapsed());
+        if let Some(t) = traffic {
+            t.count(&d.route.variant);
+        }
     }
     recorded
 }
@@ -378,23 +470,24 @@ async fn record_events(
     app: &App,
     telemetry: &crate::telemetry::Telemetry,
     component: &ComponentRuntime,
-    info: &ModelInfo,
     decided: Vec<Result<Decided, ApiError>>,
 ) -> Vec<Result<Decided, ApiError>> {
     let pending = decided.into_iter().map(|d| async move {
         let mut d = d?;
-        let event = crate::telemetry::prediction_event(
+        let mut event = crate::telemetry::prediction_event(
             &d.id,
             d.time_ms as i64,
             &app.system.name,
             &component.name,
             d.instance.unit.as_deref(),
-            info,
+            d.route.model.info(),
             d.seen_features.take().unwrap_or_else(|| JsonText::of(&Map::new())),
             &d.outcome,
             &d.serialized,
             d.server_time_us,
         );
+        event.variant = d.route.variant.to_string();
+        event.experiment = d.route.experiment.as_deref().map(str::to_string);
         // Until recorded, the decision may never reach the user (a 503, or the request
         // dropped by its timeout or the client): then it must not spend their frequency cap.
         let unrecorded = Unrecorded { component, decided: Some(d) };
@@ -429,12 +522,8 @@ impl Drop for Unrecorded<'_> {
 
 /// The answer for one decided instance: the record its event holds, from the same
 /// serialized parts.
-fn prediction<'a>(
-    app: &'a App,
-    component: &'a ComponentRuntime,
-    info: &'a ModelInfo,
-    d: &'a Decided,
-) -> Prediction<'a> {
+fn prediction<'a>(app: &'a App, component: &'a ComponentRuntime, d: &'a Decided) -> Prediction<'a> {
+    let info = d.route.model.info();
     Prediction::answered(Parts {
         prediction_id: &d.id,
         time_ms: d.time_ms as i64,
@@ -443,7 +532,9 @@ fn prediction<'a>(
         unit: d.instance.unit.as_deref(),
         model_name: &info.name,
         model_version: &info.version,
-        variant: rein_telemetry::events::DEFAULT_VARIANT,
+        variant: &d.route.variant,
+        experiment: d.route.experiment.as_deref(),
+        shadow_of: None,
         raw: &d.serialized.raw,
         output: &d.serialized.output,
         guardrails: &d.serialized.guardrails,

@@ -31,8 +31,20 @@ pub struct Prediction<'a> {
     unit: Option<&'a str>,
     /// The model version that answered.
     model: ModelRef<'a>,
-    /// Traffic variant (`main` unless a rollout chose another).
+    /// Traffic variant (`main` unless a traffic plan chose another: an arm's, `holdout`,
+    /// `canary`/`stable`, or `shadow` for a shadow's recorded prediction).
     variant: &'a str,
+    /// The traffic plan's experiment that chose the variant; absent when no plan served it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiment: Option<&'a str>,
+    /// How the plan assigned it: `unit` (sticky: the same unit, the same variant) or
+    /// `per_request` (no unit was given: a draw of its own). Absent without a plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    assignment: Option<&'static str>,
+    /// For a shadow's prediction: the id of the answered prediction it copies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_of: Option<&'a str>,
     /// The features as telemetry kept them, after each feature's `telemetry` policy (hashed
     /// `h:…`, dropped, truncated). Recorded predictions only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,6 +92,8 @@ pub struct Parts<'a> {
     pub model_name: &'a str,
     pub model_version: &'a str,
     pub variant: &'a str,
+    pub experiment: Option<&'a str>,
+    pub shadow_of: Option<&'a str>,
     pub raw: &'a JsonText,
     pub output: &'a JsonText,
     pub guardrails: &'a JsonText,
@@ -99,6 +113,9 @@ impl<'a> Prediction<'a> {
             unit: p.unit,
             model: ModelRef { name: p.model_name, version: p.model_version },
             variant: p.variant,
+            experiment: p.experiment,
+            assignment: p.experiment.map(|_| if p.unit.is_some() { "unit" } else { "per_request" }),
+            shadow_of: p.shadow_of,
             features: None,
             raw: p.raw,
             output: p.output,
@@ -124,6 +141,8 @@ impl<'a> Prediction<'a> {
                 model_name: &e.model_name,
                 model_version: &e.model_version,
                 variant: &e.variant,
+                experiment: e.experiment.as_deref(),
+                shadow_of: e.shadow_of.as_deref(),
                 raw: &e.raw_output,
                 output: &e.output,
                 guardrails: &e.guardrails,

@@ -228,6 +228,8 @@ pub fn prediction_event(
         decision: serialized.decision.clone(),
         fallback: outcome.fallback.clone(),
         latency_us,
+        experiment: None,
+        shadow_of: None,
     }
 }
 

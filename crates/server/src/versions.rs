@@ -3,9 +3,11 @@
 //! A set never changes once built: a swap builds another and replaces it whole
 //! ([`crate::app::ComponentRuntime::swap`]), so a request holding one sees it stay as it was.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rein_runtime::ServedModel;
+use rein_system::traffic::Target;
 
 /// Loaded models of one component, each under its own version.
 #[derive(Clone)]
@@ -14,6 +16,9 @@ pub struct ModelVersions {
     models: Vec<Arc<dyn ServedModel>>,
     /// Which of them serves predictions.
     default: usize,
+    /// Registry aliases naming loaded versions (`champion` is always the default), for a
+    /// traffic plan's arms.
+    aliases: BTreeMap<String, String>,
 }
 
 /// A version added to a component that already holds it.
@@ -24,7 +29,7 @@ pub struct DuplicateVersion(pub String);
 impl ModelVersions {
     /// One version, serving by default.
     pub fn new(default: Arc<dyn ServedModel>) -> Self {
-        Self { models: vec![default], default: 0 }
+        Self { models: vec![default], default: 0, aliases: BTreeMap::new() }
     }
 
     /// Adds another loaded version beside those held; the default stays the default.
@@ -62,7 +67,35 @@ impl ModelVersions {
         let models: Vec<_> =
             self.models.iter().filter(|m| Arc::ptr_eq(m, &default) || keep(&m.info().version)).cloned().collect();
         let default = models.iter().position(|m| Arc::ptr_eq(m, &default)).unwrap_or(0);
-        Self { models, default }
+        let mut aliases = self.aliases.clone();
+        aliases.retain(|_, v| models.iter().any(|m| &m.info().version == v));
+        Self { models, default, aliases }
+    }
+
+    /// These versions with `alias` naming the loaded `version` (nothing changes if it is
+    /// not loaded).
+    pub fn aliased(mut self, alias: &str, version: &str) -> Self {
+        if alias != "champion" && self.get(version).is_some() {
+            self.aliases.insert(alias.to_string(), version.to_string());
+        }
+        self
+    }
+
+    /// The loaded version a traffic plan names: `champion` is the default; another alias
+    /// the version it names, if loaded; a version itself, if loaded.
+    pub fn resolve(&self, target: Target<'_>) -> Option<&Arc<dyn ServedModel>> {
+        match target {
+            Target::Alias("champion") => Some(self.default()),
+            Target::Alias(alias) => self.aliases.get(alias).and_then(|v| self.get(v)),
+            Target::Version(version) => self.get(version),
+        }
+    }
+
+    /// Each alias and the loaded version it names (`champion` included).
+    pub fn aliases(&self) -> BTreeMap<String, String> {
+        let mut all = self.aliases.clone();
+        all.insert("champion".into(), self.default().info().version.clone());
+        all
     }
 
     /// The version predictions use.

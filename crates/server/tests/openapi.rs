@@ -161,6 +161,16 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             let other = Request { path: fill("nope", id), valid: false, raw: Some(example_model_variant(b'3')) };
             sent.push((other, None));
         }
+        "put" if path == "/v1/components/{name}/traffic" => {
+            let plan = json!({"experiment": "spec", "split": [
+                {"variant": "a", "alias": "champion", "weight": 1},
+                {"variant": "b", "version": "sha256:d019131ec354", "weight": 1}]});
+            sent.push((valid(fill("phishing", id)), Some(plan.clone())));
+            sent.push((refused(fill("phishing", id)), Some(json!({"experiment": "spec", "holdout": {"share": 2}}))));
+            sent.push((refused(fill("phishing", id)), Some(json!({"experiment": "spec", "splits": []}))));
+            sent.push((refused(fill("nope", id)), Some(plan)));
+            sent.push((valid(fill("phishing", id)), Some(Value::Null)));
+        }
         "put" => {
             sent.push((valid(fill("phishing", id)), Some(json!({"version": "sha256:d019131ec354", "reason": "spec"}))));
             sent.push((refused(fill("phishing", id)), Some(json!({"version": "nope"}))));

@@ -9,6 +9,7 @@ mod cel_check;
 mod cel_types;
 mod diagnostic;
 mod raw;
+pub mod traffic;
 mod types;
 mod validate;
 mod warnings;

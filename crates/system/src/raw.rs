@@ -103,6 +103,13 @@ wanted! {
     RawMonitor => "a table", Table;
     RawAlerts => "a table", Table;
     RawThreshold => "a table", Table;
+    RawTraffic => "a table", Table;
+    RawArm => "a table", Table;
+    RawHoldout => "a table", Table;
+    RawShadow => "a table", Table;
+    RawCanary => "a table", Table;
+    Vec<Typed<RawArm>> => "a list of tables", List;
+    Vec<Typed<f64>> => "a list of numbers", List;
 }
 
 impl<'de, T: Deserialize<'de> + Wanted> Deserialize<'de> for Typed<T> {
@@ -261,6 +268,52 @@ pub(crate) struct RawComponent {
     pub experience: Option<Typed<RawExperience>>,
     /// Fields of a prediction's record its quality is sliced by.
     pub slices: Option<Typed<Vec<Typed<String>>>>,
+    pub traffic: Option<Typed<RawTraffic>>,
+}
+
+/// `[components.traffic]`: the traffic plan, checked by `TrafficPlan::problems`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTraffic {
+    pub experiment: Option<Typed<String>>,
+    pub salt: Option<Typed<String>>,
+    pub split: Option<Typed<Vec<Typed<RawArm>>>>,
+    pub holdout: Option<Typed<RawHoldout>>,
+    pub shadow: Option<Typed<RawShadow>>,
+    pub canary: Option<Typed<RawCanary>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawArm {
+    pub variant: Option<Typed<String>>,
+    pub alias: Option<Typed<String>>,
+    pub version: Option<Typed<String>>,
+    pub weight: Option<Typed<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHoldout {
+    pub share: Option<Typed<f64>>,
+}
+
+/// `shadow = { alias | version, max_in_flight }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawShadow {
+    pub alias: Option<Typed<String>>,
+    pub version: Option<Typed<String>>,
+    pub max_in_flight: Option<Typed<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCanary {
+    pub alias: Option<Typed<String>>,
+    pub version: Option<Typed<String>>,
+    pub steps: Option<Typed<Vec<Typed<f64>>>>,
+    pub step: Option<Typed<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -31,6 +31,16 @@ pub struct System {
     pub monitors: Vec<Monitor>,
     /// `[alerts]`: where alerts go beside the store, the log and the metrics.
     pub alerts: AlertSettings,
+    /// Each component's traffic plan (`[components.traffic]`), by component name: kept
+    /// here rather than in `Component` so that a component built in code needs none.
+    pub traffic: BTreeMap<String, DeclaredTraffic>,
+}
+
+/// A component's traffic plan as the system file declares it, and where.
+#[derive(Debug, Clone)]
+pub struct DeclaredTraffic {
+    pub plan: crate::traffic::TrafficPlan,
+    pub location: Location,
 }
 
 impl System {

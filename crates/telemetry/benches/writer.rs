@@ -26,6 +26,8 @@ fn event(i: u64) -> Event {
         decision: json!({"mode": "automate", "reason": {"kind": "threshold", "score": 0.8, "threshold": 0.7}}).into(),
         fallback: None,
         latency_us: 420,
+        experiment: None,
+        shadow_of: None,
     }
     .into()
 }

@@ -33,6 +33,8 @@ fn event(i: u64) -> Event {
         .into(),
         fallback: None,
         latency_us: 420,
+        experiment: None,
+        shadow_of: None,
     }
     .into()
 }

@@ -138,6 +138,13 @@ pub struct PredictionEvent {
     pub fallback: Option<String>,
     /// Time the server spent on the prediction until it was decided, microseconds.
     pub latency_us: u64,
+    /// The traffic plan's experiment that chose `variant`; none when no plan served it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    /// For a shadow's prediction (variant `shadow`), the id of the answered prediction it
+    /// copies; it was never shown to anyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_of: Option<String>,
 }
 
 /// What a fallback reads when the error was not recorded (events of an earlier rein).
@@ -171,6 +178,10 @@ struct PredictionLine<J> {
     #[serde(default)]
     fallback: FallbackLine,
     latency_us: u64,
+    #[serde(default)]
+    experiment: Option<String>,
+    #[serde(default)]
+    shadow_of: Option<String>,
 }
 
 /// `fallback`: the error, or null; earlier, whether the fallback answered.
@@ -211,6 +222,8 @@ impl<J: Into<JsonText>> From<PredictionLine<J>> for PredictionEvent {
             decision,
             fallback,
             latency_us: l.latency_us,
+            experiment: l.experiment,
+            shadow_of: l.shadow_of,
         }
     }
 }
@@ -554,6 +567,7 @@ mod tests {
             "decision":{"mode":"none","reason":{"kind":"fixed"}},"fallback":null,"latency_us":3});
         let Event::Prediction(p) = serde_json::from_value::<Event>(v).unwrap() else { panic!() };
         assert_eq!(p.variant, "main");
+        assert_eq!((p.experiment, p.shadow_of), (None, None), "a line from before traffic plans");
         assert_eq!(p.unit, None);
         assert_eq!(p.fallback, None);
         assert_eq!(p.decision.to_value()["reason"]["kind"], "fixed");

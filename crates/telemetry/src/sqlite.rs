@@ -135,6 +135,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         updated_ms INTEGER NOT NULL
     );",
     ),
+    // A traffic plan's experiment, and the prediction a shadow's prediction copies: rows
+    // before were served by no plan (variant `main`) and shadowed nothing.
+    (
+        6,
+        "ALTER TABLE predictions ADD COLUMN experiment TEXT;
+    ALTER TABLE predictions ADD COLUMN shadow_of TEXT;",
+    ),
 ];
 
 /// Page size of a new store. Rows here are about a kilobyte and written in transactions of
@@ -202,15 +209,17 @@ impl std::fmt::Debug for SqliteStore {
 
 const INSERT_PREDICTION: &str = "INSERT INTO predictions (id, time_ms, system, component, unit, model_name,
     model_version, variant, features, raw_output, guardrails, output, mode, decision, fallback, latency_us,
-    fallback_error)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (id) DO NOTHING";
+    fallback_error, experiment, shadow_of)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+    ON CONFLICT (id) DO NOTHING";
 // A taken event id (a replay) or idempotency key (a client's repeat) inserts nothing.
 const INSERT_FEEDBACK: &str = "INSERT INTO feedback (prediction_id, time_ms, kind, label, value, unit, comment,
     source, idempotency_key, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
 const INSERT_OUTCOME: &str = "INSERT INTO outcomes (time_ms, unit, prediction_id, name, value, id)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
 const PREDICTION_COLUMNS: &str = "p.id, p.time_ms, p.system, p.component, p.unit, p.model_name, p.model_version,
-    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.decision, p.fallback_error, p.latency_us";
+    p.variant, p.features, p.raw_output, p.guardrails, p.output, p.mode, p.decision, p.fallback_error, p.latency_us,
+    p.experiment, p.shadow_of";
 const FEEDBACK_COLUMNS: &str =
     "f.prediction_id, f.time_ms, f.kind, f.label, f.value, f.unit, f.comment, f.source, f.idempotency_key,
     COALESCE(f.id, 'seq-' || f.seq)";
@@ -341,10 +350,12 @@ impl SqliteStore {
                 r.get::<_, String>(at + 12)?,
                 r.get::<_, Option<String>>(at + 14)?,
                 r.get::<_, i64>(at + 15)?,
+                [r.get::<_, Option<String>>(at + 16)?, r.get::<_, Option<String>>(at + 17)?],
             ))
         };
-        let (id, time_ms, system, component, unit, model_name, model_version, variant, json, mode, fallback, lat) =
+        let (id, time_ms, system, component, unit, model_name, model_version, variant, json, mode, fallback, lat, plan) =
             get(r).map_err(self.err("read prediction row"))?;
+        let [experiment, shadow_of] = plan;
         let [features, raw_output, guardrails, output, decision] = json.map(|s| {
             JsonText::parse(s).map_err(|e| StoreError::Corrupt {
                 path: self.path.clone(),
@@ -368,6 +379,8 @@ impl SqliteStore {
             decision: decision?,
             fallback,
             latency_us: lat.max(0) as u64,
+            experiment,
+            shadow_of,
             id,
         })
     }
@@ -420,7 +433,9 @@ fn window_sql(q: &WindowQuery) -> String {
     let component = if q.component.is_some() { "p.component = ?3" } else { "?3 IS NULL" };
     let feedback =
         if q.with_feedback { " AND EXISTS (SELECT 1 FROM feedback f WHERE f.prediction_id = p.id)" } else { "" };
-    format!("{component} AND p.time_ms >= ?1 AND p.time_ms < ?2{feedback}")
+    // a window holds what was answered: a shadow's predictions were shown to no one, and are
+    // compared with what they shadow apart (by `shadow_of`), never counted as the system's
+    format!("{component} AND p.time_ms >= ?1 AND p.time_ms < ?2 AND p.shadow_of IS NULL{feedback}")
 }
 
 /// A row's `(time_ms, id)` of its prediction, in the order the store sorts them (SQLite
@@ -491,6 +506,8 @@ impl Store for SqliteStore {
                                 p.fallback.is_some(),
                                 i64::try_from(p.latency_us).unwrap_or(i64::MAX),
                                 p.fallback,
+                                p.experiment,
+                                p.shadow_of,
                             ])
                             .map_err(self.err("insert prediction"))?;
                         if n == 0 { report.duplicates += 1 } else { report.predictions += 1 }
@@ -1023,6 +1040,7 @@ mod tests {
         assert_eq!(a.decision.to_value(), json(answered));
         assert_eq!(a.decision.to_value()["reason"]["p"].to_string(), "0.9756", "the digits as written");
         assert_eq!(a.fallback, None);
+        assert_eq!((a.variant.as_str(), a.experiment.as_deref(), a.shadow_of.as_deref()), ("main", None, None));
         let b = read("b");
         assert_eq!(b.decision.to_value(), json(fell_back));
         assert_eq!(b.fallback.as_deref(), Some("the model timed out after 50 ms"));

@@ -124,7 +124,8 @@ impl Cursor {
 }
 
 /// Which predictions [`Store::visit_predictions`] visits: those with
-/// `since_ms <= time_ms < until_ms`, of one component or all, ordered by `(time_ms, id)`.
+/// `since_ms <= time_ms < until_ms`, of one component or all, ordered by `(time_ms, id)`;
+/// never a shadow's (`shadow_of` set): a window holds what the system answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WindowQuery {
     pub component: Option<String>,

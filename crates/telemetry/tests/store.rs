@@ -12,6 +12,8 @@ fn each_event_kind_round_trips_and_joins() {
     let mut p2 = prediction("fraud", 1_001);
     p2.unit = None;
     p2.variant = "canary".into();
+    p2.experiment = Some("rollout-7".into());
+    p2.shadow_of = Some(p.id.clone());
     p2.fallback = Some("the model timed out after 50 ms".into());
     p2.latency_us = u64::MAX;
     let f1 = feedback(&p.id, FeedbackKind::Incorrect, Some("legit"), Some("k1"));
@@ -170,6 +172,29 @@ fn migrations_are_versioned_and_a_newer_database_is_refused() {
     assert!(matches!(err, StoreError::SchemaTooNew { found: 999, .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("rein.db") && msg.contains("999") && msg.contains("newer"), "{msg}");
+}
+
+/// A window holds what was answered: a shadow's prediction, recorded beside the one it
+/// copies, is listed but never counted in a window (goals, quality, drift, experiments).
+#[test]
+fn windows_leave_out_shadow_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let answered = prediction("c", 10);
+    let mut shadow = prediction("c", 11);
+    shadow.variant = "shadow".into();
+    shadow.shadow_of = Some(answered.id.clone());
+    store.write_batch(&[answered.clone().into(), shadow.into()], None).unwrap();
+    let mut seen = Vec::new();
+    let query = WindowQuery { since_ms: Some(0), until_ms: Some(100), ..Default::default() };
+    let visited = store
+        .visit_predictions(&query, &mut |r| {
+            seen.push(r.prediction.id);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((visited, seen), (1, vec![answered.id]));
+    assert_eq!(store.counts().unwrap().predictions, 2, "both are kept");
 }
 
 /// Rows stored before events had ids (schema version 1) read with an id made of their

@@ -11,6 +11,7 @@ mod guardrails;
 mod metrics;
 mod monitors;
 mod settings;
+mod traffic;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -85,7 +86,14 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
     }
     let mut names = HashSet::new();
     let mut components = Vec::new();
+    let mut plans = std::collections::BTreeMap::new();
     for c in listed.unwrap_or_default() {
+        if let Some((plan, span)) = traffic::traffic(c.get_ref(), r)
+            && let Some(name) = c.get_ref().name.as_ref().and_then(Typed::ok)
+        {
+            let location = r.location(span.start);
+            plans.insert(name.get_ref().clone(), crate::types::DeclaredTraffic { plan, location });
+        }
         if let Some(component) = components::component(c, base, r) {
             if !names.insert(component.name.clone()) {
                 let span = c.get_ref().name.as_ref().map(Typed::span).unwrap_or(c.span());
@@ -122,6 +130,7 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
         goals,
         monitors,
         alerts,
+        traffic: plans,
     })
 }
 

@@ -24,6 +24,8 @@ pub fn prediction(component: &str, time_ms: i64) -> PredictionEvent {
         decision: json!({"mode": "automate", "reason": {"kind": "threshold", "score": 0.8, "threshold": 0.7}}).into(),
         fallback: None,
         latency_us: 420,
+        experiment: None,
+        shadow_of: None,
     }
 }
 

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What a traffic plan costs, in the same minutes: the phishing example served by the
+# champion alone, by a two-way split (champion / challenger, 50/50 by unit), and by the
+# split plus a shadow (the challenger again, max_in_flight 64), taking turns at wrk's
+# maximum rate, round after round, as bench/ab.sh does. Prints req/s and the server's CPU
+# µs a request for each; with RATE=N set, also p50/p99 at N req/s (oha, coordinated-omission
+# corrected, over CONNECTIONS connections: 32 unless set), where the shadow must not show.
+# The split should cost under 3% of the throughput; a shadow at most its own model's cost
+# (about the champion's own model time a request), none of it in the answers' latency.
+#
+#   [RATE=N] bench/traffic.sh SECONDS ROUNDS MODE      (MODE: off | durable | buffered)
+#
+# e.g. bench/traffic.sh 8 3 durable   (release build first: cargo build --release -p rein-cli;
+# REIN=path/to/rein runs another build)
+# The challenger is the example's model with one byte of its producer's name changed:
+# another version, the same answers and cost.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="$1"; rounds="$2"; mode="$3"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.so}"
+source bench/lib.sh
+bin=${REIN:-./target/release/rein}
+[ -x "$bin" ] || { echo "build rein first: cargo build --release -p rein-cli" >&2; exit 1; }
+if [ -n "${RATE:-}" ]; then need_oha; fi
+
+work=$(mktemp -d)
+trap 'stop_server 2>/dev/null || true; rm -rf "$work"' EXIT
+example=examples/phishing-warning
+python3 - "$example/model.onnx" "$work/challenger.onnx" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+at = b.find(b"skl2onnx")
+b[at + 7] = ord("2")
+open(sys.argv[2], "wb").write(b)
+PY
+
+# The example's system file with a traffic plan, its model by absolute path: plan NAME TABLE.
+plan() {
+  python3 - "$example/rein.toml" "$work/$1.toml" "$PWD/$example/model.onnx" "$2" <<'PY'
+import sys
+text = open(sys.argv[1]).read().replace('path = "model.onnx"', 'path = "%s"' % sys.argv[3])
+if sys.argv[4]:
+    text = text.replace("[[components.features]]", "[components.traffic]\n%s\n\n[[components.features]]" % sys.argv[4], 1)
+open(sys.argv[2], "w").write(text)
+PY
+}
+split='experiment = "bench"
+split = [{ variant = "control", alias = "champion", weight = 50 },
+         { variant = "treatment", alias = "challenger", weight = 50 }]'
+plan single ""
+plan split "$split"
+plan shadow "$split
+shadow = { alias = \"challenger\", max_in_flight = 64 }"
+
+addr=127.0.0.1:18082
+url="http://$addr/v1/components/phishing/predict"
+# As bench/lib.sh's start_server, with a registry holding the challenger.
+start() {
+  rein_data=$(mktemp -d)
+  "$bin" models register "$work/$1.toml" phishing "$work/challenger.onnx" --alias challenger --data-dir "$rein_data" >/dev/null
+  "$bin" serve "$work/$1.toml" --addr "$addr" --telemetry "$mode" --data-dir "$rein_data" > "/tmp/rein-traffic-$1.log" 2>&1 &
+  pid=$!
+  wait_up "$addr"
+  wrk -t1 -c32 -d2s -s bench/predict.lua "$url" > /dev/null
+}
+for _ in $(seq "$rounds"); do
+  for config in single split shadow; do
+    start "$config"
+    before=$(cpu_seconds "$pid")
+    rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
+    cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
+    dropped=$(curl -s "http://$addr/metrics" | awk '/^rein_shadow_dropped_total/ {print $2}')
+    tail=""
+    if [ -n "${RATE:-}" ]; then
+      report=$(oha_at_rate "$url" "$RATE" "$seconds" "${CONNECTIONS:-32}")
+      tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]
+print(", at %s req/s p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000))' "$RATE")
+    fi
+    echo "$config $mode: $rps req/s, $cpu µs of server CPU a request${dropped:+, shadow copies dropped $dropped}$tail"
+    stop_server
+  done
+done
