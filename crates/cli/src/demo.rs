@@ -220,6 +220,7 @@ impl Demo<'_> {
 async fn goals(app: &rein_server::App, data_dir: &Path) -> Result<String, String> {
     let telemetry = app.telemetry.as_ref().ok_or("the demo records telemetry")?;
     telemetry.flush().await.map_err(|e| format!("cannot measure the goals: {e}"))?;
+    app.evaluate_monitors().await.map_err(|e| format!("cannot evaluate the monitors: {e}"))?;
     let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     let (system, store) = (app.system.clone(), telemetry.store.clone());
     tokio::task::spawn_blocking(move || {
@@ -229,13 +230,31 @@ async fn goals(app: &rein_server::App, data_dir: &Path) -> Result<String, String
         let page = dir.join("report.html");
         let no_references = std::collections::HashMap::new();
         let written = crate::report::write(&system, store.as_ref(), &options, DAY_MS, &no_references, &dir, &page)?;
-        Ok(format!("{}\n{written}; open it in a browser", crate::goals::render(&report)))
+        let alerts = alerts(&system, store.as_ref())?;
+        Ok(format!("{}\n{alerts}{written}; open it in a browser", crate::goals::render(&report)))
     })
     .await
     .map_err(|e| format!("measuring the goals failed: {e}"))?
 }
 
 const DAY_MS: i64 = 86_400_000;
+
+/// The alerts the world's changes opened and closed, oldest first: the monitors' verdicts.
+fn alerts(system: &rein_system::System, store: &dyn rein_telemetry::Store) -> Result<String, String> {
+    use std::fmt::Write;
+    let Some(alerts) = crate::report::alert_lines(system, store)? else { return Ok(String::new()) };
+    let time = rein_monitor::goals::time_text;
+    let mut s = format!("alerts ({} monitors watching):\n", system.monitors.len());
+    if alerts.is_empty() {
+        s.push_str("  none opened\n");
+    }
+    for a in &alerts {
+        let closed = a.closed_ms.map_or("still open".to_owned(), |c| format!("closed {}", time(c)));
+        let _ = writeln!(s, "  [{}] {} ({}): opened {}, {closed}", a.severity, a.monitor, a.watch, time(a.opened_ms));
+    }
+    s.push('\n');
+    Ok(s)
+}
 
 fn live(s: &Summary) -> String {
     let modes: Vec<String> = s.by_mode.iter().map(|(m, n)| format!("{m} {n}")).collect();

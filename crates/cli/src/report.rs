@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rein_monitor::goals::{self, Options};
 use rein_monitor::report::{DriftReport, Side};
+use rein_monitor::system_page::AlertLine;
 use rein_monitor::{Profile, columns};
 use rein_system::System;
 use rein_telemetry::Store;
@@ -91,12 +92,14 @@ pub fn write(
         }
         drift.push(report);
     }
+    let alerts = alert_lines(system, store)?;
     let source = data_dir.display().to_string();
     let page = rein_monitor::system_page::render(&rein_monitor::system_page::SystemReport {
         goals: &measured,
         drift: &drift,
         notes: &notes,
         source: &source,
+        alerts: alerts.as_deref(),
     });
     std::fs::write(out, &page).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     let shown: Vec<&str> = drift.iter().map(|d| d.component.as_str()).collect();
@@ -107,4 +110,28 @@ pub fn write(
         measured.goals.len(),
         if shown.is_empty() { String::new() } else { format!(", drift of {}", shown.join(", ")) }
     ))
+}
+
+/// The alerts the monitors opened, oldest first; `None` when the system declares no monitor.
+pub fn alert_lines(system: &System, store: &dyn Store) -> Result<Option<Vec<AlertLine>>, String> {
+    if system.monitors.is_empty() {
+        return Ok(None);
+    }
+    let query = rein_telemetry::AlertQuery { limit: rein_telemetry::AlertQuery::MAX_LIMIT, ..Default::default() };
+    let mut records = store.alerts(&query).map_err(|e| format!("cannot read the alerts: {e}"))?;
+    records.reverse();
+    let lines = records
+        .into_iter()
+        .map(|a| {
+            let body: serde_json::Value = serde_json::from_str(a.body.as_str()).unwrap_or_default();
+            AlertLine {
+                watch: body["watch"].as_str().unwrap_or_default().to_owned(),
+                monitor: a.monitor,
+                severity: a.severity,
+                opened_ms: a.opened_ms,
+                closed_ms: a.closed_ms,
+            }
+        })
+        .collect();
+    Ok(Some(lines))
 }

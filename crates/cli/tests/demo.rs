@@ -76,7 +76,10 @@ fn the_demo_prints_a_report_without_log_lines_and_commands_that_work() {
     let again = Command::new("sh").arg("-c").arg(goals).current_dir(dir.path()).output().unwrap();
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     let tree = String::from_utf8_lossy(&again.stdout);
-    let printed = &stdout[stdout.find("goals of").unwrap()..stdout.find("report written to").unwrap()];
+    let end = stdout.find("\nalerts (").unwrap_or_else(|| stdout.find("report written to").unwrap());
+    let printed = &stdout[stdout.find("goals of").unwrap()..end];
+    // the example declares monitors: the demo says which alerts its world opened
+    assert!(stdout.contains("\nalerts (7 monitors watching):\n"), "{stdout}");
     assert_eq!(tree.trim(), printed.trim(), "the demo and `rein goals` measure the same store the same way");
     for id in ["protect_users", "few_credentials_entered", "every_page_scored", "warnings_heeded"] {
         assert!(tree.contains(id), "{id} in {tree}");

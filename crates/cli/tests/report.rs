@@ -93,6 +93,16 @@ fn the_report_holds_the_goal_tree_and_the_drift_and_renders_offline() {
         let badge = item.descendants().find(|n| n.attribute("class") == Some("status")).unwrap();
         assert_eq!(badge.text().unwrap(), goal["status"].as_str().unwrap().replace('_', " "), "{id}'s status");
     }
+    // every alert the monitors opened is listed, as the store keeps them
+    use rein_telemetry::Store;
+    let store = rein_telemetry::SqliteStore::open(&data).unwrap();
+    let query = rein_telemetry::AlertQuery { limit: rein_telemetry::AlertQuery::MAX_LIMIT, ..Default::default() };
+    let stored = store.alerts(&query).unwrap();
+    let table = doc.descendants().find(|n| n.attribute("class") == Some("alerts"));
+    let listed = table.map_or(0, |t| t.children().filter(|r| r.tag_name().name() == "tr").count().saturating_sub(1));
+    assert_eq!(listed, stored.len(), "one row an alert");
+    assert!(html.contains(&format!("{} opened, ", stored.len())), "the alerts' summary");
+
     let recorded = doc.descendants().find(|n| n.text().is_some_and(|t| t.starts_with("the predictions recorded from")));
     assert!(recorded.is_some(), "the drift section names the recorded window");
     assert!(html.contains("Drift of phishing") && html.contains("domain_age_days"), "every feature's drift is shown");

@@ -20,6 +20,18 @@ pub struct SystemReport<'a> {
     pub notes: &'a [String],
     /// Where the figures come from (the data directory), for the header.
     pub source: &'a str,
+    /// The alerts the monitors opened, oldest first (`None`: the system declares no monitor).
+    pub alerts: Option<&'a [AlertLine]>,
+}
+
+/// One alert as the page lists it.
+pub struct AlertLine {
+    pub monitor: String,
+    pub severity: String,
+    /// What the monitor watches, in words.
+    pub watch: String,
+    pub opened_ms: i64,
+    pub closed_ms: Option<i64>,
 }
 
 const GOOD: &str = "#1e7b34";
@@ -47,6 +59,9 @@ pub fn render(report: &SystemReport) -> String {
         g.windows
     );
     goal_section(&mut body, g);
+    if let Some(alerts) = report.alerts {
+        alert_section(&mut body, alerts);
+    }
     for note in report.notes {
         let _ = writeln!(body, "<p class=\"warn\">{}</p>", escape(note));
     }
@@ -62,6 +77,32 @@ ul.goals.top{border-left:none;padding-left:0}li.goal{margin:0.6em 0}\
 .status{display:inline-block;min-width:6.5em;padding:0.05em 0.4em;border-radius:0.3em;color:#fff;font-size:0.8em;text-align:center}\
 .goal .figure{font-variant-numeric:tabular-nums}.goal .detail{font-size:0.85em;color:#555}\
 .goal svg{vertical-align:middle;margin-left:0.5em}";
+
+fn alert_section(body: &mut String, alerts: &[AlertLine]) {
+    let open = alerts.iter().filter(|a| a.closed_ms.is_none()).count();
+    let _ = writeln!(body, "<h2>Alerts</h2>\n<p class=\"summary\">{} opened, {open} still open.</p>", alerts.len());
+    if alerts.is_empty() {
+        return;
+    }
+    body.push_str("<table class=\"alerts\"><tr><th>severity</th><th>monitor</th><th>watches</th><th>opened</th><th>closed</th></tr>\n");
+    for a in alerts {
+        let colour = match a.severity.as_str() {
+            "critical" => BAD,
+            "warning" => UNSURE,
+            _ => NONE,
+        };
+        let _ = writeln!(
+            body,
+            "<tr><td><span class=\"status\" style=\"background:{colour}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&a.severity),
+            escape(&a.monitor),
+            escape(&a.watch),
+            time(a.opened_ms),
+            a.closed_ms.map_or_else(|| "still open".to_owned(), time)
+        );
+    }
+    body.push_str("</table>\n");
+}
 
 fn goal_section(body: &mut String, g: &GoalsReport) {
     let _ = writeln!(body, "<h2>Goals</h2>");

@@ -48,6 +48,9 @@ pub struct Alerting {
     last_error: Mutex<Option<String>>,
     /// When the last evaluation finished (wall clock, unix ms; 0: none yet).
     last_run_ms: AtomicI64,
+    /// One evaluation at a time: the task's tick and [`Alerting::evaluate_now`] never
+    /// judge the same window twice.
+    evaluating: tokio::sync::Mutex<()>,
 }
 
 /// What the task needs of telemetry.
@@ -92,7 +95,18 @@ impl Alerting {
             task: Mutex::new(None),
             last_error: Mutex::new(None),
             last_run_ms: AtomicI64::new(0),
+            evaluating: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Evaluates every window closed by now, at once rather than at the next tick (`rein
+    /// demo` at its end, so the alerts it prints are those of every closed window). Stored
+    /// states are read first if the task has not read them yet.
+    pub async fn evaluate_now(&self, source: &Source) -> Result<(), String> {
+        if self.task.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            self.resume(source).await.map_err(|e| format!("cannot read the monitors' stored states: {e}"))?;
+        }
+        self.evaluate(source).await
     }
 
     pub fn system(&self) -> &System {
@@ -213,6 +227,7 @@ impl Alerting {
 
     /// One tick: the windows closed since, evaluated, stored, then announced.
     async fn evaluate(&self, source: &Source) -> Result<(), String> {
+        let _turn = self.evaluating.lock().await;
         if source.writer.backlog() > 0 {
             match tokio::time::timeout(source.commit_timeout, source.writer.flush()).await {
                 Ok(Ok(())) => {}

@@ -151,6 +151,19 @@ impl App {
         }
     }
 
+    /// Evaluates the monitors over every window closed by now, without waiting for the
+    /// task's next tick; nothing to do without monitors or telemetry.
+    pub async fn evaluate_monitors(&self) -> Result<(), String> {
+        let (Some(alerting), Some(t)) = (&self.alerting, &self.telemetry) else { return Ok(()) };
+        let source = crate::alerting::Source {
+            store: t.store.clone(),
+            writer: t.writer.clone(),
+            clock: t.clock.clone(),
+            commit_timeout: t.commit_timeout,
+        };
+        alerting.evaluate_now(&source).await
+    }
+
     /// Stops it ([`crate::finish`] calls it).
     pub fn stop_background(&self) {
         if let Some(alerting) = &self.alerting {
