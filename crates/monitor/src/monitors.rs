@@ -15,7 +15,9 @@
 //! reference profile and compared by the drift machinery of `rein drift` ([`crate::report`];
 //! the drift policy's verdict, or one measure against a threshold); latency, a guardrail's
 //! and the fallback's rate, and a goal's metric as the goals measure them
-//! ([`crate::window`]), with their intervals. Quality monitors are not measured yet.
+//! ([`crate::window`]), with their intervals; a quality measure as the goals take it
+//! (`crate::quality_windows`): from the window's labeled predictions, or estimated from its
+//! probabilities, calibrated on the earliest of the eight windows up to it.
 //!
 //! Cost: a window is read once for all its monitors (O(predictions)); each drift column
 //! keeps O(bins + categories + sample) as `rein drift` does.
@@ -33,10 +35,13 @@ use serde_json::Value as Json;
 use crate::alerts::{Figure, MonitorState, Step, Verdict, judge};
 use crate::columns::{Cell, Sink, columns};
 use crate::current::CurrentColumn;
+use crate::estimate::EstimateOptions;
 use crate::population::{FilterScope, RecordRules};
 use crate::profile::Profile;
+use crate::quality::QualityOptions;
+use crate::quality_windows;
 use crate::report::{ColumnReport, Gathered, Measures, PSI_THRESHOLD, Side, compare};
-use crate::window::{Measurer, Window, length_ms};
+use crate::window::{Measurer, Window, closed_windows, length_ms};
 
 /// The confidence of every interval.
 pub const CONFIDENCE: f64 = 0.95;
@@ -329,6 +334,22 @@ pub fn measure(
             None => None,
         });
     }
+    // quality metrics, as the goals measure them: from the window's labeled predictions, or
+    // estimated from its probabilities, calibrated on the earliest of the windows up to it
+    for (i, metric) in metrics.iter().enumerate() {
+        let MetricKind::Quality { estimated, .. } = metric.kind else { continue };
+        let windows = if estimated {
+            closed_windows(window.length_ms(), window.end_ms, quality_windows::DEFAULT_WINDOWS)
+        } else {
+            vec![window]
+        };
+        let root = cel::Context::default();
+        let series = quality_windows::metric_series(store, system, metric, &windows, &root, &quality_options())?;
+        if let Some(m) = series.into_iter().last().filter(|m| m.window == window) {
+            measured[i] = Some(m);
+            not_yet.remove(&i);
+        }
+    }
     let reports: HashMap<&str, crate::report::DriftReport> = gathers
         .into_iter()
         .map(|(component, g)| {
@@ -363,8 +384,13 @@ pub fn measure(
                         Some(t) => judge(t, monitor.hysteresis, m.value, m.interval.as_ref()),
                         None => Verdict::NotMeasured,
                     };
-                    let note = m.filter_error.as_ref().map(|e| {
-                        format!("{} prediction(s) the goal's filter could not be evaluated on: {e}", m.filter_errors)
+                    let note = m.note.clone().or_else(|| {
+                        m.filter_error.as_ref().map(|e| {
+                            format!(
+                                "{} prediction(s) the goal's filter could not be evaluated on: {e}",
+                                m.filter_errors
+                            )
+                        })
                     });
                     Figure {
                         from_ms: window.start_ms,
@@ -390,6 +416,17 @@ pub fn measure(
             }
         })
         .collect())
+}
+
+/// How quality figures are taken: as the goals take them, their intervals at [`CONFIDENCE`].
+fn quality_options() -> EstimateOptions {
+    EstimateOptions {
+        quality: QualityOptions {
+            bootstrap: rein_stats::Bootstrap { confidence: CONFIDENCE, ..rein_stats::Bootstrap::default() },
+            ..QualityOptions::default()
+        },
+        ..EstimateOptions::default()
+    }
 }
 
 fn drift_plan<'s>(monitor: &'s Monitor, column: String, references: &References) -> Plan<'s> {

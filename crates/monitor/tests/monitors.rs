@@ -245,7 +245,9 @@ fn world() -> World {
         for (i, row) in rows.iter().enumerate() {
             let at = T0 + hour * HOUR + i as i64 * 8_000;
             let fallback = hour == 4 && i % 5 == 0;
-            events.push(prediction(format!("h{hour}-{i}"), at, row, fallback, 3 + (i % 7) as u64));
+            let id = format!("h{hour}-{i}");
+            events.push(prediction(id.clone(), at, row, fallback, 3 + (i % 7) as u64));
+            events.push(truth(&id, at + 1_000, is_fraud(hour, i, row, fallback)));
         }
         hours.push(rows);
     }
@@ -253,6 +255,30 @@ fn world() -> World {
     events.push(prediction("h6".into(), T0 + 6 * HOUR + 120_000, &rows(&mut rng, 1, 1.0)[0], false, 3));
     store.write_batch(&events, None).unwrap();
     World { _dir: dir, store, profile, hours, system, dir: path }
+}
+
+/// The truth of prediction `i` of `hour`: what it answered, except in hour 3, where one
+/// "ok" answer in four was fraud (the model misses a new kind: concept drift).
+fn is_fraud(hour: i64, i: usize, row: &Row, fallback: bool) -> bool {
+    let answered = !fallback && row.score >= 0.5;
+    answered || (hour == 3 && i.is_multiple_of(4))
+}
+
+/// A feedback giving the truth of prediction `id`.
+fn truth(id: &str, at: i64, fraud: bool) -> Event {
+    rein_telemetry::FeedbackEvent {
+        id: rein_telemetry::new_event_id(),
+        prediction_id: id.into(),
+        time_ms: at,
+        kind: rein_telemetry::FeedbackKind::Label,
+        label: Some(if fraud { "fraud" } else { "ok" }.into()),
+        value: None,
+        unit: None,
+        comment: None,
+        source: rein_telemetry::FeedbackSource::Expert,
+        idempotency_key: None,
+    }
+    .into()
 }
 
 fn references(world: &World) -> References {
@@ -298,7 +324,9 @@ fn a_drift_opens_an_alert_in_its_window_and_it_closes_once_cleared() {
     assert_eq!(of("fallbacks"), [("opened", 5)], "{opened_closed:?}");
     assert_eq!(of("answered_goal"), [("opened", 5)], "{opened_closed:?}");
     // what did not move opens nothing
-    for quiet in ["country_drift", "score_drift", "slow", "recall"] {
+    // the model missed a quarter of hour 3's "ok" answers: recall fell, and came back
+    assert_eq!(of("recall"), [("opened", 4), ("closed", 6)], "{:?}", evaluation.states["recall"].figures);
+    for quiet in ["country_drift", "score_drift", "slow"] {
         assert_eq!(of(quiet), [], "{quiet}: {opened_closed:?}");
     }
 
@@ -308,9 +336,21 @@ fn a_drift_opens_an_alert_in_its_window_and_it_closes_once_cleared() {
     assert_eq!(verdicts, [Clear, Breach, Clear, Clear, Clear, Clear]);
     assert_eq!(state.evaluated_until_ms, Some(T0 + 6 * HOUR));
     assert!(state.open.is_none());
-    let recall = &evaluation.states["recall"];
-    assert!(recall.figures.iter().all(|f| f.verdict == NotMeasured), "quality is not measured yet");
-    assert!(recall.figures[0].note.as_deref().unwrap().contains("quality"), "{:?}", recall.figures[0]);
+    // recall as the test counts it: of the frauds, those answered fraud
+    let recall = &evaluation.states["recall"].figures;
+    for (hour, f) in recall.iter().enumerate() {
+        let (mut caught, mut frauds) = (0, 0);
+        for (i, row) in w.hours[hour].iter().enumerate() {
+            let fallback = hour == 4 && i % 5 == 0;
+            if is_fraud(hour as i64, i, row, fallback) {
+                frauds += 1;
+                caught += u64::from(!fallback && row.score >= 0.5);
+            }
+        }
+        assert_eq!(f.value, Some(caught as f64 / frauds as f64), "hour {hour}: {f:?}");
+        assert!(f.interval.is_some(), "{f:?}");
+    }
+    assert_eq!(recall[3].verdict, Breach, "{:?}", recall[3]);
     let critical = evaluation.steps.iter().find_map(|s| match s {
         Step::Opened(a) if a.monitor == "amount_psi" => Some(a),
         _ => None,
