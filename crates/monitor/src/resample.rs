@@ -3,60 +3,12 @@
 //! order as `rein_stats::Bootstrap`, so that a seed gives the same resamples on every
 //! machine and `tests/reference/make_quality.py` can draw exactly the same ones.
 //!
-//! rein-stats keeps its generator private (`rng.rs`); it is written out again here, and
-//! [`tests`] pins it to the same stream rein-stats pins, so the two cannot part silently.
-//!
 //! A resample is a vector of **weights**, one a row: how many times the row was drawn.
 //! Every statistic of the quality report is computed on weighted rows, so the data's own
 //! figure is the same code with every weight 1, and a resample costs O(rows), never a
 //! copy or a sort.
 
-/// rein-stats' `Rng`, line for line.
-pub(crate) struct Rng {
-    state: [u64; 4],
-}
-
-impl Rng {
-    /// The four words of state are four steps of SplitMix64 from `seed`.
-    pub fn new(seed: u64) -> Rng {
-        let mut x = seed;
-        let mut next = || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        Rng { state: [next(), next(), next(), next()] }
-    }
-
-    /// xoshiro256++.
-    pub fn next_u64(&mut self) -> u64 {
-        let s = &mut self.state;
-        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform in `0..n` (n ≥ 1), without bias: Lemire's multiply-and-reject.
-    pub fn below(&mut self, n: u64) -> u64 {
-        debug_assert!(n > 0);
-        let mut m = u128::from(self.next_u64()) * u128::from(n);
-        if (m as u64) < n {
-            let threshold = n.wrapping_neg() % n;
-            while (m as u64) < threshold {
-                m = u128::from(self.next_u64()) * u128::from(n);
-            }
-        }
-        (m >> 64) as u64
-    }
-}
+use rein_stats::Rng;
 
 /// Draws `resamples` stratified resamples of `rows` rows: for each stratum in order, as
 /// many draws with replacement from it as it holds (its rows in the order given), so every
@@ -110,14 +62,6 @@ pub(crate) fn percentiles(values: &[f64], confidence: f64) -> Option<(f64, f64)>
 mod tests {
     use super::*;
     use rein_stats::Bootstrap;
-
-    #[test]
-    fn the_stream_is_rein_stats_stream() {
-        // the constants rein-stats pins in its own rng.rs
-        let mut rng = Rng::new(0);
-        let first: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
-        assert_eq!(first, [0x53175d61490b23df, 0x61da6f3dc380d507, 0x5c0fdf91ec9a7bfc]);
-    }
 
     #[test]
     fn stratified_draws_are_rein_stats_auc_bootstrap() {

@@ -73,6 +73,7 @@ pub use ks::{KS_EXACT_MAX_N, KsMethod, KsTest, ks_two_sample};
 pub use kstwo::kstwo_sf;
 pub use order::quantile_order_interval;
 pub use rank::{Spearman, quantile, roc_auc, spearman};
+pub use rng::Rng;
 pub use sequential::{Msprt, SequentialResult, SequentialState};
 pub use shares::{Share, ValueCounts, ValueKind, ValueShares};
 pub use srm::{SRM_ALPHA, SampleRatio, SampleRatioCheck, sample_ratio_mismatch};

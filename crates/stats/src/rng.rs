@@ -3,7 +3,9 @@
 //! gives the same resamples in every version of rein, and so that the Python reference
 //! (`tests/reference/make_reference.py`) can draw exactly the same ones.
 
-pub(crate) struct Rng {
+/// The seeded generator every resample of rein draws from (the bootstrap here, the quality
+/// and review intervals of rein-monitor): the same seed gives the same stream everywhere.
+pub struct Rng {
     state: [u64; 4],
 }
 
