@@ -74,7 +74,11 @@ pub fn judge(rollout: &Rollout, evidence: &Evidence) -> Move {
         }
     }
     match evidence.verdict {
-        Verdict::Ship if analysis.promote => Move::Promote(format!("ship: {}", evidence.reasons.join("; "))),
+        Verdict::Ship if analysis.promote => {
+            // the primary's finding first; the evidence keeps every guardrail's
+            let primary = evidence.reasons.first().map_or("", String::as_str);
+            Move::Promote(format!("{primary}; no guardrail harmed"))
+        }
         Verdict::Ship => Move::Wait("the analysis says ship; `promote = false` leaves it to an operator".into()),
         _ => Move::Wait(format!("`{}` has not improved significantly yet", analysis.primary)),
     }

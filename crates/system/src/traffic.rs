@@ -17,6 +17,8 @@ pub const RESERVED_VARIANTS: [&str; 3] = ["main", "holdout", "shadow"];
 /// The variants of a canary: the champion's share, and the canary's.
 pub const CANARY_STABLE: &str = "stable";
 pub const CANARY: &str = "canary";
+/// The variant of the units a plan holds out of ML: the fallback answers them.
+pub const HOLDOUT: &str = "holdout";
 
 /// Which version answers which requests, for one component.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
