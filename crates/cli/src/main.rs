@@ -24,6 +24,7 @@ mod models;
 mod monitor;
 mod report;
 mod review;
+mod rollout;
 mod store;
 mod update;
 
@@ -312,6 +313,10 @@ enum Command {
     /// what served when (docs/models.md).
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// A running server's rollouts: status, and pause, resume, abort or retry one
+    /// (docs/rollouts.md).
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
     /// Review an expected_value policy against the recorded feedback: the model's observed
     /// calibration, the thresholds the stated values imply under it, and the value per
     /// prediction of today's thresholds and of the re-derived ones (docs/review.md).
@@ -666,6 +671,7 @@ fn run(command: Command) -> Result<(), String> {
             })
         }
         Command::Models(command) => models::run(command),
+        Command::Rollout(command) => rollout::run(command),
         Command::Review { system, component, data_dir, since, until, seed, json } => {
             review::run(review::ReviewOptions { system, component, data_dir, since, until, seed, json })
         }
