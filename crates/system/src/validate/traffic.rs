@@ -141,26 +141,6 @@ pub(super) fn traffic(
             );
             return None;
         }
-        if let Some(goals) = goals {
-            let named = primary
-                .iter()
-                .map(|g| ("analysis.primary", g))
-                .chain(guardrails.iter().map(|g| ("analysis.guardrails", g)));
-            for (key, goal) in named {
-                if !goals.contains(&goal.as_str()) {
-                    let span = spans.get(key).cloned().unwrap_or(a.span());
-                    r.at(
-                        span,
-                        format!("the analysis names goal `{goal}`, which is not declared"),
-                        Some(if goals.is_empty() {
-                            "declare it in `[[goals]]`".to_string()
-                        } else {
-                            format!("goals: {}", goals.join(", "))
-                        }),
-                    );
-                }
-            }
-        }
         Some(Analysis {
             window: window?,
             primary: primary?,
@@ -185,6 +165,24 @@ pub(super) fn traffic(
             key = key.rfind(['.', '[']).map_or("", |i| &key[..i]);
         };
         r.at(span, format!("traffic `{}`: {}", problem.field, problem.message), problem.hint);
+    }
+    if let (Some(goals), Some(a)) = (goals, &plan.analysis) {
+        let named = std::iter::once(("analysis.primary", &a.primary))
+            .chain(a.guardrails.iter().map(|g| ("analysis.guardrails", g)));
+        for (key, goal) in named {
+            if !goals.contains(&goal.as_str()) {
+                let span = spans.get(key).or(spans.get("analysis")).cloned().unwrap_or(t.span());
+                r.at(
+                    span,
+                    format!("the analysis names goal `{goal}`, which is not declared"),
+                    Some(if goals.is_empty() {
+                        "declare it in `[[goals]]`".to_string()
+                    } else {
+                        format!("goals: {}", goals.join(", "))
+                    }),
+                );
+            }
+        }
     }
     (r.found.len() == before).then(|| (plan, t.span()))
 }
