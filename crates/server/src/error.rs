@@ -682,6 +682,8 @@ pub enum Waited {
     Goals,
     /// A component's quality, which counts every event answered before it.
     Quality,
+    /// A component's shadow comparison, which counts every shadow prediction recorded before it.
+    Shadow,
 }
 
 /// Telemetry did not record an event, or did not catch up, in time.
@@ -748,6 +750,7 @@ fn waited(what: &Waited, queued: bool) -> String {
         Waited::Listing => "cannot list every prediction".into(),
         Waited::Goals => "cannot measure the goals over every recorded event".into(),
         Waited::Quality => "cannot measure the component's quality over every recorded event".into(),
+        Waited::Shadow => "cannot compare the component's shadow over every recorded prediction".into(),
     }
 }
 

@@ -138,6 +138,16 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((refused(format!("{path}?window=abc")), None));
             sent.push((refused(format!("{path}?at=yesterday")), None));
         }
+        "get" if path == "/v1/components/{name}/shadow" => {
+            sent.push((valid(fill("phishing", id)), None));
+            sent.push((
+                valid(format!("{}?since=2026-01-01T00:00:00Z&until=4102444800000&experiment=e", fill("phishing", id))),
+                None,
+            ));
+            sent.push((refused(format!("{}?since=yesterday", fill("phishing", id))), None));
+            sent.push((refused(format!("{}?window=1d", fill("phishing", id))), None));
+            sent.push((refused(fill("nope", id)), None));
+        }
         "get" if path == "/v1/models/{name}/history" => {
             sent.push((valid(fill("phishing", id)), None));
             sent.push((valid(format!("{}?prediction={id}", fill("phishing", id))), None));
