@@ -488,11 +488,17 @@ fn verdict(
         .iter()
         .filter_map(|c| c.decision.as_ref().map(|d| (c, d)))
         .map(|(c, d)| {
-            format!("{} {} {} {:.4}", c.name, if d.drifted { "drifted:" } else { "held:" }, d.method, d.value)
+            format!(
+                "{} {} ({} = {:.4})",
+                c.name,
+                if d.drifted { "drifted" } else { "did not drift" },
+                d.method,
+                d.value
+            )
         })
         .collect();
     if !decided.is_empty() {
-        parts.push(format!("output drift against the answers: {}", decided.join(", ")));
+        parts.push(format!("against the answers' distribution, {}", decided.join(", ")));
     }
     format!("{shadow} {}", parts.join("; "))
 }
