@@ -439,6 +439,11 @@ fn drift(
     OutputDrift { policy: report.policy, drifted: report.summary.drifted_outputs, columns: report.columns }
 }
 
+/// A p-value or a distance: four decimals, or two significant digits below 0.001.
+fn short(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-3 { format!("{v:.1e}") } else { format!("{v:.4}") }
+}
+
 fn percent(i: &Interval) -> String {
     format!("{:.1}% [{:.1}, {:.1}]", 100.0 * i.value, 100.0 * i.lower, 100.0 * i.upper)
 }
@@ -489,11 +494,11 @@ fn verdict(
         .filter_map(|c| c.decision.as_ref().map(|d| (c, d)))
         .map(|(c, d)| {
             format!(
-                "{} {} ({} = {:.4})",
+                "{} {} ({} = {})",
                 c.name,
                 if d.drifted { "drifted" } else { "did not drift" },
                 d.method,
-                d.value
+                short(d.value)
             )
         })
         .collect();
