@@ -187,6 +187,15 @@ async fn a_shadow_that_turns_a_quarter_of_the_answers_around_changes_a_quarter()
     for column in a["drift"]["columns"].as_array().unwrap() {
         assert!(column["decision"]["method"].is_string(), "{column:#}");
     }
+    // the answer has, at each level, the fields its OpenAPI schema describes, and no other
+    let (_, spec) = server.get_json("/openapi.json").await;
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
+    for (schema, answered) in
+        [("ShadowComparison", &report), ("ShadowVersionComparison", &report["shadows"][0]), ("ShadowAgainst", a)]
+    {
+        let described = &spec["components"]["schemas"][schema]["properties"];
+        assert_eq!(keys(described), keys(answered), "{schema}");
+    }
     let verdict = a["verdict"].as_str().unwrap();
     let said = format!("{:.1}% [{:.1}, {:.1}]", 25.0, 100.0 * wilson.lower, 100.0 * wilson.upper);
     assert!(verdict.starts_with(&format!("v-shadow would change the label on {said} of 200 requests")), "{verdict}");
