@@ -26,6 +26,7 @@ mod report;
 mod review;
 mod shadow;
 mod store;
+mod update;
 
 fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
     match s {
@@ -232,6 +233,10 @@ enum Command {
         /// Keep serving after the scenario, to look at the data over HTTP.
         #[arg(long)]
         keep_serving: bool,
+        /// In the update (examples with a challenger): register the broken challenger,
+        /// whose canary the controller rolls back.
+        #[arg(long)]
+        bad_challenger: bool,
     },
     /// Validate the system file, load its models, and summarise the system; warn of risky
     /// designs and of declarations the models make doubtful.
@@ -725,11 +730,11 @@ fn run(command: Command) -> Result<(), String> {
         Command::Review { system, component, data_dir, since, until, seed, json } => {
             review::run(review::ReviewOptions { system, component, data_dir, since, until, seed, json })
         }
-        Command::Demo { example, seed, scale, data_dir, keep_serving } => {
+        Command::Demo { example, seed, scale, data_dir, keep_serving, bad_challenger } => {
             if !(scale > 0.0 && scale <= 100.0) {
                 return Err(format!("--scale must be in (0, 100], not {scale}"));
             }
-            demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving })
+            demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving, bad_challenger })
         }
     }
 }

@@ -50,6 +50,8 @@ pub enum Code {
     TelemetryOff,
     /// The server keeps no model registry.
     RegistryOff,
+    /// The component has no rollout.
+    NoRollout,
     // 401
     /// An admin route (or a closed read) without a bearer token.
     Unauthorized,
@@ -67,6 +69,8 @@ pub enum Code {
     KeyReused,
     /// A version id that names other bytes, or bytes registered as another version.
     VersionExists,
+    /// An operator's command that does not apply to the rollout as it stands.
+    RolloutConflict,
     // 413
     BodyTooLarge,
     // 422 (400 on OIP v2)
@@ -319,6 +323,8 @@ pub enum Expected {
     AliasMove,
     /// `PUT /v1/components/{name}/traffic`.
     TrafficPlan,
+    /// `POST /v1/components/{name}/rollout/{command}`.
+    RolloutCommand,
 }
 
 impl Expected {
@@ -342,8 +348,10 @@ impl Expected {
                 "experiment": "string", "salt": "string (optional)",
                 "split": "array of {variant, alias | version, weight} (optional)",
                 "holdout": "{share} (optional)", "shadow": "{alias | version, max_in_flight} (optional)",
-                "canary": "{alias | version, steps, step} (optional)"
+                "canary": "{alias | version, steps, step} (optional)",
+                "analysis": "{window, primary, guardrails, min_predictions, max_error_rate, deadline, promote} (optional: the controller judges the plan)"
             }, "or": "null, to remove the plan"}),
+            Expected::RolloutCommand => json!({"expected": {"by": "string (optional)", "reason": "string (optional)"}}),
             Expected::AliasMove => json!({"expected": {
                 "version": "a registered version id", "reason": "string (optional)", "by": "string (optional)"
             }}),
@@ -892,6 +900,31 @@ impl From<crate::traffic::TrafficError> for ApiError {
                 "hint": "name an alias or version the component has loaded (`GET /v1/models/{name}`)",
             })),
         }
+    }
+}
+
+impl From<crate::rollouts::RolloutError> for ApiError {
+    fn from(e: crate::rollouts::RolloutError) -> Self {
+        use crate::rollouts::RolloutError;
+        let message = e.to_string();
+        match e {
+            RolloutError::None(_) => ApiError::new(StatusCode::NOT_FOUND, Code::NoRollout, message)
+                .with_hint("a traffic plan with `analysis` starts one (`PUT /v1/components/{name}/traffic`)"),
+            RolloutError::NotNow(_) => ApiError::new(StatusCode::CONFLICT, Code::RolloutConflict, message),
+            RolloutError::UnknownCommand { .. } => ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, message),
+            RolloutError::Unsupported { .. } | RolloutError::NoCandidate(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidTrafficPlan, message)
+            }
+            RolloutError::Record(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Code::RegistryUnavailable, message)
+            }
+        }
+    }
+}
+
+impl From<rein_rollout::OperateError> for ApiError {
+    fn from(e: rein_rollout::OperateError) -> Self {
+        crate::rollouts::RolloutError::from(e).into()
     }
 }
 

@@ -155,6 +155,11 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((refused(format!("{}?unit=user-1", fill("phishing", id))), None));
             sent.push((refused(fill("nope", id)), None));
         }
+        "get" if path == "/v1/components/{name}/rollout" => {
+            // no plan under analysis here: no rollout (tests/rollouts.rs runs them)
+            sent.push((refused(fill("phishing", id)), None));
+            sent.push((refused(fill("nope", id)), None));
+        }
         "get" => {
             sent.push((valid(fill("phishing", id)), None));
             if path.contains('{') {
@@ -187,6 +192,12 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((refused(fill("phishing", id)), Some(json!({"versions": "typo"}))));
             let malformed = Request { path: fill("phishing", id), valid: false, raw: Some(b"{\"version\": ".to_vec()) };
             sent.push((malformed, None));
+        }
+        "post" if path == "/v1/components/{name}/rollout/{command}" => {
+            let command = |name: &str, c: &str| fill(name, id).replace("{command}", c);
+            sent.push((refused(command("phishing", "pause")), Some(json!({"by": "spec", "reason": "no rollout"}))));
+            sent.push((refused(command("phishing", "explode")), Some(json!({}))));
+            sent.push((refused(command("nope", "pause")), Some(json!({}))));
         }
         "post" => {
             let body = match path {

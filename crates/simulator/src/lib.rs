@@ -22,7 +22,7 @@ pub mod worlds {
 
 use std::sync::Arc;
 
-pub use driver::{RunConfig, SimError, run};
+pub use driver::{RunConfig, SimError, run, run_scenario};
 pub use report::Summary;
 pub use scenario::{Change, ChangeKind, Phase, Scenario};
 pub use world::World;
