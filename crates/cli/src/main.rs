@@ -25,6 +25,7 @@ mod monitor;
 mod report;
 mod review;
 mod rollout;
+mod shadow;
 mod store;
 mod update;
 
@@ -159,6 +160,31 @@ enum Command {
         #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
         data_dir: PathBuf,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare a component's shadow with what was answered, over what a data directory
+    /// recorded: per shadow version against each answering version, label agreement, score
+    /// or value differences and the drift of its output, each with its interval
+    /// (docs/rollouts.md).
+    Shadow {
+        /// The system file (rein.toml).
+        system: PathBuf,
+        /// The component whose traffic plan has the shadow.
+        component: String,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// From this instant, unix ms or RFC 3339 (default: the oldest recorded).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this instant, excluded, unix ms or RFC 3339 (default: the newest recorded).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this traffic experiment's shadow predictions.
+        #[arg(long)]
+        experiment: Option<String>,
+        /// Print the comparison as JSON (the shape of `GET /v1/components/{name}/shadow`).
         #[arg(long)]
         json: bool,
     },
@@ -635,6 +661,41 @@ fn run(command: Command) -> Result<(), String> {
             }
             if serving {
                 eprintln!("{}", store::behind_note(&data_dir, "this analysis"));
+            }
+            Ok(())
+        }
+        Command::Shadow { system, component, data_dir, since, until, experiment, json } => {
+            let path = system;
+            let system =
+                rein_system::load(&path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
+            let Some(declared) = system.component(&component) else {
+                let known: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
+                return Err(format!(
+                    "{} declares no component `{component}` (it has {})",
+                    path.display(),
+                    known.join(", ")
+                ));
+            };
+            let time = |what: &str, v: Option<String>| {
+                v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.to_string())).transpose()
+            };
+            let query = rein_telemetry::ShadowQuery {
+                component: component.clone(),
+                since_ms: time("since", since)?,
+                until_ms: time("until", until)?,
+                experiment,
+            };
+            let (store, serving) = store::open_to_read(&data_dir)?;
+            let options = rein_monitor::files::Options::default();
+            let report = rein_monitor::shadow::compare(&system.name, declared, store.as_ref(), &query, &options)
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", shadow::render(&report));
+            }
+            if serving {
+                eprintln!("{}", store::behind_note(&data_dir, "this comparison"));
             }
             Ok(())
         }

@@ -163,23 +163,27 @@ impl Update<'_> {
         Ok(from_ms + hours * HOUR_MS)
     }
 
-    /// What the shadow did over the day: its verdicts recorded (from `/metrics`).
-    async fn shadow_agreement(&self, component: &str, _from_ms: i64, _until_ms: i64) -> Result<String, String> {
-        let text = reqwest::get(self.url("/metrics"))
-            .await
-            .map_err(|e| e.to_string())?
-            .text()
-            .await
-            .map_err(|e| e.to_string())?;
-        let count = |result: &str| {
-            let key = format!("rein_shadow_predictions_total{{component=\"{component}\",result=\"{result}\"}}");
-            text.lines().find_map(|l| l.strip_prefix(key.as_str())?.trim().parse::<f64>().ok()).unwrap_or(0.0)
+    /// The shadow against what was answered over the day: the comparison's verdict.
+    async fn shadow_agreement(&self, component: &str, from_ms: i64, until_ms: i64) -> Result<String, String> {
+        let telemetry = self.app.telemetry.as_ref().ok_or("the demo records telemetry")?;
+        let (system, store) = (self.app.system.clone(), telemetry.store.clone());
+        let Some(spec) = system.component(component).cloned() else { return Err(format!("no component {component}")) };
+        let query = rein_telemetry::ShadowQuery {
+            component: component.to_string(),
+            since_ms: Some(from_ms),
+            until_ms: Some(until_ms),
+            experiment: Some(EXPERIMENT.to_string()),
         };
-        Ok(format!(
-            "its verdicts on {:.0} pages recorded beside the champion's, {:.0} failed",
-            count("recorded"),
-            count("failed")
-        ))
+        let report = tokio::task::spawn_blocking(move || {
+            let options = rein_monitor::files::Options::default();
+            rein_monitor::shadow::compare(&system.name, &spec, store.as_ref(), &query, &options)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot compare the shadow: {e}"))?;
+        let verdicts: Vec<String> =
+            report.shadows.iter().flat_map(|s| s.against.iter().map(|a| a.verdict.clone())).collect();
+        Ok(if verdicts.is_empty() { "no shadow prediction recorded".into() } else { verdicts.join("; ") })
     }
 
     /// The holdout's report: the primary goal with ML against without, over `[from, until)`.
@@ -223,10 +227,16 @@ impl Update<'_> {
                 ));
             }
         }
-        let primary =
-            report.variants.first().and_then(|v| v.reasons.iter().find(|r| r.metric == "few_credentials_entered"));
-        if let Some(reason) = primary {
-            out.push_str(&format!("    ML against none: {}\n", reason.text));
+        // the primary comes first among the variant's metrics
+        let fixed = report.variants.first().and_then(|v| v.metrics.first()).and_then(|m| m.fixed.as_ref());
+        if let Some(f) = fixed {
+            out.push_str(&format!(
+                "    ML against none: {:+.1} points [{:+.1}, {:+.1}] of users entering credentials, p = {:.1e}\n",
+                100.0 * f.difference,
+                100.0 * f.lower,
+                100.0 * f.upper,
+                f.p_value
+            ));
         }
         Ok(out)
     }

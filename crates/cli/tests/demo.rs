@@ -129,7 +129,12 @@ fn the_update_promotes_the_better_challenger_and_rolls_the_broken_one_back() {
         promoted.contains("few_credentials_entered improved") && promoted.contains("no guardrail harmed"),
         "{promoted}"
     );
-    assert!(good.contains("what the model is worth, from the holdout"), "{good}");
+    assert!(
+        good.contains("what the model is worth, from the holdout") && good.contains("ML against none: -"),
+        "{good}"
+    );
+    let shadowed = good.lines().find(|l| l.contains("shadowed for a day")).unwrap();
+    assert!(shadowed.contains("would change the label on"), "the shadow compared with what was answered: {shadowed}");
     assert!(moves.contains("champion") && moves.contains("by controller"), "{moves}");
 
     let (bad, moves) = story(true);

@@ -484,9 +484,6 @@ impl From<FieldError> for ApiError {
 pub enum QueryError {
     #[error("`{what}` is `{given}`: give unix milliseconds or an RFC 3339 time such as 2026-11-26T10:00:00Z")]
     Time { what: String, given: String },
-    /// `GET /v1/goals?window=`, `GET /v1/monitors?window=`: not a count of windows.
-    #[error("`window` is `{given}`: give how many windows back, a whole number from 1 to {max}")]
-    Windows { given: String, max: usize },
     /// `GET /v1/alerts?state=`: not a state.
     #[error("`state` is `{given}`: give `open`, `closed` or `all`")]
     AlertState { given: String },
@@ -499,7 +496,7 @@ pub enum QueryError {
     /// `GET /v1/components/{name}/quality?window=`: not a window's length.
     #[error("`window` is `{given}`: give a window's length such as 1h, 1d or 7d (a whole number and s, m, h, d or w)")]
     WindowLength { given: String, expected: &'static str },
-    /// `GET /v1/components/{name}/quality?windows=`: not a count of windows.
+    /// `?windows=` (quality, goals, monitors): not a count of windows.
     #[error("`windows` is `{given}`: give how many windows back, a whole number from 1 to {max}")]
     WindowCount { given: String, max: usize },
     /// `?slice=`: not a field the component's quality can be sliced by.
@@ -511,10 +508,9 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let message = e.to_string();
         match e {
-            QueryError::Time { .. }
-            | QueryError::Windows { .. }
-            | QueryError::WindowCount { .. }
-            | QueryError::Limit { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message),
+            QueryError::Time { .. } | QueryError::WindowCount { .. } | QueryError::Limit { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
+            }
             QueryError::Slice { fields, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
                     .with_details(json!({ "fields": fields }))
@@ -690,6 +686,8 @@ pub enum Waited {
     Goals,
     /// A component's quality, which counts every event answered before it.
     Quality,
+    /// A component's shadow comparison, which counts every shadow prediction recorded before it.
+    Shadow,
 }
 
 /// Telemetry did not record an event, or did not catch up, in time.
@@ -756,6 +754,7 @@ fn waited(what: &Waited, queued: bool) -> String {
         Waited::Listing => "cannot list every prediction".into(),
         Waited::Goals => "cannot measure the goals over every recorded event".into(),
         Waited::Quality => "cannot measure the component's quality over every recorded event".into(),
+        Waited::Shadow => "cannot compare the component's shadow over every recorded prediction".into(),
     }
 }
 
@@ -1015,7 +1014,7 @@ mod tests {
             (e(BodyError::NoFeatures.into()), (422, Code::BadRequestShape)),
             (e(BodyError::BatchSize { len: 0, max: 4 }.into()), (422, Code::BadBatch)),
             (e(QueryError::Time { what: "since".into(), given: "x".into() }.into()), (422, Code::BadQuery)),
-            (e(QueryError::Windows { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
+            (e(QueryError::WindowCount { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
             (e(QueryError::AlertState { given: "x".into() }.into()), (422, Code::BadQuery)),
             (e(QueryError::Limit { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
             (e(QueryError::Unreadable { problem: "x".into(), expected: "?a=" }.into()), (422, Code::BadQuery)),

@@ -18,6 +18,7 @@ mod quality;
 mod record;
 mod records;
 pub mod rollouts;
+mod shadow;
 pub mod telemetry;
 pub mod traffic;
 pub mod versions;
@@ -53,6 +54,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
         (Method::GET, "/v1/goals", get(goals::goals)),
         (Method::GET, "/v1/components/{name}/quality", get(quality::quality)),
+        (Method::GET, "/v1/components/{name}/shadow", get(shadow::shadow)),
         (Method::GET, "/v1/monitors", get(monitors::monitors)),
         (Method::GET, "/v1/alerts", get(monitors::alerts)),
         (Method::GET, "/v1/models", get(models::list)),

@@ -41,6 +41,7 @@ use crate::record::Prediction;
         crate::records::list,
         crate::goals::goals,
         crate::quality::quality,
+        crate::shadow::shadow,
         crate::monitors::monitors,
         crate::monitors::alerts,
         crate::models::list,

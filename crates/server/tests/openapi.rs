@@ -126,17 +126,27 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((refused(format!("{path}?cursor=garbage")), None));
         }
         "get" if path == "/v1/monitors" => {
-            sent.push((valid(format!("{path}?window=3")), None));
-            sent.push((refused(format!("{path}?window=garbage")), None));
+            sent.push((valid(format!("{path}?windows=3")), None));
+            sent.push((refused(format!("{path}?windows=garbage")), None));
         }
         "get" if path == "/v1/alerts" => {
             sent.push((valid(format!("{path}?state=open&since=2026-01-01T00:00:00Z&limit=5")), None));
             sent.push((refused(format!("{path}?state=sometimes")), None));
         }
         "get" if path == "/v1/goals" => {
-            sent.push((valid(format!("{path}?window=3")), None));
-            sent.push((refused(format!("{path}?window=abc")), None));
+            sent.push((valid(format!("{path}?windows=3")), None));
+            sent.push((refused(format!("{path}?windows=abc")), None));
             sent.push((refused(format!("{path}?at=yesterday")), None));
+        }
+        "get" if path == "/v1/components/{name}/shadow" => {
+            sent.push((valid(fill("phishing", id)), None));
+            sent.push((
+                valid(format!("{}?since=2026-01-01T00:00:00Z&until=4102444800000&experiment=e", fill("phishing", id))),
+                None,
+            ));
+            sent.push((refused(format!("{}?since=yesterday", fill("phishing", id))), None));
+            sent.push((refused(format!("{}?window=1d", fill("phishing", id))), None));
+            sent.push((refused(fill("nope", id)), None));
         }
         "get" if path == "/v1/models/{name}/history" => {
             sent.push((valid(fill("phishing", id)), None));
