@@ -422,13 +422,18 @@ impl Controller {
         let before = r.actions.len();
         let next = r.operate(command, by, at, reason)?;
         match (command, next) {
-            (Command::Retry, Some(next)) => {
+            (Command::Retry, Some(mut next)) => {
                 let Some(models) = &app.registry else {
                     return Err(RolloutError::Unsupported { missing: "the registry" }.into());
                 };
                 let (old, old_before) = (r.clone(), before);
                 save(models, &old, old_before).await.map_err(|e| ApiError::from(RolloutError::Record(e)))?;
                 self.serve(c, &next).await?;
+                // its evidence starts once its plan serves
+                if let Some(serving) = self.event_now(app, window_ms).await {
+                    next.step_started_ms = next.step_started_ms.max(Some(serving));
+                    next.started_ms = next.started_ms.max(Some(serving));
+                }
                 save(models, &next, 0).await.map_err(|e| ApiError::from(RolloutError::Record(e)))?;
                 announce(app, &next, 0);
                 *r = next;

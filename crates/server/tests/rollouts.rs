@@ -155,7 +155,9 @@ async fn a_canary_that_helps_steps_up_and_is_promoted_with_its_evidence() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_that_harms_users_is_rolled_back_and_the_champion_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::with_registry(with_batches, dir.path(), Some(common::ADMIN_TOKEN), true).await;
+    let (url, hooked) = common::hook(common::Answers::FailOnce).await;
+    let alerts_to = move |t: String| format!("{}\n[alerts]\nwebhook = \"{url}\"\n", with_batches(t));
+    let server = Server::with_registry(alerts_to, dir.path(), Some(common::ADMIN_TOKEN), true).await;
     let before = champion(&server).await;
     register(&server, "challenger-broken.onnx", "challenger").await;
     let (status, body) = put_plan(&server, &canary(&[20.0, 50.0, 100.0], "challenger")).await;
@@ -183,6 +185,22 @@ async fn a_canary_that_harms_users_is_rolled_back_and_the_champion_keeps_serving
         metrics.contains("rein_rollout_actions_total{component=\"phishing\",action=\"rolled_back\"} 1"),
         "{metrics}"
     );
+    // the rollback is an alert: a CloudEvent to the webhook, retried past its 500
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let rolled_back = loop {
+        let events: Vec<Value> = hooked.requests.lock().unwrap().iter().map(|(_, e)| e.clone()).collect();
+        if let Some(e) = events.iter().find(|e| e["type"] == "dev.rein.rollout.rolled_back") {
+            break e.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no rollback event in {events:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (rolled_back["specversion"].as_str(), rolled_back["severity"].as_str()),
+        (Some("1.0"), Some("critical"))
+    );
+    assert_eq!(rolled_back["subject"], "phishing/warn-v2/1");
+    assert!(rolled_back["data"]["evidence"]["reasons"].as_array().is_some_and(|r| !r.is_empty()), "{rolled_back:#}");
     // an operator may try again: the canary starts over from its first step
     let (status, retried) =
         answer(server.admin(Method::POST, "/v1/components/phishing/rollout/retry").json(&json!({"by": "ana"}))).await;

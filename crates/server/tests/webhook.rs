@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use common::*;
 use rein_server::webhook::{Deliveries, Sender};
 use rein_telemetry::{Durability, SqliteStore};
@@ -19,42 +17,6 @@ use serde_json::{Value, json};
 /// 2026-01-01T00:00:00Z.
 const T0: i64 = 1_767_225_600_000;
 const HOUR: i64 = 3_600_000;
-
-/// How the hook answers.
-#[derive(Clone, Copy)]
-enum Answers {
-    /// 500 to the first request, then 200.
-    FailOnce,
-    /// Never.
-    Hang,
-}
-
-#[derive(Default)]
-struct Received {
-    /// Every request, in order: its content type and body.
-    requests: Mutex<Vec<(String, Value)>>,
-    count: AtomicUsize,
-}
-
-/// A webhook on an ephemeral port: its URL and what it received.
-async fn hook(answers: Answers) -> (String, Arc<Received>) {
-    let received = Arc::new(Received::default());
-    let handler = |State((answers, received)): State<(Answers, Arc<Received>)>, headers: HeaderMap, body: String| async move {
-        let n = received.count.fetch_add(1, Ordering::SeqCst);
-        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        received.requests.lock().unwrap().push((content_type, serde_json::from_str(&body).unwrap_or(Value::Null)));
-        match answers {
-            Answers::FailOnce if n == 0 => StatusCode::INTERNAL_SERVER_ERROR,
-            Answers::FailOnce => StatusCode::OK,
-            Answers::Hang => std::future::pending().await,
-        }
-    };
-    let app = axum::Router::new().route("/hook", axum::routing::post(handler)).with_state((answers, received.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), received)
-}
 
 /// The example, with a monitor of its escalations and alerts sent to `url`.
 async fn serve(url: &str, settings: &str) -> (tempfile::TempDir, Server) {

@@ -329,3 +329,44 @@ pub async fn answer(r: reqwest::RequestBuilder) -> (u16, Value) {
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
+
+// ---------------------------------------------------------------------------------------
+// A webhook receiver
+
+/// How the hook answers.
+#[derive(Clone, Copy)]
+pub enum Answers {
+    /// 500 to the first request, then 200.
+    FailOnce,
+    /// Never.
+    Hang,
+}
+
+#[derive(Default)]
+pub struct Received {
+    /// Every request, in order: its content type and body.
+    pub requests: Mutex<Vec<(String, Value)>>,
+    pub count: std::sync::atomic::AtomicUsize,
+}
+
+/// A webhook on an ephemeral port: its URL and what it received.
+pub async fn hook(answers: Answers) -> (String, Arc<Received>) {
+    let received = Arc::new(Received::default());
+    let handler = |axum::extract::State((answers, received)): axum::extract::State<(Answers, Arc<Received>)>,
+                   headers: axum::http::HeaderMap,
+                   body: String| async move {
+        let n = received.count.fetch_add(1, Ordering::SeqCst);
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        received.requests.lock().unwrap().push((content_type, serde_json::from_str(&body).unwrap_or(Value::Null)));
+        match answers {
+            Answers::FailOnce if n == 0 => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            Answers::FailOnce => axum::http::StatusCode::OK,
+            Answers::Hang => std::future::pending().await,
+        }
+    };
+    let app = axum::Router::new().route("/hook", axum::routing::post(handler)).with_state((answers, received.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), received)
+}
