@@ -535,7 +535,12 @@ async fn monitors_explore() {
                         Verdict::Unclear => "?",
                         _ => "-",
                     };
-                    format!("{k}{on}{v}{}", f.value.map_or(String::new(), |x| format!("{x:.3}")))
+                    let interval = f
+                        .interval
+                        .as_ref()
+                        .and_then(|b| Some(format!("[{:.2},{:.2}]", b.lower?, b.upper?)))
+                        .unwrap_or_default();
+                    format!("{k}{on}{v}{}{interval}", f.value.map_or(String::new(), |x| format!("{x:.3}")))
                 })
                 .collect();
             eprintln!("{example} {}: {}", m.id, line.join(" "));
@@ -548,7 +553,17 @@ async fn monitors_explore() {
             }
             for m in &run.system.monitors {
                 let t = tally.entry(m.id.clone()).or_default();
-                for f in run.figures(&m.id) {
+                let figures = run.figures(&m.id);
+                if std::env::var("VERBOSE").is_ok() {
+                    let line: Vec<String> = figures
+                        .iter()
+                        .map(|f| {
+                            format!("{:?}{:?}{:?}", f.verdict, f.value, f.interval.as_ref().map(|b| (b.lower, b.upper)))
+                        })
+                        .collect();
+                    eprintln!("{example} unchanged seed {seed} {}: {}", m.id, line.join(" "));
+                }
+                for f in figures {
                     t.0 += (f.verdict == Verdict::Breach) as usize;
                     t.1 += matches!(f.verdict, Verdict::Breach | Verdict::Clear | Verdict::Unclear) as usize;
                 }

@@ -258,8 +258,9 @@ impl World for Legal {
             description: "Two weeks of first messages from 4,000 people. From day 4 a policy change brings many \
                           more immigration questions (38% instead of 20%), most in words the model never saw \
                           (TPS, parole, ICE check-ins; data drift): its confidence drops and more users are \
-                          escalated to lawyers. From day 7 a wave of H-1B layoffs: messages mixing a job loss with \
-                          a visa are now about immigration, whatever the user mentions first (concept drift). Day \
+                          escalated to lawyers. From day 7 a wave of H-1B layoffs: job questions from users on a work \
+                          visa are about immigration now, and the model, sure they are employment, answers them \
+                          alone (concept drift). Day \
                           8 the chat widget truncates messages to 12 characters, a quarter of them to 2 (broken \
                           feature; message_too_short refuses those). Days 11–12: a news story brings a surge.",
             users: 4_000,
