@@ -18,6 +18,8 @@ pub struct DemoOptions {
     pub scale: f64,
     pub data_dir: Option<PathBuf>,
     pub keep_serving: bool,
+    /// The update registers the broken challenger, which the controller rolls back.
+    pub bad_challenger: bool,
 }
 
 /// Finds `examples/<name>/rein.toml` from the current directory or the binary's, upward.
@@ -66,7 +68,17 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
         let telemetry = rein_server::Telemetry::open(&system, &data_dir, None)
             .map_err(|e| e.to_string())?
             .ok_or("the example's telemetry is off; a demo needs it")?;
-        let app = Arc::new(rein_server::App::new(system, models, Some(telemetry)));
+        // the registry, as `rein serve` keeps it, with a token of the demo's own for its
+        // admin calls
+        let crate::models::Started { versions, registry, runtime } = crate::models::start(&system, &models, &data_dir)?;
+        let settings = system.server.clone();
+        let token = format!("{:032x}", rand::random::<u128>());
+        // the monitors and the controller look when the demo says (the update's chunks,
+        // the end), so the story reads the same on every machine
+        let mut app =
+            rein_server::App::new(system, versions, Some(telemetry)).with_monitor_tick(Duration::from_secs(86_400));
+        app.registry = Some(rein_server::models::Models::new(registry, runtime, Some(token.clone()), &settings));
+        let app = Arc::new(app);
         let demo = Demo {
             options: &options,
             world,
@@ -74,6 +86,7 @@ pub fn run(options: DemoOptions) -> Result<(), String> {
             file: &file,
             data_dir: &data_dir,
             app: app.clone(),
+            token: &token,
         };
         serving(app, |base_url| demo.play(base_url)).await
     });
@@ -133,18 +146,19 @@ struct Demo<'a> {
     file: &'a Path,
     data_dir: &'a Path,
     app: Arc<rein_server::App>,
+    token: &'a str,
 }
 
 impl Demo<'_> {
     /// Plays the world against the server at `base_url`, live, then reports.
     async fn play(self, base_url: String) -> Result<(), String> {
-        let Demo { options, world, requests, file, data_dir, app } = self;
+        let Demo { options, world, requests, file, data_dir, app, token } = self;
         let summary = Arc::new(Mutex::new(Summary::default()));
         let config = RunConfig {
             base_url: base_url.clone(),
             seed: options.seed,
             lanes: 16,
-            start_ms: 1_767_225_600_000, // 2026-01-01T00:00Z, the simulated clock's origin
+            start_ms: START_MS as u64,
             scale: options.scale,
         };
         let started = Instant::now();
@@ -183,6 +197,24 @@ impl Demo<'_> {
         bar.finish_with_message(live(&s));
         result.map_err(|e| e.to_string())?;
         println!("\n{}", report(&s, started.elapsed()));
+        let example_dir = file.parent().unwrap_or(Path::new("."));
+        if crate::update::Update::challenger(example_dir, options.bad_challenger).is_some() {
+            let update = crate::update::Update {
+                app: app.clone(),
+                base_url: &base_url,
+                token,
+                world: world.clone(),
+                example_dir,
+                file,
+                data_dir,
+                seed: options.seed,
+                scale: options.scale,
+                bad: options.bad_challenger,
+                start_ms: config_end_ms(&*world),
+            };
+            update.tell().await?;
+            println!();
+        }
         println!("{}", goals(&app, data_dir).await?);
         let (rein, file, data_dir) = (crate::this_rein(), crate::absolute(file), crate::absolute(data_dir));
         println!("The data is in {data_dir} (SQLite). Look at it with:");
@@ -238,6 +270,13 @@ async fn goals(app: &rein_server::App, data_dir: &Path) -> Result<String, String
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// The simulated clock's origin: 2026-01-01T00:00Z.
+const START_MS: i64 = 1_767_225_600_000;
+
+/// Where the world's own scenario ends on the simulated clock.
+fn config_end_ms(world: &dyn World) -> i64 {
+    START_MS + (world.scenario().days * DAY_MS as f64) as i64
+}
 
 /// The alerts the world's changes opened and closed, oldest first: the monitors' verdicts.
 fn alerts(system: &rein_system::System, store: &dyn rein_telemetry::Store) -> Result<String, String> {

@@ -112,7 +112,7 @@ fn bounds(b: &rein_monitor::window::Bounds) -> String {
     format!("{}, {}", end(b.lower, "-inf"), end(b.upper, "inf"))
 }
 
-/// How many windows back, checked as the route checks `?window=`.
+/// How many windows back, checked as the route checks `?windows=`.
 pub fn options(windows: usize, at_ms: Option<i64>) -> Result<Options, String> {
     if !(1..=goals::MAX_WINDOWS).contains(&windows) {
         return Err(format!("--windows is {windows}: give how many windows back, from 1 to {}", goals::MAX_WINDOWS));

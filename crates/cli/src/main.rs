@@ -24,7 +24,10 @@ mod models;
 mod monitor;
 mod report;
 mod review;
+mod rollout;
+mod shadow;
 mod store;
+mod update;
 
 fn parse_telemetry_mode(s: &str) -> Result<TelemetryMode, String> {
     match s {
@@ -160,6 +163,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare a component's shadow with what was answered, over what a data directory
+    /// recorded: per shadow version against each answering version, label agreement, score
+    /// or value differences and the drift of its output, each with its interval
+    /// (docs/rollouts.md).
+    Shadow {
+        /// The system file (rein.toml).
+        system: PathBuf,
+        /// The component whose traffic plan has the shadow.
+        component: String,
+        /// Where the server kept its telemetry (as `rein serve --data-dir`).
+        #[arg(long, default_value = ".rein/data", env = "REIN_DATA_DIR")]
+        data_dir: PathBuf,
+        /// From this instant, unix ms or RFC 3339 (default: the oldest recorded).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this instant, excluded, unix ms or RFC 3339 (default: the newest recorded).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this traffic experiment's shadow predictions.
+        #[arg(long)]
+        experiment: Option<String>,
+        /// Print the comparison as JSON (the shape of `GET /v1/components/{name}/shadow`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the system's report as one self-contained HTML page: the goal tree coloured by
     /// status with each goal's trend, and each component's drift over the newest recorded
     /// window against its reference profile.
@@ -206,6 +234,10 @@ enum Command {
         /// Keep serving after the scenario, to look at the data over HTTP.
         #[arg(long)]
         keep_serving: bool,
+        /// In the update (examples with a challenger): register the broken challenger,
+        /// whose canary the controller rolls back.
+        #[arg(long)]
+        bad_challenger: bool,
     },
     /// Validate the system file, load its models, and summarise the system; warn of risky
     /// designs and of declarations the models make doubtful.
@@ -307,6 +339,10 @@ enum Command {
     /// what served when (docs/models.md).
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// A running server's rollouts: status, and pause, resume, abort or retry one
+    /// (docs/rollouts.md).
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
     /// Review an expected_value policy against the recorded feedback: the model's observed
     /// calibration, the thresholds the stated values imply under it, and the value per
     /// prediction of today's thresholds and of the re-derived ones (docs/review.md).
@@ -628,6 +664,41 @@ fn run(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Shadow { system, component, data_dir, since, until, experiment, json } => {
+            let path = system;
+            let system =
+                rein_system::load(&path).map_err(|d| format!("{d}\n\n{} problem(s) in {}", d.len(), path.display()))?;
+            let Some(declared) = system.component(&component) else {
+                let known: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
+                return Err(format!(
+                    "{} declares no component `{component}` (it has {})",
+                    path.display(),
+                    known.join(", ")
+                ));
+            };
+            let time = |what: &str, v: Option<String>| {
+                v.map(|s| rein_server::parse_time(what, &s).map_err(|e| e.to_string())).transpose()
+            };
+            let query = rein_telemetry::ShadowQuery {
+                component: component.clone(),
+                since_ms: time("since", since)?,
+                until_ms: time("until", until)?,
+                experiment,
+            };
+            let (store, serving) = store::open_to_read(&data_dir)?;
+            let options = rein_monitor::files::Options::default();
+            let report = rein_monitor::shadow::compare(&system.name, declared, store.as_ref(), &query, &options)
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", shadow::render(&report));
+            }
+            if serving {
+                eprintln!("{}", store::behind_note(&data_dir, "this comparison"));
+            }
+            Ok(())
+        }
         Command::Profile { system, component, data, since, until, data_dir, out, no_score, sample_size, seed } => {
             let Some(data) = data else {
                 let time = |what: &str, v: Option<String>| -> Result<i64, String> {
@@ -661,14 +732,15 @@ fn run(command: Command) -> Result<(), String> {
             })
         }
         Command::Models(command) => models::run(command),
+        Command::Rollout(command) => rollout::run(command),
         Command::Review { system, component, data_dir, since, until, seed, json } => {
             review::run(review::ReviewOptions { system, component, data_dir, since, until, seed, json })
         }
-        Command::Demo { example, seed, scale, data_dir, keep_serving } => {
+        Command::Demo { example, seed, scale, data_dir, keep_serving, bad_challenger } => {
             if !(scale > 0.0 && scale <= 100.0) {
                 return Err(format!("--scale must be in (0, 100], not {scale}"));
             }
-            demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving })
+            demo::run(demo::DemoOptions { example, seed, scale, data_dir, keep_serving, bad_challenger })
         }
     }
 }

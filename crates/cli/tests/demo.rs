@@ -90,3 +90,56 @@ fn the_demo_prints_a_report_without_log_lines_and_commands_that_work() {
     assert!(Path::new(path).is_absolute() && Path::new(path).starts_with(&data), "{report}");
     assert!(std::fs::read_to_string(path).unwrap().contains("goal-few_credentials_entered"));
 }
+
+/// The update, as a new user sees it at the demo's own scale: the good challenger is
+/// shadowed, canaried, stepped up and promoted by the controller, and the holdout's report
+/// follows; the broken one is rolled back, and the champion keeps serving. The registry's
+/// history says who moved the champion.
+#[test]
+fn the_update_promotes_the_better_challenger_and_rolls_the_broken_one_back() {
+    let story = |bad: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("demo");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rein"));
+        command.args(["demo", "phishing-warning", "--data-dir"]).arg(&data).env_remove("RUST_LOG");
+        if bad {
+            command.arg("--bad-challenger");
+        }
+        let out = command.output().expect("rein runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let start = stdout.find("— The update —").unwrap_or_else(|| panic!("{stdout}"));
+        let end = stdout[start..].find("goals of").map_or(stdout.len(), |e| start + e);
+        let history =
+            stdout[start..end].lines().find_map(|l| l.split_once("who made it: ").map(|(_, c)| c.to_string()));
+        let history = history.unwrap_or_else(|| panic!("{stdout}"));
+        let moves = Command::new("sh").arg("-c").arg(&history).output().unwrap();
+        assert!(moves.status.success(), "{}", String::from_utf8_lossy(&moves.stderr));
+        (stdout[start..end].to_string(), String::from_utf8_lossy(&moves.stdout).to_string())
+    };
+
+    let (good, moves) = story(false);
+    for step in
+        ["registered sha256:", "shadowed for a day", "canary: 10% of users", "advanced the canary from 10% to 50%"]
+    {
+        assert!(good.contains(step), "{step:?} in {good}");
+    }
+    let promoted = good.lines().find(|l| l.contains("promoted sha256:")).unwrap_or_else(|| panic!("{good}"));
+    assert!(
+        promoted.contains("few_credentials_entered improved") && promoted.contains("no guardrail harmed"),
+        "{promoted}"
+    );
+    assert!(
+        good.contains("what the model is worth, from the holdout") && good.contains("ML against none: -"),
+        "{good}"
+    );
+    let shadowed = good.lines().find(|l| l.contains("shadowed for a day")).unwrap();
+    assert!(shadowed.contains("would change the label on"), "the shadow compared with what was answered: {shadowed}");
+    assert!(moves.contains("champion") && moves.contains("by controller"), "{moves}");
+
+    let (bad, moves) = story(true);
+    let back = bad.lines().find(|l| l.contains("rolled back sha256:")).unwrap_or_else(|| panic!("{bad}"));
+    assert!(back.contains("harm: few_credentials_entered got worse"), "{back}");
+    assert!(!bad.contains("promoted sha256:"), "{bad}");
+    assert!(!moves.contains("by controller"), "the champion never moved: {moves}");
+}

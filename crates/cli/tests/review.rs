@@ -142,7 +142,14 @@ fn close(what: &str, got: &Value, want: f64) {
 async fn review_re_derives_the_thresholds_from_the_feedback() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (mut server, addr) = common::serve(&phishing(), "durable", &data, Stdio::null());
+    // served with a generous model timeout: a batch of 50 on a loaded machine must not fall back
+    let served = dir.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    let text = std::fs::read_to_string(phishing()).unwrap();
+    assert!(text.contains("timeout_ms = 50 }"), "the example's model timeout moved");
+    std::fs::write(served.join("rein.toml"), text.replace("timeout_ms = 50 }", "timeout_ms = 10000 }")).unwrap();
+    std::fs::copy(phishing().with_file_name("model.onnx"), served.join("model.onnx")).unwrap();
+    let (mut server, addr) = common::serve(&served.join("rein.toml"), "durable", &data, Stdio::null());
     let sent = send(&addr, 700, 3, 5).await;
     server.kill().unwrap();
     server.wait().unwrap();

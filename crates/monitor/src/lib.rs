@@ -21,6 +21,10 @@
 //! model's observed calibration, the thresholds the stated values imply under it, and the
 //! value per prediction of today's and the re-derived thresholds, with intervals.
 //!
+//! **Shadows** ([`shadow`]): a traffic plan's shadow against what was answered on the same
+//! requests (each shadow prediction joined to the one it copies): label agreement, score or
+//! value differences, and the drift of its output, by [`report`]'s measures.
+//!
 //! Pure where it can be: [`columns`], [`profile`], [`current`], [`report`], [`html`],
 //! [`reservoir`] and [`review`] compute on what is handed to them. [`table`] is the I/O edge (CSV and
 //! Parquet files); [`files`] reads a file into a profile, or against one. [`goals`] and
@@ -53,6 +57,7 @@ pub mod report;
 mod resample;
 pub mod reservoir;
 pub mod review;
+pub mod shadow;
 pub mod slices;
 pub mod system_page;
 pub mod table;

@@ -328,7 +328,7 @@ impl Interval {
         self.lower <= value && value <= self.upper
     }
 
-    fn of(interval: rein_stats::Interval, method: IntervalMethod) -> Interval {
+    pub(crate) fn of(interval: rein_stats::Interval, method: IntervalMethod) -> Interval {
         Interval {
             value: interval.estimate,
             lower: interval.lower,

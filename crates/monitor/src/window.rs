@@ -333,7 +333,8 @@ impl<'s> Measurer<'s> {
                         kind.is_none_or(|k| f.kind.as_str() == k.as_str())
                             && source.is_none_or(|s| f.source.as_str() == s.as_str())
                     }),
-                    MetricKind::FallbackRate => p.fallback.is_some(),
+                    // a holdout is answered without ML by design: not a failure to count
+                    MetricKind::FallbackRate => p.fallback.is_some() && p.variant != rein_system::traffic::HOLDOUT,
                     _ => false,
                 };
                 *matching += u64::from(counts);

@@ -8,6 +8,8 @@
 //!   instant ("what served last Tuesday at 10:00"). Pure.
 //! - [`store`]: [`Registry`], the I/O edge: artifacts stored by content under the data
 //!   directory's `models/`, versions and alias moves in `models/registry.db`.
+//! - [`rollouts`]: the rollout controller's state, kept as JSON the registry does not read,
+//!   and every action it or an operator took, append-only (`rein-rollout` says what they mean).
 //! - [`check`]: what a version passes before it may serve: it loads, it fits the
 //!   component's schema and labels, and it answers seeded smoke rows drawn from the schema
 //!   with finite outputs of the component's labels.
@@ -22,6 +24,7 @@
 pub mod check;
 pub mod error;
 pub mod history;
+pub mod rollouts;
 pub mod served;
 pub mod startup;
 pub mod store;
@@ -30,5 +33,6 @@ pub mod version;
 pub use check::{Checked, smoke_rows};
 pub use error::{CheckError, RegistryError};
 pub use history::{AliasMove, CHALLENGER, CHAMPION};
+pub use rollouts::StoredRollout;
 pub use store::Registry;
 pub use version::{NewVersion, Provenance, Version};

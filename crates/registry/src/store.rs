@@ -58,6 +58,25 @@ CREATE TRIGGER IF NOT EXISTS alias_moves_immutable BEFORE UPDATE ON alias_moves
     BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS alias_moves_kept BEFORE DELETE ON alias_moves
     BEGIN SELECT RAISE(ABORT, 'the alias history is append-only'); END;
+-- rollouts (`rollouts.rs`): each one's newest state, and every action, append-only
+CREATE TABLE IF NOT EXISTS rollouts (
+    id TEXT PRIMARY KEY,
+    component TEXT NOT NULL,
+    status TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollouts_component ON rollouts (component, started_at_ms);
+CREATE TABLE IF NOT EXISTS rollout_actions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    rollout TEXT NOT NULL,
+    action TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS rollout_actions_immutable BEFORE UPDATE ON rollout_actions
+    BEGIN SELECT RAISE(ABORT, 'the rollout record is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS rollout_actions_kept BEFORE DELETE ON rollout_actions
+    BEGIN SELECT RAISE(ABORT, 'the rollout record is append-only'); END;
 ";
 
 /// A data directory's model registry. Safe to share between threads, and to open from
@@ -404,11 +423,11 @@ impl Registry {
         Ok(Moved { record, changed: true })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn db_error(&self, op: &'static str, source: rusqlite::Error) -> RegistryError {
+    pub(crate) fn db_error(&self, op: &'static str, source: rusqlite::Error) -> RegistryError {
         RegistryError::Database { path: self.db_path.clone(), op, source }
     }
 

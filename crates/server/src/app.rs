@@ -29,6 +29,8 @@ pub struct App {
     monitor_tick: Duration,
     /// The model registry, when the server keeps one (`rein serve`): `/v1/models`.
     pub registry: Option<crate::models::Models>,
+    /// The rollout controller (it acts with a registry and telemetry; see [`crate::rollouts`]).
+    pub rollouts: crate::rollouts::Controller,
     /// Worker threads that serve it (see [`crate::workers`]); each has its own batching queues.
     workers: usize,
     /// The system file's traffic plans that could not serve (an alias naming no loaded
@@ -125,6 +127,7 @@ impl App {
             telemetry,
             alerting,
             registry: None,
+            rollouts: crate::rollouts::Controller::default(),
             monitor_tick: crate::alerting::DEFAULT_TICK,
             workers,
             traffic_errors,
@@ -164,8 +167,20 @@ impl App {
         alerting.evaluate_now(&source).await
     }
 
+    /// How often the background tasks look for closed windows.
+    pub fn monitor_tick(&self) -> Duration {
+        self.monitor_tick
+    }
+
+    /// Takes each rollout one look further over every window closed by now, without waiting
+    /// for the controller's next tick (a test's, or the demo's, clock).
+    pub async fn evaluate_rollouts(&self) -> Result<(), String> {
+        self.rollouts.evaluate(self).await
+    }
+
     /// Stops it ([`crate::finish`] calls it).
     pub fn stop_background(&self) {
+        self.rollouts.stop();
         if let Some(alerting) = &self.alerting {
             alerting.stop();
         }

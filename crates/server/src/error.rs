@@ -50,6 +50,8 @@ pub enum Code {
     TelemetryOff,
     /// The server keeps no model registry.
     RegistryOff,
+    /// The component has no rollout.
+    NoRollout,
     // 401
     /// An admin route (or a closed read) without a bearer token.
     Unauthorized,
@@ -67,6 +69,8 @@ pub enum Code {
     KeyReused,
     /// A version id that names other bytes, or bytes registered as another version.
     VersionExists,
+    /// An operator's command that does not apply to the rollout as it stands.
+    RolloutConflict,
     // 413
     BodyTooLarge,
     // 422 (400 on OIP v2)
@@ -319,6 +323,8 @@ pub enum Expected {
     AliasMove,
     /// `PUT /v1/components/{name}/traffic`.
     TrafficPlan,
+    /// `POST /v1/components/{name}/rollout/{command}`.
+    RolloutCommand,
 }
 
 impl Expected {
@@ -342,8 +348,10 @@ impl Expected {
                 "experiment": "string", "salt": "string (optional)",
                 "split": "array of {variant, alias | version, weight} (optional)",
                 "holdout": "{share} (optional)", "shadow": "{alias | version, max_in_flight} (optional)",
-                "canary": "{alias | version, steps, step} (optional)"
+                "canary": "{alias | version, steps, step} (optional)",
+                "analysis": "{window, primary, guardrails, min_predictions, max_error_rate, deadline, promote} (optional: the controller judges the plan)"
             }, "or": "null, to remove the plan"}),
+            Expected::RolloutCommand => json!({"expected": {"by": "string (optional)", "reason": "string (optional)"}}),
             Expected::AliasMove => json!({"expected": {
                 "version": "a registered version id", "reason": "string (optional)", "by": "string (optional)"
             }}),
@@ -476,9 +484,6 @@ impl From<FieldError> for ApiError {
 pub enum QueryError {
     #[error("`{what}` is `{given}`: give unix milliseconds or an RFC 3339 time such as 2026-11-26T10:00:00Z")]
     Time { what: String, given: String },
-    /// `GET /v1/goals?window=`, `GET /v1/monitors?window=`: not a count of windows.
-    #[error("`window` is `{given}`: give how many windows back, a whole number from 1 to {max}")]
-    Windows { given: String, max: usize },
     /// `GET /v1/alerts?state=`: not a state.
     #[error("`state` is `{given}`: give `open`, `closed` or `all`")]
     AlertState { given: String },
@@ -491,7 +496,7 @@ pub enum QueryError {
     /// `GET /v1/components/{name}/quality?window=`: not a window's length.
     #[error("`window` is `{given}`: give a window's length such as 1h, 1d or 7d (a whole number and s, m, h, d or w)")]
     WindowLength { given: String, expected: &'static str },
-    /// `GET /v1/components/{name}/quality?windows=`: not a count of windows.
+    /// `?windows=` (quality, goals, monitors): not a count of windows.
     #[error("`windows` is `{given}`: give how many windows back, a whole number from 1 to {max}")]
     WindowCount { given: String, max: usize },
     /// `?slice=`: not a field the component's quality can be sliced by.
@@ -503,10 +508,9 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let message = e.to_string();
         match e {
-            QueryError::Time { .. }
-            | QueryError::Windows { .. }
-            | QueryError::WindowCount { .. }
-            | QueryError::Limit { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message),
+            QueryError::Time { .. } | QueryError::WindowCount { .. } | QueryError::Limit { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
+            }
             QueryError::Slice { fields, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::BadQuery, message)
                     .with_details(json!({ "fields": fields }))
@@ -682,6 +686,8 @@ pub enum Waited {
     Goals,
     /// A component's quality, which counts every event answered before it.
     Quality,
+    /// A component's shadow comparison, which counts every shadow prediction recorded before it.
+    Shadow,
 }
 
 /// Telemetry did not record an event, or did not catch up, in time.
@@ -748,6 +754,7 @@ fn waited(what: &Waited, queued: bool) -> String {
         Waited::Listing => "cannot list every prediction".into(),
         Waited::Goals => "cannot measure the goals over every recorded event".into(),
         Waited::Quality => "cannot measure the component's quality over every recorded event".into(),
+        Waited::Shadow => "cannot compare the component's shadow over every recorded prediction".into(),
     }
 }
 
@@ -896,6 +903,31 @@ impl From<crate::traffic::TrafficError> for ApiError {
     }
 }
 
+impl From<crate::rollouts::RolloutError> for ApiError {
+    fn from(e: crate::rollouts::RolloutError) -> Self {
+        use crate::rollouts::RolloutError;
+        let message = e.to_string();
+        match e {
+            RolloutError::None(_) => ApiError::new(StatusCode::NOT_FOUND, Code::NoRollout, message)
+                .with_hint("a traffic plan with `analysis` starts one (`PUT /v1/components/{name}/traffic`)"),
+            RolloutError::NotNow(_) => ApiError::new(StatusCode::CONFLICT, Code::RolloutConflict, message),
+            RolloutError::UnknownCommand { .. } => ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, message),
+            RolloutError::Unsupported { .. } | RolloutError::NoCandidate(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidTrafficPlan, message)
+            }
+            RolloutError::Record(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Code::RegistryUnavailable, message)
+            }
+        }
+    }
+}
+
+impl From<rein_rollout::OperateError> for ApiError {
+    fn from(e: rein_rollout::OperateError) -> Self {
+        crate::rollouts::RolloutError::from(e).into()
+    }
+}
+
 impl From<crate::models::ModelsError> for ApiError {
     fn from(e: crate::models::ModelsError) -> Self {
         use crate::models::ModelsError;
@@ -982,7 +1014,7 @@ mod tests {
             (e(BodyError::NoFeatures.into()), (422, Code::BadRequestShape)),
             (e(BodyError::BatchSize { len: 0, max: 4 }.into()), (422, Code::BadBatch)),
             (e(QueryError::Time { what: "since".into(), given: "x".into() }.into()), (422, Code::BadQuery)),
-            (e(QueryError::Windows { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
+            (e(QueryError::WindowCount { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
             (e(QueryError::AlertState { given: "x".into() }.into()), (422, Code::BadQuery)),
             (e(QueryError::Limit { given: "x".into(), max: 3 }.into()), (422, Code::BadQuery)),
             (e(QueryError::Unreadable { problem: "x".into(), expected: "?a=" }.into()), (422, Code::BadQuery)),

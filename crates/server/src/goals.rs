@@ -17,7 +17,8 @@ use crate::error::{ApiError, ErrorBody, QueryError, TelemetryUnavailable, Waited
 use crate::records::{parse_time, read, telemetry};
 
 /// What `GET /v1/goals` takes, as the error's details say it.
-pub(crate) const EXPECTED: &str = "?window=&at= (window: how many windows back, 1 to 366; at: unix ms or RFC 3339)";
+pub(crate) const EXPECTED: &str = "?windows=&at= (windows: how many windows back, 1 to 366; at: unix ms or RFC \
+                                   3339; each goal's window length is its own, set in the system file)";
 
 /// Over which windows to measure the goals.
 #[derive(Deserialize, IntoParams)]
@@ -26,7 +27,8 @@ pub(crate) const EXPECTED: &str = "?window=&at= (window: how many windows back, 
 pub struct GoalsQuery {
     /// How many windows back: each goal's trend, and the alignment of its links, are over
     /// this many of its closed windows, the newest being its figure (default 8, at most 366).
-    window: Option<String>,
+    /// (`window`, on the routes that take it, is a window's length; a goal's is its own.)
+    windows: Option<String>,
     /// The instant to judge at, unix milliseconds or an RFC 3339 time: windows that ended by
     /// then are closed (default: just after the newest recorded prediction).
     at: Option<String>,
@@ -55,14 +57,14 @@ pub async fn goals(
 ) -> Result<Response, ApiError> {
     let t = telemetry(&app)?;
     let Query(q) = query.map_err(|r| QueryError::Unreadable { problem: r.body_text(), expected: EXPECTED })?;
-    let windows = match q.window.as_deref() {
+    let windows = match q.windows.as_deref() {
         None => DEFAULT_WINDOWS,
         Some(given) => given
             .trim()
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_WINDOWS).contains(n))
-            .ok_or_else(|| QueryError::Windows { given: given.to_string(), max: MAX_WINDOWS })?,
+            .ok_or_else(|| QueryError::WindowCount { given: given.to_string(), max: MAX_WINDOWS })?,
     };
     let at_ms = q.at.as_deref().map(|s| parse_time("at", s)).transpose()?;
     if t.writer.backlog() > 0 {

@@ -17,6 +17,8 @@ mod predict;
 mod quality;
 mod record;
 mod records;
+pub mod rollouts;
+mod shadow;
 pub mod telemetry;
 pub mod traffic;
 pub mod versions;
@@ -52,6 +54,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::GET, "/v1/predictions/{id}", get(records::prediction)),
         (Method::GET, "/v1/goals", get(goals::goals)),
         (Method::GET, "/v1/components/{name}/quality", get(quality::quality)),
+        (Method::GET, "/v1/components/{name}/shadow", get(shadow::shadow)),
         (Method::GET, "/v1/monitors", get(monitors::monitors)),
         (Method::GET, "/v1/alerts", get(monitors::alerts)),
         (Method::GET, "/v1/models", get(models::list)),
@@ -66,6 +69,9 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         (Method::PUT, "/v1/models/{name}/aliases/{alias}", put(models::move_alias)),
         (Method::GET, "/v1/components/{name}/traffic", get(traffic::show)),
         (Method::PUT, "/v1/components/{name}/traffic", put(traffic::replace)),
+        (Method::GET, "/v1/rollouts", get(rollouts::list)),
+        (Method::GET, "/v1/components/{name}/rollout", get(rollouts::show)),
+        (Method::POST, "/v1/components/{name}/rollout/{command}", post(rollouts::command)),
         (Method::GET, "/v2", get(oip::server_metadata)),
         (Method::GET, "/v2/health/live", get(oip::live)),
         (Method::GET, "/v2/health/ready", get(oip::ready)),
@@ -152,7 +158,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (deadline, workers) = (app.system.server.shutdown_timeout, app.workers());
+    // rollouts in progress take their traffic back before the first request
+    if let Err(e) = app.rollouts.resume(&app).await {
+        tracing::error!("cannot resume the rollouts: {e}; the system file's plans serve");
+    }
     app.start_background();
+    rollouts::Controller::start(&app, app.monitor_tick());
     workers::serve(listener, router(app), workers, deadline, shutdown).await
 }
 

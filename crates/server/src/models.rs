@@ -38,7 +38,7 @@ pub const MAX_MODEL_BYTES: usize = 1 << 30;
 /// The registry a server keeps, what loads its versions, and who may change it.
 pub struct Models {
     pub registry: Arc<Registry>,
-    runtime: rein_runtime::Runtime,
+    pub(crate) runtime: rein_runtime::Runtime,
     admin: Admin,
 }
 
@@ -142,7 +142,7 @@ fn component<'a>(app: &'a App, name: &str) -> Result<&'a Arc<ComponentRuntime>, 
     app.component(name).ok_or_else(|| NotFound::component(name, &app.component_names()).into())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
@@ -689,6 +689,30 @@ pub async fn move_alias(
         serving: serving.default().info().version.clone(),
         loaded: serving.versions().into_iter().map(str::to_string).collect(),
     }))
+}
+
+/// Loads and checks `version` of component `c` (no reload when it is loaded already),
+/// then points `alias` at it as [`move_to`] does: for the rollout controller.
+pub(crate) async fn move_alias_to(
+    app: &App,
+    c: &Arc<ComponentRuntime>,
+    version: &str,
+    alias: &str,
+    by: &str,
+    reason: &str,
+) -> Result<(AliasMove, bool), ApiError> {
+    let models = models(app)?;
+    let (registry, runtime, spec) = (models.registry.clone(), models.runtime.clone(), c.path.component().clone());
+    let (name, version) = (c.name.clone(), version.to_string());
+    let checked = match c.models().get(&version).cloned() {
+        Some(model) => {
+            let v = version.clone();
+            blocking(move || registry.version(&name, &v)).await?;
+            rein_registry::check::check_loaded(&spec, model).map_err(RegistryError::from)?
+        }
+        None => blocking(move || registry.load(&spec, &version, &runtime).map(|(_, checked)| checked)).await?,
+    };
+    move_to(app, c, &checked, alias, by, reason).await
 }
 
 /// Points `alias` at `checked` and loads it in the component: as what serves for

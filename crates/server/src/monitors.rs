@@ -20,7 +20,8 @@ use crate::error::{ApiError, ErrorBody, QueryError};
 use crate::records::{parse_time, read, telemetry};
 
 /// What `GET /v1/monitors` takes, as the error's details say it.
-const MONITORS_EXPECTED: &str = "?window= (how many of each monitor's newest windows to show, 1 to 48)";
+const MONITORS_EXPECTED: &str = "?windows= (how many of each monitor's newest windows to show, 1 to 48; a \
+                                 monitor's window length is its own, set in the system file)";
 /// What `GET /v1/alerts` takes.
 const ALERTS_EXPECTED: &str = "?state=open|closed|all&since=&monitor=&limit= (since: unix ms or RFC 3339; \
                                limit: 1 to 10000)";
@@ -32,8 +33,8 @@ const DEFAULT_FIGURES: usize = 8;
 #[into_params(parameter_in = Query)]
 pub struct MonitorsQuery {
     /// How many of each monitor's newest evaluated windows to show, oldest first (default 8,
-    /// at most 48).
-    window: Option<String>,
+    /// at most 48). (`window`, on the routes that take it, is a window's length.)
+    windows: Option<String>,
 }
 
 /// Every monitor of the system.
@@ -128,14 +129,14 @@ pub async fn monitors(
 ) -> Result<Response, ApiError> {
     telemetry(&app)?;
     let Query(q) = query.map_err(|r| QueryError::Unreadable { problem: r.body_text(), expected: MONITORS_EXPECTED })?;
-    let shown = match q.window.as_deref() {
+    let shown = match q.windows.as_deref() {
         None => DEFAULT_FIGURES,
         Some(given) => given
             .trim()
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=KEPT_FIGURES).contains(n))
-            .ok_or_else(|| QueryError::Windows { given: given.to_string(), max: KEPT_FIGURES })?,
+            .ok_or_else(|| QueryError::WindowCount { given: given.to_string(), max: KEPT_FIGURES })?,
     };
     let Some(alerting) = &app.alerting else { return Err(crate::error::NotFound::TelemetryOff.into()) };
     let states = alerting.states();

@@ -41,6 +41,7 @@ use crate::record::Prediction;
         crate::records::list,
         crate::goals::goals,
         crate::quality::quality,
+        crate::shadow::shadow,
         crate::monitors::monitors,
         crate::monitors::alerts,
         crate::models::list,
@@ -51,13 +52,17 @@ use crate::record::Prediction;
         crate::models::move_alias,
         crate::traffic::show,
         crate::traffic::replace,
+        crate::rollouts::list,
+        crate::rollouts::show,
+        crate::rollouts::command,
         crate::oip::live,
         crate::oip::ready,
         crate::render_metrics,
         serve,
     ),
     tags(
-        (name = "traffic", description = "Traffic plans: A/B/n splits, canaries, holdouts and shadows of a component"),
+        (name = "traffic", description = "Traffic plans: A/B/n splits, canaries, holdouts and shadows of a component, \
+                                          and the rollouts the controller judges"),
         (name = "predictions", description = "Predictions and what is recorded of them"),
         (name = "feedback", description = "What the world says back"),
         (name = "models", description = "The model registry: versions, their provenance, aliases and their history; \

@@ -393,12 +393,18 @@ pub async fn replace(
     let has_fallback = c.path.component().fallback.is_some();
     // one change of a component's versions or plan at a time: the plan is checked
     // against the versions it will serve with
-    let _one_at_a_time = c.swapping.lock().await;
-    let next = match plan {
-        Some(plan) => Some(Arc::new(Traffic::new(&name, plan, has_fallback, &c.models())?)),
+    // checked before anything changes: a refused plan leaves the rollout and plan as they are
+    let next = match &plan {
+        Some(plan) => Some(Arc::new(Traffic::new(&name, plan.clone(), has_fallback, &c.models())?)),
         None => None,
     };
-    c.set_traffic(next);
+    // a plan under analysis starts a rollout, which serves it; any plan supersedes the
+    // rollout in progress
+    let started = app.rollouts.replace_plan(&app, c, plan, "api").await?;
+    if started.is_none() {
+        let _one_at_a_time = c.swapping.lock().await;
+        c.set_traffic(next);
+    }
     tracing::info!(component = %name, "traffic plan replaced");
     Ok(Json(answer_of(c)))
 }

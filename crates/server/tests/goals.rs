@@ -60,7 +60,7 @@ async fn the_goals_are_the_figures_worked_out_from_what_was_sent() {
     }
 
     let at = day2 + DAY_MS; // the second day has just closed
-    let (status, report) = server.get_json(&format!("/v1/goals?at={at}&window=2")).await;
+    let (status, report) = server.get_json(&format!("/v1/goals?at={at}&windows=2")).await;
     assert_eq!(status, 200, "{report:#}");
     assert_eq!(report["as_of_ms"], at);
     assert_eq!(report["as_of"], "given");
@@ -103,16 +103,25 @@ async fn parameters_it_cannot_read_are_refused_with_the_form_expected() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let server = Server::recording(|t| t, store, dir.path(), Durability::Durable).await;
-    for query in ["window=abc", "window=0", "window=367", "window=-1", "at=yesterday", "windows=3"] {
+    // `windows` is how many, as on the quality route; `window` (a length there) is each
+    // goal's own here, so the parameter is refused, its name and the expected form said
+    for (query, names) in [
+        ("windows=abc", "`windows` is `abc`"),
+        ("windows=0", "`windows` is `0`"),
+        ("windows=367", "from 1 to 366"),
+        ("windows=-1", "`windows` is `-1`"),
+        ("at=yesterday", "`at` is `yesterday`"),
+        ("window=3", "unknown field `window`"),
+    ] {
         let (status, body) = server.get_json(&format!("/v1/goals?{query}")).await;
         assert_eq!(status, 422, "{query}: {body:#}");
         assert_error(&body, "bad_query");
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains("window") || message.contains("at") || message.contains("unknown field"),
-            "{query}: {message}"
-        );
+        assert!(message.contains(names), "{query}: {message}");
     }
+    let (_, body) = server.get_json("/v1/goals?window=3").await;
+    let expected = body["error"]["details"]["expected"].as_str().unwrap();
+    assert!(expected.starts_with("?windows=&at=") && expected.contains("set in the system file"), "{expected}");
     // nothing recorded yet: every measured goal has no data, none fails
     let (status, report) = server.get_json("/v1/goals").await;
     assert_eq!(status, 200, "{report:#}");

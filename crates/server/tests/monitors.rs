@@ -282,9 +282,10 @@ async fn bad_parameters_answer_422_naming_the_expected_form() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &dir.path().join("data"), "").await;
     for (path, part) in [
-        ("/v1/monitors?window=garbage", "`window` is `garbage`"),
-        ("/v1/monitors?window=0", "from 1 to 48"),
-        ("/v1/monitors?windows=3", "unknown field"),
+        ("/v1/monitors?windows=garbage", "`windows` is `garbage`"),
+        ("/v1/monitors?windows=0", "from 1 to 48"),
+        // a window's length, on the routes that take one; a monitor's is its own
+        ("/v1/monitors?window=3", "unknown field `window`"),
         ("/v1/alerts?state=sometimes", "`state` is `sometimes`"),
         ("/v1/alerts?since=yesterday", "`since` is `yesterday`"),
         ("/v1/alerts?limit=-1", "`limit` is `-1`"),
@@ -297,8 +298,8 @@ async fn bad_parameters_answer_422_naming_the_expected_form() {
     }
     let (_, body) = server.get_json("/v1/alerts?state=sometimes").await;
     assert_eq!(body["error"]["details"]["expected"], json!(["open", "closed", "all"]));
-    let (_, body) = server.get_json("/v1/monitors?windows=3").await;
-    assert!(body["error"]["details"]["expected"].as_str().unwrap().starts_with("?window="), "{body:#}");
+    let (_, body) = server.get_json("/v1/monitors?window=3").await;
+    assert!(body["error"]["details"]["expected"].as_str().unwrap().starts_with("?windows="), "{body:#}");
     // before any prediction: every monitor pending, no alert
     let (status, body) = server.get_json("/v1/monitors").await;
     assert_eq!(status, 200);

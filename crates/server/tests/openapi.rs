@@ -126,23 +126,38 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((refused(format!("{path}?cursor=garbage")), None));
         }
         "get" if path == "/v1/monitors" => {
-            sent.push((valid(format!("{path}?window=3")), None));
-            sent.push((refused(format!("{path}?window=garbage")), None));
+            sent.push((valid(format!("{path}?windows=3")), None));
+            sent.push((refused(format!("{path}?windows=garbage")), None));
         }
         "get" if path == "/v1/alerts" => {
             sent.push((valid(format!("{path}?state=open&since=2026-01-01T00:00:00Z&limit=5")), None));
             sent.push((refused(format!("{path}?state=sometimes")), None));
         }
         "get" if path == "/v1/goals" => {
-            sent.push((valid(format!("{path}?window=3")), None));
-            sent.push((refused(format!("{path}?window=abc")), None));
+            sent.push((valid(format!("{path}?windows=3")), None));
+            sent.push((refused(format!("{path}?windows=abc")), None));
             sent.push((refused(format!("{path}?at=yesterday")), None));
+        }
+        "get" if path == "/v1/components/{name}/shadow" => {
+            sent.push((valid(fill("phishing", id)), None));
+            sent.push((
+                valid(format!("{}?since=2026-01-01T00:00:00Z&until=4102444800000&experiment=e", fill("phishing", id))),
+                None,
+            ));
+            sent.push((refused(format!("{}?since=yesterday", fill("phishing", id))), None));
+            sent.push((refused(format!("{}?window=1d", fill("phishing", id))), None));
+            sent.push((refused(fill("nope", id)), None));
         }
         "get" if path == "/v1/models/{name}/history" => {
             sent.push((valid(fill("phishing", id)), None));
             sent.push((valid(format!("{}?prediction={id}", fill("phishing", id))), None));
             sent.push((valid(format!("{}?at=2099-01-01T00:00:00Z", fill("phishing", id))), None));
             sent.push((refused(format!("{}?unit=user-1", fill("phishing", id))), None));
+            sent.push((refused(fill("nope", id)), None));
+        }
+        "get" if path == "/v1/components/{name}/rollout" => {
+            // no plan under analysis here: no rollout (tests/rollouts.rs runs them)
+            sent.push((refused(fill("phishing", id)), None));
             sent.push((refused(fill("nope", id)), None));
         }
         "get" => {
@@ -177,6 +192,12 @@ fn requests(method: &str, path: &str, id: &str) -> Vec<(Request, Option<Value>)>
             sent.push((refused(fill("phishing", id)), Some(json!({"versions": "typo"}))));
             let malformed = Request { path: fill("phishing", id), valid: false, raw: Some(b"{\"version\": ".to_vec()) };
             sent.push((malformed, None));
+        }
+        "post" if path == "/v1/components/{name}/rollout/{command}" => {
+            let command = |name: &str, c: &str| fill(name, id).replace("{command}", c);
+            sent.push((refused(command("phishing", "pause")), Some(json!({"by": "spec", "reason": "no rollout"}))));
+            sent.push((refused(command("phishing", "explode")), Some(json!({}))));
+            sent.push((refused(command("nope", "pause")), Some(json!({}))));
         }
         "post" => {
             let body = match path {

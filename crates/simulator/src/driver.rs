@@ -42,7 +42,7 @@ pub enum SimError {
     Refused { what: String, status: u16, body: String },
 }
 
-/// Runs the scenario; `summary` is updated as requests complete, for live display.
+/// Runs the world's scenario; `summary` is updated as requests complete, for live display.
 pub async fn run(world: Arc<dyn World>, config: RunConfig, summary: Arc<Mutex<Summary>>) -> Result<(), SimError> {
     run_with_lead(world, config, summary, LEAD_MS).await
 }
@@ -55,6 +55,27 @@ pub async fn run_with_lead(
     lead_ms: u64,
 ) -> Result<(), SimError> {
     let scenario = world.scenario().scaled(config.scale);
+    play(world, &scenario, config, summary, lead_ms).await
+}
+
+/// Runs `scenario` (already scaled) in `world`: a later act of its story, such as the
+/// days after the world's own scenario that `rein demo`'s update plays.
+pub async fn run_scenario(
+    world: Arc<dyn World>,
+    scenario: &crate::scenario::Scenario,
+    config: RunConfig,
+    summary: Arc<Mutex<Summary>>,
+) -> Result<(), SimError> {
+    play(world, scenario, config, summary, LEAD_MS).await
+}
+
+async fn play(
+    world: Arc<dyn World>,
+    scenario: &crate::scenario::Scenario,
+    config: RunConfig,
+    summary: Arc<Mutex<Summary>>,
+    lead_ms: u64,
+) -> Result<(), SimError> {
     let schedule = scenario.schedule(config.seed);
     lock(&summary).planned = schedule.len() as u64;
     let client = reqwest::Client::builder()

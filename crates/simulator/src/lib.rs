@@ -23,7 +23,7 @@ pub mod worlds {
 
 use std::sync::Arc;
 
-pub use driver::{RunConfig, SimError, run, run_with_lead};
+pub use driver::{RunConfig, SimError, run, run_scenario, run_with_lead};
 pub use pace::LEAD_MS;
 pub use report::Summary;
 pub use scenario::{Change, ChangeKind, Phase, Scenario};

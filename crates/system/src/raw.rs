@@ -108,6 +108,7 @@ wanted! {
     RawHoldout => "a table", Table;
     RawShadow => "a table", Table;
     RawCanary => "a table", Table;
+    RawAnalysis => "a table", Table;
     Vec<Typed<RawArm>> => "a list of tables", List;
     Vec<Typed<f64>> => "a list of numbers", List;
 }
@@ -281,6 +282,20 @@ pub(crate) struct RawTraffic {
     pub holdout: Option<Typed<RawHoldout>>,
     pub shadow: Option<Typed<RawShadow>>,
     pub canary: Option<Typed<RawCanary>>,
+    pub analysis: Option<Typed<RawAnalysis>>,
+}
+
+/// `analysis = { window, primary, guardrails, min_predictions, max_error_rate, deadline, promote }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAnalysis {
+    pub window: Option<Typed<String>>,
+    pub primary: Option<Typed<String>>,
+    pub guardrails: Option<Typed<Vec<Typed<String>>>>,
+    pub min_predictions: Option<Typed<i64>>,
+    pub max_error_rate: Option<Typed<f64>>,
+    pub deadline: Option<Typed<String>>,
+    pub promote: Option<Typed<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,6 +17,8 @@ pub const RESERVED_VARIANTS: [&str; 3] = ["main", "holdout", "shadow"];
 /// The variants of a canary: the champion's share, and the canary's.
 pub const CANARY_STABLE: &str = "stable";
 pub const CANARY: &str = "canary";
+/// The variant of the units a plan holds out of ML: the fallback answers them.
+pub const HOLDOUT: &str = "holdout";
 
 /// Which version answers which requests, for one component.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +41,70 @@ pub struct TrafficPlan {
     /// A stepped rollout of one version against the champion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
+    /// The controller judges the plan (`docs/rollouts.md`): a canary's steps advance while
+    /// no harm shows, and the candidate is promoted or rolled back by the analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
+}
+
+/// How the controller judges a canary or a two-arm split: by the system's goals, one look a
+/// closed window of event time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Analysis {
+    /// A look's window, in event time (`1h`, `6h`, `1d`).
+    pub window: String,
+    /// The goal the candidate must move; its target says which way is better. A canary's
+    /// earlier steps only need it not harmed; its last step (and a split) need it improved.
+    pub primary: String,
+    /// Further goals that must not get worse, beside the built-in guardrails (latency p99,
+    /// fallback, guardrail and `incorrect` feedback rates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<String>,
+    /// Predictions each arm needs within a step before the step can pass: too little
+    /// traffic is not a pass.
+    #[serde(default = "default_min_predictions")]
+    pub min_predictions: u64,
+    /// The candidate's share of answers that fell back (its model failing) that rolls it
+    /// back at once, when even the low end of its 95% interval is above it.
+    #[serde(default = "default_max_error_rate")]
+    pub max_error_rate: f64,
+    /// How long, in event time, the whole rollout may take: past it, a stuck rollout
+    /// raises an alert (and keeps waiting for evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// Whether passing moves `champion` to the candidate (else the controller only reports).
+    #[serde(default = "yes")]
+    pub promote: bool,
+}
+
+/// Predictions an arm needs in a step when the plan says nothing.
+pub const DEFAULT_MIN_PREDICTIONS: u64 = 200;
+/// The fallback share that rolls a candidate back when the plan says nothing.
+pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.05;
+
+fn default_min_predictions() -> u64 {
+    DEFAULT_MIN_PREDICTIONS
+}
+
+fn default_max_error_rate() -> f64 {
+    DEFAULT_MAX_ERROR_RATE
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Analysis {
+    /// A look's window in ms (`None`: not a duration).
+    pub fn window_ms(&self) -> Option<i64> {
+        crate::parse_duration(&self.window).and_then(|d| i64::try_from(d.as_millis()).ok())
+    }
+
+    /// The deadline in ms, if one is set and readable.
+    pub fn deadline_ms(&self) -> Option<i64> {
+        self.deadline.as_deref().and_then(crate::parse_duration).and_then(|d| i64::try_from(d.as_millis()).ok())
+    }
 }
 
 /// One arm of a split.
@@ -309,7 +375,92 @@ impl TrafficPlan {
                 );
             }
         }
+        if let Some(a) = &self.analysis {
+            self.analysis_problems(a, &mut p);
+        }
         p.0
+    }
+
+    fn analysis_problems(&self, a: &Analysis, p: &mut Problems) {
+        const DURATION: &str = "a number and a unit: `30m`, `6h`, `1d`";
+        if a.window_ms().is_none() {
+            p.add("analysis.window", format!("`{}` is not a duration", a.window), Some(DURATION));
+        }
+        if a.deadline.is_some() && a.deadline_ms().is_none() {
+            let d = a.deadline.as_deref().unwrap_or_default();
+            p.add("analysis.deadline", format!("`{d}` is not a duration"), Some(DURATION));
+        }
+        if let (Some(w), Some(d)) = (a.window_ms(), a.deadline_ms())
+            && d < w
+        {
+            p.add("analysis.deadline", "the deadline is shorter than one window", Some("give it several windows"));
+        }
+        if a.primary.is_empty() {
+            p.add("analysis.primary", "names no goal", Some("the id of a `[[goals]]` entry the candidate should move"));
+        }
+        if !(a.max_error_rate.is_finite() && a.max_error_rate > 0.0 && a.max_error_rate < 1.0) {
+            p.add(
+                "analysis.max_error_rate",
+                format!("a share in (0, 1), not {}", a.max_error_rate),
+                Some("e.g. `max_error_rate = 0.05`"),
+            );
+        }
+        if a.min_predictions == 0 {
+            p.add("analysis.min_predictions", "at least 1", Some("e.g. `min_predictions = 200`"));
+        }
+        if self.canary.is_none() {
+            let champions = self.split.iter().filter(|arm| arm.alias.as_deref() == Some("champion")).count();
+            if self.split.len() != 2 || champions != 1 {
+                p.add(
+                    "analysis",
+                    "the controller judges a canary, or a split of two arms one of which is the champion",
+                    Some(
+                        "split = [{ variant = \"control\", alias = \"champion\", weight = 50 }, \
+                          { variant = \"treatment\", alias = \"challenger\", weight = 50 }]",
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The arm the controller judges against the champion's, and the champion's, as
+    /// (candidate's variant, control's variant), when the plan is one it can judge.
+    pub fn judged_arms(&self) -> Option<(String, String)> {
+        if self.canary.is_some() {
+            return Some((CANARY.into(), CANARY_STABLE.into()));
+        }
+        let control = self.split.iter().find(|a| a.alias.as_deref() == Some("champion"))?;
+        let candidate = self.split.iter().find(|a| a.alias.as_deref() != Some("champion"))?;
+        (self.split.len() == 2).then(|| (candidate.variant.clone(), control.variant.clone()))
+    }
+
+    /// The version the candidate is named by (a canary's, or a judged split's other arm).
+    pub fn candidate(&self) -> Option<Target<'_>> {
+        if let Some(c) = &self.canary {
+            return c.target();
+        }
+        let (candidate, _) = self.judged_arms()?;
+        self.split.iter().find(|a| a.variant == candidate)?.target()
+    }
+
+    /// The plan once its candidate is settled (promoted or rolled back): the holdout stays,
+    /// the canary, the split and the analysis go, and a shadow naming the candidate goes.
+    /// `None` when nothing is left to serve: the champion answers everything.
+    pub fn settled(&self) -> Option<TrafficPlan> {
+        let candidate = self.candidate();
+        let shadow = self.shadow.clone().filter(|s| s.target() != candidate);
+        if self.holdout.is_none() && shadow.is_none() {
+            return None;
+        }
+        Some(TrafficPlan {
+            experiment: self.experiment.clone(),
+            salt: self.salt.clone(),
+            split: Vec::new(),
+            holdout: self.holdout.clone(),
+            shadow,
+            canary: None,
+            analysis: None,
+        })
     }
 
     /// The arms traffic is split over, in order: the split's, a canary's two, or none (the

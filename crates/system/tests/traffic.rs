@@ -82,3 +82,48 @@ fn a_missing_experiment_and_a_wrong_type_are_named() {
     assert!(found.iter().any(|d| d.message.contains("no `experiment`")), "{found:#?}");
     assert!(found.iter().any(|d| d.message.contains("`split`") && d.location.line == position_of(&text, "\"half\"").0));
 }
+
+#[test]
+fn an_analysis_reads_with_its_defaults_and_its_mistakes_are_placed() {
+    let text = with_plan(
+        r#"experiment = "warn-v2"
+canary = { alias = "challenger", steps = [10, 50, 100] }
+analysis = { window = "6h", primary = "few_credentials_entered", deadline = "3d" }"#,
+    );
+    let system = parse(&text, Path::new("rein.toml")).unwrap_or_else(|d| panic!("{d}"));
+    let analysis = system.traffic["phishing"].plan.analysis.clone().unwrap();
+    assert_eq!((analysis.window_ms(), analysis.deadline_ms()), (Some(6 * 3_600_000), Some(3 * 86_400_000)));
+    assert_eq!((analysis.min_predictions, analysis.max_error_rate, analysis.promote), (200, 0.05, true));
+
+    let text = with_plan(
+        r#"experiment = "warn-v2"
+canary = { alias = "challenger", steps = [10, 100] }
+analysis = { window = "6 hours", primary = "fewer_thefts", guardrails = ["every_page_scored"], max_error_rate = 1.5 }"#,
+    );
+    let found = errors(&text);
+    let at = |needle: &str| {
+        let place = position_of(&text, needle);
+        found
+            .iter()
+            .find(|d| (d.location.line, d.location.column) == place)
+            .unwrap_or_else(|| panic!("nothing reported at `{needle}` {place:?}: {found:#?}"))
+    };
+    let goal = at("\"fewer_thefts\"");
+    assert!(goal.message.contains("goal `fewer_thefts`, which is not declared"), "{goal}");
+    assert!(goal.hint.as_deref().unwrap().contains("few_credentials_entered"), "the goals are listed: {goal}");
+    assert!(at("\"6 hours\"").message.contains("analysis.window"));
+    assert!(at("1.5").message.contains("analysis.max_error_rate"));
+
+    // a split the controller cannot judge: three arms
+    let text = with_plan(
+        r#"experiment = "abc"
+split = [{ variant = "a", alias = "champion", weight = 1 }, { variant = "b", alias = "challenger", weight = 1 },
+         { variant = "c", version = "v3", weight = 1 }]
+analysis = { window = "1d", primary = "few_credentials_entered" }"#,
+    );
+    let found = errors(&text);
+    assert!(
+        found.iter().any(|d| d.message.contains("the controller judges a canary, or a split of two arms")),
+        "{found:#?}"
+    );
+}

@@ -39,7 +39,7 @@ pub use retention::{PruneReport, Retention, prune_once};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{AlertQuery, AlertRecord, MonitorStateRecord};
 pub use store::{
-    Counts, LogPosition, Order, OutcomeName, OutcomeQuery, Page, PredictionRecord, PredictionVisitor, ScanQuery, Store,
-    UnitVisitor, ValueSummary, WindowQuery, WriteReport,
+    Counts, LogPosition, Order, OutcomeName, OutcomeQuery, Page, PredictionRecord, PredictionVisitor, ScanQuery,
+    ShadowPair, ShadowQuery, ShadowVisitor, Store, UnitVisitor, ValueSummary, WindowQuery, WriteReport,
 };
 pub use writer::{Durability, StartError, StoreFailure, Writer, WriterConfig, WriterStats};

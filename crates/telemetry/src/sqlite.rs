@@ -20,7 +20,7 @@ use crate::events::{
 use crate::store::{AlertQuery, AlertRecord, MonitorStateRecord};
 use crate::store::{
     Counts, Cursor, LogPosition, Order, OutcomeName, OutcomeQuery, Page, PredictionRecord, PredictionVisitor,
-    ScanQuery, Store, UnitVisitor, ValueSummary, WindowQuery, WriteReport,
+    ScanQuery, ShadowPair, ShadowQuery, ShadowVisitor, Store, UnitVisitor, ValueSummary, WindowQuery, WriteReport,
 };
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -142,6 +142,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE predictions ADD COLUMN experiment TEXT;
     ALTER TABLE predictions ADD COLUMN shadow_of TEXT;",
     ),
+    // The shadow predictions alone, by component and time, for their comparison with what
+    // they copy: only a shadow's row pays for the entry. On 200,000 predictions, reading the
+    // 2,000 of a 1% shadow takes 34 ms instead of 123 ms through the component's time index,
+    // and 100,000 of a 50% one 0.76 s instead of 1.09 s (bench/shadow_read.py).
+    (7, "CREATE INDEX predictions_shadows ON predictions (component, time_ms, id) WHERE shadow_of IS NOT NULL;"),
 ];
 
 /// Page size of a new store. Rows here are about a kilobyte and written in transactions of
@@ -436,6 +441,19 @@ fn window_sql(q: &WindowQuery) -> String {
     // a window holds what was answered: a shadow's predictions were shown to no one, and are
     // compared with what they shadow apart (by `shadow_of`), never counted as the system's
     format!("{component} AND p.time_ms >= ?1 AND p.time_ms < ?2 AND p.shadow_of IS NULL{feedback}")
+}
+
+/// The shadow predictions of a [`ShadowQuery`] (`?1` component, `?2` since, `?3` until, `?4`
+/// experiment or null), each beside the prediction it copies (`a`, null when it is gone).
+fn shadow_pairs_sql() -> String {
+    let answered = PREDICTION_COLUMNS.replace("p.", "a.");
+    let shadow = PREDICTION_COLUMNS.replace("p.", "s.");
+    format!(
+        "SELECT {shadow}, {answered} FROM predictions s LEFT JOIN predictions a ON a.id = s.shadow_of
+         WHERE s.component = ?1 AND s.time_ms >= ?2 AND s.time_ms < ?3 AND s.shadow_of IS NOT NULL
+           AND (?4 IS NULL OR s.experiment = ?4)
+         ORDER BY s.time_ms, s.id"
+    )
 }
 
 /// A row's `(time_ms, id)` of its prediction, in the order the store sorts them (SQLite
@@ -824,6 +842,32 @@ impl Store for SqliteStore {
         })
     }
 
+    fn visit_shadow_pairs(&self, q: &ShadowQuery, visit: &mut ShadowVisitor<'_>) -> Result<u64, StoreError> {
+        // the shadows by their own partial index (migration 7), each original by its primary
+        // key (`shadow_pairs_read_by_index_and_primary_key` holds the plan to it)
+        let sql = shadow_pairs_sql();
+        let lo = q.since_ms.unwrap_or(i64::MIN);
+        let hi = q.until_ms.unwrap_or(i64::MAX);
+        let op = "read shadow predictions with the predictions they copy";
+        self.read(op, |c| {
+            let mut st = c.prepare_cached(&sql).map_err(self.err("prepare read"))?;
+            let mut rows = st.query(params![q.component, lo, hi, q.experiment]).map_err(self.err(op))?;
+            let columns = PREDICTION_COLUMNS.split(',').count();
+            let mut n = 0u64;
+            while let Some(r) = rows.next().map_err(self.err(op))? {
+                let shadow = self.prediction_from_row(r, 0)?;
+                let found: Option<String> = r.get(columns).map_err(self.err(op))?;
+                let answered = match found {
+                    Some(_) => Some(self.prediction_from_row(r, columns)?),
+                    None => None,
+                };
+                visit(ShadowPair { shadow, answered })?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
     fn newest_prediction_ms(&self) -> Result<Option<i64>, StoreError> {
         let op = "find the newest prediction";
         self.read(op, |c| {
@@ -1054,6 +1098,28 @@ mod tests {
         e.fallback = Some("overloaded".into());
         store.write_batch(&[e.clone().into()], None).unwrap();
         assert_eq!(read("d"), e);
+    }
+
+    /// The shadows are found by their own index, and each original by its primary key: the
+    /// read is one range scan over shadows only and a lookup a row, whatever else is stored.
+    #[test]
+    fn shadow_pairs_read_by_index_and_primary_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let conn = store.write.lock().unwrap();
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", shadow_pairs_sql())).unwrap();
+        let plan: Vec<String> = st
+            .query_map(params!["c", 0, 10, None::<String>], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("SEARCH s USING INDEX predictions_shadows (component=? AND time_ms>? AND time_ms<?)"),
+            "{plan}"
+        );
+        assert!(plan.contains("SEARCH a USING INDEX sqlite_autoindex_predictions_1 (id=?)"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "ordered by the index, not sorted: {plan}");
     }
 
     #[test]

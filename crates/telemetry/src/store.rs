@@ -137,6 +137,27 @@ pub struct WindowQuery {
     pub with_feedback: bool,
 }
 
+/// Which shadow predictions [`Store::visit_shadow_pairs`] visits: those of `component` with
+/// `since_ms <= time_ms < until_ms` (a shadow's time is its original's), of one experiment or
+/// all, ordered by `(time_ms, id)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShadowQuery {
+    pub component: String,
+    /// Inclusive lower bound, unix ms.
+    pub since_ms: Option<i64>,
+    /// Exclusive upper bound, unix ms.
+    pub until_ms: Option<i64>,
+    pub experiment: Option<String>,
+}
+
+/// A shadow's prediction beside the answered one it copies (by `shadow_of`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowPair {
+    pub shadow: PredictionEvent,
+    /// `None` when the store no longer (or never) held it: pruned, or of another store.
+    pub answered: Option<PredictionEvent>,
+}
+
 /// An outcome name that outcomes joined to a window's predictions carry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OutcomeName {
@@ -234,6 +255,9 @@ impl AlertQuery {
 /// Callback of [`Store::visit_predictions`]; return an error to stop.
 pub type PredictionVisitor<'a> = dyn FnMut(PredictionRecord) -> Result<(), StoreError> + 'a;
 
+/// Callback of [`Store::visit_shadow_pairs`]; return an error to stop.
+pub type ShadowVisitor<'a> = dyn FnMut(ShadowPair) -> Result<(), StoreError> + 'a;
+
 /// Callback of [`Store::visit_outcome_units`], given each unit once; return an error to stop.
 pub type UnitVisitor<'a> = dyn FnMut(String) -> Result<(), StoreError> + 'a;
 
@@ -282,6 +306,14 @@ pub trait Store: Send + Sync + 'static {
     /// Visits each distinct unit that an outcome event of the query names (events without a
     /// unit are skipped), streaming. Returns how many were visited.
     fn visit_outcome_units(&self, query: &OutcomeQuery, visit: &mut UnitVisitor<'_>) -> Result<u64, StoreError>;
+
+    /// Visits each shadow prediction of the query joined to the prediction it copies, oldest
+    /// first, streaming, from one snapshot. Returns how many were visited. A store that keeps
+    /// no shadows refuses (the default).
+    fn visit_shadow_pairs(&self, query: &ShadowQuery, visit: &mut ShadowVisitor<'_>) -> Result<u64, StoreError> {
+        let _ = (query, visit);
+        Err(StoreError::Unavailable(format!("{} keeps no shadow predictions", self.describe())))
+    }
 
     /// The `time_ms` of the newest stored prediction; `None` when there is none.
     fn newest_prediction_ms(&self) -> Result<Option<i64>, StoreError>;

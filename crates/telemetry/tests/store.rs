@@ -197,6 +197,67 @@ fn windows_leave_out_shadow_predictions() {
     assert_eq!(store.counts().unwrap().predictions, 2, "both are kept");
 }
 
+/// Each shadow prediction of the range comes beside the prediction it copies, of the
+/// component and experiment asked, oldest first; one whose original is gone comes alone.
+#[test]
+fn shadow_pairs_join_each_shadow_to_the_prediction_it_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let shadow_of = |answered: &PredictionEvent, experiment: &str| {
+        let mut s = prediction(&answered.component, answered.time_ms);
+        s.variant = "shadow".into();
+        s.model_version = "4".into();
+        s.experiment = Some(experiment.into());
+        s.shadow_of = Some(answered.id.clone());
+        s
+    };
+    let a1 = prediction("c", 10);
+    let a2 = prediction("c", 20);
+    let other = prediction("d", 15);
+    let late = prediction("c", 100);
+    let s2 = shadow_of(&a2, "e1");
+    let s1 = shadow_of(&a1, "e1");
+    let mut orphan = shadow_of(&a1, "e1");
+    orphan.time_ms = 30;
+    orphan.shadow_of = Some("gone".into());
+    let in_e2 = shadow_of(&a1, "e2");
+    let events: Vec<Event> = [&a1, &a2, &other, &late, &s2, &s1, &orphan, &in_e2, &shadow_of(&other, "e1")]
+        .into_iter()
+        .chain([&shadow_of(&late, "e1")])
+        .map(|p| p.clone().into())
+        .collect();
+    store.write_batch(&events, None).unwrap();
+    let visit = |experiment: Option<&str>| {
+        let query = ShadowQuery {
+            component: "c".into(),
+            since_ms: Some(0),
+            until_ms: Some(100),
+            experiment: experiment.map(Into::into),
+        };
+        let mut seen = Vec::new();
+        let n = store
+            .visit_shadow_pairs(&query, &mut |pair| {
+                seen.push((pair.shadow.id, pair.answered.map(|a| a.id)));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(n as usize, seen.len());
+        seen
+    };
+    let mut first = vec![(s1.id.clone(), Some(a1.id.clone())), (in_e2.id.clone(), Some(a1.id.clone()))];
+    first.sort();
+    let mut e1 = visit(Some("e1"));
+    assert_eq!(e1.len(), 3, "{e1:?}");
+    let tail = e1.split_off(1);
+    assert_eq!(e1, vec![(s1.id.clone(), Some(a1.id.clone()))]);
+    assert_eq!(tail, vec![(s2.id.clone(), Some(a2.id.clone())), (orphan.id.clone(), None)]);
+    let mut all = visit(None);
+    assert_eq!(all.len(), 4, "both experiments, neither the other component's nor one past the range");
+    let mut head: Vec<_> = all.drain(..2).collect();
+    head.sort();
+    assert_eq!(head, first, "the two of time 10");
+}
+
 /// Rows stored before events had ids (schema version 1) read with an id made of their
 /// row number, so every feedback and outcome a reader sees has one.
 #[test]

@@ -87,8 +87,9 @@ fn validate(raw: RawFile, file: &Path, r: &mut Reporter) -> Option<System> {
     let mut names = HashSet::new();
     let mut components = Vec::new();
     let mut plans = std::collections::BTreeMap::new();
+    let written_goals = goal_ids(&raw);
     for c in listed.unwrap_or_default() {
-        if let Some((plan, span)) = traffic::traffic(c.get_ref(), r)
+        if let Some((plan, span)) = traffic::traffic(c.get_ref(), written_goals.as_deref(), r)
             && let Some(name) = c.get_ref().name.as_ref().and_then(Typed::ok)
         {
             let location = r.location(span.start);

@@ -8,10 +8,19 @@ use std::ops::Range;
 use super::fields::{given, list, typed};
 use crate::diagnostic::Reporter;
 use crate::raw::{RawComponent, Typed};
-use crate::traffic::{Arm, Canary, DEFAULT_SHADOW_IN_FLIGHT, Holdout, Shadow, TrafficPlan};
+use crate::traffic::{
+    Analysis, Arm, Canary, DEFAULT_MAX_ERROR_RATE, DEFAULT_MIN_PREDICTIONS, DEFAULT_SHADOW_IN_FLIGHT, Holdout, Shadow,
+    TrafficPlan,
+};
 
 /// The component's plan, or `None` (none declared, or a mistake reported).
-pub(super) fn traffic(raw: &RawComponent, r: &mut Reporter) -> Option<(TrafficPlan, Range<usize>)> {
+/// `goals`: every goal id written in the file (`None`: not all known), which an analysis
+/// must name.
+pub(super) fn traffic(
+    raw: &RawComponent,
+    goals: Option<&[&str]>,
+    r: &mut Reporter,
+) -> Option<(TrafficPlan, Range<usize>)> {
     let t = typed(r, "traffic", raw.traffic.as_ref()?)?;
     let before = r.found.len();
     let raw_t = t.get_ref();
@@ -100,10 +109,52 @@ pub(super) fn traffic(raw: &RawComponent, r: &mut Reporter) -> Option<(TrafficPl
         });
         Canary { alias, version, steps, step }
     });
+    let analysis = raw_t.analysis.as_ref().and_then(|a| typed(r, "analysis", a)).and_then(|a| {
+        spans.insert("analysis".into(), a.span());
+        let raw = a.get_ref();
+        let mut text = |key: &str, v: &Option<Typed<String>>, r: &mut Reporter| {
+            let v = given(r, key, v)?;
+            spans.insert(format!("analysis.{key}"), v.span());
+            Some(v.get_ref().clone())
+        };
+        let window = text("window", &raw.window, r);
+        let primary = text("primary", &raw.primary, r);
+        let deadline = text("deadline", &raw.deadline, r);
+        let guardrails = raw.guardrails.as_ref().map_or_else(Vec::new, |g| {
+            spans.insert("analysis.guardrails".into(), g.span());
+            list(r, "guardrails", g).unwrap_or_default().into_iter().map(|g| g.get_ref().clone()).collect()
+        });
+        let min_predictions = given(r, "min_predictions", &raw.min_predictions).map_or(DEFAULT_MIN_PREDICTIONS, |m| {
+            spans.insert("analysis.min_predictions".into(), m.span());
+            u64::try_from(*m.get_ref()).unwrap_or(0)
+        });
+        let max_error_rate = given(r, "max_error_rate", &raw.max_error_rate).map_or(DEFAULT_MAX_ERROR_RATE, |m| {
+            spans.insert("analysis.max_error_rate".into(), m.span());
+            *m.get_ref()
+        });
+        let promote = given(r, "promote", &raw.promote).is_none_or(|p| *p.get_ref());
+        if window.is_none() || primary.is_none() {
+            r.at(
+                a.span(),
+                format!("the analysis has no `{}`", if window.is_none() { "window" } else { "primary" }),
+                Some("e.g. `analysis = { window = \"6h\", primary = \"fewer_credentials_entered\" }`".into()),
+            );
+            return None;
+        }
+        Some(Analysis {
+            window: window?,
+            primary: primary?,
+            guardrails,
+            min_predictions,
+            max_error_rate,
+            deadline,
+            promote,
+        })
+    });
     if r.found.len() > before {
         return None;
     }
-    let plan = TrafficPlan { experiment: experiment?, salt, split, holdout, shadow, canary };
+    let plan = TrafficPlan { experiment: experiment?, salt, split, holdout, shadow, canary, analysis };
     for problem in plan.problems(raw.fallback.is_some()) {
         // the field's own place, or the nearest enclosing one written
         let mut key = problem.field.as_str();
@@ -114,6 +165,24 @@ pub(super) fn traffic(raw: &RawComponent, r: &mut Reporter) -> Option<(TrafficPl
             key = key.rfind(['.', '[']).map_or("", |i| &key[..i]);
         };
         r.at(span, format!("traffic `{}`: {}", problem.field, problem.message), problem.hint);
+    }
+    if let (Some(goals), Some(a)) = (goals, &plan.analysis) {
+        let named = std::iter::once(("analysis.primary", &a.primary))
+            .chain(a.guardrails.iter().map(|g| ("analysis.guardrails", g)));
+        for (key, goal) in named {
+            if !goals.contains(&goal.as_str()) {
+                let span = spans.get(key).or(spans.get("analysis")).cloned().unwrap_or(t.span());
+                r.at(
+                    span,
+                    format!("the analysis names goal `{goal}`, which is not declared"),
+                    Some(if goals.is_empty() {
+                        "declare it in `[[goals]]`".to_string()
+                    } else {
+                        format!("goals: {}", goals.join(", "))
+                    }),
+                );
+            }
+        }
     }
     (r.found.len() == before).then(|| (plan, t.span()))
 }
