@@ -39,7 +39,7 @@ fn check_lists_the_monitors_their_reference_profile_and_where_alerts_go() {
     assert!(
         stdout.contains(
             "  domain_age_drift [critical] drift of feature `domain_age_days` of `phishing`; alert when the drift \
-             policy says drifted over 1h; opens after 1 window(s), closes after 2\n"
+             policy says drifted over 1h; opens after 2 window(s), closes after 2\n"
         ),
         "{stdout}"
     );

@@ -441,7 +441,7 @@ fn drift_plan<'s>(monitor: &'s Monitor, column: String, references: &References)
 
 /// A drift monitor's figure from its column's report: the drift policy's verdict (its
 /// deciding measure's value), or one measure against the threshold.
-fn drift_figure(monitor: &Monitor, c: &ColumnReport, window: Window) -> Figure {
+pub fn drift_figure(monitor: &Monitor, c: &ColumnReport, window: Window) -> Figure {
     let count = c.values.current.rows;
     let mut figure = Figure {
         from_ms: window.start_ms,

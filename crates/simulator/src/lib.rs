@@ -4,6 +4,7 @@
 
 pub mod driver;
 mod memory;
+pub mod pace;
 mod reaction;
 mod report;
 mod round;
@@ -22,7 +23,8 @@ pub mod worlds {
 
 use std::sync::Arc;
 
-pub use driver::{RunConfig, SimError, run, run_scenario};
+pub use driver::{RunConfig, SimError, run, run_scenario, run_with_lead};
+pub use pace::LEAD_MS;
 pub use report::Summary;
 pub use scenario::{Change, ChangeKind, Phase, Scenario};
 pub use world::World;

@@ -238,6 +238,8 @@ const VAGUE: [&str; 10] = [
     "How much does a lawyer cost?",
     "I need help filling out a form.",
 ];
+/// What a laid-off user on a work visa adds to a job question (concept drift).
+const ON_A_VISA: [&str; 3] = ["I am on a work visa.", "My visa depends on this job.", "I'm here on an H-1B."];
 const CITIES: [&str; 8] = ["Boston", "Chicago", "Phoenix", "Atlanta", "Denver", "Seattle", "Miami", "Dallas"];
 const URGENT: [&str; 3] = ["The hearing is tomorrow.", "My court date is today.", "The eviction is tomorrow."];
 
@@ -256,8 +258,9 @@ impl World for Legal {
             description: "Two weeks of first messages from 4,000 people. From day 4 a policy change brings many \
                           more immigration questions (38% instead of 20%), most in words the model never saw \
                           (TPS, parole, ICE check-ins; data drift): its confidence drops and more users are \
-                          escalated to lawyers. From day 7 a wave of H-1B layoffs: messages mixing a job loss with \
-                          a visa are now about immigration, whatever the user mentions first (concept drift). Day \
+                          escalated to lawyers. From day 7 a wave of H-1B layoffs: job questions from users on a work \
+                          visa are about immigration now, and the model, sure they are employment, answers them \
+                          alone (concept drift). Day \
                           8 the chat widget truncates messages to 12 characters, a quarter of them to 2 (broken \
                           feature; message_too_short refuses those). Days 11–12: a news story brings a surge.",
             users: 4_000,
@@ -280,11 +283,14 @@ impl World for Legal {
         let mut truth = vocab.topic;
         let r: f64 = rng.random();
         let text = if phase.concept_drift && bernoulli(rng, 0.12) {
-            // Laid off on a visa: the job comes first in the message, the visa is the concern.
-            let (job, visa) = (&TOPICS[2], &TOPICS[4]);
+            // Laid off on a visa: the message reads as a job question, as those the model
+            // learned were employment, yet the visa is the user's concern now.
+            let job = &TOPICS[2];
             truth = "immigration";
-            let t = pick(rng, &MIXED);
-            mixed(rng, t, job, visa)
+            let t = pick(rng, &CLEAR);
+            let (event, thing, ask) = (pick(rng, job.events), pick(rng, job.things), pick(rng, job.asks));
+            let text = t.replace("{event}", event).replace("{thing}", thing).replace("{ask}", ask);
+            format!("{text} {}", pick(rng, &ON_A_VISA))
         } else if r < 0.80 {
             let t = pick(rng, &CLEAR);
             let (event, thing, ask) = (pick(rng, vocab.events), pick(rng, vocab.things), pick(rng, vocab.asks));
