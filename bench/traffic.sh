@@ -31,6 +31,7 @@ python3 - "$example/model.onnx" "$work/challenger.onnx" <<'PY'
 import sys
 b = bytearray(open(sys.argv[1], "rb").read())
 at = b.find(b"skl2onnx")
+assert at >= 0, "no producer name in the model"
 b[at + 7] = ord("2")
 open(sys.argv[2], "wb").write(b)
 PY
@@ -64,7 +65,8 @@ start() {
   wait_up "$addr"
   wrk -t1 -c32 -d2s -s bench/predict.lua "$url" > /dev/null
 }
-for _ in $(seq "$rounds"); do
+echo "commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$rounds"); do
   for config in single split shadow; do
     start "$config"
     before=$(cpu_seconds "$pid")
@@ -77,7 +79,7 @@ for _ in $(seq "$rounds"); do
       tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]
 print(", at %s req/s p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000))' "$RATE")
     fi
-    echo "$config $mode: $rps req/s, $cpu µs of server CPU a request${dropped:+, shadow copies dropped $dropped}$tail"
+    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request${dropped:+, shadow copies dropped $dropped}$tail"
     stop_server
   done
 done
