@@ -72,14 +72,24 @@ for round in $(seq "$rounds"); do
     before=$(cpu_seconds "$pid")
     rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
-    dropped=$(curl -s "http://$addr/metrics" | awk '/^rein_shadow_dropped_total/ {print $2}')
+    # What the plan did, from the server's counters: requests a variant, shadow copies
+    # recorded, failed and dropped (the warm-up's included).
+    routed=$(curl -s "http://$addr/metrics" | python3 -c 'import re, sys
+counts = {}
+for line in sys.stdin:
+    m = re.match(r"(rein_traffic_requests_total|rein_shadow_predictions_total|rein_shadow_dropped_total)\{([^}]*)\} (\S+)", line)
+    if m:
+        labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(2)))
+        key = {"rein_traffic_requests_total": labels.get("variant"), "rein_shadow_dropped_total": "shadow dropped"}.get(m.group(1), "shadow " + labels.get("result", ""))
+        counts[key] = int(float(m.group(3)))
+print(", ".join("%s %d" % kv for kv in sorted(counts.items())))')
     tail=""
     if [ -n "${RATE:-}" ]; then
       report=$(oha_at_rate "$url" "$RATE" "$seconds" "${CONNECTIONS:-32}")
       tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]
 print(", at %s req/s p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000))' "$RATE")
     fi
-    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request${dropped:+, shadow copies dropped $dropped}$tail"
+    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request${routed:+ ($routed)}$tail"
     stop_server
   done
 done
