@@ -6,9 +6,12 @@
 # far more often than the example's hours and days), taking turns at wrk's maximum rate,
 # round after round, as bench/ab.sh does. Prints req/s and the server's CPU µs a request
 # for each, and how many windows the monitors had evaluated by the end of the turn
-# (`GET /v1/monitors`). Target: monitoring costs under 5% of the throughput.
+# (`GET /v1/monitors`). Target: monitoring costs under 5% of the throughput. With RATE=N
+# set, each turn also serves a fresh server at N req/s for SECONDS (oha, coordinated-omission
+# corrected, over CONNECTIONS connections: 32 unless set), where the store keeps up and the
+# monitors do judge their windows: p50/p99 and the server's CPU µs a request.
 #
-#   bench/monitoring.sh SECONDS ROUNDS [MODE=durable]      (MODE: durable | buffered)
+#   [RATE=N] bench/monitoring.sh SECONDS ROUNDS [MODE=durable]      (MODE: durable | buffered)
 #
 # e.g. bench/monitoring.sh 8 3   (release build first: cargo build --release -p rein-cli;
 # REIN=path/to/rein runs another build)
@@ -20,6 +23,7 @@ export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/.rein/onnxruntime/libonnxruntime.s
 source bench/lib.sh
 bin=${REIN:-./target/release/rein}
 [ -x "$bin" ] || { echo "build rein first: cargo build --release -p rein-cli" >&2; exit 1; }
+if [ -n "${RATE:-}" ]; then need_oha; fi
 
 work=$(mktemp -d)
 trap 'stop_server 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -58,27 +62,42 @@ for config in "${configs[@]}"; do variant "$config"; done
 addr=127.0.0.1:18083
 url="http://$addr/v1/components/phishing/predict"
 echo "commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for round in $(seq "$rounds"); do
-  for config in "${configs[@]}"; do
-    rein_data=$(mktemp -d)
-    "$bin" serve "$work/$config.toml" --addr "$addr" --telemetry "$mode" --data-dir "$rein_data" > "/tmp/rein-monitoring-$config.log" 2>&1 &
-    pid=$!
-    wait_up "$addr"
-    wrk -t1 -c32 -d2s -s bench/predict.lua "$url" > /dev/null
-    before=$(cpu_seconds "$pid")
-    rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
-    cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
-    # Windows judged so far, summed over the monitors (the `figures` each holds, at most 48),
-    # and the task's last error, if any.
-    judged=$(curl -s "http://$addr/v1/monitors?window=48" | python3 -c 'import json,sys
+# Serves CONFIG in the background, waits until it answers and warms it up: start CONFIG.
+start() {
+  rein_data=$(mktemp -d)
+  "$bin" serve "$work/$1.toml" --addr "$addr" --telemetry "$mode" --data-dir "$rein_data" > "/tmp/rein-monitoring-$1.log" 2>&1 &
+  pid=$!
+  wait_up "$addr"
+  wrk -t1 -c32 -d2s -s bench/predict.lua "$url" > /dev/null
+}
+# Windows judged so far, summed over the monitors (the `figures` each holds, at most 48),
+# and the task's last error, if any.
+judged() {
+  curl -s "http://$addr/v1/monitors?window=48" | python3 -c 'import json,sys
 try:
     d = json.load(sys.stdin)
 except ValueError:
     print("no monitors route"); sys.exit()
 ms = d.get("monitors", [])
 n = sum(len(m.get("figures") or []) for m in ms)
-print("%d monitors, %d windows judged%s" % (len(ms), n, ", error: %s" % d["error"] if d.get("error") else ""))')
-    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request ($judged)"
+print("%d monitors, %d windows judged%s" % (len(ms), n, ", error: %s" % d["error"] if d.get("error") else ""))'
+}
+for round in $(seq "$rounds"); do
+  for config in "${configs[@]}"; do
+    start "$config"
+    before=$(cpu_seconds "$pid")
+    rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
+    cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
+    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request ($(judged))"
     stop_server
+    if [ -n "${RATE:-}" ]; then
+      start "$config"
+      before=$(cpu_seconds "$pid")
+      report=$(oha_at_rate "$url" "$RATE" "$seconds" "${CONNECTIONS:-32}")
+      used=$(python3 -c "print($(cpu_seconds "$pid") - $before)")
+      echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; n=sum(d["statusCodeDistribution"].values())
+print("round %s, %s %s at %s req/s over %s connections: p50 %.2f ms, p99 %.2f ms, %.1f µs of server CPU a request (%s)" % (sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[1], sys.argv[3], p["p50"]*1000, p["p99"]*1000, float(sys.argv[2]) / n * 1e6, sys.argv[7]))' "$RATE" "$used" "${CONNECTIONS:-32}" "$round" "$config" "$mode" "$(judged)"
+      stop_server
+    fi
   done
 done

@@ -41,7 +41,7 @@ if ! command -v chromium > /dev/null 2>&1; then
   echo "chromium is missing (apt-get install -y chromium): no open time" >&2
   exit 0
 fi
-chromium --version
+chromium --version 2> /dev/null
 echo '<!DOCTYPE html><html><body></body></html>' > "$data/empty.html"
 # seconds for headless Chromium to load FILE, lay it out and print its DOM: open_s FILE
 open_s() {
@@ -49,15 +49,29 @@ open_s() {
     "file://$PWD/$1" > "$1.dom" 2> /dev/null
   cat "$data/time"
 }
-report=(); empty=()
+# The page's own time, measured in it, without Chromium's start-up: a copy of the report
+# with a script that, on the load event (the report itself has no script), forces layout
+# and writes the milliseconds since navigation started into the DOM --dump-dom prints.
+# The same for the empty page, beside it.
+python3 - "$data/report.html" "$data/probe.html" "$data/empty.html" "$data/probe-empty.html" <<'PY'
+import sys
+probe = ('<script>addEventListener("load", () => { document.body.offsetHeight; '
+         'document.documentElement.setAttribute("data-open-ms", performance.now().toFixed(1)) })</script>')
+for src, dst in [sys.argv[1:3], sys.argv[3:5]]:
+    s = open(src).read()
+    at = s.rindex("</body>")
+    open(dst, "w").write(s[:at] + probe + s[at:])
+PY
+report=(); empty=(); inpage=(); inempty=()
 for i in $(seq "$runs"); do
-  r=$(open_s "$data/report.html"); e=$(open_s "$data/empty.html")
-  report+=("$r"); empty+=("$e")
-  echo "run $i: report $r s, empty page $e s (the report's DOM as laid out: $(stat -c %s "$data/report.html.dom") bytes)"
+  r=$(open_s "$data/report.html"); e=$(open_s "$data/empty.html"); open_s "$data/probe.html" > /dev/null; open_s "$data/probe-empty.html" > /dev/null
+  p=$(grep -o 'data-open-ms="[0-9.]*"' "$data/probe.html.dom" | grep -o '[0-9.]*')
+  q=$(grep -o 'data-open-ms="[0-9.]*"' "$data/probe-empty.html.dom" | grep -o '[0-9.]*')
+  report+=("$r"); empty+=("$e"); inpage+=("$p"); inempty+=("$q")
+  echo "run $i: report $r s, empty page $e s (the report's DOM as laid out: $(stat -c %s "$data/report.html.dom") bytes); in the page: loaded and laid out $p ms after navigation started (empty page $q ms)"
 done
-python3 - "${report[*]}" "${empty[*]}" <<'PY'
+python3 - "${report[*]}" "${empty[*]}" "${inpage[*]}" "${inempty[*]}" <<'PY'
 import statistics, sys
-r = statistics.median(map(float, sys.argv[1].split()))
-e = statistics.median(map(float, sys.argv[2].split()))
-print(f"chromium --headless --dump-dom, median of {len(sys.argv[1].split())}: report {r:.2f} s, empty page {e:.2f} s, the report's own {r - e:.2f} s")
+r, e, p, q = (statistics.median(map(float, a.split())) for a in sys.argv[1:5])
+print(f"chromium --headless --dump-dom, median of {len(sys.argv[1].split())}: report {r:.2f} s, empty page {e:.2f} s (the difference {r - e:.2f} s); in the page, navigation start to loaded and laid out: report {p:.0f} ms, empty page {q:.0f} ms")
 PY
