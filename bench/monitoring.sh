@@ -86,9 +86,13 @@ for round in $(seq "$rounds"); do
   for config in "${configs[@]}"; do
     start "$config"
     before=$(cpu_seconds "$pid")
-    rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
+    out=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print int($2)}')
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
-    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request ($(judged))"
+    # answers other than 2xx/3xx, which wrk counts in its req/s (e.g. 503 telemetry_unavailable
+    # once the store's backlog is full): how many, and the answered requests a second
+    bad=$(echo "$out" | awk '/requests in/ {n = $1} /Non-2xx or 3xx responses/ {b = $NF} END {if (b) printf ", %d of %d answers not 2xx: %d answered a second", b, n, '"$rps"' * (n - b) / n}')
+    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request$bad ($(judged))"
     stop_server
     if [ -n "${RATE:-}" ]; then
       start "$config"
@@ -96,7 +100,8 @@ for round in $(seq "$rounds"); do
       report=$(oha_at_rate "$url" "$RATE" "$seconds" "${CONNECTIONS:-32}")
       used=$(python3 -c "print($(cpu_seconds "$pid") - $before)")
       echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; n=sum(d["statusCodeDistribution"].values())
-print("round %s, %s %s at %s req/s over %s connections: p50 %.2f ms, p99 %.2f ms, %.1f µs of server CPU a request (%s)" % (sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[1], sys.argv[3], p["p50"]*1000, p["p99"]*1000, float(sys.argv[2]) / n * 1e6, sys.argv[7]))' "$RATE" "$used" "${CONNECTIONS:-32}" "$round" "$config" "$mode" "$(judged)"
+other = {k: v for k, v in d["statusCodeDistribution"].items() if k != "200"}
+print("round %s, %s %s at %s req/s over %s connections: p50 %.2f ms, p99 %.2f ms, %.1f µs of server CPU a request%s (%s)" % (sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[1], sys.argv[3], p["p50"]*1000, p["p99"]*1000, float(sys.argv[2]) / n * 1e6, ", answers not 200: %s" % other if other else "", sys.argv[7]))' "$RATE" "$used" "${CONNECTIONS:-32}" "$round" "$config" "$mode" "$(judged)"
       stop_server
     fi
   done

@@ -70,8 +70,12 @@ for round in $(seq "$rounds"); do
   for config in single split shadow; do
     start "$config"
     before=$(cpu_seconds "$pid")
-    rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
+    out=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print int($2)}')
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
+    # answers other than 2xx/3xx, which wrk counts in its req/s (e.g. 503 telemetry_unavailable
+    # once the store's backlog is full): how many, and the answered requests a second
+    bad=$(echo "$out" | awk '/requests in/ {n = $1} /Non-2xx or 3xx responses/ {b = $NF} END {if (b) printf ", %d of %d answers not 2xx: %d answered a second", b, n, '"$rps"' * (n - b) / n}')
     # What the plan did, from the server's counters: requests a variant, shadow copies
     # recorded, failed and dropped (the warm-up's included).
     routed=$(curl -s "http://$addr/metrics" | python3 -c 'import re, sys
@@ -87,9 +91,10 @@ print(", ".join("%s %d" % kv for kv in sorted(counts.items())))')
     if [ -n "${RATE:-}" ]; then
       report=$(oha_at_rate "$url" "$RATE" "$seconds" "${CONNECTIONS:-32}")
       tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]
-print(", at %s req/s p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000))' "$RATE")
+other = {k: v for k, v in d["statusCodeDistribution"].items() if k != "200"}
+print(", at %s req/s p50 %.2f ms, p99 %.2f ms%s" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000, ", answers not 200: %s" % other if other else ""))' "$RATE")
     fi
-    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request${routed:+ ($routed)}$tail"
+    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request$bad${routed:+ ($routed)}$tail"
     stop_server
   done
 done
