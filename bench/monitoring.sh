@@ -48,8 +48,13 @@ if name == "none":
     text = "".join(out)
 elif name == "busy":
     text = re.sub(r'^window = "[^"]*"', 'window = "2s"', text, flags=re.M)
-    assert "[alerts]" not in text
-    text += '\n[alerts]\nlateness = "0s"\n'
+    if re.search(r'^lateness = ', text, flags=re.M):
+        text = re.sub(r'^lateness = "[^"]*"', 'lateness = "0s"', text, flags=re.M)
+    elif re.search(r'^\[alerts\]', text, flags=re.M):
+        text = re.sub(r'^\[alerts\]\n', '[alerts]\nlateness = "0s"\n', text, count=1, flags=re.M)
+    else:
+        text += '\n[alerts]\nlateness = "0s"\n'
+    assert tomllib.loads(text)["alerts"]["lateness"] == "0s"
 parsed = tomllib.loads(text)
 want = {"none": 0}.get(name, len(tomllib.loads(open(src).read())["monitors"]))
 assert len(parsed.get("monitors", [])) == want, (name, len(parsed.get("monitors", [])))
