@@ -24,7 +24,11 @@ for _ in $(seq "$rounds"); do
   for bin in "$@"; do
     start_server "$bin" "$addr" "$mode" /tmp/rein-ab.log
     before=$(cpu_seconds "$pid")
-    rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
+    out=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print int($2)}')
+    # answers other than 2xx/3xx, which wrk counts in its req/s (e.g. 503 telemetry_unavailable
+    # once the store's backlog is full): how many, and the answered requests a second
+    bad=$(echo "$out" | awk '/requests in/ {n = $1} /Non-2xx or 3xx responses/ {b = $NF} END {if (b) printf ", %d of %d answers not 2xx: %d answered a second", b, n, '"$rps"' * (n - b) / n}')
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
     tail=""
     if [ -n "${RATE:-}" ]; then
@@ -34,7 +38,7 @@ for _ in $(seq "$rounds"); do
       tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]; n=sum(d["statusCodeDistribution"].values())
 print(", at %s req/s over %s connections p50 %.2f ms, p99 %.2f ms, %.1f µs of server CPU a request" % (sys.argv[1], sys.argv[3], p["p50"]*1000, p["p99"]*1000, float(sys.argv[2]) / n * 1e6))' "$RATE" "$used" "${CONNECTIONS:-32}")
     fi
-    echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request$tail"
+    echo "$bin $mode: $rps req/s, $cpu µs of server CPU a request$bad$tail"
     stop_server
   done
 done

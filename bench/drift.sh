@@ -81,21 +81,7 @@ print("evidently flagged:", ", ".join(ev_flagged))
 print("the same method's verdict agrees on every feature" if same else "a verdict by the same method DIFFERS")
 PY
 
-# The HTML report of the same comparison: its size (aggregates only, never rows), and how
-# long headless Chromium takes to open and lay it out (--dump-dom), beside an empty page's
-# time in the same run (Chromium's own start-up), median of 3 each.
-"$target/release/rein" drift bench/drift/rein.toml bench --reference "$data/reference.parquet" \
-  --current "$data/current.parquet" --out "$data/report.html" > /dev/null
+# The HTML report of the same comparison: its size, and how long headless Chromium takes to
+# open it (bench/report_size.sh, which can also run alone).
 echo
-echo "HTML report: $(stat -c %s "$data/report.html") bytes"
-if command -v chromium > /dev/null 2>&1; then
-  echo '<!DOCTYPE html><html><body></body></html>' > "$data/empty.html"
-  chrome_s() {
-    for _ in 1 2 3; do
-      /usr/bin/time -f '%e' -o "$data/time" chromium --headless --no-sandbox --disable-gpu --dump-dom \
-        "file://$PWD/$1" > /dev/null 2>&1
-      cat "$data/time"
-    done | sort -n | sed -n 2p
-  }
-  echo "chromium --headless --dump-dom, median of 3: report $(chrome_s "$data/report.html") s, empty page $(chrome_s "$data/empty.html") s"
-fi
+bench/report_size.sh 3

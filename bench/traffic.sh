@@ -31,6 +31,7 @@ python3 - "$example/model.onnx" "$work/challenger.onnx" <<'PY'
 import sys
 b = bytearray(open(sys.argv[1], "rb").read())
 at = b.find(b"skl2onnx")
+assert at >= 0, "no producer name in the model"
 b[at + 7] = ord("2")
 open(sys.argv[2], "wb").write(b)
 PY
@@ -64,20 +65,36 @@ start() {
   wait_up "$addr"
   wrk -t1 -c32 -d2s -s bench/predict.lua "$url" > /dev/null
 }
-for _ in $(seq "$rounds"); do
+echo "commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$rounds"); do
   for config in single split shadow; do
     start "$config"
     before=$(cpu_seconds "$pid")
-    rps=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url" | awk '/Requests\/sec/ {print int($2)}')
+    out=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print int($2)}')
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
-    dropped=$(curl -s "http://$addr/metrics" | awk '/^rein_shadow_dropped_total/ {print $2}')
+    # answers other than 2xx/3xx, which wrk counts in its req/s (e.g. 503 telemetry_unavailable
+    # once the store's backlog is full): how many, and the answered requests a second
+    bad=$(echo "$out" | awk '/requests in/ {n = $1} /Non-2xx or 3xx responses/ {b = $NF} END {if (b) printf ", %d of %d answers not 2xx: %d answered a second", b, n, '"$rps"' * (n - b) / n}')
+    # What the plan did, from the server's counters: requests a variant, shadow copies
+    # recorded, failed and dropped (the warm-up's included).
+    routed=$(curl -s "http://$addr/metrics" | python3 -c 'import re, sys
+counts = {}
+for line in sys.stdin:
+    m = re.match(r"(rein_traffic_requests_total|rein_shadow_predictions_total|rein_shadow_dropped_total)\{([^}]*)\} (\S+)", line)
+    if m:
+        labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(2)))
+        key = {"rein_traffic_requests_total": labels.get("variant"), "rein_shadow_dropped_total": "shadow dropped"}.get(m.group(1), "shadow " + labels.get("result", ""))
+        counts[key] = int(float(m.group(3)))
+print(", ".join("%s %d" % kv for kv in sorted(counts.items())))')
     tail=""
     if [ -n "${RATE:-}" ]; then
       report=$(oha_at_rate "$url" "$RATE" "$seconds" "${CONNECTIONS:-32}")
       tail=$(echo "$report" | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["latencyPercentiles"]
-print(", at %s req/s p50 %.2f ms, p99 %.2f ms" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000))' "$RATE")
+other = {k: v for k, v in d["statusCodeDistribution"].items() if k != "200"}
+print(", at %s req/s p50 %.2f ms, p99 %.2f ms%s" % (sys.argv[1], p["p50"]*1000, p["p99"]*1000, ", answers not 200: %s" % other if other else ""))' "$RATE")
     fi
-    echo "$config $mode: $rps req/s, $cpu µs of server CPU a request${dropped:+, shadow copies dropped $dropped}$tail"
+    echo "round $round, $config $mode: $rps req/s, $cpu µs of server CPU a request$bad${routed:+ ($routed)}$tail"
     stop_server
   done
 done
