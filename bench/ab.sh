@@ -26,9 +26,7 @@ for _ in $(seq "$rounds"); do
     before=$(cpu_seconds "$pid")
     out=$(wrk -t1 -c32 -d"${seconds}s" -s bench/predict.lua "$url")
     rps=$(echo "$out" | awk '/Requests\/sec/ {print int($2)}')
-    # answers other than 2xx/3xx, which wrk counts in its req/s (e.g. 503 telemetry_unavailable
-    # once the store's backlog is full): how many, and the answered requests a second
-    bad=$(echo "$out" | awk '/requests in/ {n = $1} /Non-2xx or 3xx responses/ {b = $NF} END {if (b) printf ", %d of %d answers not 2xx: %d answered a second", b, n, '"$rps"' * (n - b) / n}')
+    bad=$(not_2xx "$out" "$rps")
     cpu=$(python3 -c "print(f'{($(cpu_seconds "$pid") - $before) / ($rps * $seconds) * 1e6:.1f}')")
     tail=""
     if [ -n "${RATE:-}" ]; then

@@ -3,6 +3,14 @@
 # One predict request on the phishing example: every guardrail and the policy run on it.
 predict_body='{"unit":"user-1","features":{"url_length":142,"num_dots":6,"num_hyphens":4,"has_ip_host":true,"uses_https":false,"domain_age_days":3,"num_subdomains":4,"suspicious_words":3,"tld_category":"new_gtld"}}'
 
+# wrk's answers other than 2xx/3xx, which it counts in its req/s (e.g. 503
+# telemetry_unavailable once the store's backlog is full): not_2xx WRK_OUTPUT REQ_PER_S prints
+# ", B of N answers not 2xx: R answered a second", or nothing when every answer was 2xx.
+not_2xx() {
+  echo "$1" | awk '/requests in/ {n = $1} /Non-2xx or 3xx responses/ {b = $NF}
+    END {if (b) printf ", %d of %d answers not 2xx: %d answered a second", b, n, '"$2"' * (n - b) / n}'
+}
+
 # oha, installed into .rein/tools if missing.
 need_oha() { [ -x .rein/tools/bin/oha ] || cargo install oha --locked --root .rein/tools; }
 

@@ -31,9 +31,17 @@ trap cleanup EXIT
 
 url_of() { echo "http://$1/v1/components/phishing/predict"; }
 
-# wrk: prints "<req/s> <p50 ms> <p99 ms>"
+# wrk: prints "<req/s> <p50 ms> <p99 ms>"; answers other than 2xx, which wrk counts in its
+# req/s, are said on stderr (not_2xx)
 max_rate() {
-  wrk -t1 -c32 -d"${2:-$duration}s" --latency -s bench/predict.lua "$(url_of "$1")" |
+  local out
+  out=$(wrk -t1 -c32 -d"${2:-$duration}s" --latency -s bench/predict.lua "$(url_of "$1")")
+  local rps
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print int($2)}')
+  local bad
+  bad=$(not_2xx "$out" "$rps")
+  [ -z "$bad" ] || echo "$1: wrk's $rps req/s$bad" >&2
+  echo "$out" |
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
          function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
          END { printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99) }'
