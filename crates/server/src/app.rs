@@ -243,8 +243,8 @@ impl ComponentRuntime {
     /// is queued, in as few model calls as possible. One call of 8 rows costs about as
     /// much as two of 1, so under load this is most of the model's cost saved, and alone
     /// a request waits for nothing but its own yield.
-    /// Requests batched together always share their model: a batch ends where the queue's
-    /// next request holds another version.
+    /// Requests batched together always share their model: a call takes the first queued
+    /// request's version and every other queued request of it, the rest wait their turn.
     pub async fn infer(
         self: &Arc<Self>,
         model: &Arc<dyn ServedModel>,
@@ -406,23 +406,30 @@ struct Waiting {
     reply: oneshot::Sender<Result<Vec<ModelOutput>, ModelError>>,
 }
 
-/// The longest prefix of the queue that fits one call (at least one entry, unless all
-/// were abandoned). Entries of requests that gave up waiting are dropped, not run.
+/// One call's worth of the queue: the first live entry and, after it, the queued entries
+/// of the same version in order, while they fit the row limit (a request over it goes
+/// alone); entries of other versions keep their places for the next call. So two versions interleaved (a split) still batch as fully as one.
+/// Entries of requests that gave up waiting are dropped, not run.
 fn take_batch(queue: &mut VecDeque<Waiting>) -> Vec<Waiting> {
     let mut rows = 0;
     let mut batch: Vec<Waiting> = Vec::new();
-    while let Some(next) = queue.front() {
+    let mut i = 0;
+    while i < queue.len() && rows < MAX_BATCH_ROWS {
+        let next = &queue[i];
         if next.reply.is_closed() {
-            queue.pop_front();
+            queue.remove(i);
             continue;
         }
-        if let Some(first) = batch.first()
-            && (rows + next.rows.len() > MAX_BATCH_ROWS || !Arc::ptr_eq(&first.model, &next.model))
-        {
-            break;
+        match batch.first() {
+            // another version's: it keeps its place for its own call
+            Some(first) if !Arc::ptr_eq(&first.model, &next.model) => i += 1,
+            // the version's next request does not fit: the call ends, in order
+            Some(_) if rows + next.rows.len() > MAX_BATCH_ROWS => break,
+            _ => {
+                rows += next.rows.len();
+                batch.extend(queue.remove(i));
+            }
         }
-        rows += next.rows.len();
-        batch.extend(queue.pop_front());
     }
     batch
 }
@@ -530,18 +537,21 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_never_mixes_versions_so_each_request_is_answered_by_the_one_it_took() {
+    fn a_batch_never_mixes_versions_and_takes_each_versions_queued_requests_together() {
         let (old, new) = (doubler("old"), doubler("new"));
-        let (entries, _answers): (Vec<_>, Vec<_>) = [(1, &old), (2, &old), (1, &new), (1, &old)]
+        let (entries, _answers): (Vec<_>, Vec<_>) = [(1, &old), (1, &new), (2, &old), (1, &new), (1, &old)]
             .into_iter()
             .enumerate()
             .map(|(i, (n, m))| waiting_on(i as u64, n, m))
             .unzip();
         let mut queue: VecDeque<Waiting> = entries.into_iter().collect();
-        let versions = |b: Vec<Waiting>| b.iter().map(|w| w.model.info().version.clone()).collect::<Vec<_>>();
-        assert_eq!(versions(take_batch(&mut queue)), ["old", "old"]);
-        assert_eq!(versions(take_batch(&mut queue)), ["new"]);
-        assert_eq!(versions(take_batch(&mut queue)), ["old"]);
+        let ids = |b: Vec<Waiting>| b.iter().map(|w| (w.model.info().version.clone(), w.id)).collect::<Vec<_>>();
+        // the versions interleave (a split); each call takes one version's, in queue order
+        let o = |id| ("old".to_string(), id);
+        let n = |id| ("new".to_string(), id);
+        assert_eq!(ids(take_batch(&mut queue)), [o(0), o(2), o(4)]);
+        assert_eq!(ids(take_batch(&mut queue)), [n(1), n(3)]);
+        assert!(queue.is_empty());
     }
 
     /// Doubles each row's single integer; a negative one is a bad input.
