@@ -666,22 +666,9 @@ pub async fn move_alias(
     if let Some(problem) = rein_registry::version::alias_problem(&alias) {
         return Err(RegistryError::BadAlias(problem).into());
     }
-    let (registry, runtime, spec) = (models.registry.clone(), models.runtime.clone(), c.path.component().clone());
-    let version = asked.version.clone();
-    // already loaded and checked in this server: no reload
-    let loaded = c.models().get(&version).cloned();
-    let checked = match loaded {
-        Some(model) => {
-            let key = name.clone();
-            let v = version.clone();
-            blocking(move || registry.version(&key, &v)).await?;
-            rein_registry::check::check_loaded(&spec, model).map_err(RegistryError::from)?
-        }
-        None => blocking(move || registry.load(&spec, &version, &runtime).map(|(_, checked)| checked)).await?,
-    };
     let by = asked.by.unwrap_or_else(|| "api".into());
     let reason = asked.reason.unwrap_or_default();
-    let (record, changed) = move_to(&app, &c, &checked, &alias, &by, &reason).await?;
+    let (record, changed) = move_alias_to(&app, &c, &asked.version, &alias, &by, &reason).await?;
     let serving = c.models();
     Ok(Json(MovedAnswer {
         changed,
@@ -692,7 +679,8 @@ pub async fn move_alias(
 }
 
 /// Loads and checks `version` of component `c` (no reload when it is loaded already),
-/// then points `alias` at it as [`move_to`] does: for the rollout controller.
+/// then points `alias` at it as [`move_to`] does: the alias route's, and the rollout
+/// controller's.
 pub(crate) async fn move_alias_to(
     app: &App,
     c: &Arc<ComponentRuntime>,
