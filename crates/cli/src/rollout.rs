@@ -98,22 +98,36 @@ fn url(server: &ServerArgs, path: &str) -> String {
 
 /// Sends with the admin token when its variable is set; an error answer becomes its message.
 async fn send(request: reqwest::RequestBuilder, server: &ServerArgs) -> Result<Value, String> {
-    let request = match std::env::var(&server.token_env) {
-        Ok(token) if !token.is_empty() => request.bearer_auth(token),
-        _ => request,
+    let token = std::env::var(&server.token_env).ok().filter(|t| !t.is_empty());
+    call(request, token.as_deref()).await.map_err(|failed| match failed {
+        Failed::Unreachable(e) => format!("cannot reach rein at {}: {e}", server.server),
+        Failed::Answered(status, message) if status.as_u16() == 401 => {
+            format!("rein answered {status}: {message} (put the admin token in ${})", server.token_env)
+        }
+        Failed::Answered(status, message) => format!("rein answered {status}: {message}"),
+    })
+}
+
+/// Why a call to rein's API did not answer 2xx.
+pub(crate) enum Failed {
+    Unreachable(reqwest::Error),
+    /// The status and rein's error message.
+    Answered(reqwest::StatusCode, String),
+}
+
+/// One call to rein's API with the admin token, if given: its JSON answer, or why not.
+pub(crate) async fn call(request: reqwest::RequestBuilder, token: Option<&str>) -> Result<Value, Failed> {
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
     };
-    let response = request.send().await.map_err(|e| format!("cannot reach rein at {}: {e}", server.server))?;
+    let response = request.send().await.map_err(Failed::Unreachable)?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if status.is_success() {
         return Ok(body);
     }
-    let message = body["error"]["message"].as_str().unwrap_or("no message").to_string();
-    let hint = match status.as_u16() {
-        401 => format!(" (put the admin token in ${})", server.token_env),
-        _ => String::new(),
-    };
-    Err(format!("rein answered {status}: {message}{hint}"))
+    Err(Failed::Answered(status, body["error"]["message"].as_str().unwrap_or("no message").to_string()))
 }
 
 /// A rollout for a person: where it stands, then every action.

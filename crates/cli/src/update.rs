@@ -250,13 +250,9 @@ impl Update<'_> {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, String> {
-        let response = request.bearer_auth(self.token).send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            Ok(body)
-        } else {
-            Err(format!("rein answered {status}: {}", body["error"]["message"].as_str().unwrap_or_default()))
-        }
+        crate::rollout::call(request, Some(self.token)).await.map_err(|failed| match failed {
+            crate::rollout::Failed::Unreachable(e) => e.to_string(),
+            crate::rollout::Failed::Answered(status, message) => format!("rein answered {status}: {message}"),
+        })
     }
 }
